@@ -1,0 +1,66 @@
+"""Read the stack's Pulumi config into :class:`supastack.settings.StackSettings`.
+
+Pulumi hands the program its config as strings (structured values as JSON). This module turns
+that into the same mapping a stack file holds, with secret values replaced by an opaque
+``secure`` marker before validation, so no secret value reaches the settings model or an error
+message, and then validates it with :func:`supastack.settings.parse`.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pulumi
+from pulumi.runtime import config as runtime_config
+
+from supastack import settings
+from supastack.errors import SupastackError
+
+_REDACTED = {"secure": "[secret]"}
+
+
+def _decode(value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value
+
+
+def _redact(key: str, value: Any) -> Any:
+    """Replace a secret value by the marker; a plaintext value of a secret key stays visible."""
+    short = key.rpartition(":")[2]
+    if not runtime_config.is_config_secret(key) or short not in settings.SECRET_KEYS:
+        return _decode(value)
+    if short == "secretValues":
+        names = _decode(value)
+        return {name: _REDACTED for name in names} if isinstance(names, dict) else _REDACTED
+    return _REDACTED
+
+
+def current_config() -> dict[str, Any]:
+    """All ``supastack:*`` config of the running stack, secrets redacted."""
+    raw = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
+    return {
+        key: _redact(key, value)
+        for key, value in raw.items()
+        if key.startswith(f"{settings.NAMESPACE}:")
+    }
+
+
+def read_stack_settings() -> settings.StackSettings:
+    """The validated settings of the stack being deployed; fails naming the key at fault."""
+    stack = pulumi.get_stack()
+    source = f"Pulumi.{stack}.yaml"
+    loaded = settings.parse(stack, current_config(), source)
+    missing = loaded.missing_secrets()
+    if missing:
+        raise SupastackError("\n".join(missing))
+    return loaded
+
+
+def secret(key: str) -> pulumi.Output[str]:
+    """A secret stack config value (``supastack:<key>``), kept secret."""
+    return pulumi.Config(settings.NAMESPACE).require_secret(key)

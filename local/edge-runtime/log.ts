@@ -1,0 +1,43 @@
+/**
+ * Structured JSON-lines log of invocations (one line each), buffered so that logging does not
+ * cost a write per request; flushed every 100 ms, at 64 KiB, and on shutdown. Log drains read
+ * this file.
+ */
+export class JsonLog {
+  #file: Deno.FsFile;
+  #lines: string[] = [];
+  #size = 0;
+  #timer: ReturnType<typeof setInterval>;
+  #encoder = new TextEncoder();
+
+  private constructor(file: Deno.FsFile) {
+    this.#file = file;
+    this.#timer = setInterval(() => this.flush(), 100);
+  }
+
+  static async open(path: string): Promise<JsonLog> {
+    return new JsonLog(await Deno.open(path, { create: true, append: true, mode: 0o600 }));
+  }
+
+  write(entry: Record<string, unknown>): void {
+    const line = JSON.stringify({ timestamp: new Date().toISOString(), ...entry }) + "\n";
+    this.#lines.push(line);
+    this.#size += line.length;
+    if (this.#size >= 65536) this.flush();
+  }
+
+  flush(): void {
+    if (this.#lines.length === 0) return;
+    const data = this.#encoder.encode(this.#lines.join(""));
+    this.#lines = [];
+    this.#size = 0;
+    let written = 0;
+    while (written < data.length) written += this.#file.writeSync(data.subarray(written));
+  }
+
+  close(): void {
+    clearInterval(this.#timer);
+    this.flush();
+    this.#file.close();
+  }
+}

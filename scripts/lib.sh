@@ -1,0 +1,28 @@
+# Shared by scripts/up and scripts/test: the project's Python environment, from the lock file.
+# The virtualenv is rebuilt only when requirements.txt or pyproject.toml change.
+
+need_root_or_sudo() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
+    echo "error: '$*' needs root; run as root or install sudo" >&2; return 1
+  fi
+}
+
+ensure_system_python() {
+  if python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then return; fi
+  echo "installing python3-venv (Debian)"
+  need_root_or_sudo apt-get update -qq
+  need_root_or_sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3 python3-venv
+}
+
+ensure_venv() {
+  ensure_system_python
+  local stamp=.venv/.supastack-lock
+  local want
+  want=$(cat requirements.txt pyproject.toml | sha256sum | cut -d' ' -f1)
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then return; fi
+  echo "installing Python dependencies into .venv (locked, hash-checked)"
+  python3 -m venv .venv
+  .venv/bin/pip install -q --disable-pip-version-check --require-hashes -r requirements.txt
+  .venv/bin/pip install -q --disable-pip-version-check --no-deps -e .
+  echo "$want" > "$stamp"
+}

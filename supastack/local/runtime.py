@@ -1,0 +1,150 @@
+"""Start, stop and ask about the local edge runtime (``local/edge-runtime``, on Deno).
+
+The runtime runs detached, with a pid file and a log in the state directory. It gets a minimal
+environment (functions see only what Supabase would give them) and reads its access token and
+JWT secret from a 0600 config file rather than from the environment.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from supastack.errors import SupastackError
+from supastack.local.credentials import LocalCredentials
+from supastack.local.paths import DENO_DIR, RUNTIME_SOURCE, StatePaths
+
+START_TIMEOUT_S = 120.0
+STOP_TIMEOUT_S = 15.0
+
+
+@dataclass
+class EdgeRuntime:
+    """The local edge runtime of one environment."""
+
+    paths: StatePaths
+    port: int
+    db_port: int
+    credentials: LocalCredentials = field(repr=False)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def function_env(self) -> dict[str, str]:
+        """What every function finds in its environment, as on Supabase."""
+        creds = self.credentials
+        return {
+            "SUPABASE_URL": self.url,
+            "SUPABASE_ANON_KEY": creds.anon_key,
+            "SUPABASE_SERVICE_ROLE_KEY": creds.service_role_key,
+            "SUPABASE_DB_URL": (
+                f"postgresql://postgres:{creds.db_password}@127.0.0.1:{self.db_port}/postgres"
+            ),
+        }
+
+    def pid(self) -> int | None:
+        """The runtime's pid if it runs (a stale pid file, or a reused pid, counts as not)."""
+        try:
+            pid = int(self.paths.runtime_pid.read_text())
+        except (OSError, ValueError):
+            return None
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            return None
+        return pid if str(self.paths.runtime_config).encode() in cmdline else None
+
+    def healthy(self) -> bool:
+        try:
+            return httpx.get(f"{self.url}/_internal/health", timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def start(self, deno: Path) -> None:
+        self.paths.runtime_state.mkdir(parents=True, exist_ok=True)
+        self.paths.logs.mkdir(parents=True, exist_ok=True)
+        config = {
+            "port": self.port,
+            "stateDir": str(self.paths.runtime_state.resolve()),
+            "projectRef": self.credentials.project_ref,
+            "accessToken": self.credentials.access_token,
+            "jwtSecret": self.credentials.jwt_secret,
+            "functionEnv": self.function_env(),
+        }
+        fd = os.open(self.paths.runtime_config, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as out:
+            json.dump(config, out)
+        state = str(self.paths.runtime_state.resolve())
+        cmd = [
+            str(deno),
+            "run",
+            "--frozen",
+            "--quiet",
+            "--no-prompt",
+            f"--config={RUNTIME_SOURCE / 'deno.json'}",
+            "--allow-net",
+            "--allow-env",
+            "--allow-sys",
+            "--allow-read",
+            f"--allow-write={state}",
+            str(RUNTIME_SOURCE / "main.ts"),
+            str(self.paths.runtime_config.resolve()),
+        ]
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "HOME": str(self.paths.runtime_state.resolve()),
+            "DENO_DIR": str(DENO_DIR),
+            "NO_COLOR": "1",
+        }
+        with self.paths.runtime_log.open("ab") as log:
+            process = subprocess.Popen(
+                cmd,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=env,
+                start_new_session=True,
+            )
+        self.paths.runtime_pid.write_text(str(process.pid))
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while not self.healthy():
+            if process.poll() is not None:
+                self.paths.runtime_pid.unlink(missing_ok=True)
+                raise SupastackError(
+                    f"the edge runtime exited with status {process.returncode} while starting; "
+                    f"last lines of {self.paths.runtime_log}:\n{self._log_tail()}"
+                )
+            if time.monotonic() > deadline:
+                self.stop()
+                raise SupastackError(
+                    f"the edge runtime did not answer on {self.url} within {START_TIMEOUT_S:.0f}s; "
+                    f"see {self.paths.runtime_log}"
+                )
+            time.sleep(0.1)
+
+    def stop(self) -> None:
+        pid = self.pid()
+        if pid is None:
+            self.paths.runtime_pid.unlink(missing_ok=True)
+            return
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + STOP_TIMEOUT_S
+        while self.pid() is not None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if self.pid() is not None:
+            os.kill(pid, signal.SIGKILL)
+        self.paths.runtime_pid.unlink(missing_ok=True)
+
+    def _log_tail(self, lines: int = 10) -> str:
+        try:
+            return "\n".join(self.paths.runtime_log.read_text().splitlines()[-lines:])
+        except OSError:
+            return "(no log)"

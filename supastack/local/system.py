@@ -1,0 +1,149 @@
+"""The machine: which packages the local target needs, installing them, running as the owner.
+
+Postgres refuses to run as root, so when supastack runs as root the cluster belongs to the
+``postgres`` system user and every cluster command runs through ``runuser``.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+from collections.abc import Sequence
+from pathlib import Path
+
+from supastack.errors import SupastackError
+from supastack.local.paths import TOOLS_DIR
+
+PG_BIN = Path("/usr/lib/postgresql/15/bin")
+#: Debian packages and a file each one installs, to tell whether it is there.
+DEBIAN_PACKAGES = {
+    "postgresql-15": PG_BIN / "postgres",
+    "postgresql-15-cron": Path("/usr/lib/postgresql/15/lib/pg_cron.so"),
+    "postgresql-15-pgtap": Path("/usr/share/postgresql/15/extension/pgtap.control"),
+    "postgresql-15-partman": Path("/usr/share/postgresql/15/extension/pg_partman.control"),
+    "postgresql-plpython3-15": Path("/usr/lib/postgresql/15/lib/plpython3.so"),
+}
+#: Deno comes from the npm registry's ``deno`` package, pinned.
+DENO_VERSION = "2.9.6"
+DENO_BIN = TOOLS_DIR / "node_modules" / ".bin" / "deno"
+CLUSTER_OWNER = "postgres"
+
+
+def is_root() -> bool:
+    return os.geteuid() == 0
+
+
+def missing_packages() -> list[str]:
+    return [name for name, probe in DEBIAN_PACKAGES.items() if not probe.exists()]
+
+
+def _run(cmd: Sequence[str], what: str) -> None:
+    result = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        tail = (result.stderr or result.stdout).strip().splitlines()[-5:]
+        raise SupastackError(f"{what} failed ({' '.join(cmd)}):\n" + "\n".join(tail))
+
+
+def install_packages(packages: Sequence[str]) -> None:
+    """Install Debian packages with apt-get; only possible as root on a Debian-like system."""
+    if not packages:
+        return
+    listed = " ".join(packages)
+    if shutil.which("apt-get") is None:
+        raise SupastackError(
+            f"missing packages: {listed}; this is not a Debian/Ubuntu system, install them by hand"
+        )
+    if not is_root():
+        raise SupastackError(
+            f"missing packages: {listed}; install them with `sudo apt-get install -y {listed}` "
+            "and run again"
+        )
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    for cmd in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", *packages]):
+        result = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+        if result.returncode != 0:
+            tail = "\n".join(result.stderr.strip().splitlines()[-5:])
+            raise SupastackError(f"could not install {listed} with apt-get:\n{tail}")
+
+
+def deno_version(binary: Path) -> str | None:
+    if not binary.exists():
+        return None
+    result = subprocess.run([str(binary), "--version"], capture_output=True, text=True, check=False)
+    first = result.stdout.split()
+    return first[1] if len(first) > 1 and result.returncode == 0 else None
+
+
+def ensure_deno() -> Path:
+    """The pinned Deno binary, installed from npm into ``.supastack/tools`` when missing."""
+    if deno_version(DENO_BIN) == DENO_VERSION:
+        return DENO_BIN
+    npm = shutil.which("npm")
+    if npm is None:
+        if is_root() and shutil.which("apt-get"):
+            install_packages(["nodejs", "npm"])
+            npm = shutil.which("npm")
+        if npm is None:
+            raise SupastackError("npm is missing: install Node.js and npm to fetch Deno")
+    TOOLS_DIR.mkdir(parents=True, exist_ok=True)
+    _run(
+        [
+            npm,
+            "install",
+            "--prefix",
+            str(TOOLS_DIR),
+            "--no-audit",
+            "--no-fund",
+            "--loglevel=error",
+            f"deno@{DENO_VERSION}",
+        ],
+        f"installing deno@{DENO_VERSION} from npm",
+    )
+    if deno_version(DENO_BIN) != DENO_VERSION:
+        raise SupastackError(f"deno@{DENO_VERSION} was installed but {DENO_BIN} does not run")
+    return DENO_BIN
+
+
+def as_cluster_owner(cmd: Sequence[str]) -> list[str]:
+    """Run a Postgres server command as the cluster's owner (``postgres`` when we are root)."""
+    return ["runuser", "-u", CLUSTER_OWNER, "--", *cmd] if is_root() else list(cmd)
+
+
+def give_to_cluster_owner(path: Path) -> None:
+    """Hand a file or directory to the cluster's owner (a no-op unless we are root)."""
+    if is_root():
+        owner = pwd.getpwnam(CLUSTER_OWNER)
+        os.chown(path, owner.pw_uid, owner.pw_gid)
+
+
+def ensure_owner_can_reach(path: Path) -> None:
+    """Fail clearly when the ``postgres`` user cannot traverse to the state directory."""
+    if not is_root():
+        return
+    for parent in [*reversed(path.parents), path]:
+        if parent.exists() and not (parent.stat().st_mode & 0o001):
+            raise SupastackError(
+                f"{parent} is not traversable by the '{CLUSTER_OWNER}' user, which must own the "
+                f"local cluster (Postgres refuses to run as root); choose a state directory "
+                f"outside it (supastack:local.stateDir) or `chmod o+x {parent}`"
+            )
+
+
+def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port() -> int:
+    """A port nothing listens on now (for throwaway environments in tests and benchmarks)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])

@@ -1,0 +1,311 @@
+"""Typed stack settings: the one place where stack configuration is read and validated.
+
+A stack's configuration lives under the ``supastack:`` namespace of ``Pulumi.<stack>.yaml``
+(or reaches the program through Pulumi's runtime config; both go through :func:`parse`).
+Secret keys never carry a value into this model: a ``secure:`` entry is recorded as "set",
+and a secret key written in plaintext is rejected, so a password cannot slip into git or into
+an error message. Every error names the stack file and the key.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, Literal, Self
+
+import yaml
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
+from pydantic.alias_generators import to_camel
+
+from supastack.errors import SupastackError
+
+NAMESPACE = "supastack"
+
+#: Keys whose values must be Pulumi secrets (``pulumi config set --secret``).
+SECRET_KEYS = frozenset({"dbPassword", "accessToken", "secretValues"})
+
+_DURATION = re.compile(r"^[0-9]+(us|ms|s|min|h|d)?$")
+_APP_NAME = re.compile(r"^[a-z][a-z0-9_]{0,40}$")
+_SECRET_NAME = re.compile(r"^(?!SUPABASE_)[A-Z][A-Z0-9_]{0,255}$")
+_PROJECT_REF = re.compile(r"^[a-z]{20}$")
+
+#: pg_cron versions per target: Supabase runs 1.6; Debian bookworm's postgresql-15-cron is 1.4.2.
+PG_CRON_VERSION = {"local": "1.4.2", "supabase": "1.6"}
+
+
+class Target(StrEnum):
+    """Where a stack deploys: the embedded local environment or a Supabase project."""
+
+    LOCAL = "local"
+    SUPABASE = "supabase"
+
+
+def _duration(value: str) -> str:
+    if not _DURATION.match(value):
+        raise ValueError(f"{value!r} is not a Postgres duration such as '5s', '500ms' or '2min'")
+    return value
+
+
+Duration = Annotated[str, AfterValidator(_duration)]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True
+    )
+
+
+class DatabaseSettings(_Section):
+    """``supastack:database``: the direct connection (never the transaction pooler, port 6543).
+
+    The password is the secret ``supastack:dbPassword`` on the ``supabase`` target; the local
+    target reads its generated credentials from the local state directory instead.
+    """
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=5432, ge=1, le=65535)
+    name: str = "postgres"
+    user: str = "postgres"
+    sslmode: Literal["disable", "require", "verify-ca", "verify-full"] = "require"
+
+    @model_validator(mode="after")
+    def _not_the_transaction_pooler(self) -> Self:
+        if self.port == 6543:
+            raise ValueError(
+                "port 6543 is Supabase's transaction pooler, which breaks advisory locks and "
+                "session settings; use the direct connection or session pooler on port 5432"
+            )
+        return self
+
+
+class LocalSettings(_Section):
+    """``supastack:local``: where the embedded target keeps its state and which ports it uses."""
+
+    state_dir: str = ".supastack/local"
+    db_port: int = Field(default=54322, ge=1024, le=65535)
+    runtime_port: int = Field(default=54321, ge=1024, le=65535)
+
+
+class MigrationSettings(_Section):
+    """``supastack:migrations``: per-file timeouts and the out-of-order escape hatch."""
+
+    lock_timeout: Duration = "5s"
+    statement_timeout: Duration = "5min"
+    allow_out_of_order: bool = False
+
+
+class BackupSettings(_Section):
+    """``supastack:backups``: dumps taken before a destructive migration runs.
+
+    On ``supabase`` the dumps go to S3 (``bucket`` required, server-side encrypted); on
+    ``local`` to ``directory`` (default: ``backups/`` under the local state directory).
+    """
+
+    enabled: bool = False
+    bucket: str | None = None
+    prefix: str = "supastack/"
+    endpoint: str | None = None
+    region: str | None = None
+    sse: Literal["AES256", "aws:kms"] = "AES256"
+    kms_key_id: str | None = None
+    directory: str | None = None
+
+    @model_validator(mode="after")
+    def _kms_needs_key(self) -> Self:
+        if self.sse == "aws:kms" and not self.kms_key_id:
+            raise ValueError("sse 'aws:kms' needs kmsKeyId")
+        return self
+
+
+Severity = Literal["critical", "warning", "info"]
+ALL_SEVERITIES: tuple[Severity, ...] = ("critical", "warning", "info")
+
+
+class AlertChannel(_Section):
+    """One entry of ``supastack:alertChannels``.
+
+    ``secret`` names the entry of ``supastack:secretValues`` that holds the webhook URL or
+    routing key; the value itself is stored in Vault at deploy time, never in SQL text.
+    """
+
+    type: Literal["slack", "pagerduty", "webhook", "email"]
+    secret: str
+    severities: list[Severity] = Field(default_factory=lambda: list(ALL_SEVERITIES))
+
+
+class StackSettings(_Section):
+    """The validated ``supastack:*`` configuration of one stack."""
+
+    stack: str
+    source: str
+    target: Target
+    project_ref: str | None = None
+    apps: list[str] = Field(default_factory=list)
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    local: LocalSettings = Field(default_factory=LocalSettings)
+    protect: bool = False
+    migrations: MigrationSettings = Field(default_factory=MigrationSettings)
+    backups: BackupSettings = Field(default_factory=BackupSettings)
+    alert_channels: dict[str, AlertChannel] = Field(default_factory=dict)
+    function_secrets: list[str] = Field(default_factory=list)
+    pg_cron_version: str | None = None
+    #: Names of the secret keys that are set (values never enter this model).
+    secrets_set: frozenset[str] = frozenset()
+    #: Names under ``supastack:secretValues`` that are set.
+    secret_values_set: frozenset[str] = frozenset()
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        if self.target is Target.SUPABASE:
+            if not self.project_ref or not _PROJECT_REF.match(self.project_ref):
+                raise ValueError(
+                    "projectRef: the supabase target needs the project ref, 20 lowercase letters"
+                )
+            if self.backups.enabled and not self.backups.bucket:
+                raise ValueError("backups.bucket: backups on the supabase target go to S3")
+        for app in self.apps:
+            if not _APP_NAME.match(app):
+                raise ValueError(f"apps: {app!r} is not an app name (lowercase, digits, _)")
+        if len(set(self.apps)) != len(self.apps):
+            raise ValueError("apps: an app is listed twice")
+        for name in self.function_secrets:
+            if not _SECRET_NAME.match(name):
+                raise ValueError(
+                    f"functionSecrets: {name!r} is not a secret name (UPPER_SNAKE_CASE, "
+                    "not starting with SUPABASE_, which Supabase reserves)"
+                )
+        return self
+
+    @property
+    def pg_cron(self) -> str:
+        """The pg_cron version the target runs (schedules are validated against it)."""
+        return self.pg_cron_version or PG_CRON_VERSION[self.target.value]
+
+    @property
+    def functions_url(self) -> str:
+        """Base URL under which functions answer (``<base>/functions/v1/<slug>``)."""
+        if self.target is Target.LOCAL:
+            return f"http://127.0.0.1:{self.local.runtime_port}"
+        return f"https://{self.project_ref}.supabase.co"
+
+    @property
+    def management_api_url(self) -> str:
+        """Base URL of the Management API (the local edge runtime serves the same paths)."""
+        if self.target is Target.LOCAL:
+            return f"http://127.0.0.1:{self.local.runtime_port}"
+        return "https://api.supabase.com"
+
+    def missing_secrets(self) -> list[str]:
+        """The secret keys this stack needs but does not set, each with the command to set it."""
+        needed: list[str] = []
+        if self.target is Target.SUPABASE:
+            needed += [k for k in ("dbPassword", "accessToken") if k not in self.secrets_set]
+        wanted = set(self.function_secrets) | {c.secret for c in self.alert_channels.values()}
+        needed += [f"secretValues.{name}" for name in sorted(wanted - self.secret_values_set)]
+        return [
+            f"{self.source}: {NAMESPACE}:{key} is not set; run "
+            f"`pulumi config set --secret{' --path' if '.' in key else ''} "
+            f"'{NAMESPACE}:{key}' <value> --stack {self.stack}`"
+            for key in needed
+        ]
+
+
+def _is_secure(value: Any) -> bool:
+    return isinstance(value, Mapping) and set(value) == {"secure"}
+
+
+def _split_secrets(key: str, value: Any, source: str) -> tuple[bool, frozenset[str]]:
+    """Check that a secret key holds only ``secure:`` values; return (set?, names set)."""
+    hint = f"`pulumi config set --secret {NAMESPACE}:{key} <value>`"
+    if key != "secretValues":
+        if not _is_secure(value):
+            raise SupastackError(
+                f"{source}: {NAMESPACE}:{key} must be a secret, not plaintext; set it with {hint}"
+            )
+        return True, frozenset()
+    if not isinstance(value, Mapping):
+        raise SupastackError(f"{source}: {NAMESPACE}:secretValues must be a mapping of names")
+    for name, leaf in value.items():
+        if not _is_secure(leaf):
+            raise SupastackError(
+                f"{source}: {NAMESPACE}:secretValues.{name} must be a secret, not plaintext; "
+                f"set it with `pulumi config set --secret --path "
+                f"'{NAMESPACE}:secretValues.{name}' <value>`"
+            )
+    return True, frozenset(str(n) for n in value)
+
+
+def parse(stack: str, config: Mapping[str, Any], source: str) -> StackSettings:
+    """Validate a stack's config mapping (keys ``supastack:<key>``) into :class:`StackSettings`.
+
+    ``source`` names where the mapping came from (the stack file) for error messages. Keys of
+    other namespaces (provider settings) are ignored; unknown ``supastack:`` keys are errors,
+    because a misspelt key silently falling back to a default is how prod gets local settings.
+    """
+    fields: dict[str, Any] = {"stack": stack, "source": source}
+    secrets_set: set[str] = set()
+    secret_values: frozenset[str] = frozenset()
+    for full_key, value in config.items():
+        namespace, _, key = full_key.rpartition(":")
+        if namespace not in ("", NAMESPACE):
+            continue
+        if key in SECRET_KEYS:
+            _, names = _split_secrets(key, value, source)
+            secrets_set.add(key)
+            if key == "secretValues":
+                secret_values = names
+            continue
+        if key in ("stack", "source", "secretsSet", "secretValuesSet"):
+            raise SupastackError(f"{source}: {NAMESPACE}:{key} is not a configuration key")
+        fields[key] = value
+    fields["secretsSet"] = frozenset(secrets_set)
+    fields["secretValuesSet"] = secret_values
+    try:
+        return StackSettings.model_validate(fields)
+    except ValidationError as exc:
+        raise SupastackError(_describe(exc, source)) from None
+
+
+def _describe(exc: ValidationError, source: str) -> str:
+    lines = []
+    for err in exc.errors(include_url=False):
+        loc = ".".join(str(p) for p in err["loc"])
+        msg = err["msg"].removeprefix("Value error, ")
+        if not loc:  # a cross-field rule: its message starts with the key it is about
+            lines.append(f"{source}: {NAMESPACE}:{msg}")
+            continue
+        key = f"{NAMESPACE}:{loc}"
+        if err["type"] == "missing":
+            msg = "is required"
+        elif err["type"] == "extra_forbidden":
+            msg = "is not a known key (misspelt?)"
+        lines.append(f"{source}: {key}: {msg}")
+    return "\n".join(lines)
+
+
+def stack_file(project_dir: Path, stack: str) -> Path:
+    """The path of ``Pulumi.<stack>.yaml`` in the project directory."""
+    return project_dir / f"Pulumi.{stack}.yaml"
+
+
+def load(project_dir: Path, stack: str) -> StackSettings:
+    """Load and validate ``Pulumi.<stack>.yaml`` (the CLI's way; the program uses :func:`parse`)."""
+    path = stack_file(project_dir, stack)
+    try:
+        document = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise SupastackError(f"{path.name}: no such stack file in {project_dir}") from None
+    except yaml.YAMLError as exc:
+        raise SupastackError(f"{path.name}: not valid YAML: {exc}") from None
+    if not isinstance(document, Mapping) or not isinstance(document.get("config"), Mapping):
+        raise SupastackError(f"{path.name}: expected a top-level 'config:' mapping")
+    return parse(stack, document["config"], path.name)

@@ -1,0 +1,151 @@
+"""Shared fixtures: throwaway local services on free ports, and a recording HTTP endpoint.
+
+No test depends on a running `supastack local up`: core tests get their own cluster and edge
+runtime in a temporary directory, started through the same code as `local up` and stopped at
+the end of the session.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import TypeVar
+
+import psycopg
+import pytest
+
+from supastack.local.credentials import LocalCredentials
+from supastack.local.environment import LocalEnvironment
+from supastack.local.system import free_port
+
+T = TypeVar("T")
+
+TESTS_DIR = Path(__file__).parent
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark each test by its folder: unit (no services), core (real services), e2e."""
+    for item in items:
+        folder = Path(str(item.fspath)).relative_to(TESTS_DIR).parts[0]
+        if folder in ("unit", "core", "e2e"):
+            item.add_marker(getattr(pytest.mark, folder))
+
+
+@dataclass
+class Services:
+    """A running throwaway local environment."""
+
+    env: LocalEnvironment
+    credentials: LocalCredentials = field(repr=False)
+
+    @property
+    def runtime_url(self) -> str:
+        return f"http://127.0.0.1:{self.env.runtime_port}"
+
+    def dsn(self, user: str = "postgres", password: str | None = None) -> str:
+        return self.env.cluster(self.credentials).dsn(user, password)
+
+    def connect(self, **kwargs: object) -> psycopg.Connection[tuple[object, ...]]:
+        return psycopg.connect(self.dsn(), autocommit=True, **kwargs)  # type: ignore[arg-type]
+
+
+def start_services(state_dir: Path) -> Services:
+    env = LocalEnvironment(state_dir, db_port=free_port(), runtime_port=free_port())
+    env.up(report=lambda _: None)
+    return Services(env, env.credentials())
+
+
+@pytest.fixture(scope="session")
+def state_root() -> Iterator[Path]:
+    """A temporary directory the `postgres` user can traverse (pytest's own are 0700)."""
+    root = Path(tempfile.mkdtemp(prefix="supastack-test-"))
+    root.chmod(0o755)
+    yield root
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def services(state_root: Path) -> Iterator[Services]:
+    started = start_services(state_root / "shared")
+    yield started
+    started.env.down(report=lambda _: None)
+
+
+def wait_until(probe: Callable[[], T], timeout: float = 10) -> T:
+    """Poll a condition a service reaches on its own (e.g. a log it flushes every 100 ms)."""
+    deadline = time.monotonic() + timeout
+    while not (result := probe()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not reached within {timeout}s")
+        time.sleep(0.05)
+    return result
+
+
+@dataclass
+class Recorded:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> object:
+        return json.loads(self.body)
+
+
+class RecordingServer:
+    """An HTTP endpoint on 127.0.0.1 that records each request and answers 200 JSON."""
+
+    def __init__(self) -> None:
+        self.requests: list[Recorded] = []
+        self._arrived = threading.Condition()
+        recorder = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _record(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length)
+                with recorder._arrived:
+                    recorder.requests.append(
+                        Recorded(self.command, self.path, dict(self.headers.items()), body)
+                    )
+                    recorder._arrived.notify_all()
+                payload = b'{"ok": true}'
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            do_GET = do_POST = do_DELETE = _record  # noqa: N815
+
+            def log_message(self, format: str, *args: object) -> None:
+                return
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def wait_for(self, count: int, timeout: float = 30) -> list[Recorded]:
+        with self._arrived:
+            if not self._arrived.wait_for(lambda: len(self.requests) >= count, timeout):
+                raise AssertionError(f"expected {count} requests, got {len(self.requests)}")
+            return list(self.requests)
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+@pytest.fixture
+def http_endpoint() -> Iterator[RecordingServer]:
+    server = RecordingServer()
+    yield server
+    server.close()

@@ -1,0 +1,343 @@
+"""The local edge runtime: routing, JWT checks, versions, secrets, Management API subset."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import hashlib
+import json
+import uuid
+
+import httpx
+import pytest
+
+from supastack.local import system
+from supastack.local.credentials import sign_jwt
+from tests.conftest import Services, wait_until
+
+HELLO = """
+Deno.serve(async (req) => {
+  const url = new URL(req.url);
+  return Response.json({
+    hello: "%s",
+    path: url.pathname,
+    query: url.searchParams.get("q"),
+    method: req.method,
+    body: req.method === "POST" ? await req.text() : null,
+    secret: Deno.env.get("GREETING") ?? null,
+    env: ["SUPABASE_URL", "SUPABASE_ANON_KEY", "SUPABASE_SERVICE_ROLE_KEY", "SUPABASE_DB_URL"]
+      .filter((k) => Deno.env.get(k)),
+    requestId: req.headers.get("x-request-id"),
+  });
+});
+"""
+
+
+def slug() -> str:
+    return f"fn-{uuid.uuid4().hex[:10]}"
+
+
+def api(services: Services, token: str | None = None) -> httpx.Client:
+    return httpx.Client(
+        base_url=f"{services.runtime_url}/v1/projects/{services.credentials.project_ref}",
+        headers={"Authorization": f"Bearer {token or services.credentials.access_token}"},
+        timeout=30,
+    )
+
+
+def deploy(
+    services: Services,
+    name: str,
+    files: dict[str, str],
+    verify_jwt: bool = False,
+    entrypoint: str = "index.ts",
+) -> httpx.Response:
+    metadata = {"entrypoint_path": entrypoint, "verify_jwt": verify_jwt, "name": name}
+    with api(services) as client:
+        return client.post(
+            "/functions/deploy",
+            params={"slug": name},
+            data={"metadata": json.dumps(metadata)},
+            files=[
+                ("file", (path, body.encode(), "application/typescript"))
+                for path, body in files.items()
+            ],
+        )
+
+
+def invoke(
+    services: Services,
+    name: str,
+    path: str = "",
+    *,
+    method: str = "GET",
+    params: dict[str, str] | None = None,
+    content: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> httpx.Response:
+    return httpx.request(
+        method,
+        f"{services.runtime_url}/functions/v1/{name}{path}",
+        params=params,
+        content=content,
+        headers=headers,
+        timeout=30,
+    )
+
+
+def test_unknown_function_is_404_json(services: Services) -> None:
+    response = invoke(services, "nope")
+    assert response.status_code == 404
+    assert response.json()["code"] == "NOT_FOUND"
+
+
+def test_unknown_path_is_404_json(services: Services) -> None:
+    response = httpx.get(f"{services.runtime_url}/elsewhere")
+    assert response.status_code == 404 and response.json() == {"message": "Not found"}
+
+
+def test_deployed_function_answers_with_path_query_body_and_env(services: Services) -> None:
+    name = slug()
+    deployed = deploy(services, name, {"index.ts": HELLO % "v1"})
+    assert deployed.status_code == 201, deployed.text
+    assert deployed.json()["version"] == 1 and deployed.json()["status"] == "ACTIVE"
+    response = invoke(services, name, "/sub/path", method="POST", params={"q": "1"}, content="hi")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["hello"] == "v1"
+    assert (body["path"], body["query"], body["method"], body["body"]) == (
+        f"/{name}/sub/path",
+        "1",
+        "POST",
+        "hi",
+    )
+    assert body["env"] == [
+        "SUPABASE_URL",
+        "SUPABASE_ANON_KEY",
+        "SUPABASE_SERVICE_ROLE_KEY",
+        "SUPABASE_DB_URL",
+    ]
+    assert body["requestId"]
+
+
+def test_functions_import_local_files(services: Services) -> None:
+    name = slug()
+    files = {
+        "fn/index.ts": 'import { word } from "../_shared/word.ts";\n'
+        "Deno.serve(() => new Response(word));",
+        "_shared/word.ts": 'export const word = "shared";',
+    }
+    assert deploy(services, name, files, entrypoint="fn/index.ts").status_code == 201
+    assert invoke(services, name).text == "shared"
+
+
+def test_verify_jwt_refuses_missing_and_bad_tokens(services: Services) -> None:
+    name = slug()
+    assert deploy(services, name, {"index.ts": HELLO % "x"}, verify_jwt=True).status_code == 201
+    creds = services.credentials
+    missing = invoke(services, name)
+    bad = invoke(services, name, headers={"Authorization": "Bearer not-a-jwt"})
+    forged = invoke(
+        services,
+        name,
+        headers={"Authorization": "Bearer " + sign_jwt("another-secret" * 3, {"role": "anon"})},
+    )
+    expired = invoke(
+        services,
+        name,
+        headers={
+            "Authorization": "Bearer " + sign_jwt(creds.jwt_secret, {"role": "anon", "exp": 1000})
+        },
+    )
+    for response in (missing, bad, forged, expired):
+        assert response.status_code == 401
+        assert response.headers["content-type"] == "application/json"
+    assert missing.json()["message"] == "Missing authorization header"
+    assert expired.json()["message"] == "JWT expired"
+    for key in (creds.anon_key, creds.service_role_key):
+        ok = invoke(services, name, headers={"Authorization": f"Bearer {key}"})
+        assert ok.status_code == 200
+
+
+def test_redeploy_creates_a_new_version_and_serves_it(services: Services) -> None:
+    name = slug()
+    assert deploy(services, name, {"index.ts": HELLO % "one"}).json()["version"] == 1
+    second = deploy(services, name, {"index.ts": HELLO % "two"}).json()
+    assert second["version"] == 2
+    assert invoke(services, name).json()["hello"] == "two"
+    versions = services.env.paths.runtime_state / "functions" / name / "versions"
+    assert sorted(p.name for p in versions.iterdir()) == ["1", "2"]
+
+
+def test_content_hash_changes_with_content_only(services: Services) -> None:
+    name = slug()
+    first = deploy(services, name, {"index.ts": HELLO % "a"}).json()["ezbr_sha256"]
+    same = deploy(services, name, {"index.ts": HELLO % "a"}).json()["ezbr_sha256"]
+    other = deploy(services, name, {"index.ts": HELLO % "b"}).json()["ezbr_sha256"]
+    assert first == same != other
+
+
+def test_concurrent_deploys_get_distinct_versions(services: Services) -> None:
+    name = slug()
+    with concurrent.futures.ThreadPoolExecutor(6) as pool:
+        results = list(
+            pool.map(lambda i: deploy(services, name, {"index.ts": HELLO % i}), range(6))
+        )
+    assert sorted(r.json()["version"] for r in results) == [1, 2, 3, 4, 5, 6]
+
+
+def test_list_get_and_delete(services: Services) -> None:
+    name = slug()
+    deploy(services, name, {"index.ts": HELLO % "x"}, verify_jwt=True)
+    with api(services) as client:
+        listed = {f["slug"]: f for f in client.get("/functions").json()}
+        got = client.get(f"/functions/{name}").json()
+        assert listed[name] == got
+        assert got["verify_jwt"] is True and got["entrypoint_path"] == "index.ts"
+        assert client.delete(f"/functions/{name}").status_code == 200
+        assert client.get(f"/functions/{name}").status_code == 404
+        missing = client.delete(f"/functions/{name}")
+    assert missing.status_code == 404 and name in missing.json()["message"]
+    assert invoke(services, name).status_code == 404
+
+
+def test_management_api_requires_the_access_token(services: Services) -> None:
+    with api(services, token="sbp_" + "0" * 40) as client:
+        response = client.get("/functions")
+    assert response.status_code == 401 and response.json() == {"message": "Unauthorized"}
+    no_header = httpx.get(f"{services.runtime_url}/v1/projects/local/secrets")
+    assert no_header.status_code == 401
+
+
+def test_management_api_knows_only_its_project(services: Services) -> None:
+    response = httpx.get(
+        f"{services.runtime_url}/v1/projects/someotherproject/functions",
+        headers={"Authorization": f"Bearer {services.credentials.access_token}"},
+    )
+    assert response.status_code == 404 and "someotherproject" in response.json()["message"]
+
+
+@pytest.mark.parametrize(
+    ("name", "files", "entrypoint", "status", "message"),
+    [
+        ("9bad", {"index.ts": ""}, "index.ts", 400, "Invalid function slug '9bad'"),
+        ("ok", {"../../escape.ts": ""}, "../../escape.ts", 400, "must be a relative path"),
+        ("ok", {"/etc/x.ts": ""}, "/etc/x.ts", 400, "must be a relative path"),
+        ("ok", {"other.ts": ""}, "index.ts", 400, "no file part uploaded for 'index.ts'"),
+    ],
+)
+def test_bad_deploys_are_refused_naming_the_problem(
+    services: Services,
+    name: str,
+    files: dict[str, str],
+    entrypoint: str,
+    *,
+    status: int,
+    message: str,
+) -> None:
+    response = deploy(services, name, files, entrypoint=entrypoint)
+    assert response.status_code == status
+    assert message in response.json()["message"]
+
+
+def test_deploy_without_metadata_is_refused(services: Services) -> None:
+    with api(services) as client:
+        response = client.post(
+            "/functions/deploy",
+            params={"slug": "x"},
+            files=[("file", ("index.ts", b"", "text/plain"))],
+        )
+    assert response.status_code == 400 and "metadata" in response.json()["message"]
+
+
+def test_function_that_fails_to_boot_is_503_and_logged(services: Services) -> None:
+    name = slug()
+    deploy(services, name, {"index.ts": 'throw new Error("boom at boot");'})
+    response = invoke(services, name)
+    assert response.status_code == 503 and response.json()["code"] == "BOOT_ERROR"
+
+
+def test_function_that_throws_is_500_and_the_runtime_survives(services: Services) -> None:
+    name = slug()
+    deploy(services, name, {"index.ts": 'Deno.serve(() => { throw new Error("boom"); });'})
+    assert invoke(services, name).status_code == 500
+    assert httpx.get(f"{services.runtime_url}/_internal/health").status_code == 200
+
+
+def test_secrets_reach_functions_and_the_api_shows_only_digests(services: Services) -> None:
+    name = slug()
+    value = f"hello-{uuid.uuid4()}"
+    deploy(services, name, {"index.ts": HELLO % "s"})
+    with api(services) as client:
+        created = client.post("/secrets", json=[{"name": "GREETING", "value": value}])
+        assert created.status_code == 201
+        listed = {s["name"]: s for s in client.get("/secrets").json()}
+        assert value not in json.dumps(listed)
+        assert listed["GREETING"]["value"] == hashlib.sha256(value.encode()).hexdigest()
+        assert invoke(services, name).json()["secret"] == value
+        assert client.request("DELETE", "/secrets", json=["GREETING"]).status_code == 200
+        assert "GREETING" not in {s["name"] for s in client.get("/secrets").json()}
+    assert invoke(services, name).json()["secret"] is None
+
+
+def test_secret_read_at_boot_is_refreshed_after_a_change(services: Services) -> None:
+    name = slug()
+    deploy(
+        services,
+        name,
+        {
+            "index.ts": 'const v = Deno.env.get("BOOT_VALUE");\n'
+            "Deno.serve(() => new Response(String(v)));"
+        },
+    )
+    with api(services) as client:
+        client.post("/secrets", json=[{"name": "BOOT_VALUE", "value": "first"}])
+        assert invoke(services, name).text == "first"
+        client.post("/secrets", json=[{"name": "BOOT_VALUE", "value": "second"}])
+        assert invoke(services, name).text == "second"
+        client.request("DELETE", "/secrets", json=["BOOT_VALUE"])
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ([{"name": "SUPABASE_X", "value": "v"}], "must not start with the SUPABASE_ prefix"),
+        ([{"name": "BIG", "value": "x" * 24577}], "Invalid value for secret 'BIG'"),
+        ({"name": "NOT_A_LIST"}, "expected an array"),
+    ],
+)
+def test_bad_secrets_are_refused_naming_the_secret(
+    services: Services, body: object, message: str
+) -> None:
+    with api(services) as client:
+        response = client.post("/secrets", json=body)
+    assert response.status_code == 400 and message in response.json()["message"]
+    assert "x" * 100 not in response.text
+
+
+def test_each_invocation_writes_one_json_log_line(services: Services) -> None:
+    name = slug()
+    deploy(services, name, {"index.ts": HELLO % "log"})
+    request_id = str(uuid.uuid4())
+    invoke(services, name, headers={"x-request-id": request_id})
+    log = services.env.paths.runtime_state / "logs" / "functions.jsonl"
+
+    def entries() -> list[dict[str, object]]:
+        return [json.loads(line) for line in log.read_text().splitlines() if request_id in line]
+
+    [entry] = wait_until(entries)
+    assert (entry["function"], entry["status"], entry["event"], entry["level"]) == (
+        name,
+        200,
+        "invocation",
+        "info",
+    )
+    assert isinstance(entry["duration_ms"], float | int)
+
+
+def test_functions_survive_a_runtime_restart(services: Services) -> None:
+    name = slug()
+    deploy(services, name, {"index.ts": HELLO % "persisted"})
+    runtime = services.env.runtime(services.credentials)
+    runtime.stop()
+    runtime.start(system.ensure_deno())
+    assert invoke(services, name).json()["hello"] == "persisted"
