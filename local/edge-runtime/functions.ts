@@ -111,7 +111,10 @@ export class FunctionStore {
 
   deploy(slug: string, meta: DeployMetadata, files: UploadedFile[]): Promise<FunctionVersion> {
     if (!SLUG_PATTERN.test(slug)) {
-      throw new HttpError(400, `Invalid function slug '${slug}': must match ${SLUG_PATTERN.source}`);
+      throw new HttpError(
+        400,
+        `Invalid function slug '${slug}': must match ${SLUG_PATTERN.source}`,
+      );
     }
     if (typeof meta.entrypoint_path !== "string") {
       throw new HttpError(400, `Function '${slug}': metadata.entrypoint_path is required`);

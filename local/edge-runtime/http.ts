@@ -13,9 +13,12 @@ export class HttpError extends Error {
   }
 
   toResponse(): Response {
-    return json(this.status, this.code ? { code: this.code, message: this.message } : {
-      message: this.message,
-    });
+    return json(
+      this.status,
+      this.code ? { code: this.code, message: this.message } : {
+        message: this.message,
+      },
+    );
   }
 }
 

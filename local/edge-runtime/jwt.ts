@@ -12,7 +12,9 @@ export class JwtVerifier {
   /** The verified claims, or an HttpError 401 that says what is wrong. */
   async verify(authorization: string | null): Promise<Record<string, unknown>> {
     const match = authorization?.match(/^Bearer\s+(\S+)$/i);
-    if (!match) throw new HttpError(401, "Missing authorization header", "UNAUTHORIZED_NO_AUTH_HEADER");
+    if (!match) {
+      throw new HttpError(401, "Missing authorization header", "UNAUTHORIZED_NO_AUTH_HEADER");
+    }
     try {
       const { payload } = await jwtVerify(match[1], this.#key, { algorithms: ["HS256"] });
       return payload as Record<string, unknown>;

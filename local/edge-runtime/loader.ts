@@ -43,28 +43,36 @@ export const realServe: typeof Deno.serve = Deno.serve.bind(Deno);
 
 export class BootError extends Error {}
 
+interface Booted {
+  version: number;
+  generation: number;
+  handler: Promise<Handler>;
+}
+
 export class HandlerCache {
-  #handlers = new Map<string, Promise<Handler>>();
+  /** One booted version per slug: the one serving now. */
+  #booted = new Map<string, Booted>();
   #loading = new KeyedMutex();
+  #entrypoint: (fn: FunctionVersion) => string;
+
+  constructor(entrypoint: (fn: FunctionVersion) => string) {
+    this.#entrypoint = entrypoint;
+  }
 
   /** The handler of a function version, booting it on first use for this secrets generation. */
-  get(fn: FunctionVersion, entrypoint: string, generation: number): Promise<Handler> {
-    const key = `${fn.slug}@${fn.version}#${generation}`;
-    let handler = this.#handlers.get(key);
-    if (!handler) {
-      for (const k of this.#handlers.keys()) {
-        if (k.startsWith(`${fn.slug}@`)) this.#handlers.delete(k);
-      }
-      handler = this.#loading.run("boot", () => this.#boot(entrypoint, generation));
-      this.#handlers.set(key, handler);
+  get(fn: FunctionVersion, generation: number): Promise<Handler> {
+    const booted = this.#booted.get(fn.slug);
+    if (booted && booted.version === fn.version && booted.generation === generation) {
+      return booted.handler;
     }
+    const entrypoint = this.#entrypoint(fn);
+    const handler = this.#loading.run("boot", () => this.#boot(entrypoint, generation));
+    this.#booted.set(fn.slug, { version: fn.version, generation, handler });
     return handler;
   }
 
   forget(slug: string): void {
-    for (const k of this.#handlers.keys()) {
-      if (k.startsWith(`${slug}@`)) this.#handlers.delete(k);
-    }
+    this.#booted.delete(slug);
   }
 
   async #boot(entrypoint: string, generation: number): Promise<Handler> {
@@ -74,11 +82,14 @@ export class HandlerCache {
     captured = undefined;
     try {
       const mod = await import(url.href);
-      const handler = captured ?? (typeof mod.default?.fetch === "function"
-        ? mod.default.fetch.bind(mod.default)
-        : undefined);
+      const handler = captured ??
+        (typeof mod.default?.fetch === "function"
+          ? mod.default.fetch.bind(mod.default)
+          : undefined);
       if (!handler) {
-        throw new BootError("the function neither called Deno.serve nor exported default { fetch }");
+        throw new BootError(
+          "the function neither called Deno.serve nor exported default { fetch }",
+        );
       }
       return handler;
     } catch (err) {

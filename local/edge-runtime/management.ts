@@ -47,7 +47,9 @@ async function deploy(req: Request, url: URL, ctx: ManagementContext): Promise<R
     throw new HttpError(400, "Deploy: expected a multipart/form-data body");
   }
   const rawMeta = form.get("metadata");
-  if (typeof rawMeta !== "string") throw new HttpError(400, "Deploy: the 'metadata' part is required");
+  if (typeof rawMeta !== "string") {
+    throw new HttpError(400, "Deploy: the 'metadata' part is required");
+  }
   let meta: DeployMetadata;
   try {
     meta = JSON.parse(rawMeta);
@@ -58,7 +60,9 @@ async function deploy(req: Request, url: URL, ctx: ManagementContext): Promise<R
   if (!slug) throw new HttpError(400, "Deploy: the 'slug' query parameter is required");
   const files: UploadedFile[] = [];
   for (const part of form.getAll("file")) {
-    if (typeof part === "string") throw new HttpError(400, `Function '${slug}': 'file' parts must be files`);
+    if (typeof part === "string") {
+      throw new HttpError(400, `Function '${slug}': 'file' parts must be files`);
+    }
     files.push({ path: part.name, data: new Uint8Array(await part.arrayBuffer()) });
   }
   const version = await ctx.functions.deploy(slug, meta, files);
@@ -66,12 +70,18 @@ async function deploy(req: Request, url: URL, ctx: ManagementContext): Promise<R
   return json(201, version);
 }
 
-export async function handleManagement(req: Request, url: URL, ctx: ManagementContext): Promise<Response> {
+export async function handleManagement(
+  req: Request,
+  url: URL,
+  ctx: ManagementContext,
+): Promise<Response> {
   const token = req.headers.get("authorization")?.match(/^Bearer\s+(\S+)$/i)?.[1];
   if (!token || !constantTimeEqual(token, ctx.accessToken)) {
     return json(401, { message: "Unauthorized" });
   }
-  const match = url.pathname.match(/^\/v1\/projects\/([^/]+)\/(functions|secrets)(?:\/([^/]+))?\/?$/);
+  const match = url.pathname.match(
+    /^\/v1\/projects\/([^/]+)\/(functions|secrets)(?:\/([^/]+))?\/?$/,
+  );
   if (!match) return json(404, { message: "Not found" });
   const [, ref, kind, rest] = match;
   if (ref !== ctx.projectRef) return json(404, { message: `Project '${ref}' not found` });
@@ -80,7 +90,9 @@ export async function handleManagement(req: Request, url: URL, ctx: ManagementCo
     if (req.method === "GET") return json(200, await ctx.secrets.digests());
     if (req.method === "POST") {
       const body = await jsonBody(req, "Secrets");
-      if (!Array.isArray(body)) throw new HttpError(400, "Secrets: expected an array of {name, value}");
+      if (!Array.isArray(body)) {
+        throw new HttpError(400, "Secrets: expected an array of {name, value}");
+      }
       await ctx.secrets.upsert(body);
       return new Response(null, { status: 201 });
     }

@@ -27,13 +27,22 @@ async function sha256Hex(text: string): Promise<string> {
 
 export function validateSecret(name: unknown, value: unknown): void {
   if (typeof name !== "string" || name.length === 0 || name.length > SECRET_NAME_MAX) {
-    throw new HttpError(400, `Invalid secret name: must be a string of 1 to ${SECRET_NAME_MAX} characters`);
+    throw new HttpError(
+      400,
+      `Invalid secret name: must be a string of 1 to ${SECRET_NAME_MAX} characters`,
+    );
   }
   if (name.startsWith("SUPABASE_")) {
-    throw new HttpError(400, `Invalid secret name '${name}': must not start with the SUPABASE_ prefix`);
+    throw new HttpError(
+      400,
+      `Invalid secret name '${name}': must not start with the SUPABASE_ prefix`,
+    );
   }
   if (typeof value !== "string" || value.length > SECRET_VALUE_MAX) {
-    throw new HttpError(400, `Invalid value for secret '${name}': must be a string of at most ${SECRET_VALUE_MAX} characters`);
+    throw new HttpError(
+      400,
+      `Invalid value for secret '${name}': must be a string of at most ${SECRET_VALUE_MAX} characters`,
+    );
   }
 }
 

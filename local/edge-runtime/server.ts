@@ -14,7 +14,33 @@ import { JsonLog } from "./log.ts";
 import { handleManagement, type ManagementContext } from "./management.ts";
 import { SecretStore } from "./secrets.ts";
 
-const FUNCTION_PATH = /^\/functions\/v1\/([^/]+)(\/.*)?$/;
+const FUNCTION_PREFIX = "/functions/v1/";
+
+/** origin, path and query of a request URL, split without a URL object (hot path). */
+export function splitUrl(href: string): { origin: string; path: string; search: string } {
+  const pathStart = href.indexOf("/", href.indexOf("//") + 2);
+  const queryStart = href.indexOf("?", pathStart);
+  return {
+    origin: href.slice(0, pathStart),
+    path: queryStart < 0 ? href.slice(pathStart) : href.slice(pathStart, queryStart),
+    search: queryStart < 0 ? "" : href.slice(queryStart),
+  };
+}
+
+/**
+ * The request as the function sees it on Supabase: the URL without the `/functions/v1` prefix.
+ * A Proxy that overrides only `url` keeps ~96 % of the throughput; building a new Request per
+ * invocation halved it (bench/edge_runtime).
+ */
+function atFunctionPath(req: Request, url: string): Request {
+  return new Proxy(req, {
+    get(target, property) {
+      if (property === "url") return url;
+      const value = Reflect.get(target, property, target);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+}
 
 export interface Runtime {
   server: Deno.HttpServer;
@@ -27,8 +53,11 @@ export async function startRuntime(config: RuntimeConfig): Promise<Runtime> {
   const functions = await FunctionStore.open(config.stateDir);
   const secrets = await SecretStore.open(config.stateDir);
   const log = await JsonLog.open(`${config.stateDir}/logs/functions.jsonl`);
-  const handlers = new HandlerCache();
+  const handlers = new HandlerCache((fn) => functions.entrypoint(fn));
   const jwt = new JwtVerifier(config.jwtSecret);
+  // Request ids: unique per runtime boot, cheap (a UUID per request costs throughput).
+  const bootId = crypto.randomUUID().slice(0, 8);
+  let invocations = 0;
   const management: ManagementContext = {
     projectRef: config.projectRef,
     accessToken: config.accessToken,
@@ -37,9 +66,14 @@ export async function startRuntime(config: RuntimeConfig): Promise<Runtime> {
     onFunctionChange: (slug) => handlers.forget(slug),
   };
 
-  async function invoke(req: Request, url: URL, slug: string, rest: string): Promise<Response> {
+  async function invoke(
+    req: Request,
+    url: ReturnType<typeof splitUrl>,
+    slug: string,
+    rest: string,
+  ): Promise<Response> {
     const started = performance.now();
-    const requestId = req.headers.get("x-request-id") ?? crypto.randomUUID();
+    const requestId = `${bootId}-${(++invocations).toString(36)}`;
     const fn = functions.get(slug);
     let response: Response;
     let error: string | undefined;
@@ -48,51 +82,52 @@ export async function startRuntime(config: RuntimeConfig): Promise<Runtime> {
       if (fn.verify_jwt) await jwt.verify(req.headers.get("authorization"));
       let handler;
       try {
-        handler = await handlers.get(fn, functions.entrypoint(fn), secrets.generation);
+        handler = await handlers.get(fn, secrets.generation);
       } catch (err) {
         error = err instanceof BootError ? err.message : String(err);
         throw new HttpError(503, "Function failed to boot (see the runtime log)", "BOOT_ERROR");
       }
-      const headers = new Headers(req.headers);
-      headers.set("x-request-id", requestId);
-      const inner = new Request(`${url.origin}/${slug}${rest}${url.search}`, {
-        method: req.method,
-        headers,
-        body: req.body,
-      });
       try {
-        response = await handler(inner);
-        if (!(response instanceof Response)) throw new Error("the handler did not return a Response");
+        response = await handler(atFunctionPath(req, `${url.origin}/${slug}${rest}${url.search}`));
+        if (!(response instanceof Response)) {
+          throw new Error("the handler did not return a Response");
+        }
       } catch (err) {
         error = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
-        throw new HttpError(500, "Function failed with an unhandled error (see the runtime log)", "WORKER_ERROR");
+        throw new HttpError(
+          500,
+          "Function failed with an unhandled error (see the runtime log)",
+          "WORKER_ERROR",
+        );
       }
     } catch (err) {
       if (!(err instanceof HttpError)) throw err;
       response = err.toResponse();
     }
-    log.write({
-      level: response.status >= 500 ? "error" : "info",
-      event: "invocation",
-      function: slug,
-      version: fn?.version ?? null,
-      method: req.method,
-      path: url.pathname,
-      status: response.status,
-      duration_ms: Math.round((performance.now() - started) * 1000) / 1000,
-      request_id: requestId,
-      ...(error === undefined ? {} : { error }),
-    });
+    const durationMs = Math.round((performance.now() - started) * 1000) / 1000;
+    log.write(
+      `"level":"${response.status >= 500 ? "error" : "info"}","event":"invocation",` +
+        `"function":${JSON.stringify(slug)},"version":${fn?.version ?? null},` +
+        `"method":${JSON.stringify(req.method)},"path":${JSON.stringify(url.path)},` +
+        `"status":${response.status},"duration_ms":${durationMs},"request_id":"${requestId}"` +
+        (error === undefined ? "" : `,"error":${JSON.stringify(error)}`),
+    );
     return response;
   }
 
   async function route(req: Request): Promise<Response> {
-    const url = new URL(req.url);
-    const fnMatch = url.pathname.match(FUNCTION_PATH);
+    const url = splitUrl(req.url);
     try {
-      if (fnMatch) return await invoke(req, url, decodeURIComponent(fnMatch[1]), fnMatch[2] ?? "");
-      if (url.pathname.startsWith("/v1/")) return await handleManagement(req, url, management);
-      if (url.pathname === "/_internal/health") return json(200, { status: "healthy" });
+      if (url.path.startsWith(FUNCTION_PREFIX)) {
+        const end = url.path.indexOf("/", FUNCTION_PREFIX.length);
+        const slug = url.path.slice(FUNCTION_PREFIX.length, end < 0 ? undefined : end);
+        const rest = end < 0 ? "" : url.path.slice(end);
+        return await invoke(req, url, decodeURIComponent(slug), rest);
+      }
+      if (url.path.startsWith("/v1/")) {
+        return await handleManagement(req, new URL(req.url), management);
+      }
+      if (url.path === "/_internal/health") return json(200, { status: "healthy" });
       return json(404, { message: "Not found" });
     } catch (err) {
       if (err instanceof HttpError) return err.toResponse();

@@ -26,7 +26,6 @@ Deno.serve(async (req) => {
     secret: Deno.env.get("GREETING") ?? null,
     env: ["SUPABASE_URL", "SUPABASE_ANON_KEY", "SUPABASE_SERVICE_ROLE_KEY", "SUPABASE_DB_URL"]
       .filter((k) => Deno.env.get(k)),
-    requestId: req.headers.get("x-request-id"),
   });
 });
 """
@@ -116,7 +115,6 @@ def test_deployed_function_answers_with_path_query_body_and_env(services: Servic
         "SUPABASE_SERVICE_ROLE_KEY",
         "SUPABASE_DB_URL",
     ]
-    assert body["requestId"]
 
 
 def test_functions_import_local_files(services: Services) -> None:
@@ -317,21 +315,25 @@ def test_bad_secrets_are_refused_naming_the_secret(
 def test_each_invocation_writes_one_json_log_line(services: Services) -> None:
     name = slug()
     deploy(services, name, {"index.ts": HELLO % "log"})
-    request_id = str(uuid.uuid4())
-    invoke(services, name, headers={"x-request-id": request_id})
+    invoke(services, name)
+    invoke(services, name, "/missing-jwt-is-fine-here")
     log = services.env.paths.runtime_state / "logs" / "functions.jsonl"
 
     def entries() -> list[dict[str, object]]:
-        return [json.loads(line) for line in log.read_text().splitlines() if request_id in line]
+        found = [json.loads(line) for line in log.read_text().splitlines()]
+        mine = [e for e in found if e.get("function") == name]
+        return mine if len(mine) == 2 else []
 
-    [entry] = wait_until(entries)
-    assert (entry["function"], entry["status"], entry["event"], entry["level"]) == (
-        name,
+    first, second = wait_until(entries)
+    assert (first["status"], first["event"], first["level"], first["version"]) == (
         200,
         "invocation",
         "info",
+        1,
     )
-    assert isinstance(entry["duration_ms"], float | int)
+    assert second["path"] == f"/functions/v1/{name}/missing-jwt-is-fine-here"
+    assert first["request_id"] != second["request_id"]
+    assert isinstance(first["duration_ms"], float | int)
 
 
 def test_functions_survive_a_runtime_restart(services: Services) -> None:
