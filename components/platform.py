@@ -41,9 +41,8 @@ class Platform(pulumi.ComponentResource):
         super().__init__("supastack:platform:Platform", name, {}, opts)
         stack = args["settings"]
         if stack.target is Target.LOCAL:
-            state_dir = Path(stack.local.state_dir)
-            root = state_dir if state_dir.is_absolute() else args["project_dir"] / state_dir
-            creds = LocalCredentials.load(StatePaths(root).credentials)
+            state = StatePaths(stack.local.state_path(args["project_dir"]))
+            creds = LocalCredentials.load(state.credentials)
             self.db_password = pulumi.Output.secret(creds.db_password)
         else:
             self.db_password = secret("dbPassword")

@@ -45,9 +45,8 @@ def _environment(ctx: typer.Context, stack: str) -> LocalEnvironment:
             "`supastack local` manages stacks whose target is 'local'"
         )
     local = stack_settings.local
-    state_dir = Path(local.state_dir)
     return LocalEnvironment(
-        state_dir if state_dir.is_absolute() else project_dir / state_dir,
+        local.state_path(project_dir),
         db_port=local.db_port,
         runtime_port=local.runtime_port,
     )

@@ -94,6 +94,11 @@ class LocalSettings(_Section):
     db_port: int = Field(default=54322, ge=1024, le=65535)
     runtime_port: int = Field(default=54321, ge=1024, le=65535)
 
+    def state_path(self, project_dir: Path) -> Path:
+        """The state directory; a relative ``stateDir`` is relative to the project."""
+        path = Path(self.state_dir)
+        return path if path.is_absolute() else project_dir / path
+
 
 class MigrationSettings(_Section):
     """``supastack:migrations``: per-file timeouts and the out-of-order escape hatch."""

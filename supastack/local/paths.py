@@ -56,7 +56,3 @@ class StatePaths:
     @property
     def runtime_pid(self) -> Path:
         return self.root / "edge-runtime.pid"
-
-    @property
-    def backups(self) -> Path:
-        return self.root / "backups"
