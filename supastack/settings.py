@@ -228,15 +228,15 @@ def _is_secure(value: Any) -> bool:
     return isinstance(value, Mapping) and set(value) == {"secure"}
 
 
-def _split_secrets(key: str, value: Any, source: str) -> tuple[bool, frozenset[str]]:
-    """Check that a secret key holds only ``secure:`` values; return (set?, names set)."""
+def _secret_names(key: str, value: Any, source: str) -> frozenset[str]:
+    """Check that a secret key holds only ``secure:`` values; return the names of secretValues."""
     hint = f"`pulumi config set --secret {NAMESPACE}:{key} <value>`"
     if key != "secretValues":
         if not _is_secure(value):
             raise SupastackError(
                 f"{source}: {NAMESPACE}:{key} must be a secret, not plaintext; set it with {hint}"
             )
-        return True, frozenset()
+        return frozenset()
     if not isinstance(value, Mapping):
         raise SupastackError(f"{source}: {NAMESPACE}:secretValues must be a mapping of names")
     for name, leaf in value.items():
@@ -246,7 +246,7 @@ def _split_secrets(key: str, value: Any, source: str) -> tuple[bool, frozenset[s
                 f"set it with `pulumi config set --secret --path "
                 f"'{NAMESPACE}:secretValues.{name}' <value>`"
             )
-    return True, frozenset(str(n) for n in value)
+    return frozenset(str(n) for n in value)
 
 
 def parse(stack: str, config: Mapping[str, Any], source: str) -> StackSettings:
@@ -264,7 +264,7 @@ def parse(stack: str, config: Mapping[str, Any], source: str) -> StackSettings:
         if namespace not in ("", NAMESPACE):
             continue
         if key in SECRET_KEYS:
-            _, names = _split_secrets(key, value, source)
+            names = _secret_names(key, value, source)
             secrets_set.add(key)
             if key == "secretValues":
                 secret_values = names

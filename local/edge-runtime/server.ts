@@ -17,7 +17,7 @@ import { SecretStore } from "./secrets.ts";
 const FUNCTION_PREFIX = "/functions/v1/";
 
 /** origin, path and query of a request URL, split without a URL object (hot path). */
-export function splitUrl(href: string): { origin: string; path: string; search: string } {
+function splitUrl(href: string): { origin: string; path: string; search: string } {
   const pathStart = href.indexOf("/", href.indexOf("//") + 2);
   const queryStart = href.indexOf("?", pathStart);
   return {
@@ -40,6 +40,15 @@ function atFunctionPath(req: Request, url: string): Request {
       return typeof value === "function" ? value.bind(target) : value;
     },
   });
+}
+
+/** A slug from the path; one that does not decode names no function (404, not a crash). */
+function decodeSlug(raw: string): string {
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    throw new HttpError(404, "Requested function was not found", "NOT_FOUND");
+  }
 }
 
 export interface Runtime {
@@ -122,7 +131,7 @@ export async function startRuntime(config: RuntimeConfig): Promise<Runtime> {
         const end = url.path.indexOf("/", FUNCTION_PREFIX.length);
         const slug = url.path.slice(FUNCTION_PREFIX.length, end < 0 ? undefined : end);
         const rest = end < 0 ? "" : url.path.slice(end);
-        return await invoke(req, url, decodeURIComponent(slug), rest);
+        return await invoke(req, url, decodeSlug(slug), rest);
       }
       if (url.path.startsWith("/v1/")) {
         return await handleManagement(req, new URL(req.url), management);

@@ -15,6 +15,8 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from psycopg.conninfo import make_conninfo
+
 from supastack.errors import SupastackError
 from supastack.local import system
 from supastack.local.paths import StatePaths
@@ -54,10 +56,13 @@ class Cluster:
 
     def dsn(self, user: str = "postgres", password: str | None = None) -> str:
         """A libpq connection string (the password is only ever passed, never logged)."""
-        pw = self.db_password if password is None else password
-        return (
-            f"host=127.0.0.1 port={self.port} dbname=postgres user={user} "
-            f"password={pw} connect_timeout=10"
+        return make_conninfo(
+            host="127.0.0.1",
+            port=self.port,
+            dbname="postgres",
+            user=user,
+            password=self.db_password if password is None else password,
+            connect_timeout=10,
         )
 
     def initialized(self) -> bool:

@@ -89,6 +89,13 @@ def test_unknown_function_is_404_json(services: Services) -> None:
     assert response.json()["code"] == "NOT_FOUND"
 
 
+@pytest.mark.parametrize("raw", ["%E0", "%", "a%2"])
+def test_slug_that_does_not_decode_is_404_json(services: Services, raw: str) -> None:
+    response = invoke(services, raw)
+    assert response.status_code == 404
+    assert response.json()["code"] == "NOT_FOUND"
+
+
 def test_unknown_path_is_404_json(services: Services) -> None:
     response = httpx.get(f"{services.runtime_url}/elsewhere")
     assert response.status_code == 404 and response.json() == {"message": "Not found"}
