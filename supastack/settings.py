@@ -101,11 +101,13 @@ class LocalSettings(_Section):
 
 
 class MigrationSettings(_Section):
-    """``supastack:migrations``: per-file timeouts and the out-of-order escape hatch."""
+    """``supastack:migrations``: per-file timeouts, the out-of-order escape hatch, and how long
+    a deploy waits for another deploy's migration lock before giving up."""
 
     lock_timeout: Duration = "5s"
     statement_timeout: Duration = "5min"
     allow_out_of_order: bool = False
+    deploy_lock_wait: Duration = "2min"
 
 
 class BackupSettings(_Section):

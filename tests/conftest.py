@@ -149,3 +149,12 @@ def http_endpoint() -> Iterator[RecordingServer]:
     server = RecordingServer()
     yield server
     server.close()
+
+
+def write_migrations(root: Path, app: str, files: dict[str, str]) -> Path:
+    """Write ``{file name: sql}`` under ``root/migrations/<app>/``; return the migrations dir."""
+    directory = root / "migrations" / app
+    directory.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        (directory / name).write_text(text)
+    return root / "migrations"

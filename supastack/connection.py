@@ -1,0 +1,51 @@
+"""How supastack reaches a stack's database, for the program and for the CLI alike.
+
+The local target's cluster listens on ``127.0.0.1:<local.dbPort>`` with the generated password
+from the state directory. A Supabase project is reached on its direct connection with the
+password that is the stack secret ``supastack:dbPassword``: the program gets it from Pulumi;
+the CLI, which cannot decrypt Pulumi secrets, reads it from ``PGPASSWORD``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from psycopg.conninfo import make_conninfo
+
+from supastack.errors import SupastackError
+from supastack.local.credentials import LocalCredentials
+from supastack.local.paths import StatePaths
+from supastack.settings import StackSettings, Target
+
+
+def conninfo(stack: StackSettings, password: str) -> str:
+    """The libpq connection string of the stack's database (holds the password: never log it)."""
+    database = stack.database
+    if stack.target is Target.LOCAL:
+        host, port, sslmode = "127.0.0.1", stack.local.db_port, "disable"
+    else:
+        host, port, sslmode = database.host, database.port, database.sslmode
+    return make_conninfo(
+        host=host,
+        port=port,
+        dbname=database.name,
+        user=database.user,
+        password=password,
+        sslmode=sslmode,
+        connect_timeout=10,
+    )
+
+
+def cli_password(stack: StackSettings, project_dir: Path) -> str:
+    """The database password for CLI commands (local credentials, or ``PGPASSWORD``)."""
+    if stack.target is Target.LOCAL:
+        paths = StatePaths(stack.local.state_path(project_dir))
+        return LocalCredentials.load(paths.credentials).db_password
+    password = os.environ.get("PGPASSWORD")
+    if not password:
+        raise SupastackError(
+            f"{stack.source}: set PGPASSWORD to the stack's database password, e.g. "
+            f"`PGPASSWORD=$(pulumi config get supastack:dbPassword --stack {stack.stack})`"
+        )
+    return password

@@ -1,0 +1,1 @@
+"""SQL migrations: discovery, history, the engine that applies and reverts them, and lint."""

@@ -1,0 +1,340 @@
+"""Apply and revert migrations: one transaction per file, one deploy at a time.
+
+Rules, each enforced before any SQL of a file runs:
+
+- Every file runs in its own transaction together with its history row, with ``lock_timeout``
+  and ``statement_timeout`` set for that transaction only. A failing statement, a timeout or a
+  killed deploy leaves the file unapplied and unrecorded; files before it stay applied.
+- All work happens under a session advisory lock of the database, so two deploys never apply
+  the same file twice: the second waits (at most ``deploy_lock_wait``) and then finds the work
+  done.
+- An applied file whose checksum changed is refused (applied migrations are immutable), and so
+  is a new file whose version sorts before the app's last applied version, unless the stack
+  allows out-of-order migrations.
+- Reverting runs the down file in a transaction with the deletion of the history row.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from enum import StrEnum
+
+import psycopg
+from psycopg import errors
+
+from supastack import sqltext
+from supastack.errors import SupastackError
+from supastack.migrations import history
+from supastack.migrations.files import MigrationFile
+from supastack.postgres import Connection, connect
+from supastack.settings import MigrationSettings
+
+#: The advisory lock every supastack deploy takes on a database (a fixed 64-bit key).
+LOCK_KEY = int.from_bytes(hashlib.sha256(b"supastack.migrations").digest()[:8], "big", signed=True)
+
+
+class Direction(StrEnum):
+    UP = "up"
+    DOWN = "down"
+
+
+#: Called under the lock just before a file runs; returns the key of a backup it took, if any.
+BeforeRun = Callable[[MigrationFile, Direction], str | None]
+
+
+@dataclass(frozen=True)
+class EngineOptions:
+    """Per-stack knobs (``supastack:migrations``)."""
+
+    lock_timeout: str = "5s"
+    statement_timeout: str = "5min"
+    allow_out_of_order: bool = False
+    deploy_lock_wait: str = "2min"
+
+    @classmethod
+    def of(cls, settings: MigrationSettings) -> EngineOptions:
+        return cls(
+            lock_timeout=settings.lock_timeout,
+            statement_timeout=settings.statement_timeout,
+            allow_out_of_order=settings.allow_out_of_order,
+            deploy_lock_wait=settings.deploy_lock_wait,
+        )
+
+
+class State(StrEnum):
+    APPLIED = "applied"
+    PENDING = "pending"
+    EDITED = "edited"
+    OUT_OF_ORDER = "out-of-order"
+    FILE_MISSING = "file missing"
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One migration's state: a file, a history row, or both."""
+
+    version: str
+    name: str
+    state: State
+    file: MigrationFile | None
+    applied: history.AppliedMigration | None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What :meth:`MigrationEngine.apply` or :meth:`~MigrationEngine.revert` did."""
+
+    changed: bool
+    backup_key: str | None = None
+
+
+def _same_statements(file: MigrationFile, row: history.AppliedMigration) -> bool:
+    """For rows without a checksum (written by the Supabase CLI): compare the statements."""
+    return row.statements == [s.text for s in sqltext.split(file.sql, file.source)]
+
+
+def assess(
+    app: str, files: Sequence[MigrationFile], rows: Sequence[history.AppliedMigration]
+) -> list[Entry]:
+    """The state of every migration of ``app``, in version order (pure: no database)."""
+    by_version = {r.version: r for r in rows}
+    ours = {r.version for r in rows if r.app == app}
+    latest = max((int(v) for v in ours), default=None)
+    entries = []
+    for file in files:
+        row = by_version.get(file.version)
+        if row is not None and row.app not in (None, app):
+            raise SupastackError(
+                f"{file.source}: version {file.version} is recorded for app {row.app!r}; "
+                "versions are unique per database"
+            )
+        if row is None:
+            state = (
+                State.OUT_OF_ORDER
+                if latest is not None and file.order < latest
+                else (State.PENDING)
+            )
+        elif row.checksum == file.checksum or (
+            row.checksum is None and _same_statements(file, row)
+        ):
+            state = State.APPLIED
+        else:
+            state = State.EDITED
+        entries.append(Entry(file.version, file.name, state, file, row))
+    known = {f.version for f in files}
+    entries += [
+        Entry(r.version, r.name or "", State.FILE_MISSING, None, r)
+        for r in rows
+        if r.app == app and r.version not in known
+    ]
+    return sorted(entries, key=lambda e: int(e.version))
+
+
+def refusal(entry: Entry, options: EngineOptions) -> str | None:
+    """Why the engine will not go on past this entry, or None."""
+    if entry.state is State.EDITED:
+        assert entry.file is not None
+        return (
+            f"{entry.file.source}: was edited after it was applied (checksum "
+            f"{entry.file.checksum[:12]} differs from the recorded one). Applied migrations are "
+            "immutable: restore the file from git and put the change in a new migration"
+        )
+    if entry.state is State.OUT_OF_ORDER and not options.allow_out_of_order:
+        assert entry.file is not None
+        return (
+            f"{entry.file.source}: version {entry.version} sorts before the last applied "
+            f"migration of app {entry.file.app!r}; give it a newer version, or set "
+            "supastack:migrations.allowOutOfOrder for this stack"
+        )
+    if entry.state is State.FILE_MISSING:
+        return (
+            f"migration {entry.version}_{entry.name} is applied but its file is missing; "
+            "check out the commit that has it, or revert it first"
+        )
+    return None
+
+
+class MigrationEngine:
+    """Applies and reverts the migrations of one database."""
+
+    def __init__(self, conninfo: str, options: EngineOptions | None = None) -> None:
+        self._conninfo = conninfo
+        self.options = options or EngineOptions()
+
+    def __repr__(self) -> str:  # the conninfo holds a password
+        return f"MigrationEngine(options={self.options!r})"
+
+    @contextmanager
+    def _locked(self) -> Iterator[Connection]:
+        """A connection holding the deploy lock (released when the session ends, even on kill)."""
+        with connect(self._conninfo) as conn:
+            conn.execute(
+                "SELECT set_config('lock_timeout', %s, false)", [self.options.deploy_lock_wait]
+            )
+            try:
+                conn.execute("SELECT pg_advisory_lock(%s)", [LOCK_KEY])
+            except errors.LockNotAvailable:
+                raise SupastackError(self._holder(conn)) from None
+            try:
+                history.ensure(conn)
+                yield conn
+            finally:
+                if not conn.closed:
+                    conn.execute("SELECT pg_advisory_unlock(%s)", [LOCK_KEY])
+
+    def _holder(self, conn: Connection) -> str:
+        row = conn.execute(
+            "SELECT a.pid, a.application_name, a.backend_start FROM pg_locks l "
+            "JOIN pg_stat_activity a USING (pid) WHERE l.locktype = 'advisory' AND l.granted "
+            "AND l.classid = ((%s >> 32) & 4294967295)::oid AND l.objid = (%s & 4294967295)::oid",
+            [LOCK_KEY, LOCK_KEY],
+        ).fetchone()
+        who = (
+            f"pid {row[0]} ({row[1] or 'no application name'}, since {row[2]:%H:%M:%S})"
+            if row
+            else "another session"
+        )
+        return (
+            f"another deploy holds the migration lock of this database: {who}; gave up after "
+            f"waiting {self.options.deploy_lock_wait} (supastack:migrations.deployLockWait)"
+        )
+
+    def status(self, app: str, files: Sequence[MigrationFile]) -> list[Entry]:
+        """Every migration's state; reads only (no lock, creates nothing)."""
+        with connect(self._conninfo) as conn:
+            return assess(app, files, history.read(conn, app))
+
+    def migrate(
+        self, app: str, files: Sequence[MigrationFile], before_run: BeforeRun | None = None
+    ) -> list[MigrationFile]:
+        """Apply every pending file of ``app`` in order; return those applied now.
+
+        Refuses before running anything if any file was edited, is out of order or is missing.
+        """
+        with self._locked() as conn:
+            entries = assess(app, files, history.read(conn, app))
+            problems = [p for e in entries if (p := refusal(e, self.options))]
+            if problems:
+                raise SupastackError("\n".join(problems))
+            pending = [e.file for e in entries if e.file and e.state is not State.APPLIED]
+            for file in pending:
+                self._run(conn, file, Direction.UP, before_run)
+            self._adopt(conn, entries)
+            return pending
+
+    def apply(self, file: MigrationFile, before_run: BeforeRun | None = None) -> Outcome:
+        """Apply one file unless it is applied already (the Pulumi resource's create)."""
+        with self._locked() as conn:
+            entry = next(
+                e for e in assess(file.app, [file], history.read(conn, file.app)) if e.file is file
+            )
+            problem = refusal(entry, self.options)
+            if problem:
+                raise SupastackError(problem)
+            if entry.state is State.APPLIED:
+                self._adopt(conn, [entry])
+                return Outcome(changed=False)
+            return Outcome(True, self._run(conn, file, Direction.UP, before_run))
+
+    def revert(self, file: MigrationFile, before_run: BeforeRun | None = None) -> Outcome:
+        """Run the down file and forget the migration (the Pulumi resource's delete)."""
+        with self._locked() as conn:
+            rows = {r.version: r for r in history.read(conn, file.app) if r.app == file.app}
+            if file.version not in rows:
+                return Outcome(changed=False)
+            if file.down_sql is None:
+                raise SupastackError(
+                    f"{file.source}: cannot be reverted, it has no down file; add "
+                    f"{file.down_source} or keep the migration"
+                )
+            return Outcome(True, self._run(conn, file, Direction.DOWN, before_run))
+
+    def _adopt(self, conn: Connection, entries: Sequence[Entry]) -> None:
+        """Claim applied rows that no app owns yet (written by the Supabase CLI)."""
+        for entry in entries:
+            if (
+                entry.state is State.APPLIED
+                and entry.file
+                and entry.applied
+                and not entry.applied.app
+            ):
+                statements = [s.text for s in sqltext.split(entry.file.sql, entry.file.source)]
+                history.record(
+                    conn,
+                    entry.file.app,
+                    entry.version,
+                    name=entry.name,
+                    checksum=entry.file.checksum,
+                    statements=statements,
+                )
+
+    def _run(
+        self,
+        conn: Connection,
+        file: MigrationFile,
+        direction: Direction,
+        before_run: BeforeRun | None,
+    ) -> str | None:
+        """Run one file (or its down file) in a transaction with its history change."""
+        source = file.source if direction is Direction.UP else file.down_source
+        text = file.sql if direction is Direction.UP else file.down_sql or ""
+        statements = sqltext.split(text, source)
+        backup_key = before_run(file, direction) if before_run else None
+        with conn.transaction():
+            conn.execute(
+                "SELECT set_config('lock_timeout', %s, true), "
+                "set_config('statement_timeout', %s, true)",
+                [self.options.lock_timeout, self.options.statement_timeout],
+            )
+            for index, statement in enumerate(statements, 1):
+                try:
+                    conn.execute(statement.text.encode())
+                except psycopg.Error as exc:
+                    raise SupastackError(
+                        self._failure(source, text, index, statement, exc)
+                    ) from None
+            if direction is Direction.UP:
+                if not history.record(
+                    conn,
+                    file.app,
+                    file.version,
+                    name=file.name,
+                    checksum=file.checksum,
+                    statements=[s.text for s in statements],
+                ):
+                    raise SupastackError(
+                        f"{file.source}: version {file.version} is recorded for another app"
+                    )
+            else:
+                history.forget(conn, file.app, file.version)
+            if backup_key:
+                history.record_backup(conn, backup_key, file.app, file.version, direction.value)
+        conn.execute("RESET ALL")
+        return backup_key
+
+    def _failure(
+        self, source: str, text: str, index: int, statement: sqltext.Statement, exc: psycopg.Error
+    ) -> str:
+        diag = exc.diag
+        line = statement.line
+        if diag.statement_position:
+            line = sqltext.line_of(text, statement.offset + int(diag.statement_position) - 1)
+        hint = ""
+        if isinstance(exc, errors.QueryCanceled):
+            hint = (
+                f" (statement_timeout is {self.options.statement_timeout}; "
+                "supastack:migrations.statementTimeout)"
+            )
+        elif isinstance(exc, errors.LockNotAvailable):
+            hint = (
+                f" (lock_timeout is {self.options.lock_timeout}; another session holds a lock "
+                "this statement needs; supastack:migrations.lockTimeout)"
+            )
+        return (
+            f"{source}:{line}: statement {index} failed: {diag.message_primary or exc}"
+            f" [{diag.sqlstate}]{hint}\n  {statement.summary}\n"
+            "the file's transaction was rolled back; nothing of it is applied"
+        )

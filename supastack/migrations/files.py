@@ -1,0 +1,133 @@
+"""Find migration files on disk: ``migrations/<app>/<version>_<name>.sql`` and down files.
+
+The naming follows the Supabase CLI (``<version>_<name>.sql``, version digits), plus an
+optional ``<version>_<name>.down.sql`` holding the statements that undo it. Anything that
+looks like a migration but is not one is an error naming the file: a file silently skipped
+is a migration silently never applied.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from supastack.errors import SupastackError
+
+_NAME = re.compile(r"^(?P<version>[0-9]+)_(?P<name>[a-z0-9][a-z0-9_]*)(?P<down>\.down)?\.sql$")
+
+
+@dataclass(frozen=True)
+class MigrationFile:
+    """One migration: its identity, its SQL and (optionally) the SQL that undoes it."""
+
+    app: str
+    version: str
+    name: str
+    source: str
+    """The path shown in messages, e.g. ``migrations/shop/20240101000000_orders.sql``."""
+    sql: str = field(repr=False)
+    down_sql: str | None = field(default=None, repr=False)
+
+    @property
+    def checksum(self) -> str:
+        """sha256 of the file's text: an applied migration whose checksum changes was edited."""
+        return checksum(self.sql)
+
+    @property
+    def down_source(self) -> str:
+        return self.source.removesuffix(".sql") + ".down.sql"
+
+    @property
+    def order(self) -> int:
+        return int(self.version)
+
+
+def checksum(sql: str) -> str:
+    return hashlib.sha256(sql.encode()).hexdigest()
+
+
+def _read(path: Path, shown: str) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise SupastackError(f"{shown}: not UTF-8 text") from None
+
+
+def discover_app(root: Path, app: str) -> list[MigrationFile]:
+    """The migrations of one app in version order (none if the app has no directory)."""
+    directory = root / app
+    ups: dict[str, tuple[str, Path]] = {}
+    downs: dict[str, Path] = {}
+    problems: list[str] = []
+    shown_root = f"{root.name}/{app}"
+    for path in sorted(directory.glob("*.sql")) if directory.is_dir() else []:
+        shown = f"{shown_root}/{path.name}"
+        match = _NAME.match(path.name)
+        if not match:
+            problems.append(
+                f"{shown}: not a migration file name; expected <version>_<name>.sql or "
+                "<version>_<name>.down.sql (version: digits; name: lowercase letters, digits, _)"
+            )
+            continue
+        version, name = match["version"], match["name"]
+        if match["down"]:
+            downs[f"{version}_{name}"] = path
+            continue
+        if version in ups:
+            problems.append(
+                f"{shown}: version {version} is also used by {shown_root}/{ups[version][1].name}"
+            )
+            continue
+        ups[version] = (name, path)
+    stems = {f"{v}_{n}" for v, (n, _) in ups.items()}
+    problems += [
+        f"{shown_root}/{path.name}: down file without its up file {stem}.sql"
+        for stem, path in sorted(downs.items())
+        if stem not in stems
+    ]
+    if problems:
+        raise SupastackError("\n".join(problems))
+    files = []
+    for version, (name, path) in ups.items():
+        down = downs.get(f"{version}_{name}")
+        shown = f"{shown_root}/{path.name}"
+        files.append(
+            MigrationFile(
+                app=app,
+                version=version,
+                name=name,
+                source=shown,
+                sql=_read(path, shown),
+                down_sql=_read(down, f"{shown_root}/{down.name}") if down else None,
+            )
+        )
+    return sorted(files, key=lambda f: f.order)
+
+
+def discover(root: Path, apps: Iterable[str]) -> dict[str, list[MigrationFile]]:
+    """The migrations of every app; a version used by two apps is an error.
+
+    Versions are the primary key of ``supabase_migrations.schema_migrations`` (as the Supabase
+    CLI defines it), so two apps deployed to one database cannot share a version.
+    """
+    found = {app: discover_app(root, app) for app in apps}
+    check_unique_versions(found)
+    return found
+
+
+def check_unique_versions(found: Mapping[str, Iterable[MigrationFile]]) -> None:
+    seen: dict[str, MigrationFile] = {}
+    problems = []
+    for files in found.values():
+        for file in files:
+            other = seen.setdefault(file.version, file)
+            if other is not file:
+                problems.append(
+                    f"{file.source}: version {file.version} is also used by {other.source}; "
+                    "versions are unique per database"
+                )
+    if problems:
+        raise SupastackError("\n".join(problems))

@@ -1,0 +1,214 @@
+"""Lint migrations before they run: squawk's rules plus three checks of supastack's own.
+
+- squawk (PyPI ``squawk-cli``) runs with ``--assume-in-transaction``, as the engine wraps each
+  file in a transaction. Rules the engine makes moot are off: ``require-lock-timeout`` and
+  ``require-statement-timeout`` (the engine sets both per file) and ``prefer-robust-stmts`` (a
+  failed file rolls back whole, so it never needs re-running half-way). squawk's drop and
+  type-change rules are off because the ``destructive`` check below reports them once.
+- ``rls-not-enabled``: a table created in the app's schema (or ``public``) without
+  ``ENABLE ROW LEVEL SECURITY`` anywhere in the app's migrations; Supabase exposes such a table
+  to every API key.
+- ``security-definer-search-path``: a ``SECURITY DEFINER`` function without ``SET search_path``
+  can be hijacked by objects the caller creates on its search path.
+- ``destructive``: DROP TABLE/COLUMN/SCHEMA, TRUNCATE and column type changes lose data; a
+  stack with backups enabled dumps the database before such a file (or down file) runs.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sysconfig
+import tempfile
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from pglast import ast
+from pglast.enums import AlterTableType, ObjectType
+
+from supastack import sqltext
+from supastack.errors import SupastackError
+from supastack.migrations.files import MigrationFile
+
+SQUAWK_EXCLUDED = (
+    "require-lock-timeout",
+    "require-statement-timeout",
+    "prefer-robust-stmts",
+    "ban-drop-table",
+    "ban-drop-column",
+    "changing-column-type",
+)
+SQUAWK_PG_VERSION = "15.0"
+
+
+@dataclass(frozen=True, order=True)
+class Finding:
+    """One lint finding, located in a file."""
+
+    source: str
+    line: int
+    rule: str
+    message: str
+
+    @property
+    def destructive(self) -> bool:
+        return self.rule == "destructive"
+
+    def __str__(self) -> str:
+        return f"{self.source}:{self.line}: {self.rule}: {self.message}"
+
+
+def _name(relation: ast.RangeVar | None) -> tuple[str, str]:
+    """(schema, table) of a relation; unqualified names land in ``public`` on Supabase."""
+    assert relation is not None and relation.relname is not None
+    return (relation.schemaname or "public", relation.relname)
+
+
+def _destructive(node: ast.Node) -> str | None:
+    """What a statement destroys, or None."""
+    if isinstance(node, ast.DropStmt) and node.removeType in (
+        ObjectType.OBJECT_TABLE,
+        ObjectType.OBJECT_SCHEMA,
+    ):
+        kind = "table" if node.removeType == ObjectType.OBJECT_TABLE else "schema"
+        names = ", ".join(
+            ".".join(n.sval for n in obj) if isinstance(obj, tuple) else obj.sval
+            for obj in node.objects or ()
+        )
+        return f"drops {kind} {names}"
+    if isinstance(node, ast.TruncateStmt):
+        return "truncates " + ", ".join(".".join(_name(r)) for r in node.relations or ())
+    if isinstance(node, ast.AlterTableStmt):
+        table = ".".join(_name(node.relation))
+        for cmd in node.cmds or ():
+            if cmd.subtype == AlterTableType.AT_DropColumn:
+                return f"drops column {table}.{cmd.name}"
+            if cmd.subtype == AlterTableType.AT_AlterColumnType:
+                return f"changes the type of column {table}.{cmd.name} (may lose data)"
+    return None
+
+
+def _definer_without_search_path(node: ast.Node) -> bool:
+    if not isinstance(node, ast.CreateFunctionStmt):
+        return False
+    options = {o.defname: o.arg for o in node.options or ()}
+    definer = isinstance(options.get("security"), ast.Boolean) and options["security"].boolval
+    sets = [o.arg for o in node.options or () if o.defname == "set"]
+    pinned = any(isinstance(s, ast.VariableSetStmt) and s.name == "search_path" for s in sets)
+    return bool(definer) and not pinned
+
+
+def destructive(sql: str, source: str) -> bool:
+    """Whether running ``sql`` destroys data (decides whether a backup is taken first)."""
+    return any(_destructive(s.node) for s in sqltext.split(sql, source))
+
+
+def _texts(file: MigrationFile) -> Iterable[tuple[str, str]]:
+    yield file.source, file.sql
+    if file.down_sql is not None:
+        yield file.down_source, file.down_sql
+
+
+def _rls_findings(
+    files: Sequence[MigrationFile], schema: str, context: Sequence[MigrationFile]
+) -> list[Finding]:
+    """Tables ``files`` create in an exposed schema that no file of the app puts under RLS."""
+    exposed = {schema, "public"}
+    linted = {f.source for f in files}
+    created: dict[tuple[str, str], tuple[str, int]] = {}
+    enabled: set[tuple[str, str]] = set()
+    for file in [*files, *(f for f in context if f.source not in linted)]:
+        for statement in sqltext.split(file.sql, file.source):
+            node = statement.node
+            if isinstance(node, ast.AlterTableStmt) and any(
+                cmd.subtype == AlterTableType.AT_EnableRowSecurity for cmd in node.cmds or ()
+            ):
+                enabled.add(_name(node.relation))
+            if (
+                file.source in linted
+                and isinstance(node, ast.CreateStmt)
+                and node.partbound is None
+                and _name(node.relation)[0] in exposed
+                and getattr(node.relation, "relpersistence", "p") != "t"
+            ):
+                created[_name(node.relation)] = (file.source, statement.line)
+    return [
+        Finding(
+            source,
+            line,
+            "rls-not-enabled",
+            f"table {'.'.join(table)} is created without ALTER TABLE ... ENABLE ROW LEVEL "
+            "SECURITY in this app's migrations; every API key could read it",
+        )
+        for table, (source, line) in created.items()
+        if table not in enabled
+    ]
+
+
+def _statement_findings(file: MigrationFile) -> Iterable[Finding]:
+    """Destructive statements and unpinned SECURITY DEFINER functions, in the up and down file."""
+    for source, text in _texts(file):
+        for statement in sqltext.split(text, source):
+            what = _destructive(statement.node)
+            if what:
+                yield Finding(source, statement.line, "destructive", what)
+            if _definer_without_search_path(statement.node):
+                yield Finding(
+                    source,
+                    statement.line,
+                    "security-definer-search-path",
+                    "SECURITY DEFINER function without SET search_path; pin it "
+                    "(e.g. SET search_path = '') so callers cannot hijack it",
+                )
+
+
+def own_findings(
+    files: Sequence[MigrationFile], schema: str, context: Sequence[MigrationFile] = ()
+) -> list[Finding]:
+    """supastack's checks; ``context`` adds the app's other files (where RLS may be enabled)."""
+    return _rls_findings(files, schema, context) + [
+        finding for file in files for finding in _statement_findings(file)
+    ]
+
+
+def squawk_findings(files: Sequence[MigrationFile]) -> list[Finding]:
+    """squawk's findings for the up files (one squawk process for all of them)."""
+    if not files:
+        return []
+    binary = Path(sysconfig.get_path("scripts")) / "squawk"
+    with tempfile.TemporaryDirectory(prefix="supastack-lint-") as tmp:
+        names = {}
+        for index, file in enumerate(files):
+            path = Path(tmp) / f"{index:05d}.sql"
+            path.write_text(file.sql)
+            names[path.name] = file.source
+        result = subprocess.run(
+            [
+                str(binary),
+                "--assume-in-transaction",
+                "--reporter=json",
+                f"--pg-version={SQUAWK_PG_VERSION}",
+                f"--exclude={','.join(SQUAWK_EXCLUDED)}",
+                *sorted(names),
+            ],
+            cwd=tmp,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    if result.returncode not in (0, 1):
+        raise SupastackError(f"squawk failed (exit {result.returncode}): {result.stderr.strip()}")
+    return [
+        Finding(
+            names[Path(item["file"]).name], item["line"] + 1, item["rule_name"], item["message"]
+        )
+        for item in json.loads(result.stdout or "[]")
+    ]
+
+
+def lint(
+    files: Sequence[MigrationFile], schema: str, context: Sequence[MigrationFile] = ()
+) -> list[Finding]:
+    """All findings for ``files``, sorted by file and line."""
+    return sorted([*own_findings(files, schema, context), *squawk_findings(files)])

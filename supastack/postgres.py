@@ -1,0 +1,24 @@
+"""Postgres connections for supastack's own work (migrations, policies, settings).
+
+Every connection names itself in ``pg_stat_activity`` (``application_name``), so a DBA can tell
+a deploy from an app, and an error message can name the deploy that holds a lock.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+
+from supastack.errors import SupastackError
+
+Connection = psycopg.Connection[tuple[Any, ...]]
+APPLICATION_NAME = "supastack"
+
+
+def connect(conninfo: str, *, autocommit: bool = True) -> Connection:
+    """Open a connection; errors are re-raised without the connection string (it has a password)."""
+    try:
+        return psycopg.connect(conninfo, autocommit=autocommit, application_name=APPLICATION_NAME)
+    except psycopg.OperationalError as exc:
+        raise SupastackError(f"cannot connect to the database: {exc}") from None

@@ -1,0 +1,41 @@
+"""Core-test fixtures: a fresh database per test in the session's throwaway cluster."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+import pytest
+from psycopg import sql
+from psycopg.conninfo import make_conninfo
+
+from tests.conftest import Services
+
+
+@dataclass
+class Database:
+    """An empty database of its own; ``conninfo`` holds the password (never print it)."""
+
+    name: str
+    conninfo: str
+
+    def connect(self) -> psycopg.Connection[tuple[object, ...]]:
+        return psycopg.connect(self.conninfo, autocommit=True)
+
+    def scalar(self, query: str, *params: object) -> Any:
+        with self.connect() as conn:
+            row = conn.execute(query.encode(), params or None).fetchone()
+        return row[0] if row else None
+
+
+@pytest.fixture
+def database(services: Services) -> Iterator[Database]:
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    with services.connect() as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    yield Database(name, make_conninfo(services.dsn(), dbname=name))
+    with services.connect() as conn:
+        conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))

@@ -1,0 +1,321 @@
+"""The migration engine against a real database: every rule, failure and race."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from supastack.errors import SupastackError
+from supastack.migrations.engine import LOCK_KEY, EngineOptions, MigrationEngine, State
+from supastack.migrations.files import MigrationFile, discover_app
+from tests.conftest import wait_until, write_migrations
+from tests.core.conftest import Database
+
+APP = "shop"
+FIRST = "create schema shop;\ncreate table shop.items (id bigint primary key, name text);\n"
+SECOND = (
+    "alter table shop.items add column price numeric;\ninsert into shop.items values (1, 'a', 2);\n"
+)
+
+
+def _files(tmp_path: Path, files: dict[str, str]) -> list[MigrationFile]:
+    return discover_app(write_migrations(tmp_path, APP, files), APP)
+
+
+def _states(engine: MigrationEngine, files: list[MigrationFile]) -> dict[str, State]:
+    return {e.version: e.state for e in engine.status(APP, files)}
+
+
+def test_applies_pending_files_in_order_and_records_them(
+    database: Database, tmp_path: Path
+) -> None:
+    files = _files(tmp_path, {"2_price.sql": SECOND, "1_items.sql": FIRST})
+    engine = MigrationEngine(database.conninfo)
+
+    applied = engine.migrate(APP, files)
+
+    assert [f.version for f in applied] == ["1", "2"]
+    assert database.scalar("select price from shop.items where id = 1") == 2
+    with database.connect() as conn:
+        rows = conn.execute(
+            "select version, name, app, checksum, statements "
+            "from supabase_migrations.schema_migrations order by version"
+        ).fetchall()
+    assert rows[0][:4] == ("1", "items", APP, files[0].checksum)
+    assert rows[0][4] == [
+        "create schema shop",
+        "create table shop.items (id bigint primary key, name text)",
+    ]
+    assert engine.migrate(APP, files) == []
+    assert _states(engine, files) == {"1": State.APPLIED, "2": State.APPLIED}
+
+
+def test_status_reads_without_creating_anything(database: Database, tmp_path: Path) -> None:
+    files = _files(tmp_path, {"1_items.sql": FIRST})
+    assert _states(MigrationEngine(database.conninfo), files) == {"1": State.PENDING}
+    assert database.scalar("select to_regnamespace('supabase_migrations')") is None
+
+
+def test_adopts_rows_of_the_supabase_cli_and_tolerates_unknown_columns(
+    database: Database, tmp_path: Path
+) -> None:
+    files = _files(tmp_path, {"1_items.sql": FIRST, "2_price.sql": SECOND})
+    with database.connect() as conn:
+        conn.execute(FIRST.encode())
+        conn.execute(
+            "create schema supabase_migrations; create table supabase_migrations.schema_migrations "
+            "(version text not null primary key, statements text[], name text, created_by text, "
+            "idempotency_key text)"
+        )
+        conn.execute(
+            "insert into supabase_migrations.schema_migrations (version, name, statements, "
+            "created_by) values ('1', 'items', %s, 'supabase-cli')",
+            [["create schema shop", "create table shop.items (id bigint primary key, name text)"]],
+        )
+    engine = MigrationEngine(database.conninfo)
+    assert _states(engine, files) == {"1": State.APPLIED, "2": State.PENDING}
+
+    assert [f.version for f in engine.migrate(APP, files)] == ["2"]
+
+    with database.connect() as conn:
+        row = conn.execute(
+            "select app, checksum, created_by from supabase_migrations.schema_migrations "
+            "where version = '1'"
+        ).fetchone()
+    assert row == (APP, files[0].checksum, "supabase-cli")
+
+
+def test_an_edited_applied_file_is_refused_by_name(database: Database, tmp_path: Path) -> None:
+    engine = MigrationEngine(database.conninfo)
+    engine.migrate(APP, _files(tmp_path, {"1_items.sql": FIRST}))
+    edited = _files(
+        tmp_path,
+        {"1_items.sql": FIRST + "create index on shop.items (name);\n", "2_price.sql": SECOND},
+    )
+
+    with pytest.raises(
+        SupastackError, match=r"migrations/shop/1_items.sql: was edited after it was applied"
+    ):
+        engine.migrate(APP, edited)
+
+    assert _states(engine, edited) == {"1": State.EDITED, "2": State.PENDING}
+    assert (
+        database.scalar(
+            "select count(*) from information_schema.columns where column_name = 'price'"
+        )
+        == 0
+    )
+
+
+def test_an_out_of_order_file_is_refused_unless_the_stack_allows_it(
+    database: Database, tmp_path: Path
+) -> None:
+    MigrationEngine(database.conninfo).migrate(
+        APP, _files(tmp_path, {"1_items.sql": FIRST, "3_price.sql": SECOND})
+    )
+    late = _files(tmp_path, {"2_late.sql": "create table shop.late (id bigint);\n"})
+
+    with pytest.raises(
+        SupastackError, match=r"2_late.sql: version 2 sorts before the last applied"
+    ):
+        MigrationEngine(database.conninfo).migrate(APP, late)
+
+    allowed = MigrationEngine(database.conninfo, EngineOptions(allow_out_of_order=True))
+    assert [f.version for f in allowed.migrate(APP, late)] == ["2"]
+
+
+def test_a_failing_statement_rolls_back_its_file_and_names_the_statement(
+    database: Database, tmp_path: Path
+) -> None:
+    broken = (
+        "create table shop.orders (id bigint);\n\n"
+        "insert into shop.orders\n  values ('not a number');\n"
+    )
+    files = _files(tmp_path, {"1_items.sql": FIRST, "2_orders.sql": broken})
+
+    with pytest.raises(SupastackError) as failure:
+        MigrationEngine(database.conninfo).migrate(APP, files)
+
+    message = str(failure.value)
+    assert message.startswith(
+        "migrations/shop/2_orders.sql:4: statement 2 failed: invalid input syntax"
+    )
+    assert "insert into shop.orders" in message
+    assert database.scalar("select to_regclass('shop.orders')") is None
+    assert database.scalar("select to_regclass('shop.items')") is not None
+    assert _states(MigrationEngine(database.conninfo), files) == {
+        "1": State.APPLIED,
+        "2": State.PENDING,
+    }
+
+
+def test_statement_timeout_stops_a_slow_file(database: Database, tmp_path: Path) -> None:
+    files = _files(tmp_path, {"1_slow.sql": "select pg_sleep(5);\n"})
+    engine = MigrationEngine(database.conninfo, EngineOptions(statement_timeout="100ms"))
+    with pytest.raises(SupastackError, match=r"statement_timeout is 100ms"):
+        engine.migrate(APP, files)
+
+
+def test_lock_timeout_gives_up_on_a_locked_table(database: Database, tmp_path: Path) -> None:
+    MigrationEngine(database.conninfo).migrate(APP, _files(tmp_path, {"1_items.sql": FIRST}))
+    files = _files(tmp_path, {"2_price.sql": SECOND})
+    with database.connect() as holder, holder.transaction():
+        holder.execute("lock table shop.items in access share mode")
+        engine = MigrationEngine(database.conninfo, EngineOptions(lock_timeout="100ms"))
+        with pytest.raises(
+            SupastackError, match=r"2_price.sql:1: statement 1 failed.*lock_timeout is 100ms"
+        ):
+            engine.migrate(APP, files)
+
+
+def test_revert_runs_the_down_file_and_forgets_the_migration(
+    database: Database, tmp_path: Path
+) -> None:
+    files = _files(
+        tmp_path,
+        {
+            "1_items.sql": FIRST,
+            "2_price.sql": SECOND,
+            "2_price.down.sql": "alter table shop.items drop column price;\n",
+        },
+    )
+    engine = MigrationEngine(database.conninfo)
+    engine.migrate(APP, files)
+
+    assert engine.revert(files[1]).changed
+    assert engine.revert(files[1]).changed is False  # already reverted: nothing to do
+    assert _states(engine, files) == {"1": State.APPLIED, "2": State.PENDING}
+    assert (
+        database.scalar(
+            "select count(*) from information_schema.columns where column_name = 'price'"
+        )
+        == 0
+    )
+
+    with pytest.raises(
+        SupastackError,
+        match=r"1_items.sql: cannot be reverted, it has no down file; add .*1_items.down.sql",
+    ):
+        engine.revert(files[0])
+    assert _states(engine, files)["1"] is State.APPLIED
+
+
+def test_a_missing_file_of_an_applied_migration_is_refused(
+    database: Database, tmp_path: Path
+) -> None:
+    engine = MigrationEngine(database.conninfo)
+    engine.migrate(APP, _files(tmp_path, {"1_items.sql": FIRST}))
+    (tmp_path / "migrations" / APP / "1_items.sql").unlink()
+    with pytest.raises(
+        SupastackError, match=r"migration 1_items is applied but its file is missing"
+    ):
+        engine.migrate(APP, _files(tmp_path, {"2_price.sql": SECOND}))
+
+
+_WORKER = """
+import os, sys
+from pathlib import Path
+from supastack.migrations.engine import MigrationEngine
+from supastack.migrations.files import discover_app
+engine = MigrationEngine(os.environ["TEST_CONNINFO"])
+applied = engine.migrate("shop", discover_app(Path(sys.argv[1]), "shop"))
+print(",".join(f.version for f in applied))
+"""
+
+
+def _worker(database: Database, migrations: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-c", _WORKER, str(migrations)],
+        env={**os.environ, "TEST_CONNINFO": database.conninfo},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _advisory_waiters(database: Database) -> int:
+    return int(
+        database.scalar(
+            "select count(*) from pg_locks where locktype = 'advisory' and not granted "
+            "and database = (select oid from pg_database where datname = current_database())"
+        )
+    )
+
+
+def test_two_deploys_at_once_apply_each_migration_exactly_once(
+    database: Database, tmp_path: Path
+) -> None:
+    counted = (
+        "create table if not exists public.runs (n int);\ninsert into public.runs values (1);\n"
+    )
+    migrations = write_migrations(tmp_path, APP, {"1_items.sql": FIRST, "2_count.sql": counted})
+    with database.connect() as gate:
+        gate.execute(
+            "select pg_advisory_lock(%s)", [LOCK_KEY]
+        )  # hold both deploys at the start line
+        workers = [_worker(database, migrations) for _ in range(2)]
+        wait_until(lambda: _advisory_waiters(database) == 2, timeout=30)
+        gate.execute("select pg_advisory_unlock(%s)", [LOCK_KEY])
+        results = [w.communicate(timeout=60) for w in workers]
+
+    assert [w.returncode for w in workers] == [0, 0], results
+    assert sorted(out.strip() for out, _ in results) == [
+        "",
+        "1,2",
+    ]  # one applied, one found it done
+    assert database.scalar("select count(*) from public.runs") == 1
+
+
+def test_a_deploy_killed_mid_migration_leaves_it_unapplied(
+    database: Database, tmp_path: Path
+) -> None:
+    gated = "create table shop.half (id bigint);\ninsert into shop.gate values (1);\n"
+    migrations = write_migrations(
+        tmp_path, APP, {"1_items.sql": FIRST + "create table shop.gate (n int);\n"}
+    )
+    MigrationEngine(database.conninfo).migrate(APP, discover_app(migrations, APP))
+    write_migrations(tmp_path, APP, {"2_half.sql": gated})
+    with database.connect() as holder:
+        holder.execute("begin; lock table shop.gate in exclusive mode")
+        worker = _worker(database, migrations)
+        # The worker is inside migration 2 once its insert waits for our lock.
+        wait_until(
+            lambda: (
+                database.scalar(
+                    "select count(*) from pg_stat_activity where application_name = 'supastack' "
+                    "and wait_event_type = 'Lock' and query like 'insert into shop.gate%'"
+                )
+                == 1
+            ),
+            timeout=30,
+        )
+        worker.send_signal(signal.SIGKILL)
+        worker.wait(timeout=30)
+        holder.execute("rollback")
+
+    files = discover_app(migrations, APP)
+    assert _states(MigrationEngine(database.conninfo), files)["2"] is State.PENDING
+    assert database.scalar("select to_regclass('shop.half')") is None
+    assert [f.version for f in MigrationEngine(database.conninfo).migrate(APP, files)] == ["2"]
+    assert database.scalar("select to_regclass('shop.half')") is not None
+
+
+def test_a_deploy_gives_up_waiting_for_the_lock_and_names_the_holder(
+    database: Database, tmp_path: Path
+) -> None:
+    files = _files(tmp_path, {"1_items.sql": FIRST})
+    with database.connect() as holder:
+        holder.execute("set application_name = 'other-deploy'")
+        holder.execute("select pg_advisory_lock(%s)", [LOCK_KEY])
+        pid = holder.info.backend_pid
+        engine = MigrationEngine(database.conninfo, EngineOptions(deploy_lock_wait="200ms"))
+        with pytest.raises(
+            SupastackError, match=rf"pid {pid} \(other-deploy, since .*deployLockWait"
+        ):
+            engine.migrate(APP, files)
+    assert _states(MigrationEngine(database.conninfo), files) == {"1": State.PENDING}

@@ -1,0 +1,72 @@
+"""Discovery of migration files: naming rules, down files, duplicate versions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from supastack.errors import SupastackError
+from supastack.migrations.files import discover, discover_app
+from tests.conftest import write_migrations
+
+
+def test_discovers_files_in_version_order_with_their_down_files(tmp_path: Path) -> None:
+    root = write_migrations(
+        tmp_path,
+        "shop",
+        {
+            "20240102000000_add_price.sql": "select 2;",
+            "20240102000000_add_price.down.sql": "select -2;",
+            "20240101000000_items.sql": "select 1;",
+            "README.md": "notes are not migrations",
+        },
+    )
+    files = discover_app(root, "shop")
+    assert [(f.version, f.name, f.down_sql) for f in files] == [
+        ("20240101000000", "items", None),
+        ("20240102000000", "add_price", "select -2;"),
+    ]
+    assert files[1].source == "migrations/shop/20240102000000_add_price.sql"
+    assert files[1].down_source == "migrations/shop/20240102000000_add_price.down.sql"
+
+
+def test_an_app_without_a_directory_has_no_migrations(tmp_path: Path) -> None:
+    assert discover_app(tmp_path / "migrations", "shop") == []
+
+
+@pytest.mark.parametrize(
+    ("files", "message"),
+    [
+        ({"v1_items.sql": ""}, r"migrations/shop/v1_items.sql: not a migration file name"),
+        ({"1-items.sql": ""}, r"migrations/shop/1-items.sql: not a migration file name"),
+        ({"1_Items.sql": ""}, r"migrations/shop/1_Items.sql: not a migration file name"),
+        (
+            {"1_items.sql": "", "1_other.sql": ""},
+            r"migrations/shop/1_other.sql: version 1 is also used by migrations/shop/1_items.sql",
+        ),
+        (
+            {"1_items.sql": "", "2_gone.down.sql": ""},
+            r"migrations/shop/2_gone.down.sql: down file without its up file 2_gone.sql",
+        ),
+    ],
+)
+def test_malformed_layouts_are_refused_naming_the_file(
+    tmp_path: Path, files: dict[str, str], message: str
+) -> None:
+    with pytest.raises(SupastackError, match=message):
+        discover_app(write_migrations(tmp_path, "shop", files), "shop")
+
+
+def test_a_non_utf8_file_is_named(tmp_path: Path) -> None:
+    root = write_migrations(tmp_path, "shop", {})
+    (root / "shop" / "1_items.sql").write_bytes(b"select '\xff';")
+    with pytest.raises(SupastackError, match=r"migrations/shop/1_items.sql: not UTF-8 text"):
+        discover_app(root, "shop")
+
+
+def test_two_apps_cannot_share_a_version(tmp_path: Path) -> None:
+    write_migrations(tmp_path, "shop", {"1_items.sql": ""})
+    root = write_migrations(tmp_path, "blog", {"1_posts.sql": ""})
+    with pytest.raises(SupastackError, match=r"version 1 is also used by migrations/"):
+        discover(root, ["shop", "blog"])
