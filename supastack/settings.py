@@ -16,17 +16,10 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, Self
 
 import yaml
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    ConfigDict,
-    Field,
-    ValidationError,
-    model_validator,
-)
-from pydantic.alias_generators import to_camel
+from pydantic import AfterValidator, Field, ValidationError, model_validator
 
 from supastack.errors import SupastackError
+from supastack.models import ConfigModel, describe_errors
 
 NAMESPACE = "supastack"
 
@@ -58,13 +51,7 @@ def _duration(value: str) -> str:
 Duration = Annotated[str, AfterValidator(_duration)]
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(
-        alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True
-    )
-
-
-class DatabaseSettings(_Section):
+class DatabaseSettings(ConfigModel):
     """``supastack:database``: the direct connection (never the transaction pooler, port 6543).
 
     The password is the secret ``supastack:dbPassword`` on the ``supabase`` target; the local
@@ -87,7 +74,7 @@ class DatabaseSettings(_Section):
         return self
 
 
-class LocalSettings(_Section):
+class LocalSettings(ConfigModel):
     """``supastack:local``: where the embedded target keeps its state and which ports it uses."""
 
     state_dir: str = ".supastack/local"
@@ -100,7 +87,7 @@ class LocalSettings(_Section):
         return path if path.is_absolute() else project_dir / path
 
 
-class MigrationSettings(_Section):
+class MigrationSettings(ConfigModel):
     """``supastack:migrations``: per-file timeouts, the out-of-order escape hatch, and how long
     a deploy waits for another deploy's migration lock before giving up."""
 
@@ -110,7 +97,7 @@ class MigrationSettings(_Section):
     deploy_lock_wait: Duration = "2min"
 
 
-class BackupSettings(_Section):
+class BackupSettings(ConfigModel):
     """``supastack:backups``: dumps taken before a destructive migration runs.
 
     On ``supabase`` the dumps go to S3 (``bucket`` required, server-side encrypted); on
@@ -137,7 +124,7 @@ Severity = Literal["critical", "warning", "info"]
 ALL_SEVERITIES: tuple[Severity, ...] = ("critical", "warning", "info")
 
 
-class AlertChannel(_Section):
+class AlertChannel(ConfigModel):
     """One entry of ``supastack:alertChannels``.
 
     ``secret`` names the entry of ``supastack:secretValues`` that holds the webhook URL or
@@ -149,7 +136,7 @@ class AlertChannel(_Section):
     severities: list[Severity] = Field(default_factory=lambda: list(ALL_SEVERITIES))
 
 
-class StackSettings(_Section):
+class StackSettings(ConfigModel):
     """The validated ``supastack:*`` configuration of one stack."""
 
     stack: str
@@ -279,24 +266,7 @@ def parse(stack: str, config: Mapping[str, Any], source: str) -> StackSettings:
     try:
         return StackSettings.model_validate(fields)
     except ValidationError as exc:
-        raise SupastackError(_describe(exc, source)) from None
-
-
-def _describe(exc: ValidationError, source: str) -> str:
-    lines = []
-    for err in exc.errors(include_url=False):
-        loc = ".".join(str(p) for p in err["loc"])
-        msg = err["msg"].removeprefix("Value error, ")
-        if not loc:  # a cross-field rule: its message starts with the key it is about
-            lines.append(f"{source}: {NAMESPACE}:{msg}")
-            continue
-        key = f"{NAMESPACE}:{loc}"
-        if err["type"] == "missing":
-            msg = "is required"
-        elif err["type"] == "extra_forbidden":
-            msg = "is not a known key (misspelt?)"
-        lines.append(f"{source}: {key}: {msg}")
-    return "\n".join(lines)
+        raise SupastackError(describe_errors(exc, source, f"{NAMESPACE}:")) from None
 
 
 def stack_file(project_dir: Path, stack: str) -> Path:

@@ -54,3 +54,24 @@ def split(sql: str, source: str) -> list[Statement]:
         text = chunk.strip()
         statements.append(Statement(text, start + lead, line_of(sql, start + lead), raw.stmt))
     return statements
+
+
+def expression(value: str) -> str:
+    """Return ``value`` if it is exactly one SQL expression, else raise ValueError.
+
+    Policy clauses are pasted into ``USING (...)``; parsing them first is what keeps
+    ``true); DROP TABLE x; --`` from becoming two statements.
+    """
+    try:
+        statements = pglast.parse_sql(f"SELECT ({value})")
+    except ParseError as exc:
+        raise ValueError(f"not a SQL expression: {exc.args[0]}") from None
+    select = statements[0].stmt if len(statements) == 1 else None
+    if (
+        not isinstance(select, ast.SelectStmt)
+        or len(select.targetList or ()) != 1
+        or select.fromClause
+        or select.whereClause
+    ):
+        raise ValueError("must be one SQL expression, not statements")
+    return value

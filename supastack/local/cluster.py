@@ -26,6 +26,22 @@ PG_MAJOR = "15"
 START_TIMEOUT_S = 60
 
 
+#: Settings the local target owns; ``postgresSettings`` may not change them.
+OWNED_SETTINGS = frozenset(
+    {
+        "listen_addresses",
+        "port",
+        "unix_socket_directories",
+        "shared_preload_libraries",
+        "cron.database_name",
+        "cron.use_background_workers",
+        "wal_level",
+        "password_encryption",
+        "supastack.vault_key_file",
+    }
+)
+
+
 def render_settings(port: int, vault_key: Path) -> str:
     """The server settings supastack owns, kept in their own file included by postgresql.conf."""
     return "\n".join(
@@ -164,6 +180,11 @@ class Cluster:
         stopped = self._pg_ctl("stop", "-w", "-m", "fast")
         if stopped.returncode != 0:
             raise SupastackError(f"pg_ctl stop failed for {self.paths.pgdata}: {stopped.stderr}")
+
+    def restart(self) -> None:
+        """Stop and start again (for settings Postgres reads only at start)."""
+        self.stop()
+        self.start()
 
     def _log_tail(self, lines: int = 10) -> str:
         try:

@@ -25,6 +25,10 @@ class Database:
     def connect(self) -> psycopg.Connection[tuple[object, ...]]:
         return psycopg.connect(self.conninfo, autocommit=True)
 
+    def execute(self, statement: str) -> None:
+        with self.connect() as conn:
+            conn.execute(statement.encode())
+
     def scalar(self, query: str, *params: object) -> Any:
         with self.connect() as conn:
             row = conn.execute(query.encode(), params or None).fetchone()

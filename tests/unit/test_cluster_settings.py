@@ -6,7 +6,7 @@ from pathlib import Path
 
 from psycopg.conninfo import conninfo_to_dict
 
-from supastack.local.cluster import Cluster, render_settings
+from supastack.local.cluster import OWNED_SETTINGS, Cluster, render_settings
 from supastack.local.paths import StatePaths
 
 
@@ -25,3 +25,12 @@ def test_server_listens_on_loopback_with_pg_cron_in_background_workers() -> None
     assert "shared_preload_libraries = 'pg_cron,pg_stat_statements'" in rendered
     assert "cron.use_background_workers = on" in rendered
     assert "supastack.vault_key_file = '/state/vault.key'" in rendered
+
+
+def test_every_setting_supastack_writes_is_owned_and_nothing_else() -> None:
+    written = {
+        line.split(" = ")[0]
+        for line in render_settings(5432, Path("/k")).splitlines()
+        if " = " in line and not line.startswith("#")
+    }
+    assert written - {"max_worker_processes"} == OWNED_SETTINGS

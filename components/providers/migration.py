@@ -1,0 +1,116 @@
+"""The Migration dynamic resource: one migration file, applied on create, reverted on delete."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pulumi
+from pulumi.dynamic import (
+    CheckFailure,
+    CheckResult,
+    CreateResult,
+    ReadResult,
+    Resource,
+    UpdateResult,
+)
+
+from components.providers.base import DeclarativeProvider, gone
+from supastack import backups
+from supastack.migrations import history
+from supastack.migrations.engine import BeforeRun, EngineOptions, MigrationEngine
+from supastack.migrations.files import MigrationFile
+from supastack.postgres import connect
+from supastack.settings import BackupSettings, MigrationSettings
+
+
+def _file(props: dict[str, Any]) -> MigrationFile:
+    return MigrationFile(
+        app=props["app"],
+        version=props["version"],
+        name=props["name"],
+        source=props["source"],
+        sql=props["sql"],
+        down_sql=props.get("down_sql"),
+    )
+
+
+def _engine(props: dict[str, Any]) -> MigrationEngine:
+    settings = MigrationSettings.model_validate(props["options"])
+    return MigrationEngine(props["conninfo"], EngineOptions.of(settings))
+
+
+def _before_run(props: dict[str, Any]) -> BeforeRun | None:
+    configured = props.get("backups")
+    stack_backups = (
+        backups.from_settings(
+            BackupSettings.model_validate(configured), Path(configured["directory"])
+        )
+        if configured
+        else None
+    )
+    return backups.before_destructive(
+        stack_backups, props["conninfo"], props["destructive"], props["down_destructive"]
+    )
+
+
+class MigrationProvider(DeclarativeProvider):
+    """create applies the file, delete runs its down file; the SQL itself never changes."""
+
+    inputs: ClassVar[tuple[str, ...]] = (
+        "conninfo", "app", "version", "name", "source", "checksum", "sql", "down_sql",
+        "destructive", "down_destructive", "options", "backups",
+    )  # fmt: skip
+    replace_on: ClassVar[tuple[str, ...]] = ("app", "version")
+
+    def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+        if olds and olds.get("checksum") not in (None, news.get("checksum")):
+            return CheckResult(
+                news,
+                [
+                    CheckFailure(
+                        "checksum",
+                        f"{news['source']} was edited after it was applied. Applied migrations "
+                        "are immutable: restore the file from git and put the change in a new "
+                        "migration file (or, to redo it, remove the file in one deploy, which "
+                        "runs its down file, and add it back in the next).",
+                    )
+                ],
+            )
+        return CheckResult(news, [])
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        file = _file(props)
+        outcome = _engine(props).apply(file, _before_run(props))
+        return CreateResult(
+            f"{file.app}:{file.version}", {**props, "backup_key": outcome.backup_key}
+        )
+
+    def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        """Only settings, the down file or the connection changed: nothing to run."""
+        return UpdateResult({**news, "backup_key": olds.get("backup_key")})
+
+    def delete(self, _id: str, props: dict[str, Any]) -> None:
+        _engine(props).revert(_file(props), _before_run(props))
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        """A migration reverted outside Pulumi is gone (the next deploy applies it again)."""
+        with connect(props["conninfo"]) as conn:
+            rows = history.read(conn, props["app"])
+        if not any(r.version == props["version"] and r.app == props["app"] for r in rows):
+            return gone()
+        return ReadResult(id_, props)
+
+
+class Migration(Resource, module="migrations", name="Migration"):
+    """One applied migration file."""
+
+    version: pulumi.Output[str]
+    checksum: pulumi.Output[str]
+    backup_key: pulumi.Output[str | None]
+    """The backup taken before this file ran (destructive files on stacks with backups)."""
+
+    def __init__(
+        self, name: str, props: dict[str, Any], opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__(MigrationProvider(), name, {**props, "backup_key": None}, opts)

@@ -1,0 +1,66 @@
+"""The PostgresSettings dynamic resource: server settings through the target's own mechanism."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pulumi
+from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
+
+from components.providers.base import DeclarativeProvider
+from supastack.local.cluster import Cluster
+from supastack.local.paths import StatePaths
+from supastack.management_api import ManagementApi
+from supastack.pg_settings import AlterSystemSettings, ManagementApiSettings, SettingsTarget
+
+
+def _target(props: dict[str, Any]) -> SettingsTarget:
+    if props["target"] == "local":
+        local = props["local"]
+        cluster = Cluster(StatePaths(Path(local["state_dir"])), local["port"], db_password="")
+        return AlterSystemSettings(props["conninfo"], restart=cluster.restart)
+    api = props["api"]
+    return ManagementApiSettings(ManagementApi(api["url"], props["token"], api["project_ref"]))
+
+
+class PostgresSettingsProvider(DeclarativeProvider):
+    """Apply settings, reset the ones removed, and read drift from the recorded values."""
+
+    inputs: ClassVar[tuple[str, ...]] = ("conninfo", "token", "target", "local", "api", "values")
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        target = _target(props)
+        target.apply(props["values"])
+        return CreateResult(
+            "postgres-settings", {**props, "recorded": target.recorded(props["values"])}
+        )
+
+    def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        target = _target(news)
+        removed = set(olds["values"]) - set(news["values"])
+        if removed:
+            target.reset(removed)
+        target.apply(news["values"])
+        return UpdateResult({**news, "recorded": target.recorded(news["values"])})
+
+    def delete(self, _id: str, props: dict[str, Any]) -> None:
+        _target(props).reset(props["values"])
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        """Settings changed outside Pulumi show as changed values; the next deploy restores them."""
+        live = _target(props).recorded(props["values"])
+        if live == props["recorded"]:
+            return ReadResult(id_, props)
+        return ReadResult(id_, {**props, "values": live, "recorded": live})
+
+
+class PostgresSettings(Resource, module="database", name="PostgresSettings"):
+    """Postgres server settings of one stack."""
+
+    recorded: pulumi.Output[dict[str, str]]
+
+    def __init__(
+        self, name: str, props: dict[str, Any], opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__(PostgresSettingsProvider(), name, {**props, "recorded": None}, opts)

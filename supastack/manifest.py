@@ -1,0 +1,178 @@
+"""App manifests: ``apps/<app>.yaml`` declares what one deployed system needs.
+
+This module holds the database part: the app's schema, extensions, Postgres settings, realtime
+tables, roles, grants, default privileges, which of Supabase's default grants to revoke, the
+tables under row level security and their policies. The app's migrations live in
+``migrations/<app>/``.
+
+Identifiers (roles, tables, policies) may be any Postgres name: they are always quoted when
+rendered, never pasted. SQL expressions (a policy's ``using`` and ``withCheck``) are parsed
+here, so an expression that smuggles in a second statement is refused before it reaches a
+database. Every error names the manifest file and the key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Literal, Self
+
+import yaml
+from pydantic import AfterValidator, Field, ValidationError, model_validator
+
+from supastack import sqltext
+from supastack.errors import SupastackError
+from supastack.models import ConfigModel, describe_errors
+
+#: Extensions Supabase pins to a schema: pg_cron must live in pg_catalog.
+PINNED_SCHEMAS = {"pg_cron": "pg_catalog"}
+MAX_IDENTIFIER = 63
+
+
+def _identifier(value: str) -> str:
+    if not value or len(value.encode()) > MAX_IDENTIFIER or "\x00" in value:
+        raise ValueError(f"{value!r} is not a Postgres identifier (1 to 63 bytes, no NUL)")
+    return value
+
+
+Identifier = Annotated[str, AfterValidator(_identifier)]
+Expression = Annotated[str, AfterValidator(sqltext.expression)]
+Privilege = Literal[
+    "SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER",
+    "USAGE", "CREATE", "EXECUTE", "ALL",
+]  # fmt: skip
+
+
+class ExtensionSpec(ConfigModel):
+    """An extension; Supabase keeps them in the ``extensions`` schema (pg_cron in pg_catalog)."""
+
+    name: Identifier
+    schema_: Identifier | None = Field(default=None, alias="schema")
+    version: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_name(cls, value: object) -> object:
+        return {"name": value} if isinstance(value, str) else value
+
+    @property
+    def schema_name(self) -> str:
+        return self.schema_ or PINNED_SCHEMAS.get(self.name, "extensions")
+
+    @model_validator(mode="after")
+    def _pinned(self) -> Self:
+        pinned = PINNED_SCHEMAS.get(self.name)
+        if pinned and self.schema_ not in (None, pinned):
+            raise ValueError(f"schema: {self.name} must be installed in {pinned} on Supabase")
+        return self
+
+
+class RoleSpec(ConfigModel):
+    """An app role; its password is generated (a Pulumi secret) when it can log in."""
+
+    name: Identifier
+    login: bool = False
+    member_of: list[Identifier] = Field(default_factory=list)
+    connection_limit: int = Field(default=-1, ge=-1)
+
+
+class GrantSpec(ConfigModel):
+    """Privileges on objects of the app's schema (``objects`` empty: all that exist now)."""
+
+    role: Identifier
+    on: Literal["schema", "table", "sequence", "function"]
+    objects: list[Identifier] = Field(default_factory=list)
+    privileges: list[Privilege]
+
+
+class DefaultPrivilegeSpec(ConfigModel):
+    """Privileges on objects ``owner`` creates in the app's schema later (by migrations)."""
+
+    role: Identifier
+    on: Literal["table", "sequence", "function"]
+    privileges: list[Privilege]
+    owner: Identifier = "postgres"
+
+
+Command = Literal["all", "select", "insert", "update", "delete"]
+
+
+class PolicySpec(ConfigModel):
+    """A row level security policy on a table of the app's schema."""
+
+    name: Identifier
+    table: Identifier
+    command: Command = "all"
+    roles: list[Identifier] = Field(default_factory=lambda: ["public"])
+    mode: Literal["permissive", "restrictive"] = "permissive"
+    using: Expression | None = None
+    with_check: Expression | None = None
+
+    @model_validator(mode="after")
+    def _clauses_fit_the_command(self) -> Self:
+        if self.command in ("select", "delete") and self.with_check is not None:
+            raise ValueError(f"withCheck: a {self.command} policy takes only using")
+        if self.command == "insert" and self.using is not None:
+            raise ValueError("using: an insert policy takes only withCheck")
+        if self.using is None and self.with_check is None:
+            raise ValueError("using: a policy needs using or withCheck")
+        return self
+
+
+class AppManifest(ConfigModel):
+    """The database part of ``apps/<app>.yaml``."""
+
+    app: str
+    source: str
+    schema_: Identifier | None = Field(default=None, alias="schema")
+    extensions: list[ExtensionSpec] = Field(default_factory=list)
+    postgres_settings: dict[str, str] = Field(default_factory=dict)
+    realtime: list[Identifier] = Field(default_factory=list)
+    roles: list[RoleSpec] = Field(default_factory=list)
+    grants: list[GrantSpec] = Field(default_factory=list)
+    default_privileges: list[DefaultPrivilegeSpec] = Field(default_factory=list)
+    revoke_default_grants: list[Literal["anon", "authenticated"]] = Field(default_factory=list)
+    rls: list[Identifier] = Field(default_factory=list)
+    policies: list[PolicySpec] = Field(default_factory=list)
+
+    @property
+    def schema_name(self) -> str:
+        """The app's schema (default: the app's name)."""
+        return self.schema_ or self.app
+
+    @model_validator(mode="after")
+    def _policies_need_rls(self) -> Self:
+        for index, policy in enumerate(self.policies):
+            if policy.table not in self.rls:
+                raise ValueError(
+                    f"policies.{index}.table: {policy.table!r} is not listed under rls; a "
+                    "policy on a table without row level security protects nothing"
+                )
+        names = [(p.table, p.name) for p in self.policies]
+        if len(set(names)) != len(names):
+            raise ValueError("policies: two policies of one table share a name")
+        return self
+
+
+def manifest_path(project_dir: Path, app: str) -> Path:
+    return project_dir / "apps" / f"{app}.yaml"
+
+
+def load_app(project_dir: Path, app: str) -> AppManifest:
+    """Load and validate ``apps/<app>.yaml``."""
+    path = manifest_path(project_dir, app)
+    source = f"apps/{app}.yaml"
+    try:
+        document = yaml.safe_load(path.read_text()) or {}
+    except FileNotFoundError:
+        raise SupastackError(f"{source}: no manifest for app {app!r}") from None
+    except yaml.YAMLError as exc:
+        raise SupastackError(f"{source}: not valid YAML: {exc}") from None
+    if not isinstance(document, Mapping):
+        raise SupastackError(f"{source}: expected a mapping of keys")
+    if "app" in document or "source" in document:
+        raise SupastackError(f"{source}: 'app' and 'source' are not manifest keys")
+    try:
+        return AppManifest.model_validate({**document, "app": app, "source": source})
+    except ValidationError as exc:
+        raise SupastackError(describe_errors(exc, source)) from None
