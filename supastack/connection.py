@@ -19,13 +19,17 @@ from supastack.local.paths import StatePaths
 from supastack.settings import StackSettings, Target
 
 
+def endpoint(stack: StackSettings) -> tuple[str, int, str]:
+    """Host, port and sslmode of the stack's database."""
+    if stack.target is Target.LOCAL:
+        return "127.0.0.1", stack.local.db_port, "disable"
+    return stack.database.host, stack.database.port, stack.database.sslmode
+
+
 def conninfo(stack: StackSettings, password: str) -> str:
     """The libpq connection string of the stack's database (holds the password: never log it)."""
     database = stack.database
-    if stack.target is Target.LOCAL:
-        host, port, sslmode = "127.0.0.1", stack.local.db_port, "disable"
-    else:
-        host, port, sslmode = database.host, database.port, database.sslmode
+    host, port, sslmode = endpoint(stack)
     return make_conninfo(
         host=host,
         port=port,

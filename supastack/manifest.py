@@ -80,7 +80,7 @@ class GrantSpec(ConfigModel):
     """Privileges on objects of the app's schema (``objects`` empty: all that exist now)."""
 
     role: Identifier
-    on: Literal["schema", "table", "sequence", "function"]
+    object_type: Literal["schema", "table", "sequence", "function"]
     objects: list[Identifier] = Field(default_factory=list)
     privileges: list[Privilege]
 
@@ -89,7 +89,7 @@ class DefaultPrivilegeSpec(ConfigModel):
     """Privileges on objects ``owner`` creates in the app's schema later (by migrations)."""
 
     role: Identifier
-    on: Literal["table", "sequence", "function"]
+    object_type: Literal["table", "sequence", "function"]
     privileges: list[Privilege]
     owner: Identifier = "postgres"
 

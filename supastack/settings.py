@@ -95,6 +95,8 @@ class MigrationSettings(ConfigModel):
     statement_timeout: Duration = "5min"
     allow_out_of_order: bool = False
     deploy_lock_wait: Duration = "2min"
+    #: Keep applied migrations when their resource is deleted: no down file runs on this stack.
+    retain_on_delete: bool = False
 
 
 class BackupSettings(ConfigModel):

@@ -8,6 +8,8 @@ from typing import Any
 
 import pulumi
 import pytest
+from pulumi.runtime import rpc
+from pulumi.runtime.mocks import MockMonitor
 
 
 @dataclass
@@ -15,6 +17,12 @@ class Registered:
     typ: str
     name: str
     inputs: dict[str, Any]
+    urn: str = ""
+    dependencies: list[str] = field(default_factory=list)
+    protect: bool = False
+    retain_on_delete: bool = False
+    secret_inputs: set[str] = field(default_factory=set)
+    additional_secret_outputs: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -33,10 +41,46 @@ class RecordingMocks(pulumi.runtime.Mocks):
         return {}, None
 
 
+def _is_secret(value: Any) -> bool:
+    """Whether a wire-format value is Pulumi's secret envelope."""
+    if not value.HasField("struct_value"):
+        return False
+    sig = value.struct_value.fields.get(rpc._special_sig_key)
+    return sig is not None and sig.string_value == rpc._special_secret_sig
+
+
+class RecordingMonitor(MockMonitor):
+    """The mock monitor, also recording what mocks do not see: dependencies, options, secrets."""
+
+    def __init__(self, mocks: RecordingMocks) -> None:
+        super().__init__(mocks)
+        self.recording = mocks
+
+    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC name)
+        response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
+        if request.type != "pulumi:pulumi:Stack":
+            registered = next(
+                r
+                for r in reversed(self.recording.resources)
+                if (r.typ, r.name) == (request.type, request.name)
+            )
+            registered.urn = response.urn
+            registered.dependencies = list(request.dependencies)
+            registered.protect = bool(request.protect)
+            registered.retain_on_delete = bool(request.retainOnDelete)
+            registered.additional_secret_outputs = list(request.additionalSecretOutputs)
+            registered.secret_inputs = {
+                key for key, value in request.object.fields.items() if _is_secret(value)
+            }
+        return response
+
+
 @pytest.fixture
 def pulumi_mocks() -> Iterator[RecordingMocks]:
     mocks = RecordingMocks()
-    pulumi.runtime.set_mocks(mocks, project="supastack", stack="test", preview=False)
+    pulumi.runtime.set_mocks(
+        mocks, project="supastack", stack="test", preview=False, monitor=RecordingMonitor(mocks)
+    )
     yield mocks
     pulumi.runtime.reset_options()
     pulumi.runtime.set_all_config({}, [])

@@ -1,0 +1,116 @@
+"""The Access component: an app's roles, grants, default privileges, RLS and policies.
+
+Grants and default privileges (``supastack.privileges``) are chained one after another:
+pulumi-postgresql issues GRANT/REVOKE that collide ("tuple concurrently updated") when run in
+parallel.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypedDict
+
+import pulumi
+import pulumi_postgresql as postgresql
+import pulumi_random as random
+
+from components.providers.base import SECRET_OUTPUTS
+from components.providers.rls import RlsPolicy, RowLevelSecurity
+from supastack.manifest import AppManifest
+from supastack.privileges import privilege_steps
+
+
+class AccessArgs(TypedDict):
+    """Inputs of :class:`Access`."""
+
+    manifest: AppManifest
+    conninfo: pulumi.Output[str]
+    """The database connection string (a secret), for RLS and policies."""
+    database: str
+
+
+class Access(pulumi.ComponentResource):
+    """Who may do what in one app's schema."""
+
+    role_passwords: dict[str, pulumi.Output[str]]
+    """Generated passwords of the app's login roles (secrets)."""
+
+    def __init__(
+        self, name: str, args: AccessArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("supastack:access:Access", name, {}, opts)
+        manifest, database = args["manifest"], args["database"]
+        schema = manifest.schema_name
+        self.role_passwords = {}
+        roles = []
+        for role in manifest.roles:
+            password: pulumi.Output[str] | None = None
+            if role.login:
+                generated = random.RandomPassword(
+                    f"{name}-{role.name}-password",
+                    length=32,
+                    special=False,
+                    opts=pulumi.ResourceOptions(parent=self),
+                )
+                password = generated.result.apply(pulumi.Output.secret)
+                self.role_passwords[role.name] = password
+            roles.append(
+                postgresql.Role(
+                    f"{name}-role-{role.name}",
+                    name=role.name,
+                    login=role.login,
+                    password=password,
+                    roles=role.member_of,
+                    connection_limit=role.connection_limit,
+                    opts=pulumi.ResourceOptions(parent=self),
+                )
+            )
+
+        chain: list[pulumi.Resource] = list(roles)
+        for step in privilege_steps(manifest):
+            options = pulumi.ResourceOptions(parent=self, depends_on=list(chain))
+            common: dict[str, Any] = {
+                "database": database,
+                "schema": schema,
+                "role": step.role,
+                "object_type": step.object_type,
+                "privileges": step.privileges,
+            }
+            if step.scope == "existing":
+                resource: pulumi.Resource = postgresql.Grant(
+                    f"{name}-{step.label}", objects=step.objects or None, **common, opts=options
+                )
+            else:
+                resource = postgresql.DefaultPrivileges(
+                    f"{name}-{step.label}", owner=step.owner, **common, opts=options
+                )
+            chain = [resource]
+
+        secret_opts = pulumi.ResourceOptions(parent=self, additional_secret_outputs=SECRET_OUTPUTS)
+        protected = {
+            table: RowLevelSecurity(
+                f"{name}-rls-{table}",
+                {"conninfo": args["conninfo"], "schema": schema, "table": table},
+                secret_opts,
+            )
+            for table in manifest.rls
+        }
+        for policy in manifest.policies:
+            RlsPolicy(
+                f"{name}-policy-{policy.table}-{policy.name}",
+                {
+                    "conninfo": args["conninfo"],
+                    "schema": schema,
+                    "table": policy.table,
+                    "name": policy.name,
+                    "command": policy.command,
+                    "roles": policy.roles,
+                    "mode": policy.mode,
+                    "using": policy.using,
+                    "with_check": policy.with_check,
+                },
+                pulumi.ResourceOptions.merge(
+                    secret_opts,
+                    pulumi.ResourceOptions(depends_on=[protected[policy.table], *chain]),
+                ),
+            )
+        self.register_outputs({})

@@ -1,0 +1,199 @@
+"""Database, Migrations and Access: the resource graph the Platform registers (mocks)."""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from pathlib import Path
+
+import pulumi
+import pytest
+
+from components.platform import Platform
+from supastack import settings
+from supastack.errors import SupastackError
+from supastack.local.credentials import LocalCredentials
+from supastack.local.system import free_port
+from tests.conftest import write_migrations
+from tests.unit.conftest import RecordingMocks, Registered
+
+MANIFEST = """\
+extensions: [pg_cron, {name: citext}]
+postgresSettings: {work_mem: 8MB}
+realtime: [items]
+roles:
+  - {name: shop_worker, login: true}
+grants:
+  - {role: authenticated, objectType: schema, privileges: [USAGE]}
+  - {role: authenticated, objectType: table, objects: [items], privileges: [SELECT]}
+revokeDefaultGrants: [anon]
+rls: [items]
+policies:
+  - name: owners read
+    table: items
+    command: select
+    roles: [authenticated]
+    using: owner = (select auth.uid())
+"""
+ITEMS = "create table shop.items (id bigint primary key, owner uuid);\n"
+RLS = (
+    "alter table shop.items enable row level security;\nalter table shop.items drop column owner;\n"
+)
+
+
+def _project(tmp_path: Path, manifest: str = MANIFEST) -> Path:
+    (tmp_path / "apps").mkdir()
+    (tmp_path / "apps" / "shop.yaml").write_text(manifest)
+    write_migrations(tmp_path, "shop", {"1_items.sql": ITEMS, "2_rls.sql": RLS})
+    LocalCredentials.generate().save(tmp_path / "state" / "credentials.json")
+    return tmp_path
+
+
+def _deploy(tmp_path: Path, **config: object) -> None:
+    stack = settings.parse(
+        "test",
+        {
+            "supastack:target": "local",
+            "supastack:apps": ["shop"],
+            # nothing listens there: the preview lint falls back to linting every file
+            "supastack:local": {"stateDir": str(tmp_path / "state"), "dbPort": free_port()},
+            **{f"supastack:{k}": v for k, v in config.items()},
+        },
+        "Pulumi.test.yaml",
+    )
+
+    @pulumi.runtime.test
+    def program() -> pulumi.Output[str]:
+        return Platform("supastack", {"settings": stack, "project_dir": tmp_path}).urn
+
+    program()
+
+
+def _one(mocks: RecordingMocks, typ: str, name_part: str = "") -> Registered:
+    found = [r for r in mocks.resources if r.typ == typ and name_part in r.name]
+    assert len(found) == 1, [r.name for r in found]
+    return found[0]
+
+
+def test_database_extensions_schema_and_settings(
+    pulumi_mocks: RecordingMocks, tmp_path: Path
+) -> None:
+    _deploy(_project(tmp_path))
+    cron = _one(pulumi_mocks, "postgresql:index/extension:Extension", "pg_cron")
+    assert cron.inputs["schema"] == "pg_catalog"
+    assert (
+        _one(pulumi_mocks, "postgresql:index/extension:Extension", "citext").inputs["schema"]
+        == "extensions"
+    )
+    assert _one(pulumi_mocks, "postgresql:index/schema:Schema").inputs["name"] == "shop"
+    pg_settings = _one(pulumi_mocks, "pulumi-python:dynamic/database:PostgresSettings")
+    assert pg_settings.inputs["values"] == {"work_mem": "8MB"}
+    assert "conninfo" in pg_settings.secret_inputs
+
+
+def test_migrations_are_chained_in_order_with_secret_connections(
+    pulumi_mocks: RecordingMocks, tmp_path: Path
+) -> None:
+    _deploy(_project(tmp_path))
+    first = _one(pulumi_mocks, "pulumi-python:dynamic/migrations:Migration", "-1")
+    second = _one(pulumi_mocks, "pulumi-python:dynamic/migrations:Migration", "-2")
+    assert second.dependencies == [first.urn]
+    assert (first.inputs["version"], first.inputs["destructive"]) == ("1", False)
+    assert (second.inputs["destructive"], second.inputs["down_destructive"]) == (True, False)
+    assert "conninfo" in second.secret_inputs and "conninfo" in second.additional_secret_outputs
+    assert second.inputs.get("backups") is None  # the stack does not enable backups
+    assert not first.protect and not first.retain_on_delete
+
+
+def test_access_chains_grants_revokes_defaults_and_guards_policies_with_rls(
+    pulumi_mocks: RecordingMocks, tmp_path: Path
+) -> None:
+    _deploy(_project(tmp_path))
+    grants = [
+        r
+        for r in pulumi_mocks.resources
+        if r.typ
+        in ("postgresql:index/grant:Grant", "postgresql:index/defaultPrivileges:DefaultPrivileges")
+    ]
+    assert [g.name.removeprefix("supastack-shop-access-") for g in grants] == [
+        "grant-0",
+        "grant-1",
+        "revoke-anon-table",
+        "revoke-default-anon-table",
+        "revoke-anon-sequence",
+        "revoke-default-anon-sequence",
+        "revoke-anon-function",
+        "revoke-default-anon-function",
+    ]
+    for before, after in itertools.pairwise(grants):
+        assert after.dependencies == [before.urn]  # one at a time: no concurrent GRANTs
+    assert all(g.inputs["privileges"] == [] for g in grants[2:])
+
+    role = _one(pulumi_mocks, "postgresql:index/role:Role")
+    assert role.inputs["login"] is True and "password" in role.secret_inputs
+    rls = _one(pulumi_mocks, "pulumi-python:dynamic/rls:RowLevelSecurity")
+    policy = _one(pulumi_mocks, "pulumi-python:dynamic/rls:RlsPolicy")
+    assert policy.inputs["name"] == "owners read" and rls.urn in policy.dependencies
+    access = _one(pulumi_mocks, "supastack:access:Access")
+    migrations = [r.urn for r in pulumi_mocks.resources if r.typ.endswith("migrations:Migration")]
+    assert sorted(access.dependencies) == sorted(migrations)  # tables exist before policies
+    realtime = _one(pulumi_mocks, "pulumi-python:dynamic/database:PublicationTables")
+    assert realtime.inputs["tables"] == [["shop", "items"]]
+
+
+def test_protected_stacks_protect_schema_and_migrations(
+    pulumi_mocks: RecordingMocks, tmp_path: Path
+) -> None:
+    _deploy(
+        _project(tmp_path),
+        protect=True,
+        migrations={"retainOnDelete": True},
+        backups={"enabled": True},
+    )
+    assert _one(pulumi_mocks, "postgresql:index/schema:Schema").protect
+    migration = _one(pulumi_mocks, "pulumi-python:dynamic/migrations:Migration", "-1")
+    assert migration.protect and migration.retain_on_delete
+    assert migration.inputs["backups"]["directory"] == str(tmp_path / "state" / "backups")
+
+
+def test_lint_findings_are_warned_during_preview(
+    pulumi_mocks: RecordingMocks, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING):
+        _deploy(_project(tmp_path))
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert "migrations/shop/2_rls.sql:2: destructive: drops column shop.items.owner" in warnings
+    assert not any("rls-not-enabled" in w for w in warnings)  # enabled by 2_rls.sql
+
+
+@pytest.mark.parametrize(
+    ("manifest", "message"),
+    [
+        (
+            "rls: []\npolicies: [{name: p, table: items, using: 'true'}]\n",
+            r"apps/shop.yaml: policies.0.table: 'items' is not listed under rls",
+        ),
+        (
+            "rls: [items]\npolicies: [{name: p, table: items, using: 'true); drop table x; --'}]\n",
+            r"apps/shop.yaml: policies.0.using: .*",
+        ),
+        (
+            "extensions: [{name: pg_cron, schema: public}]\n",
+            r"apps/shop.yaml: extensions.0: schema: pg_cron must be installed in pg_catalog",
+        ),
+        (
+            "rls: [items]\npolicies: [{name: p, table: items, command: insert, using: 'true'}]\n",
+            r"policies.0: using: an insert policy takes only withCheck",
+        ),
+        (
+            "grants: [{role: anon, objectType: tables, privileges: [SELECT]}]\n",
+            r"apps/shop.yaml: grants.0.objectType: ",
+        ),
+        ("colour: blue\n", r"apps/shop.yaml: colour: is not a known key"),
+    ],
+)
+def test_a_broken_manifest_names_the_file_and_key(
+    pulumi_mocks: RecordingMocks, tmp_path: Path, manifest: str, message: str
+) -> None:
+    with pytest.raises(SupastackError, match=message):
+        _deploy(_project(tmp_path, manifest))
