@@ -16,6 +16,7 @@ from components.app import App
 from components.database import Database
 from components.stack_config import secret
 from supastack import connection
+from supastack.backups import backup_directory
 from supastack.local.credentials import LocalCredentials
 from supastack.local.paths import StatePaths
 from supastack.manifest import load_app
@@ -39,12 +40,9 @@ def _backups(stack: StackSettings, project_dir: Path) -> dict[str, Any] | None:
     """The backup settings for the Migration resources, with the directory made absolute."""
     if not stack.backups.enabled:
         return None
-    default = stack.local.state_path(project_dir) / "backups"
-    directory = Path(stack.backups.directory) if stack.backups.directory else default
-    return {
-        **stack.backups.model_dump(by_alias=True),
-        "directory": str(directory if directory.is_absolute() else project_dir / directory),
-    }
+    state_dir = stack.local.state_path(project_dir)
+    directory = backup_directory(stack.backups, project_dir, state_dir)
+    return {**stack.backups.model_dump(by_alias=True), "directory": str(directory)}
 
 
 def _settings_target(

@@ -104,11 +104,19 @@ class S3Store:
             ) from None
 
 
-def store_for(settings: BackupSettings, default_directory: Path) -> BackupStore:
-    """S3 when a bucket is configured, else a directory (``directory`` or the default)."""
+def backup_directory(settings: BackupSettings, project_dir: Path, state_dir: Path) -> Path:
+    """Where local dumps go: ``directory`` (relative to the project) or ``<state>/backups``."""
+    if not settings.directory:
+        return state_dir / "backups"
+    directory = Path(settings.directory)
+    return directory if directory.is_absolute() else project_dir / directory
+
+
+def store_for(settings: BackupSettings, directory: Path) -> BackupStore:
+    """S3 when a bucket is configured, else ``directory`` (see :func:`backup_directory`)."""
     if settings.bucket:
         return S3Store(settings)
-    return DirectoryStore(Path(settings.directory) if settings.directory else default_directory)
+    return DirectoryStore(directory)
 
 
 def _tool(name: str) -> str:
@@ -217,8 +225,8 @@ def before_destructive(
     return before_run
 
 
-def from_settings(settings: BackupSettings, default_directory: Path) -> Backups | None:
+def from_settings(settings: BackupSettings, directory: Path) -> Backups | None:
     """The stack's backups, or None when they are off."""
     if not settings.enabled:
         return None
-    return Backups(store_for(settings, default_directory), settings.prefix)
+    return Backups(store_for(settings, directory), settings.prefix)

@@ -13,14 +13,22 @@ from typing import Annotated
 
 import typer
 
-from supastack import settings
+from supastack import connection, settings
+from supastack.backups import Backups, backup_directory, store_for
 from supastack.errors import SupastackError
 from supastack.local.environment import LocalEnvironment
 from supastack.local.paths import PROJECT_DIR
+from supastack.manifest import load_app, manifest_path
+from supastack.migrations.engine import EngineOptions, refusal
+from supastack.migrations.files import MigrationFile, discover, discover_app
+from supastack.migrations.lint import lint
+from supastack.migrations.review import review
 
 app = typer.Typer(no_args_is_help=True, help="Deploy Supabase backends as code (Pulumi).")
 local_app = typer.Typer(no_args_is_help=True, help="The embedded local target.")
 app.add_typer(local_app, name="local")
+db_app = typer.Typer(no_args_is_help=True, help="Migrations, lint and backups of a stack.")
+app.add_typer(db_app, name="db")
 
 StackOption = Annotated[str, typer.Option("--stack", "-s", help="stack whose settings to use")]
 
@@ -100,3 +108,119 @@ def reset(
         if not yes:
             typer.confirm(f"Delete {environment.state_dir} and everything in it?", abort=True)
         environment.reset(report=typer.echo)
+
+
+def _stack(ctx: typer.Context, stack: str) -> tuple[settings.StackSettings, str]:
+    """The stack's settings and its database connection string."""
+    project_dir: Path = ctx.obj
+    loaded = settings.load(project_dir, stack)
+    return loaded, connection.conninfo(loaded, connection.cli_password(loaded, project_dir))
+
+
+@db_app.command("status")
+def db_status(
+    ctx: typer.Context,
+    stack: StackOption = "local",
+    apps: Annotated[
+        list[str] | None, typer.Option("--app", help="app to show (default: the stack's apps)")
+    ] = None,
+) -> None:
+    """Applied, pending, edited and out-of-order migrations, with lint of the pending ones.
+
+    Exits 1 when a migration would be refused (edited, out of order, file missing).
+    """
+    project_dir: Path = ctx.obj
+    with _user_errors():
+        stack_settings, conninfo = _stack(ctx, stack)
+        names = apps or stack_settings.apps
+        if not names:
+            raise SupastackError(f"{stack_settings.source}: supastack:apps is empty; pass --app")
+        found = discover(project_dir / "migrations", names)
+        options = EngineOptions.of(stack_settings.migrations)
+        refused = False
+        for name in names:
+            schema = _schema(project_dir, name)
+            result = review(conninfo, name, schema, found[name])
+            if result.note:
+                raise SupastackError(result.note)
+            typer.echo(f"{name} (schema {schema}, migrations/{name})")
+            for entry in result.entries:
+                problem = refusal(entry, options)
+                refused = refused or problem is not None
+                typer.echo(f"  {entry.version:<16} {entry.name:<32} {entry.state.value}")
+                if problem:
+                    typer.echo(f"      {problem}")
+            if not result.entries:
+                typer.echo("  no migrations")
+            for finding in result.findings:
+                typer.echo(f"  lint {finding}")
+    if refused:
+        raise typer.Exit(code=1)
+
+
+def _schema(project_dir: Path, app_name: str) -> str:
+    """The app's schema from its manifest (the app's name when it has none yet)."""
+    if not manifest_path(project_dir, app_name).exists():
+        return app_name
+    return load_app(project_dir, app_name).schema_name
+
+
+@db_app.command("lint")
+def db_lint(
+    ctx: typer.Context,
+    paths: Annotated[
+        list[Path] | None,
+        typer.Argument(help="migration files or directories (default: migrations/)"),
+    ] = None,
+) -> None:
+    """Lint migration files without a database; exits 1 on any finding."""
+    project_dir: Path = ctx.obj
+    with _user_errors():
+        findings = []
+        for path in paths or [project_dir / "migrations"]:
+            for app_name, files, context in _lint_targets(path.resolve()):
+                findings += lint(files, _schema(project_dir, app_name), context)
+    for finding in findings:
+        typer.echo(str(finding))
+    typer.echo(f"{len(findings)} finding(s)")
+    if findings:
+        raise typer.Exit(code=1)
+
+
+def _lint_targets(path: Path) -> list[tuple[str, list[MigrationFile], list[MigrationFile]]]:
+    """(app, files to lint, the app's other files) for a file, an app directory or migrations/."""
+    if path.is_file():
+        app_files = discover_app(path.parent.parent, path.parent.name)
+        chosen = [f for f in app_files if Path(f.source).name == path.name]
+        if not chosen:
+            raise SupastackError(f"{path}: not an up migration file")
+        return [(path.parent.name, chosen, app_files)]
+    if not path.is_dir():
+        raise SupastackError(f"{path}: no such file or directory")
+    if any(path.glob("*.sql")):
+        app_files = discover_app(path.parent, path.name)
+        return [(path.name, app_files, app_files)]
+    return [
+        (d.name, files, files)
+        for d in sorted(p for p in path.iterdir() if p.is_dir())
+        if (files := discover_app(path, d.name))
+    ]
+
+
+@db_app.command("restore")
+def db_restore(
+    ctx: typer.Context,
+    key: Annotated[str, typer.Argument(help="backup key, as recorded in the migration's outputs")],
+    into: Annotated[str, typer.Option("--into", help="name of the new database to restore into")],
+    stack: StackOption = "local",
+) -> None:
+    """Restore a backup into a new database on the stack's server."""
+    project_dir: Path = ctx.obj
+    with _user_errors():
+        stack_settings, conninfo = _stack(ctx, stack)
+        directory = backup_directory(
+            stack_settings.backups, project_dir, stack_settings.local.state_path(project_dir)
+        )
+        store = store_for(stack_settings.backups, directory)
+        Backups(store, stack_settings.backups.prefix).restore(conninfo, key, into)
+        typer.echo(f"restored {key} into database {into}")

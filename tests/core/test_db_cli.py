@@ -1,0 +1,133 @@
+"""`supastack db status | lint | restore` on a small demo app, against the real cluster."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from psycopg.conninfo import make_conninfo
+from typer.testing import CliRunner
+
+from supastack.backups import Backups, DirectoryStore
+from supastack.cli import app
+from supastack.migrations.engine import MigrationEngine
+from supastack.migrations.files import discover_app
+from tests.conftest import Services, write_migrations
+from tests.core.conftest import Database
+
+runner = CliRunner()
+
+ITEMS = (
+    "create table demo.items (id bigint primary key, name text);\n"
+    "alter table demo.items enable row level security;\n"
+)
+PRICE = "alter table demo.items add column price numeric;\n"
+ORDERS = "create table demo.orders (id bigint primary key);\ndrop table demo.items;\n"
+
+
+@pytest.fixture
+def demo(tmp_path: Path, services: Services, database: Database) -> Path:
+    """A project with the demo app; its stack points at this test's database."""
+    (tmp_path / "apps").mkdir()
+    (tmp_path / "apps" / "demo.yaml").write_text("rls: [items]\n")
+    (tmp_path / "Pulumi.test.yaml").write_text(
+        "config:\n"
+        "  supastack:target: local\n"
+        "  supastack:apps: [demo]\n"
+        "  supastack:local:\n"
+        f"    stateDir: {services.env.state_dir}\n"
+        f"    dbPort: {services.env.db_port}\n"
+        "  supastack:database:\n"
+        f"    name: {database.name}\n"
+        "  supastack:backups:\n"
+        "    enabled: true\n"
+        f"    directory: {tmp_path / 'backups'}\n"
+    )
+    write_migrations(
+        tmp_path, "demo", {"20240101000000_items.sql": ITEMS, "20240102000000_price.sql": PRICE}
+    )
+    database.execute("create schema demo")
+    MigrationEngine(database.conninfo).migrate(
+        "demo", discover_app(tmp_path / "migrations", "demo")
+    )
+    write_migrations(tmp_path, "demo", {"20240103000000_orders.sql": ORDERS})
+    return tmp_path
+
+
+def run(project: Path, *args: str) -> tuple[int, str]:
+    result = runner.invoke(app, ["--cwd", str(project), "db", *args])
+    return result.exit_code, result.output
+
+
+def test_status_shows_applied_pending_and_lint_of_pending(demo: Path) -> None:
+    code, out = run(demo, "status", "--stack", "test")
+    assert code == 0, out
+    lines = out.splitlines()
+    assert lines[0] == "demo (schema demo, migrations/demo)"
+    assert lines[1].split() == ["20240101000000", "items", "applied"]
+    assert lines[2].split() == ["20240102000000", "price", "applied"]
+    assert lines[3].split() == ["20240103000000", "orders", "pending"]
+    assert (
+        "lint migrations/demo/20240103000000_orders.sql:1: rls-not-enabled: table demo.orders"
+        in out
+    )
+    assert (
+        "lint migrations/demo/20240103000000_orders.sql:2: destructive: drops table demo.items"
+        in out
+    )
+    assert "20240101000000_items.sql" not in out  # applied files are not linted again
+
+
+def test_status_flags_edited_and_out_of_order_files_and_exits_1(demo: Path) -> None:
+    (demo / "migrations" / "demo" / "20240102000000_price.sql").write_text(PRICE + "-- tweak\n")
+    write_migrations(demo, "demo", {"20240101120000_late.sql": "select 1;\n"})
+    code, out = run(demo, "status", "--stack", "test")
+    assert code == 1
+    assert "20240101120000   late" in out and "out-of-order" in out
+    assert "20240102000000_price.sql: was edited after it was applied" in out
+
+
+def test_status_without_the_database_password_says_where_to_put_it(tmp_path: Path) -> None:
+    (tmp_path / "Pulumi.staging.yaml").write_text(
+        "config:\n  supastack:target: supabase\n  supastack:projectRef: abcdefghijklmnopqrst\n"
+        "  supastack:apps: [demo]\n"
+    )
+    result = runner.invoke(
+        app, ["--cwd", str(tmp_path), "db", "status", "--stack", "staging"], env={"PGPASSWORD": ""}
+    )
+    assert result.exit_code == 1
+    assert "Pulumi.staging.yaml: set PGPASSWORD to the stack's database password" in result.output
+
+
+def test_lint_files_directories_and_the_whole_tree_without_a_database(demo: Path) -> None:
+    code, out = run(demo, "lint", str(demo / "migrations" / "demo" / "20240103000000_orders.sql"))
+    assert code == 1 and out.splitlines()[-1] == "2 finding(s)"
+    code, out = run(demo, "lint")
+    assert code == 1 and "20240101000000_items.sql" not in out  # RLS enabled there
+    clean = demo / "clean" / "migrations" / "tidy"
+    clean.mkdir(parents=True)
+    (clean / "1_t.sql").write_text("select 1;\n")
+    code, out = run(demo, "lint", str(clean))
+    assert code == 0 and out.strip() == "0 finding(s)"
+    code, out = run(demo, "lint", str(demo / "nope"))
+    assert code == 1 and "nope: no such file or directory" in out
+
+
+def test_restore_a_backup_into_a_new_database(
+    demo: Path, services: Services, database: Database
+) -> None:
+    database.execute("insert into demo.items values (7, 'seven')")
+    key = Backups(DirectoryStore(demo / "backups"), "").take(
+        database.conninfo, "demo", "3_orders", "up"
+    )
+    into = f"{database.name}_restored"
+    try:
+        code, out = run(demo, "restore", key, "--into", into, "--stack", "test")
+        assert code == 0, out
+        restored = Database(into, make_conninfo(services.dsn(), dbname=into))
+        assert restored.scalar("select name from demo.items where id = 7") == "seven"
+        code, out = run(demo, "restore", key, "--into", into, "--stack", "test")
+        assert code == 1 and f"database '{into}' exists" in out
+    finally:
+        with services.connect() as conn:
+            conn.execute(f'drop database if exists "{into}" with (force)'.encode())
