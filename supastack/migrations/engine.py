@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 import psycopg
-from psycopg import errors
+from psycopg import errors, sql
 
 from supastack import sqltext
 from supastack.errors import SupastackError
@@ -283,12 +283,14 @@ class MigrationEngine:
         text = file.sql if direction is Direction.UP else file.down_sql or ""
         statements = sqltext.split(text, source)
         backup_key = before_run(file, direction) if before_run else None
-        with conn.transaction():
-            conn.execute(
-                "SELECT set_config('lock_timeout', %s, true), "
-                "set_config('statement_timeout', %s, true)",
-                [self.options.lock_timeout, self.options.statement_timeout],
+        # BEGIN and the timeouts go in one round trip, COMMIT and RESET ALL (which undoes any
+        # session SET a file made, before the next file) in another.
+        conn.execute(
+            sql.SQL("BEGIN; SET LOCAL lock_timeout = {}; SET LOCAL statement_timeout = {}").format(
+                sql.Literal(self.options.lock_timeout), sql.Literal(self.options.statement_timeout)
             )
+        )
+        try:
             for index, statement in enumerate(statements, 1):
                 try:
                     conn.execute(statement.text.encode())
@@ -296,24 +298,38 @@ class MigrationEngine:
                     raise SupastackError(
                         self._failure(source, text, index, statement, exc)
                     ) from None
-            if direction is Direction.UP:
-                if not history.record(
-                    conn,
-                    file.app,
-                    file.version,
-                    name=file.name,
-                    checksum=file.checksum,
-                    statements=[s.text for s in statements],
-                ):
-                    raise SupastackError(
-                        f"{file.source}: version {file.version} is recorded for another app"
-                    )
-            else:
-                history.forget(conn, file.app, file.version)
-            if backup_key:
-                history.record_backup(conn, backup_key, file.app, file.version, direction.value)
-        conn.execute("RESET ALL")
+            self._record(conn, file, direction, [s.text for s in statements], backup_key)
+            conn.execute("COMMIT; RESET ALL")
+        except BaseException:
+            if not conn.closed:
+                conn.execute("ROLLBACK; RESET ALL")
+            raise
         return backup_key
+
+    def _record(
+        self,
+        conn: Connection,
+        file: MigrationFile,
+        direction: Direction,
+        statements: list[str],
+        backup_key: str | None,
+    ) -> None:
+        """The history change that commits with the file."""
+        if direction is Direction.DOWN:
+            history.forget(conn, file.app, file.version)
+        elif not history.record(
+            conn,
+            file.app,
+            file.version,
+            name=file.name,
+            checksum=file.checksum,
+            statements=statements,
+        ):
+            raise SupastackError(
+                f"{file.source}: version {file.version} is recorded for another app"
+            )
+        if backup_key:
+            history.record_backup(conn, backup_key, file.app, file.version, direction.value)
 
     def _failure(
         self, source: str, text: str, index: int, statement: sqltext.Statement, exc: psycopg.Error

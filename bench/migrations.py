@@ -1,0 +1,173 @@
+"""The migration engine on 200 generated migrations, next to psql doing the same work.
+
+Generates 200 files (tables with RLS, indexes, SQL functions, policies), then, on a throwaway
+local cluster, for each of ``--repeat`` rounds on fresh databases:
+
+- baseline: ``psql --single-transaction -f <file>`` for each file in order (no bookkeeping);
+- a stricter baseline without process start-up: one psql session, a transaction per file;
+- engine: ``MigrationEngine.migrate`` (advisory lock, history, checksum, one transaction each).
+
+Prints the median times and their ratio (target <= 1.3x), then a no-op run over the 200
+applied migrations (target under 1 s) with the number of statements it sent (counted by
+pg_stat_statements), next to the same figure for 50 applied migrations: it must not grow.
+Last, the time to lint the 200 files (squawk plus supastack's own checks).
+
+    .venv/bin/python bench/migrations.py [--repeat 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+from supastack.local import system
+from supastack.local.environment import LocalEnvironment
+from supastack.migrations.engine import MigrationEngine
+from supastack.migrations.files import discover_app
+from supastack.migrations.lint import lint
+from supastack.postgres import connect
+
+COUNT = 200
+PRELUDE = (
+    "create schema bench; create schema if not exists auth; "
+    "create or replace function auth.uid() returns uuid language sql stable "
+    "as $$ select nullif(current_setting('request.jwt.claim.sub', true), '')::uuid $$"
+)
+
+
+def generate(root: Path) -> Path:
+    """200 migrations, cycling: table + RLS, index, function, policy."""
+    directory = root / "migrations" / "bench"
+    directory.mkdir(parents=True)
+    for i in range(COUNT):
+        table = f"bench.t{i - i % 4}"
+        sql = [
+            f"create table {table} (id bigint generated always as identity primary key, "
+            "owner uuid not null, body text, created_at timestamptz not null default now());\n"
+            f"alter table {table} enable row level security;\n",
+            f"create index t{i}_owner on {table} (owner, created_at);\n",
+            f"create function bench.f{i}(p uuid) returns bigint language sql stable "
+            f"set search_path = '' as $$ select count(*) from {table} where owner = p $$;\n",
+            f"create policy p{i} on {table} for select to authenticated "
+            "using (owner = (select auth.uid()));\n",
+        ][i % 4]
+        (directory / f"{20240101000000 + i}_step_{i}.sql").write_text(sql)
+    return root / "migrations"
+
+
+def fresh_database(admin: str, name: str) -> str:
+    with connect(admin) as conn:
+        conn.execute(f"drop database if exists {name} with (force)".encode())
+        conn.execute(f"create database {name}".encode())
+    conninfo = make_conninfo(admin, dbname=name)
+    with connect(conninfo) as conn:
+        conn.execute(PRELUDE.encode())
+    return conninfo
+
+
+def _psql(conninfo: str, *args: str) -> None:
+    params = conninfo_to_dict(conninfo)
+    env = {**os.environ, "PGPASSWORD": str(params.pop("password"))}
+    dsn = make_conninfo(**params)  # type: ignore[arg-type]
+    command = [str(system.PG_BIN / "psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", dsn]
+    subprocess.run([*command, *args], env=env, check=True, capture_output=True)
+
+
+def psql_per_file(conninfo: str, files: list[Path]) -> float:
+    """The issue's baseline: one ``psql --single-transaction -f`` process per file."""
+    started = time.perf_counter()
+    for file in files:
+        _psql(conninfo, "--single-transaction", "-f", str(file))
+    return time.perf_counter() - started
+
+
+def psql_one_session(conninfo: str, files: list[Path], script: Path) -> float:
+    """A stricter baseline without process start-up: one psql, a transaction per file."""
+    script.write_text("".join(f"BEGIN;\n\\i {file}\nCOMMIT;\n" for file in files))
+    started = time.perf_counter()
+    _psql(conninfo, "-f", str(script))
+    return time.perf_counter() - started
+
+
+def statements_sent(admin: str, database: str, run: object) -> int:
+    """Statements pg_stat_statements saw in ``database`` while ``run()`` ran."""
+    with connect(admin) as conn:
+        conn.execute("select extensions.pg_stat_statements_reset()")
+    run()  # type: ignore[operator]
+    with connect(admin) as conn:
+        row = conn.execute(
+            "select coalesce(sum(calls), 0) from extensions.pg_stat_statements "
+            "where dbid = (select oid from pg_database where datname = %s)",
+            [database],
+        ).fetchone()
+    return int(row[0]) if row else 0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="supastack-bench-") as tmp:
+        root = Path(tmp)
+        root.chmod(0o755)
+        migrations = generate(root)
+        files = discover_app(migrations, "bench")
+        paths = sorted((migrations / "bench").glob("*.sql"))
+        env = LocalEnvironment(root / "state", system.free_port(), system.free_port())
+        env.up(report=lambda _: None)
+        try:
+            admin = env.cluster(env.credentials()).dsn()
+            baseline, session, engine = [], [], []
+            for _ in range(args.repeat):
+                baseline.append(psql_per_file(fresh_database(admin, "bench_psql"), paths))
+                session.append(
+                    psql_one_session(
+                        fresh_database(admin, "bench_session"), paths, root / "all.sql"
+                    )
+                )
+                conninfo = fresh_database(admin, "bench_engine")
+                started = time.perf_counter()
+                MigrationEngine(conninfo).migrate("bench", files)
+                engine.append(time.perf_counter() - started)
+            psql_s, engine_s = statistics.median(baseline), statistics.median(engine)
+            session_s = statistics.median(session)
+            print(f"apply {COUNT} migrations (median of {args.repeat})")
+            print(f"  psql --single-transaction -f, one file at a time: {psql_s:.2f} s")
+            print(f"  psql, one session, a transaction per file:        {session_s:.2f} s")
+            print(f"  supastack engine:                                 {engine_s:.2f} s")
+            print(f"  ratio engine / psql per file: {engine_s / psql_s:.2f}x (target <= 1.3x)")
+            print(f"  ratio engine / psql one session: {engine_s / session_s:.2f}x")
+
+            started = time.perf_counter()
+            MigrationEngine(conninfo).migrate("bench", files)
+            noop = time.perf_counter() - started
+            at_200 = statements_sent(
+                admin, "bench_engine", lambda: MigrationEngine(conninfo).migrate("bench", files)
+            )
+            small = fresh_database(admin, "bench_small")
+            MigrationEngine(small).migrate("bench", files[:50])
+            at_50 = statements_sent(
+                admin, "bench_small", lambda: MigrationEngine(small).migrate("bench", files[:50])
+            )
+            print(f"no-op run over {COUNT} applied migrations: {noop * 1000:.0f} ms (target < 1 s)")
+            print(f"  statements sent: {at_200} with {COUNT} applied, {at_50} with 50 applied")
+
+            started = time.perf_counter()
+            findings = lint(files, "bench")
+            print(
+                f"lint {COUNT} files: {time.perf_counter() - started:.2f} s "
+                f"({len(findings)} findings)"
+            )
+        finally:
+            env.down(report=lambda _: None)
+
+
+if __name__ == "__main__":
+    main()
