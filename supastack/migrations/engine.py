@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -301,7 +301,8 @@ class MigrationEngine:
             self._record(conn, file, direction, [s.text for s in statements], backup_key)
             conn.execute("COMMIT; RESET ALL")
         except BaseException:
-            if not conn.closed:
+            # A lost connection has rolled back already; the original error is the one to show.
+            with suppress(psycopg.OperationalError):
                 conn.execute("ROLLBACK; RESET ALL")
             raise
         return backup_key

@@ -406,3 +406,16 @@ def test_supabase_settings_go_through_the_management_api() -> None:
         SupastackError, match=r"postgresSettings.wal_level: Supabase does not accept"
     ):
         target.apply({"wal_level": "minimal"})
+
+
+def test_a_failed_policy_update_keeps_the_old_policy(hostile_table: Database) -> None:
+    database = hostile_table
+    provider = RlsPolicyProvider()
+    created = provider.create(_policy(database))
+    with pytest.raises(SupastackError, match=r'role "no_such_role" does not exist'):
+        provider.update(created.id, outs(created), _policy(database, roles=["no_such_role"]))
+    assert _pg_policy(database) == (
+        "SELECT",
+        ["authenticated"],
+        "(owner = ( SELECT auth.uid() AS uid))",
+    )

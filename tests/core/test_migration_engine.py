@@ -319,3 +319,32 @@ def test_a_deploy_gives_up_waiting_for_the_lock_and_names_the_holder(
         ):
             engine.migrate(APP, files)
     assert _states(MigrationEngine(database.conninfo), files) == {"1": State.PENDING}
+
+
+def test_a_connection_lost_mid_migration_fails_naming_the_file_and_applies_nothing(
+    database: Database, tmp_path: Path
+) -> None:
+    """What a database restart does to a running deploy: its session ends mid-file."""
+    gated = "create table shop.half (id bigint);\ninsert into shop.gate values (1);\n"
+    migrations = write_migrations(
+        tmp_path, APP, {"1_items.sql": FIRST + "create table shop.gate (n int);\n"}
+    )
+    MigrationEngine(database.conninfo).migrate(APP, discover_app(migrations, APP))
+    write_migrations(tmp_path, APP, {"2_half.sql": gated})
+    waiting = (
+        "select pid from pg_stat_activity where application_name = 'supastack' "
+        "and wait_event_type = 'Lock' and query like 'insert into shop.gate%'"
+    )
+    with database.connect() as holder:
+        holder.execute("begin; lock table shop.gate in exclusive mode")
+        worker = _worker(database, migrations)
+        pid = wait_until(lambda: database.scalar(waiting), timeout=30)
+        database.execute(f"select pg_terminate_backend({int(pid)})")
+        _, stderr = worker.communicate(timeout=60)
+        holder.execute("rollback")
+
+    assert worker.returncode != 0
+    assert "migrations/shop/2_half.sql:2: statement 2 failed" in stderr
+    files = discover_app(migrations, APP)
+    assert _states(MigrationEngine(database.conninfo), files)["2"] is State.PENDING
+    assert database.scalar("select to_regclass('shop.half')") is None
