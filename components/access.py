@@ -31,16 +31,12 @@ class AccessArgs(TypedDict):
 class Access(pulumi.ComponentResource):
     """Who may do what in one app's schema."""
 
-    role_passwords: dict[str, pulumi.Output[str]]
-    """Generated passwords of the app's login roles (secrets)."""
-
     def __init__(
         self, name: str, args: AccessArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("supastack:access:Access", name, {}, opts)
         manifest, database = args["manifest"], args["database"]
         schema = manifest.schema_name
-        self.role_passwords = {}
         roles = []
         for role in manifest.roles:
             password: pulumi.Output[str] | None = None
@@ -52,7 +48,6 @@ class Access(pulumi.ComponentResource):
                     opts=pulumi.ResourceOptions(parent=self),
                 )
                 password = generated.result.apply(pulumi.Output.secret)
-                self.role_passwords[role.name] = password
             roles.append(
                 postgresql.Role(
                     f"{name}-role-{role.name}",

@@ -58,8 +58,6 @@ def merged_settings(manifests: list[AppManifest]) -> dict[str, str]:
 class Database(pulumi.ComponentResource):
     """The stack's database: what every app shares."""
 
-    schemas: dict[str, postgresql.Schema]
-
     def __init__(
         self, name: str, args: DatabaseArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
@@ -74,12 +72,13 @@ class Database(pulumi.ComponentResource):
                 database=args["database"],
                 opts=child,
             )
-        self.schemas = {
-            m.app: postgresql.Schema(
-                f"{name}-schema-{m.app}", name=m.schema_name, database=args["database"], opts=child
+        for manifest in args["manifests"]:
+            postgresql.Schema(
+                f"{name}-schema-{manifest.app}",
+                name=manifest.schema_name,
+                database=args["database"],
+                opts=child,
             )
-            for m in args["manifests"]
-        }
         settings = merged_settings(args["manifests"])
         if settings:
             PostgresSettings(

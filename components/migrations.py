@@ -41,8 +41,6 @@ class Migrations(pulumi.ComponentResource):
 
     versions: pulumi.Output[list[str]]
     """The versions this program deploys, in order."""
-    last: Migration | None
-    """The newest migration (dependents of the schema depend on it)."""
 
     def __init__(
         self, name: str, args: MigrationsArgs, opts: pulumi.ResourceOptions | None = None
@@ -77,7 +75,6 @@ class Migrations(pulumi.ComponentResource):
                     additional_secret_outputs=SECRET_OUTPUTS,
                 ),
             )
-        self.last = previous
         self.versions = pulumi.Output.from_input([f.version for f in files])
         self.register_outputs({"versions": self.versions})
 

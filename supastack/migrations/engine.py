@@ -99,24 +99,20 @@ def _same_statements(file: MigrationFile, row: history.AppliedMigration) -> bool
 def assess(
     app: str, files: Sequence[MigrationFile], rows: Sequence[history.AppliedMigration]
 ) -> list[Entry]:
-    """The state of every migration of ``app``, in version order (pure: no database)."""
+    """The state of every migration of ``app``, in version order (pure: no database).
+
+    ``rows`` are the app's history rows and the unclaimed ones (``history.read``); a version
+    another app recorded is refused when the file's history row is written.
+    """
     by_version = {r.version: r for r in rows}
     ours = {r.version for r in rows if r.app == app}
     latest = max((int(v) for v in ours), default=None)
     entries = []
     for file in files:
         row = by_version.get(file.version)
-        if row is not None and row.app not in (None, app):
-            raise SupastackError(
-                f"{file.source}: version {file.version} is recorded for app {row.app!r}; "
-                "versions are unique per database"
-            )
         if row is None:
-            state = (
-                State.OUT_OF_ORDER
-                if latest is not None and file.order < latest
-                else (State.PENDING)
-            )
+            behind = latest is not None and file.order < latest
+            state = State.OUT_OF_ORDER if behind else State.PENDING
         elif row.checksum == file.checksum or (
             row.checksum is None and _same_statements(file, row)
         ):

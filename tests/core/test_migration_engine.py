@@ -6,6 +6,8 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -271,32 +273,36 @@ def test_two_deploys_at_once_apply_each_migration_exactly_once(
     assert database.scalar("select count(*) from public.runs") == 1
 
 
-def test_a_deploy_killed_mid_migration_leaves_it_unapplied(
+@contextmanager
+def _deploy_inside_migration_2(
     database: Database, tmp_path: Path
-) -> None:
-    gated = "create table shop.half (id bigint);\ninsert into shop.gate values (1);\n"
+) -> Iterator[tuple[subprocess.Popen[str], int, Path]]:
+    """A deploy (a subprocess) blocked inside migration 2, after its first statement, on a
+    lock the test holds; yields the process, its backend pid and the migrations directory."""
     migrations = write_migrations(
         tmp_path, APP, {"1_items.sql": FIRST + "create table shop.gate (n int);\n"}
     )
     MigrationEngine(database.conninfo).migrate(APP, discover_app(migrations, APP))
+    gated = "create table shop.half (id bigint);\ninsert into shop.gate values (1);\n"
     write_migrations(tmp_path, APP, {"2_half.sql": gated})
+    waiting = (
+        "select pid from pg_stat_activity where application_name = 'supastack' "
+        "and wait_event_type = 'Lock' and query like 'insert into shop.gate%'"
+    )
     with database.connect() as holder:
         holder.execute("begin; lock table shop.gate in exclusive mode")
         worker = _worker(database, migrations)
-        # The worker is inside migration 2 once its insert waits for our lock.
-        wait_until(
-            lambda: (
-                database.scalar(
-                    "select count(*) from pg_stat_activity where application_name = 'supastack' "
-                    "and wait_event_type = 'Lock' and query like 'insert into shop.gate%'"
-                )
-                == 1
-            ),
-            timeout=30,
-        )
+        pid = wait_until(lambda: database.scalar(waiting), timeout=30)
+        yield worker, int(pid), migrations
+        holder.execute("rollback")
+
+
+def test_a_deploy_killed_mid_migration_leaves_it_unapplied(
+    database: Database, tmp_path: Path
+) -> None:
+    with _deploy_inside_migration_2(database, tmp_path) as (worker, _, migrations):
         worker.send_signal(signal.SIGKILL)
         worker.wait(timeout=30)
-        holder.execute("rollback")
 
     files = discover_app(migrations, APP)
     assert _states(MigrationEngine(database.conninfo), files)["2"] is State.PENDING
@@ -325,26 +331,22 @@ def test_a_connection_lost_mid_migration_fails_naming_the_file_and_applies_nothi
     database: Database, tmp_path: Path
 ) -> None:
     """What a database restart does to a running deploy: its session ends mid-file."""
-    gated = "create table shop.half (id bigint);\ninsert into shop.gate values (1);\n"
-    migrations = write_migrations(
-        tmp_path, APP, {"1_items.sql": FIRST + "create table shop.gate (n int);\n"}
-    )
-    MigrationEngine(database.conninfo).migrate(APP, discover_app(migrations, APP))
-    write_migrations(tmp_path, APP, {"2_half.sql": gated})
-    waiting = (
-        "select pid from pg_stat_activity where application_name = 'supastack' "
-        "and wait_event_type = 'Lock' and query like 'insert into shop.gate%'"
-    )
-    with database.connect() as holder:
-        holder.execute("begin; lock table shop.gate in exclusive mode")
-        worker = _worker(database, migrations)
-        pid = wait_until(lambda: database.scalar(waiting), timeout=30)
-        database.execute(f"select pg_terminate_backend({int(pid)})")
+    with _deploy_inside_migration_2(database, tmp_path) as (worker, pid, migrations):
+        database.execute(f"select pg_terminate_backend({pid})")
         _, stderr = worker.communicate(timeout=60)
-        holder.execute("rollback")
 
     assert worker.returncode != 0
     assert "migrations/shop/2_half.sql:2: statement 2 failed" in stderr
     files = discover_app(migrations, APP)
     assert _states(MigrationEngine(database.conninfo), files)["2"] is State.PENDING
     assert database.scalar("select to_regclass('shop.half')") is None
+
+
+def test_a_version_another_app_recorded_is_refused_and_rolled_back(
+    database: Database, tmp_path: Path
+) -> None:
+    blog = write_migrations(tmp_path / "blog", "blog", {"1_posts.sql": "create table posts ();\n"})
+    MigrationEngine(database.conninfo).migrate("blog", discover_app(blog, "blog"))
+    with pytest.raises(SupastackError, match=r"1_items.sql: version 1 is recorded for another app"):
+        MigrationEngine(database.conninfo).migrate(APP, _files(tmp_path, {"1_items.sql": FIRST}))
+    assert database.scalar("select to_regnamespace('shop')") is None
