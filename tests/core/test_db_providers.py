@@ -132,9 +132,26 @@ def test_destructive_migrations_are_backed_up_first(database: Database, tmp_path
     key = outs(created)["backup_key"]
     assert key.startswith("local/shop/2_m2.up.") and (tmp_path / key).is_file()
     provider.delete(created.id, outs(created))  # the down file is not destructive: no backup
-    assert database.scalar("select array_agg(key) from supabase_migrations.supastack_backups") == [
-        key
-    ]
+    orders = "create table shop.orders (id bigint);\n"
+    added = provider.create(
+        _migration(
+            database,
+            "3",
+            orders,
+            "drop table shop.orders;\n",
+            down_destructive=True,
+            backups=backups,
+        )
+    )
+    assert outs(added)["backup_key"] is None  # creating a table destroys nothing
+    provider.delete(added.id, outs(added))  # its down file drops the table: backed up first
+    with database.connect() as conn:
+        taken = conn.execute(
+            "select version, direction, key from supabase_migrations.supastack_backups "
+            "order by taken_at"
+        ).fetchall()
+    assert [(v, d) for v, d, _ in taken] == [("2", "up"), ("3", "down")]
+    assert taken[0][2] == key and (tmp_path / taken[1][2]).is_file()
 
 
 # -- RLS -----------------------------------------------------------------------------------
