@@ -151,7 +151,7 @@ def test_destructive_migrations_are_backed_up_first(database: Database, tmp_path
             "order by taken_at"
         ).fetchall()
     assert [(v, d) for v, d, _ in taken] == [("2", "up"), ("3", "down")]
-    assert taken[0][2] == key and (tmp_path / taken[1][2]).is_file()
+    assert taken[0][2] == key and (tmp_path / str(taken[1][2])).is_file()
 
 
 # -- RLS -----------------------------------------------------------------------------------
