@@ -104,8 +104,8 @@ class Platform(pulumi.ComponentResource):
             expected_version=POSTGRES_VERSION,
             opts=pulumi.ResourceOptions(parent=self),
         )
-        manifests = [load_app(project_dir, app) for app in stack.apps]
-        files = discover(project_dir / "migrations", stack.apps)
+        manifests = [load_app(project_dir, app) for app in stack.deployed_apps]
+        files = discover(project_dir / "migrations", stack.deployed_apps)
         with_db = pulumi.ResourceOptions(parent=self, providers=[provider])
         database = Database(
             f"{name}-database",

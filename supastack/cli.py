@@ -132,9 +132,7 @@ def db_status(
     project_dir: Path = ctx.obj
     with _user_errors():
         stack_settings, conninfo = _stack(ctx, stack)
-        names = apps or stack_settings.apps
-        if not names:
-            raise SupastackError(f"{stack_settings.source}: supastack:apps is empty; pass --app")
+        names = apps or stack_settings.deployed_apps
         found = discover(project_dir / "migrations", names)
         options = EngineOptions.of(stack_settings.migrations)
         refused = False

@@ -31,6 +31,10 @@ _APP_NAME = re.compile(r"^[a-z][a-z0-9_]{0,40}$")
 _SECRET_NAME = re.compile(r"^(?!SUPABASE_)[A-Z][A-Z0-9_]{0,255}$")
 _PROJECT_REF = re.compile(r"^[a-z]{20}$")
 
+#: Apps every stack deploys first: the platform's own tables (function invocations, rate
+#: limits, alert rules); a stack does not list them.
+PLATFORM_APPS = ("monitoring",)
+
 #: pg_cron versions per target: Supabase runs 1.6; Debian bookworm's postgresql-15-cron is 1.4.2.
 PG_CRON_VERSION = {"local": "1.4.2", "supabase": "1.6"}
 
@@ -169,6 +173,8 @@ class StackSettings(ConfigModel):
             if self.backups.enabled and not self.backups.bucket:
                 raise ValueError("backups.bucket: backups on the supabase target go to S3")
         for app in self.apps:
+            if app in PLATFORM_APPS:
+                raise ValueError(f"apps: {app!r} is deployed on every stack; do not list it")
             if not _APP_NAME.match(app):
                 raise ValueError(f"apps: {app!r} is not an app name (lowercase, digits, _)")
         if len(set(self.apps)) != len(self.apps):
@@ -180,6 +186,11 @@ class StackSettings(ConfigModel):
                     "not starting with SUPABASE_, which Supabase reserves)"
                 )
         return self
+
+    @property
+    def deployed_apps(self) -> list[str]:
+        """The platform's apps, then the stack's, in deployment order."""
+        return [*PLATFORM_APPS, *self.apps]
 
     @property
     def pg_cron(self) -> str:

@@ -23,7 +23,9 @@ import pytest
 
 from supastack.local.credentials import LocalCredentials
 from supastack.local.environment import LocalEnvironment
+from supastack.local.paths import PROJECT_DIR
 from supastack.local.system import free_port
+from supastack.settings import PLATFORM_APPS
 
 T = TypeVar("T")
 
@@ -149,6 +151,14 @@ def http_endpoint() -> Iterator[RecordingServer]:
     server = RecordingServer()
     yield server
     server.close()
+
+
+def copy_platform_apps(root: Path) -> None:
+    """Give a test project the platform's own apps (deployed on every stack)."""
+    for app in PLATFORM_APPS:
+        (root / "apps").mkdir(exist_ok=True)
+        shutil.copy(PROJECT_DIR / "apps" / f"{app}.yaml", root / "apps")
+        shutil.copytree(PROJECT_DIR / "migrations" / app, root / "migrations" / app)
 
 
 def write_migrations(root: Path, app: str, files: dict[str, str]) -> Path:

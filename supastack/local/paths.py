@@ -54,5 +54,10 @@ class StatePaths:
         return self.root / "edge-runtime.json"
 
     @property
+    def runtime_lock(self) -> Path:
+        """The runtime's npm lock: its own pins, extended by the packages functions import."""
+        return self.root / "edge-runtime.lock"
+
+    @property
     def runtime_pid(self) -> Path:
         return self.root / "edge-runtime.pid"

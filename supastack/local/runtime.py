@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -83,10 +84,14 @@ class EdgeRuntime:
         with os.fdopen(fd, "w") as out:
             json.dump(config, out)
         state = str(self.paths.runtime_state.resolve())
+        # The runtime's own dependencies are pinned by its committed deno.lock; functions import
+        # npm packages of their own, so the process runs on a copy that may grow (new packages
+        # are pinned on first download, pinned ones are verified), not on the frozen original.
+        shutil.copyfile(RUNTIME_SOURCE / "deno.lock", self.paths.runtime_lock)
         cmd = [
             str(deno),
             "run",
-            "--frozen",
+            f"--lock={self.paths.runtime_lock.resolve()}",
             "--quiet",
             "--no-prompt",
             f"--config={RUNTIME_SOURCE / 'deno.json'}",

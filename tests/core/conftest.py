@@ -6,11 +6,12 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 import psycopg
 import pytest
 from psycopg import sql
-from psycopg.conninfo import make_conninfo
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from tests.conftest import Services
 
@@ -24,6 +25,16 @@ class Database:
 
     def connect(self) -> psycopg.Connection[tuple[object, ...]]:
         return psycopg.connect(self.conninfo, autocommit=True)
+
+    @property
+    def url(self) -> str:
+        """The same database as a postgresql:// URL (what SUPABASE_DB_URL holds)."""
+        params = conninfo_to_dict(self.conninfo)
+        password = quote(str(params["password"]), safe="")
+        return (
+            f"postgresql://{params['user']}:{password}@{params['host']}:{params['port']}/"
+            f"{self.name}"
+        )
 
     def execute(self, statement: str) -> None:
         with self.connect() as conn:

@@ -62,7 +62,8 @@ def run(project: Path, *args: str) -> tuple[int, str]:
 def test_status_shows_applied_pending_and_lint_of_pending(demo: Path) -> None:
     code, out = run(demo, "status", "--stack", "test")
     assert code == 0, out
-    lines = out.splitlines()
+    assert out.startswith("monitoring (schema monitoring, migrations/monitoring)\n  no migrations")
+    lines = out.splitlines()[2:]
     assert lines[0] == "demo (schema demo, migrations/demo)"
     assert lines[1].split() == ["20240101000000", "items", "applied"]
     assert lines[2].split() == ["20240102000000", "price", "applied"]

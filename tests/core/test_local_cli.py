@@ -6,6 +6,7 @@ touches (or depends on) a developer's running `supastack local up`.
 
 from __future__ import annotations
 
+import shutil
 import socket
 import uuid
 from collections.abc import Iterator
@@ -131,7 +132,10 @@ def test_cluster_that_fails_to_start_shows_its_log(project: Project) -> None:
 def test_failed_runtime_start_stops_the_cluster_it_started(
     project: Project, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(runtime, "RUNTIME_SOURCE", project.root / "no-runtime-here")
+    broken = project.root / "runtime-without-code"
+    broken.mkdir()
+    shutil.copy(runtime.RUNTIME_SOURCE / "deno.lock", broken)
+    monkeypatch.setattr(runtime, "RUNTIME_SOURCE", broken)
     code, out = project.run("up")
     assert code == 1 and "the edge runtime exited" in out
     code, out = project.run("status")

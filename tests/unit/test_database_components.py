@@ -14,7 +14,7 @@ from supastack import settings
 from supastack.errors import SupastackError
 from supastack.local.credentials import LocalCredentials
 from supastack.local.system import free_port
-from tests.conftest import write_migrations
+from tests.conftest import copy_platform_apps, write_migrations
 from tests.unit.conftest import RecordingMocks, Registered
 
 MANIFEST = """\
@@ -42,7 +42,7 @@ RLS = (
 
 
 def _project(tmp_path: Path, manifest: str = MANIFEST) -> Path:
-    (tmp_path / "apps").mkdir()
+    copy_platform_apps(tmp_path)
     (tmp_path / "apps" / "shop.yaml").write_text(manifest)
     write_migrations(tmp_path, "shop", {"1_items.sql": ITEMS, "2_rls.sql": RLS})
     LocalCredentials.generate().save(tmp_path / "state" / "credentials.json")
@@ -85,7 +85,9 @@ def test_database_extensions_schema_and_settings(
         _one(pulumi_mocks, "postgresql:index/extension:Extension", "citext").inputs["schema"]
         == "extensions"
     )
-    assert _one(pulumi_mocks, "postgresql:index/schema:Schema").inputs["name"] == "shop"
+    assert (
+        _one(pulumi_mocks, "postgresql:index/schema:Schema", "schema-shop").inputs["name"] == "shop"
+    )
     pg_settings = _one(pulumi_mocks, "pulumi-python:dynamic/database:PostgresSettings")
     assert pg_settings.inputs["values"] == {"work_mem": "8MB"}
     assert "conninfo" in pg_settings.secret_inputs
@@ -95,8 +97,8 @@ def test_migrations_are_chained_in_order_with_secret_connections(
     pulumi_mocks: RecordingMocks, tmp_path: Path
 ) -> None:
     _deploy(_project(tmp_path))
-    first = _one(pulumi_mocks, "pulumi-python:dynamic/migrations:Migration", "-1")
-    second = _one(pulumi_mocks, "pulumi-python:dynamic/migrations:Migration", "-2")
+    first = _one(pulumi_mocks, "pulumi-python:dynamic/migrations:Migration", "shop-migrations-1")
+    second = _one(pulumi_mocks, "pulumi-python:dynamic/migrations:Migration", "shop-migrations-2")
     assert second.dependencies == [first.urn]
     assert (first.inputs["version"], first.inputs["destructive"]) == ("1", False)
     assert (second.inputs["destructive"], second.inputs["down_destructive"]) == (True, False)
@@ -131,11 +133,15 @@ def test_access_chains_grants_revokes_defaults_and_guards_policies_with_rls(
 
     role = _one(pulumi_mocks, "postgresql:index/role:Role")
     assert role.inputs["login"] is True and "password" in role.secret_inputs
-    rls = _one(pulumi_mocks, "pulumi-python:dynamic/rls:RowLevelSecurity")
+    rls = _one(pulumi_mocks, "pulumi-python:dynamic/rls:RowLevelSecurity", "shop-")
     policy = _one(pulumi_mocks, "pulumi-python:dynamic/rls:RlsPolicy")
     assert policy.inputs["name"] == "owners read" and rls.urn in policy.dependencies
-    access = _one(pulumi_mocks, "supastack:access:Access")
-    migrations = [r.urn for r in pulumi_mocks.resources if r.typ.endswith("migrations:Migration")]
+    access = _one(pulumi_mocks, "supastack:access:Access", "shop-")
+    migrations = [
+        r.urn
+        for r in pulumi_mocks.resources
+        if r.typ.endswith("migrations:Migration") and "shop-" in r.name
+    ]
     assert sorted(access.dependencies) == sorted(migrations)  # tables exist before policies
     realtime = _one(pulumi_mocks, "pulumi-python:dynamic/database:PublicationTables")
     assert realtime.inputs["tables"] == [["shop", "items"]]
@@ -150,8 +156,10 @@ def test_protected_stacks_protect_schema_and_migrations(
         migrations={"retainOnDelete": True},
         backups={"enabled": True},
     )
-    assert _one(pulumi_mocks, "postgresql:index/schema:Schema").protect
-    migration = _one(pulumi_mocks, "pulumi-python:dynamic/migrations:Migration", "-1")
+    assert _one(pulumi_mocks, "postgresql:index/schema:Schema", "schema-shop").protect
+    migration = _one(
+        pulumi_mocks, "pulumi-python:dynamic/migrations:Migration", "shop-migrations-1"
+    )
     assert migration.protect and migration.retain_on_delete
     assert migration.inputs["backups"]["directory"] == str(tmp_path / "state" / "backups")
 

@@ -1,0 +1,66 @@
+/**
+ * Who is calling. With `verify_jwt` on (the default), the gateway has verified the JWT's
+ * signature before the function runs, so its claims can be read here; a function deployed with
+ * `verify_jwt: false` must accept only callers this module verifies itself: the service role
+ * key, or a job secret (header `x-job-secret`, compared with the JOB_SECRET function secret).
+ */
+import { HttpError } from "./errors.ts";
+
+export type CallerKind = "anon" | "user" | "service" | "job";
+
+export interface Caller {
+  kind: CallerKind;
+  /** The user's id (`sub`), for `user` callers. */
+  userId?: string;
+  claims?: Record<string, unknown>;
+}
+
+function constantTimeEqual(a: string, b: string): boolean {
+  const x = new TextEncoder().encode(a);
+  const y = new TextEncoder().encode(b);
+  let diff = x.length ^ y.length;
+  for (let i = 0; i < Math.max(x.length, y.length); i++) diff |= (x[i] ?? 0) ^ (y[i] ?? 0);
+  return diff === 0;
+}
+
+function claimsOf(token: string): Record<string, unknown> {
+  const payload = token.split(".")[1];
+  if (!payload) throw new HttpError(401, "UNAUTHORIZED", "Malformed bearer token");
+  try {
+    const text = atob(payload.replace(/-/g, "+").replace(/_/g, "/"));
+    return JSON.parse(text);
+  } catch {
+    throw new HttpError(401, "UNAUTHORIZED", "Malformed bearer token");
+  }
+}
+
+/** Identify the caller of a request (verifying the parts the gateway does not). */
+export function identify(req: Request, verifiedByGateway: boolean): Caller {
+  const jobSecret = Deno.env.get("JOB_SECRET");
+  const presented = req.headers.get("x-job-secret");
+  if (presented !== null) {
+    if (!jobSecret || !constantTimeEqual(presented, jobSecret)) {
+      throw new HttpError(401, "UNAUTHORIZED", "Invalid job secret");
+    }
+    return { kind: "job" };
+  }
+  const token = req.headers.get("authorization")?.match(/^Bearer\s+(\S+)$/i)?.[1];
+  if (!token) return { kind: "anon" };
+  const serviceKey = Deno.env.get("SUPABASE_SERVICE_ROLE_KEY") ?? "";
+  if (serviceKey && constantTimeEqual(token, serviceKey)) return { kind: "service" };
+  if (!verifiedByGateway) return { kind: "anon" };
+  const claims = claimsOf(token);
+  if (claims.role === "authenticated" && typeof claims.sub === "string") {
+    return { kind: "user", userId: claims.sub, claims };
+  }
+  return { kind: claims.role === "service_role" ? "service" : "anon", claims };
+}
+
+/** Refuse a caller whose kind is not allowed: 401 for anonymous callers, 403 otherwise. */
+export function requireCaller(caller: Caller, allowed: readonly CallerKind[]): void {
+  if (allowed.includes(caller.kind)) return;
+  if (caller.kind === "anon") {
+    throw new HttpError(401, "UNAUTHORIZED", `Sign in first (allowed: ${allowed.join(", ")})`);
+  }
+  throw new HttpError(403, "FORBIDDEN", `A ${caller.kind} caller may not call this function`);
+}

@@ -1,0 +1,106 @@
+/**
+ * `serve(import.meta.url, options, handler)`: the middleware every function goes through.
+ *
+ * In order: a request id; CORS preflight; the caller (see auth.ts) checked against
+ * `options.callers`; the rate limit from the function's config; the handler; errors as JSON
+ * with the request id; one log line and one invocation row, written after the response.
+ */
+import { type Caller, type CallerKind, identify, requireCaller } from "./auth.ts";
+import { type FunctionConfig, loadConfig } from "./config.ts";
+import { corsHeaders } from "./cors.ts";
+import { errorBody, HttpError } from "./errors.ts";
+import { type Invocation, log, record } from "./invocations.ts";
+import { enforce, RateLimited } from "./ratelimit.ts";
+
+export interface Context {
+  requestId: string;
+  caller: Caller;
+  config: FunctionConfig;
+}
+
+export interface ServeOptions {
+  /** Who may call (default: signed-in users). */
+  callers?: readonly CallerKind[];
+}
+
+export type Handler = (req: Request, ctx: Context) => Promise<Response> | Response;
+
+export function json(status: number, body: unknown, headers: Record<string, string> = {}) {
+  return new Response(JSON.stringify(body), {
+    status,
+    headers: { "content-type": "application/json", ...headers },
+  });
+}
+
+function rateKey(config: FunctionConfig, caller: Caller, req: Request): string {
+  if (config.rateLimit?.by === "user" && caller.userId) return `user:${caller.userId}`;
+  return `ip:${req.headers.get("x-forwarded-for")?.split(",")[0].trim() ?? caller.kind}`;
+}
+
+function failure(err: unknown, requestId: string): { response: Response; errorClass: string } {
+  if (err instanceof HttpError) {
+    const retry: Record<string, string> = err instanceof RateLimited
+      ? { "retry-after": `${err.retryAfter}` }
+      : {};
+    return { response: json(err.status, errorBody(err, requestId), retry), errorClass: err.code };
+  }
+  log("error", { event: "unhandled", requestId, error: String(err) });
+  const internal = new HttpError(500, "INTERNAL", "Internal error");
+  return {
+    response: json(500, errorBody(internal, requestId)),
+    errorClass: err instanceof Error ? err.constructor.name : "Error",
+  };
+}
+
+/** Background work the platform should let finish (Supabase's EdgeRuntime.waitUntil). */
+function inBackground(work: Promise<void>): void {
+  const runtime = (globalThis as { EdgeRuntime?: { waitUntil(p: Promise<unknown>): void } })
+    .EdgeRuntime;
+  runtime?.waitUntil(work);
+}
+
+/** The request handler (exported so tests can call it without a server). */
+export function handle(
+  entrypointUrl: string,
+  options: ServeOptions,
+  handler: Handler,
+  afterResponse: (work: Promise<void>) => void = inBackground,
+): (req: Request) => Promise<Response> {
+  const configured = loadConfig(entrypointUrl);
+  const callers = options.callers ?? ["user"];
+  return async (req: Request): Promise<Response> => {
+    const started = performance.now();
+    const requestId = req.headers.get("x-request-id") ?? crypto.randomUUID();
+    const cors = corsHeaders(req);
+    const config = await configured;
+    if (req.method === "OPTIONS") return new Response(null, { status: 204, headers: cors });
+    let response: Response;
+    let errorClass: string | undefined;
+    try {
+      const caller = identify(req, config.verifyJwt);
+      requireCaller(caller, callers);
+      if (config.rateLimit) {
+        await enforce(config.name, rateKey(config, caller, req), config.rateLimit);
+      }
+      response = await handler(req, { requestId, caller, config });
+    } catch (err) {
+      ({ response, errorClass } = failure(err, requestId));
+    }
+    const headers = new Headers(response.headers);
+    for (const [name, value] of Object.entries(cors)) headers.set(name, value);
+    headers.set("x-request-id", requestId);
+    const invocation: Invocation = {
+      function: config.name,
+      status: response.status,
+      durationMs: performance.now() - started,
+      errorClass,
+      requestId,
+    };
+    afterResponse(record(invocation));
+    return new Response(response.body, { status: response.status, headers });
+  };
+}
+
+export function serve(entrypointUrl: string, options: ServeOptions, handler: Handler): void {
+  Deno.serve(handle(entrypointUrl, options, handler));
+}

@@ -1,0 +1,157 @@
+/**
+ * The middleware against a real Postgres (SUPABASE_DB_URL, with the monitoring app's
+ * migrations applied): run by tests/core/test_shared_middleware.py, which sets the database
+ * up and passes JOB_SECRET, SUPABASE_SERVICE_ROLE_KEY and ALLOWED_ORIGINS.
+ */
+import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
+import { db } from "./db.ts";
+import { type Context, handle, json } from "./handler.ts";
+import { field, readJson } from "./validate.ts";
+
+function token(claims: Record<string, unknown>): string {
+  const enc = (v: unknown) => btoa(JSON.stringify(v)).replace(/=+$/, "");
+  return `${enc({ alg: "HS256", typ: "JWT" })}.${enc(claims)}.signature-checked-by-the-gateway`;
+}
+
+const USER = "7d0f4f2e-8a53-4a56-9a40-3c1c5d3f0b1e";
+const userHeaders = { authorization: `Bearer ${token({ role: "authenticated", sub: USER })}` };
+
+/** A function directory with its deployed config, as packaging writes it. */
+async function functionWith(config: Record<string, unknown>): Promise<string> {
+  const dir = await Deno.makeTempDir();
+  await Deno.writeTextFile(`${dir}/function.config.json`, JSON.stringify(config));
+  return `file://${dir}/index.ts`;
+}
+
+async function call(
+  handler: (req: Request) => Promise<Response>,
+  init: RequestInit & { headers?: Record<string, string> } = {},
+): Promise<{ status: number; body: Record<string, unknown>; headers: Headers }> {
+  const res = await handler(new Request("http://fn.local/", { method: "POST", ...init }));
+  const text = await res.text();
+  return { status: res.status, body: text ? JSON.parse(text) : {}, headers: res.headers };
+}
+
+const pending: Promise<void>[] = [];
+const collect = (work: Promise<void>) => pending.push(work);
+const settled = () => Promise.all(pending.splice(0));
+
+async function invocations(requestId: string): Promise<Record<string, unknown>[]> {
+  return [
+    ...await db()`
+    select function_name, status, error_class from monitoring.function_invocations
+    where request_id = ${requestId}`,
+  ];
+}
+
+Deno.test("a signed-in user reaches the handler and the invocation is recorded", async () => {
+  const entry = await functionWith({ name: "whoami" });
+  const handler = handle(
+    entry,
+    {},
+    (_req, ctx: Context) => json(200, { user: ctx.caller.userId }),
+    collect,
+  );
+  const res = await call(handler, { headers: { ...userHeaders, "x-request-id": "req-user-1" } });
+  assertEquals(res.status, 200);
+  assertEquals(res.body, { user: USER });
+  assertEquals(res.headers.get("x-request-id"), "req-user-1");
+  await settled();
+  assertEquals(await invocations("req-user-1"), [
+    { function_name: "whoami", status: 200, error_class: null },
+  ]);
+});
+
+Deno.test("anonymous callers get 401 JSON with the request id", async () => {
+  const handler = handle(await functionWith({ name: "private" }), {}, () => json(200, {}), collect);
+  const res = await call(handler, { headers: { "x-request-id": "req-anon-1" } });
+  assertEquals(res.status, 401);
+  assertEquals((res.body.error as Record<string, string>).code, "UNAUTHORIZED");
+  assertEquals(res.body.request_id, "req-anon-1");
+  await settled();
+  assertEquals((await invocations("req-anon-1"))[0].error_class, "UNAUTHORIZED");
+});
+
+Deno.test("jobs authenticate with the job secret; a wrong one is refused", async () => {
+  const handler = handle(
+    await functionWith({ name: "job", verifyJwt: false }),
+    {
+      callers: ["job"],
+    },
+    (_req, ctx) => json(200, { kind: ctx.caller.kind }),
+    collect,
+  );
+  const ok = await call(handler, { headers: { "x-job-secret": Deno.env.get("JOB_SECRET")! } });
+  assertEquals([ok.status, ok.body.kind], [200, "job"]);
+  const wrong = await call(handler, { headers: { "x-job-secret": "guess" } });
+  assertEquals(wrong.status, 401);
+  const user = await call(handler, { headers: userHeaders });
+  assertEquals(user.status, 401); // verify_jwt off: an unverified JWT is no user
+  const service = await call(handler, {
+    headers: { authorization: `Bearer ${Deno.env.get("SUPABASE_SERVICE_ROLE_KEY")}` },
+  });
+  assertEquals(service.status, 403);
+  await settled();
+});
+
+Deno.test("the rate limit is shared through Postgres and answers 429 with Retry-After", async () => {
+  const name = `limited-${crypto.randomUUID()}`;
+  const entry = await functionWith({
+    name,
+    rateLimit: { requests: 2, perSeconds: 60, by: "user" },
+  });
+  const handler = handle(entry, {}, () => json(200, {}), collect);
+  const statuses = [];
+  for (let i = 0; i < 3; i++) statuses.push((await call(handler, { headers: userHeaders })).status);
+  assertEquals(statuses, [200, 200, 429]);
+  const limited = await call(handler, { headers: userHeaders });
+  assertEquals((limited.body.error as Record<string, string>).code, "RATE_LIMITED");
+  assert(Number(limited.headers.get("retry-after")) >= 1);
+  const other = `Bearer ${token({ role: "authenticated", sub: crypto.randomUUID() })}`;
+  assertEquals((await call(handler, { headers: { authorization: other } })).status, 200);
+  await settled();
+});
+
+Deno.test("bad JSON is 400, a bad field is 422 naming it", async () => {
+  const handler = handle(await functionWith({ name: "validate" }), {}, async (req) => {
+    const body = await readJson(req);
+    return json(200, { amount: field.number(body, "amount", { min: 1 }) });
+  }, collect);
+  const bad = await call(handler, { headers: userHeaders, body: "{not json" });
+  assertEquals([bad.status, (bad.body.error as Record<string, string>).code], [400, "BAD_JSON"]);
+  const low = await call(handler, { headers: userHeaders, body: JSON.stringify({ amount: 0 }) });
+  assertEquals(low.status, 422);
+  assertEquals((low.body.error as Record<string, string>).message, "amount: at least 1");
+  await settled();
+});
+
+Deno.test("CORS follows ALLOWED_ORIGINS, preflight included", async () => {
+  const handler = handle(await functionWith({ name: "cors" }), {}, () => json(200, {}), collect);
+  const allowed = Deno.env.get("ALLOWED_ORIGINS")!.split(",")[0];
+  const pre = await handler(
+    new Request("http://fn.local/", { method: "OPTIONS", headers: { origin: allowed } }),
+  );
+  assertEquals(pre.status, 204);
+  assertEquals(pre.headers.get("access-control-allow-origin"), allowed);
+  const foreign = await call(handler, { headers: { ...userHeaders, origin: "https://evil.test" } });
+  assertEquals(foreign.headers.get("access-control-allow-origin"), null);
+  await settled();
+});
+
+Deno.test("an unexpected error is a 500 without details, recorded with its class", async () => {
+  const handler = handle(await functionWith({ name: "broken" }), {}, () => {
+    throw new TypeError("secret internals");
+  }, collect);
+  const res = await call(handler, { headers: { ...userHeaders, "x-request-id": "req-500" } });
+  assertEquals(res.status, 500);
+  assertEquals(res.body.error, { code: "INTERNAL", message: "Internal error" });
+  await settled();
+  assertEquals((await invocations("req-500"))[0].error_class, "TypeError");
+});
+
+Deno.test({
+  name: "close the pool",
+  fn: async () => await db().end(),
+  sanitizeOps: false,
+  sanitizeResources: false,
+});

@@ -1,0 +1,6 @@
+/** The shared middleware of supastack functions: `serve(import.meta.url, options, handler)`. */
+export type { Caller, CallerKind } from "./auth.ts";
+export { badRequest, HttpError } from "./errors.ts";
+export { type Context, handle, json, serve, type ServeOptions } from "./handler.ts";
+export { db } from "./db.ts";
+export { type Body, field, readJson } from "./validate.ts";

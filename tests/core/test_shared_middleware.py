@@ -1,0 +1,66 @@
+"""functions/_shared against the real cluster: `deno test`, and the token bucket under load."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+from concurrent.futures import ThreadPoolExecutor
+
+import psycopg
+import pytest
+
+from supastack.local.paths import DENO_DIR, PROJECT_DIR, TOOLS_DIR
+from supastack.migrations.engine import MigrationEngine
+from supastack.migrations.files import discover_app
+from tests.core.conftest import Database
+
+
+@pytest.fixture
+def monitoring(database: Database) -> Database:
+    """A database with the platform's monitoring app applied, as a deploy leaves it."""
+    database.execute("create schema monitoring")
+    files = discover_app(PROJECT_DIR / "migrations", "monitoring")
+    MigrationEngine(database.conninfo).migrate("monitoring", files)
+    return database
+
+
+def test_shared_middleware_deno_tests(monitoring: Database) -> None:
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": os.environ.get("HOME", "/tmp"),
+        "DENO_DIR": str(DENO_DIR),
+        "NO_COLOR": "1",
+        "SUPABASE_DB_URL": monitoring.url,
+        "JOB_SECRET": secrets.token_urlsafe(16),
+        "SUPABASE_SERVICE_ROLE_KEY": secrets.token_urlsafe(16),
+        "ALLOWED_ORIGINS": "https://app.example,https://admin.example",
+    }
+    result = subprocess.run(
+        [str(TOOLS_DIR / "node_modules/.bin/deno"), "test", "--frozen", "--allow-all",
+         "_shared/"],
+        cwd=PROJECT_DIR / "functions",
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=240,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    assert "ok | 8 passed" in result.stdout
+
+
+def test_the_token_bucket_admits_exactly_its_capacity_under_concurrency(
+    monitoring: Database,
+) -> None:
+    def take(_: int) -> float:
+        with psycopg.connect(monitoring.conninfo, autocommit=True) as conn:
+            row = conn.execute("select monitoring.take_token('burst', 5, 0.001)").fetchone()
+        assert row is not None
+        return float(row[0])
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        waits = list(pool.map(take, range(20)))
+    assert sorted(waits)[:5] == [0.0] * 5
+    assert all(w > 0 for w in sorted(waits)[5:])
+    assert min(w for w in waits if w > 0) > 900  # a token every 1000 s: about that long to wait
