@@ -4,6 +4,7 @@
  * `verify_jwt: false` must accept only callers this module verifies itself: the service role
  * key, or a job secret (header `x-job-secret`, compared with the JOB_SECRET function secret).
  */
+import { createHash, timingSafeEqual } from "node:crypto";
 import { HttpError } from "./errors.ts";
 
 export type CallerKind = "anon" | "user" | "service" | "job";
@@ -15,12 +16,10 @@ export interface Caller {
   claims?: Record<string, unknown>;
 }
 
-function constantTimeEqual(a: string, b: string): boolean {
-  const x = new TextEncoder().encode(a);
-  const y = new TextEncoder().encode(b);
-  let diff = x.length ^ y.length;
-  for (let i = 0; i < Math.max(x.length, y.length); i++) diff |= (x[i] ?? 0) ^ (y[i] ?? 0);
-  return diff === 0;
+/** Compare secrets in constant time (over their digests, so lengths do not leak either). */
+function sameSecret(a: string, b: string): boolean {
+  const digest = (v: string) => createHash("sha256").update(v).digest();
+  return timingSafeEqual(digest(a), digest(b));
 }
 
 function claimsOf(token: string): Record<string, unknown> {
@@ -39,7 +38,7 @@ export function identify(req: Request, verifiedByGateway: boolean): Caller {
   const jobSecret = Deno.env.get("JOB_SECRET");
   const presented = req.headers.get("x-job-secret");
   if (presented !== null) {
-    if (!jobSecret || !constantTimeEqual(presented, jobSecret)) {
+    if (!jobSecret || !sameSecret(presented, jobSecret)) {
       throw new HttpError(401, "UNAUTHORIZED", "Invalid job secret");
     }
     return { kind: "job" };
@@ -47,7 +46,7 @@ export function identify(req: Request, verifiedByGateway: boolean): Caller {
   const token = req.headers.get("authorization")?.match(/^Bearer\s+(\S+)$/i)?.[1];
   if (!token) return { kind: "anon" };
   const serviceKey = Deno.env.get("SUPABASE_SERVICE_ROLE_KEY") ?? "";
-  if (serviceKey && constantTimeEqual(token, serviceKey)) return { kind: "service" };
+  if (serviceKey && sameSecret(token, serviceKey)) return { kind: "service" };
   if (!verifiedByGateway) return { kind: "anon" };
   const claims = claimsOf(token);
   if (claims.role === "authenticated" && typeof claims.sub === "string") {

@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 
 from supastack.cli import app
 from supastack.local import runtime, system
+from supastack.local.paths import RUNTIME_SOURCE
 from supastack.local.system import free_port
 
 runner = CliRunner()
@@ -134,7 +135,7 @@ def test_failed_runtime_start_stops_the_cluster_it_started(
 ) -> None:
     broken = project.root / "runtime-without-code"
     broken.mkdir()
-    shutil.copy(runtime.RUNTIME_SOURCE / "deno.lock", broken)
+    shutil.copy(RUNTIME_SOURCE / "deno.lock", broken)
     monkeypatch.setattr(runtime, "RUNTIME_SOURCE", broken)
     code, out = project.run("up")
     assert code == 1 and "the edge runtime exited" in out

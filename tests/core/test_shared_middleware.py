@@ -6,6 +6,7 @@ import os
 import secrets
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -25,10 +26,10 @@ def monitoring(database: Database) -> Database:
     return database
 
 
-def test_shared_middleware_deno_tests(monitoring: Database) -> None:
+def test_shared_middleware_deno_tests(monitoring: Database, tmp_path: Path) -> None:
     env = {
         "PATH": os.environ["PATH"],
-        "HOME": os.environ.get("HOME", "/tmp"),
+        "HOME": str(tmp_path),
         "DENO_DIR": str(DENO_DIR),
         "NO_COLOR": "1",
         "SUPABASE_DB_URL": monitoring.url,
