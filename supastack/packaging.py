@@ -1,0 +1,162 @@
+"""Package a function for deploy: its files, its content hash, and a type check.
+
+A function is ``functions/<app>/<slug>/index.ts`` plus every local file it imports (transitively,
+``functions/_shared/`` included), ``functions/deno.json`` / ``deno.lock`` (its npm pins), and a
+generated ``function.config.json`` holding what the app manifest says about it (rate limit,
+env, verify_jwt), read by the shared middleware. The content hash covers all of them, so an
+unchanged hash means nothing to deploy, and any change to code, pins or config redeploys.
+
+Imports are found by scanning the source (static, re-export and dynamic ``import("...")`` with a
+literal); only relative paths, ``npm:`` and ``node:`` are allowed: JSR and URLs are not
+reachable from everywhere supastack deploys. ``deno check`` then verifies the package as
+uploaded, in a directory of its own.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import subprocess
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from supastack.errors import SupastackError
+from supastack.management_api import Upload
+
+SLUG = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
+#: Supabase refuses bundles over 20 MB; the local runtime does too.
+MAX_BYTES = 20 * 1024 * 1024
+ENTRYPOINT = "index.ts"
+CONFIG_FILE = "function.config.json"
+TOOLING = ("deno.json", "deno.lock")
+_SPECIFIER = re.compile(
+    r"""(?:\bfrom\s*|\bimport\s*\(\s*|\bimport\s+)(['"])(?P<spec>[^'"]+)\1""", re.MULTILINE
+)
+_ALLOWED_SCHEMES = ("npm:", "node:")
+
+
+@dataclass(frozen=True)
+class FunctionPackage:
+    """Everything a deploy uploads for one function."""
+
+    app: str
+    slug: str
+    verify_jwt: bool
+    files: Mapping[str, bytes] = field(repr=False)
+    """File contents by path relative to ``functions/``."""
+
+    @property
+    def entrypoint_path(self) -> str:
+        return f"{self.app}/{self.slug}/{ENTRYPOINT}"
+
+    @property
+    def config_path(self) -> str:
+        return f"{self.app}/{self.slug}/{CONFIG_FILE}"
+
+    @property
+    def hash(self) -> str:
+        """sha256 over the sorted (path, size, content) triples; the local runtime's
+        ``ezbr_sha256`` is computed the same way."""
+        digest = hashlib.sha256()
+        for path in sorted(self.files):
+            data = self.files[path]
+            digest.update(f"{path}\0{len(data)}\0".encode())
+            digest.update(data)
+        return digest.hexdigest()
+
+    def upload(self) -> Upload:
+        return Upload(
+            slug=self.slug,
+            entrypoint_path=self.entrypoint_path,
+            files=self.files,
+            verify_jwt=self.verify_jwt,
+            static_patterns=(self.config_path,),
+        )
+
+
+def _imports(source: str, path: str, root: Path) -> list[Path]:
+    """Local files ``path`` imports; refuses specifiers that are neither local, npm: nor node:."""
+    found = []
+    for match in _SPECIFIER.finditer(source):
+        spec = match["spec"]
+        if spec.startswith(_ALLOWED_SCHEMES):
+            continue
+        if not spec.startswith(("./", "../")):
+            line = source.count("\n", 0, match.start()) + 1
+            raise SupastackError(
+                f"functions/{path}:{line}: import {spec!r} is not allowed; use npm:, node: or "
+                "a relative path (JSR and URLs are not reachable from every deploy)"
+            )
+        target = ((root / path).parent / spec).resolve()
+        if not target.is_relative_to(root.resolve()):
+            raise SupastackError(f"functions/{path}: import {spec!r} leaves functions/")
+        if not target.is_file():
+            raise SupastackError(f"functions/{path}: imports {spec!r}, which does not exist")
+        found.append(target)
+    return found
+
+
+def package(
+    root: Path, app: str, slug: str, config: Mapping[str, Any], verify_jwt: bool = True
+) -> FunctionPackage:
+    """Collect ``functions/<app>/<slug>/`` and what it imports; ``config`` is written as the
+    function's ``function.config.json``."""
+    if not SLUG.match(slug):
+        raise SupastackError(
+            f"function {slug!r}: not a function slug (letters, digits, _ and -, starting with a "
+            "letter)"
+        )
+    entry = root / app / slug / ENTRYPOINT
+    if not entry.is_file():
+        raise SupastackError(f"function {slug!r}: functions/{app}/{slug}/{ENTRYPOINT} is missing")
+    files: dict[str, bytes] = {}
+    pending = [entry.resolve()]
+    resolved_root = root.resolve()
+    while pending:
+        current = pending.pop()
+        relative = current.relative_to(resolved_root).as_posix()
+        if relative in files:
+            continue
+        data = current.read_bytes()
+        files[relative] = data
+        if current.suffix in (".ts", ".tsx", ".js", ".mjs", ".jsx"):
+            pending += _imports(data.decode(), relative, resolved_root)
+    for name in TOOLING:
+        if (root / name).is_file():
+            files[name] = (root / name).read_bytes()
+    body = {"name": slug, "verifyJwt": verify_jwt, **config}
+    files[f"{app}/{slug}/{CONFIG_FILE}"] = (
+        json.dumps(body, sort_keys=True, indent=2) + "\n"
+    ).encode()
+    size = sum(len(d) for d in files.values())
+    if size > MAX_BYTES:
+        raise SupastackError(f"function {slug!r}: {size} bytes exceeds the {MAX_BYTES}-byte limit")
+    return FunctionPackage(app, slug, verify_jwt, files)
+
+
+def deno_check(package: FunctionPackage, deno: Path, deno_dir: Path) -> None:
+    """Type-check the package as it will be uploaded; errors name the function and file."""
+    with tempfile.TemporaryDirectory(prefix="supastack-check-") as tmp:
+        for path, data in package.files.items():
+            target = Path(tmp) / path
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+        command = [str(deno), "check", "--quiet", str(Path(tmp) / package.entrypoint_path)]
+        if "deno.lock" in package.files:
+            command.insert(2, "--frozen")
+        result = subprocess.run(
+            command,
+            cwd=tmp,
+            env={"DENO_DIR": str(deno_dir), "NO_COLOR": "1", "PATH": "/usr/bin:/bin"},
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if result.returncode != 0:
+            output = (result.stderr + result.stdout).replace(f"file://{tmp}/", "functions/")
+            output = output.replace(f"{tmp}/", "functions/")
+            raise SupastackError(f"function {package.slug!r}: deno check failed:\n{output.strip()}")

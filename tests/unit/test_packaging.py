@@ -1,0 +1,109 @@
+"""Function packaging: which files go, the content hash, and refused imports (no services)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from supastack import packaging
+from supastack.errors import SupastackError
+from supastack.packaging import package
+
+
+def _tree(root: Path, files: dict[str, str]) -> Path:
+    for path, text in files.items():
+        (root / path).parent.mkdir(parents=True, exist_ok=True)
+        (root / path).write_text(text)
+    return root
+
+
+BASE = {
+    "deno.json": "{}\n",
+    "_shared/mod.ts": 'export * from "./util.ts";\n',
+    "_shared/util.ts": 'import postgres from "npm:postgres@3.4.9";\nexport const x = 1;\n',
+    "_shared/unused.ts": "export const y = 2;\n",
+    "demo/hello/index.ts": (
+        'import { x } from "../../_shared/mod.ts";\nconst lazy = () => import("./lazy.ts");\n'
+    ),
+    "demo/hello/lazy.ts": 'import "node:crypto";\n',
+    "demo/other/index.ts": "export {};\n",
+}
+
+
+def test_a_package_holds_the_entrypoint_what_it_imports_tooling_and_its_config(
+    tmp_path: Path,
+) -> None:
+    pkg = package(
+        _tree(tmp_path, BASE), "demo", "hello", {"rateLimit": {"requests": 5, "perSeconds": 60}}
+    )
+    assert sorted(pkg.files) == [
+        "_shared/mod.ts",
+        "_shared/util.ts",
+        "demo/hello/function.config.json",
+        "demo/hello/index.ts",
+        "demo/hello/lazy.ts",
+        "deno.json",
+    ]
+    assert pkg.upload().entrypoint_path == "demo/hello/index.ts"
+    assert pkg.upload().static_patterns == ("demo/hello/function.config.json",)
+    config = pkg.files["demo/hello/function.config.json"].decode()
+    assert '"requests": 5' in config and '"verifyJwt": true' in config
+
+
+def test_the_hash_changes_with_shared_code_and_config_only(tmp_path: Path) -> None:
+    root = _tree(tmp_path, BASE)
+    first = package(root, "demo", "hello", {}).hash
+    assert package(root, "demo", "hello", {}).hash == first
+    (root / "_shared/unused.ts").write_text("export const y = 3;\n")
+    assert package(root, "demo", "hello", {}).hash == first  # not imported: not part of it
+    (root / "_shared/util.ts").write_text("export const x = 2;\n")
+    changed = package(root, "demo", "hello", {}).hash
+    assert changed != first
+    assert package(root, "demo", "hello", {"env": {"MODE": "strict"}}).hash != changed
+    assert package(root, "demo", "hello", {}, verify_jwt=False).hash != changed
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        (
+            'import { x } from "jsr:@std/assert";\n',
+            r"functions/demo/hello/index.ts:1: import 'jsr:@std/assert' is not allowed",
+        ),
+        (
+            '\nimport x from "https://esm.sh/x";\n',
+            r"functions/demo/hello/index.ts:2: import 'https://esm.sh/x' is not allowed",
+        ),
+        (
+            'import "./missing.ts";\n',
+            r"functions/demo/hello/index.ts: imports './missing.ts', which does not exist",
+        ),
+        (
+            'import "../../../outside.ts";\n',
+            r"functions/demo/hello/index.ts: import '../../../outside.ts' leaves functions/",
+        ),
+    ],
+)
+def test_refused_imports_name_the_file(tmp_path: Path, source: str, message: str) -> None:
+    (tmp_path / "outside.ts").write_text("export {};\n")
+    root = _tree(tmp_path / "functions", {"demo/hello/index.ts": source})
+    with pytest.raises(SupastackError, match=message):
+        package(root, "demo", "hello", {})
+
+
+def test_bad_slugs_missing_entrypoints_and_oversized_packages(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = _tree(tmp_path, BASE)
+    with pytest.raises(SupastackError, match=r"function '2fast': not a function slug"):
+        package(root, "demo", "2fast", {})
+    with pytest.raises(
+        SupastackError, match=r"function 'nope': functions/demo/nope/index.ts is missing"
+    ):
+        package(root, "demo", "nope", {})
+    monkeypatch.setattr(packaging, "MAX_BYTES", 100)
+    with pytest.raises(
+        SupastackError, match=r"function 'hello': \d+ bytes exceeds the 100-byte limit"
+    ):
+        package(root, "demo", "hello", {})
