@@ -13,7 +13,6 @@ import pulumi
 import pulumi_postgresql as postgresql
 import pulumi_random as random
 
-from components.providers.base import SECRET_OUTPUTS
 from components.providers.rls import RlsPolicy, RowLevelSecurity
 from supastack.manifest import AppManifest
 from supastack.privileges import privilege_steps
@@ -80,12 +79,12 @@ class Access(pulumi.ComponentResource):
                 )
             chain = [resource]
 
-        secret_opts = pulumi.ResourceOptions(parent=self, additional_secret_outputs=SECRET_OUTPUTS)
+        child = pulumi.ResourceOptions(parent=self)
         protected = {
             table: RowLevelSecurity(
                 f"{name}-rls-{table}",
                 {"conninfo": args["conninfo"], "schema": schema, "table": table},
-                secret_opts,
+                child,
             )
             for table in manifest.rls
         }
@@ -104,7 +103,7 @@ class Access(pulumi.ComponentResource):
                     "with_check": policy.with_check,
                 },
                 pulumi.ResourceOptions.merge(
-                    secret_opts,
+                    child,
                     pulumi.ResourceOptions(depends_on=[protected[policy.table], *chain]),
                 ),
             )

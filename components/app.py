@@ -1,20 +1,23 @@
 """The App component: everything one ``apps/<app>.yaml`` declares, in dependency order.
 
 Migrations run after the database (extensions, the app's schema); access rules and realtime
-membership come after the migrations that create the tables they name. Deleting resources runs
+membership come after the migrations that create the tables they name, functions after the
+migrations and the secrets they use. Deleting resources runs
 this order backwards, which is what makes deploying an older program a rollback.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, TypedDict
 
 import pulumi
 
 from components.access import Access
 from components.migrations import Migrations
-from components.providers.base import SECRET_OUTPUTS
+from components.providers.edge_function import EdgeFunction
 from components.providers.publication import PublicationTables
+from supastack import packaging
 from supastack.manifest import AppManifest
 from supastack.migrations.files import MigrationFile
 from supastack.publication import REALTIME
@@ -32,6 +35,15 @@ class AppArgs(TypedDict):
     migration_settings: MigrationSettings
     backups: dict[str, Any] | None
     protect: bool
+    functions_root: Path
+    """``functions/`` of the project (the app's functions are ``functions/<app>/<slug>/``)."""
+    functions_url: str
+    api: dict[str, Any]
+    """The Management API (``url``, ``project_ref``) that deploys functions."""
+    token: pulumi.Output[str]
+    """The Management API token (a secret)."""
+    secrets: pulumi.Resource | None
+    """The function secrets, deployed before the functions that read them."""
 
 
 class App(pulumi.ComponentResource):
@@ -39,6 +51,7 @@ class App(pulumi.ComponentResource):
 
     migrations: Migrations
     access: Access
+    functions: dict[str, EdgeFunction]
 
     def __init__(
         self, name: str, args: AppArgs, opts: pulumi.ResourceOptions | None = None
@@ -72,8 +85,26 @@ class App(pulumi.ComponentResource):
                     "publication": REALTIME,
                     "tables": [[manifest.schema_name, table] for table in manifest.realtime],
                 },
-                pulumi.ResourceOptions.merge(
-                    after_schema, pulumi.ResourceOptions(additional_secret_outputs=SECRET_OUTPUTS)
-                ),
+                after_schema,
+            )
+        before_functions = [self.migrations, *([args["secrets"]] if args["secrets"] else [])]
+        self.functions = {}
+        for slug, spec in manifest.functions.items():
+            package = packaging.package(
+                args["functions_root"], manifest.app, slug, spec.config(), spec.verify_jwt
+            )
+            self.functions[slug] = EdgeFunction(
+                f"{name}-fn-{slug}",
+                {
+                    "api": args["api"],
+                    "token": args["token"],
+                    "functions_url": args["functions_url"],
+                    "app": manifest.app,
+                    "slug": slug,
+                    "hash": package.hash,
+                    "verify_jwt": spec.verify_jwt,
+                    "files": package.text_files(),
+                },
+                pulumi.ResourceOptions(parent=self, depends_on=before_functions),
             )
         self.register_outputs({"migrations": self.migrations.versions})

@@ -11,10 +11,8 @@ from typing import Any, TypedDict
 import pulumi
 import pulumi_postgresql as postgresql
 
-from components.providers.base import SECRET_OUTPUTS
 from components.providers.postgres_settings import PostgresSettings
-from supastack.errors import SupastackError
-from supastack.manifest import AppManifest, ExtensionSpec
+from supastack.manifest import AppManifest, merged_extensions, merged_settings
 
 
 class DatabaseArgs(TypedDict):
@@ -27,32 +25,6 @@ class DatabaseArgs(TypedDict):
     settings_target: dict[str, Any]
     """How settings reach the server (``components.providers.postgres_settings``)."""
     protect: bool
-
-
-def merged_extensions(manifests: list[AppManifest]) -> list[ExtensionSpec]:
-    """Each extension once; the same extension in two schemas or versions is an error."""
-    chosen: dict[str, tuple[ExtensionSpec, str]] = {}
-    for manifest in manifests:
-        for extension in manifest.extensions:
-            seen = chosen.setdefault(extension.name, (extension, manifest.source))
-            if (seen[0].schema_name, seen[0].version) != (extension.schema_name, extension.version):
-                raise SupastackError(
-                    f"{manifest.source}: extensions: {extension.name} differs from {seen[1]}"
-                )
-    return [extension for extension, _ in chosen.values()]
-
-
-def merged_settings(manifests: list[AppManifest]) -> dict[str, str]:
-    values: dict[str, tuple[str, str]] = {}
-    for manifest in manifests:
-        for name, value in manifest.postgres_settings.items():
-            seen = values.setdefault(name, (value, manifest.source))
-            if seen[0] != value:
-                raise SupastackError(
-                    f"{manifest.source}: postgresSettings.{name}: {value!r} conflicts with "
-                    f"{seen[0]!r} in {seen[1]}"
-                )
-    return {name: value for name, (value, _) in values.items()}
 
 
 class Database(pulumi.ComponentResource):
@@ -84,6 +56,6 @@ class Database(pulumi.ComponentResource):
             PostgresSettings(
                 f"{name}-settings",
                 {**args["settings_target"], "values": settings},
-                pulumi.ResourceOptions(parent=self, additional_secret_outputs=SECRET_OUTPUTS),
+                pulumi.ResourceOptions(parent=self),
             )
         self.register_outputs({})

@@ -11,7 +11,6 @@ from typing import Any, TypedDict
 
 import pulumi
 
-from components.providers.base import SECRET_OUTPUTS
 from components.providers.migration import Migration
 from supastack.migrations.files import MigrationFile
 from supastack.migrations.lint import destructive
@@ -72,7 +71,6 @@ class Migrations(pulumi.ComponentResource):
                     depends_on=[previous] if previous else [],
                     protect=args["protect"],
                     retain_on_delete=args["settings"].retain_on_delete,
-                    additional_secret_outputs=SECRET_OUTPUTS,
                 ),
             )
         self.versions = pulumi.Output.from_input([f.version for f in files])

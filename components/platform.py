@@ -14,12 +14,14 @@ import pulumi_postgresql as postgresql
 
 from components.app import App
 from components.database import Database
-from components.stack_config import secret
+from components.secrets import Secrets
+from components.stack_config import secret, secret_object
 from supastack import connection
 from supastack.backups import backup_directory
+from supastack.errors import SupastackError
 from supastack.local.credentials import LocalCredentials
 from supastack.local.paths import StatePaths
-from supastack.manifest import load_app
+from supastack.manifest import load_app, merged_secrets
 from supastack.migrations.files import discover
 from supastack.settings import StackSettings, Target
 
@@ -46,7 +48,11 @@ def _backups(stack: StackSettings, project_dir: Path) -> dict[str, Any] | None:
 
 
 def _settings_target(
-    stack: StackSettings, project_dir: Path, conninfo: pulumi.Output[str]
+    stack: StackSettings,
+    project_dir: Path,
+    conninfo: pulumi.Output[str],
+    api: dict[str, Any],
+    token: pulumi.Output[str],
 ) -> dict[str, Any]:
     """Where Postgres settings go: ALTER SYSTEM locally, the Management API on Supabase."""
     if stack.target is Target.LOCAL:
@@ -60,13 +66,7 @@ def _settings_target(
             },
             "api": None,
         }
-    return {
-        "conninfo": conninfo,
-        "token": secret("accessToken"),
-        "target": "supabase",
-        "local": None,
-        "api": {"url": stack.management_api_url, "project_ref": stack.project_ref},
-    }
+    return {"conninfo": conninfo, "token": token, "target": "supabase", "local": None, "api": api}
 
 
 class Platform(pulumi.ComponentResource):
@@ -88,8 +88,15 @@ class Platform(pulumi.ComponentResource):
             state = StatePaths(stack.local.state_path(project_dir))
             creds = LocalCredentials.load(state.credentials)
             self.db_password = pulumi.Output.secret(creds.db_password)
+            token = pulumi.Output.secret(creds.access_token)
+            api: dict[str, Any] = {
+                "url": stack.management_api_url,
+                "project_ref": creds.project_ref,
+            }
         else:
             self.db_password = secret("dbPassword")
+            token = secret("accessToken")
+            api = {"url": stack.management_api_url, "project_ref": stack.project_ref}
         host, port, sslmode = connection.endpoint(stack)
         conninfo = self.db_password.apply(lambda password: connection.conninfo(stack, password))
         provider = postgresql.Provider(
@@ -106,16 +113,34 @@ class Platform(pulumi.ComponentResource):
         )
         manifests = [load_app(project_dir, app) for app in stack.deployed_apps]
         files = discover(project_dir / "migrations", stack.deployed_apps)
+        secret_specs = merged_secrets(stack.function_secrets, manifests)
+        missing = stack.missing_secrets(
+            s.name for s in secret_specs if not s.generate and not s.optional
+        )
+        if missing:
+            raise SupastackError("\n".join(missing))
         with_db = pulumi.ResourceOptions(parent=self, providers=[provider])
         database = Database(
             f"{name}-database",
             {
                 "manifests": manifests,
                 "database": stack.database.name,
-                "settings_target": _settings_target(stack, project_dir, conninfo),
+                "settings_target": _settings_target(stack, project_dir, conninfo, api, token),
                 "protect": stack.protect,
             },
             with_db,
+        )
+        secrets = Secrets(
+            f"{name}-secrets",
+            {
+                "specs": secret_specs,
+                "provided": secret_object("secretValues") if stack.secret_values_set else None,
+                "provided_names": stack.secret_values_set,
+                "api": api,
+                "token": token,
+                "conninfo": conninfo,
+            },
+            pulumi.ResourceOptions(parent=self),
         )
         self.apps = {
             manifest.app: App(
@@ -128,6 +153,11 @@ class Platform(pulumi.ComponentResource):
                     "migration_settings": stack.migrations,
                     "backups": _backups(stack, project_dir),
                     "protect": stack.protect,
+                    "functions_root": project_dir / "functions",
+                    "functions_url": stack.functions_url,
+                    "api": api,
+                    "token": token,
+                    "secrets": secrets.function_secrets,
                 },
                 pulumi.ResourceOptions.merge(
                     with_db, pulumi.ResourceOptions(depends_on=[database])

@@ -64,3 +64,8 @@ def read_stack_settings() -> settings.StackSettings:
 def secret(key: str) -> pulumi.Output[str]:
     """A secret stack config value (``supastack:<key>``), kept secret."""
     return pulumi.Config(settings.NAMESPACE).require_secret(key)
+
+
+def secret_object(key: str) -> pulumi.Output[Any]:
+    """A secret structured stack config value (``supastack:<key>``, e.g. secretValues)."""
+    return pulumi.Config(settings.NAMESPACE).require_secret_object(key)

@@ -13,6 +13,7 @@ database. Every error names the manifest file and the key.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Literal, Self
@@ -22,11 +23,14 @@ from pydantic import AfterValidator, Field, ValidationError, model_validator
 
 from supastack import sqltext
 from supastack.errors import SupastackError
-from supastack.models import ConfigModel, describe_errors
+from supastack.models import ConfigModel, SecretName, describe_errors
 
 #: Extensions Supabase pins to a schema: pg_cron must live in pg_catalog.
 PINNED_SCHEMAS = {"pg_cron": "pg_catalog"}
 MAX_IDENTIFIER = 63
+
+
+FUNCTION_SLUG = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
 
 
 def _identifier(value: str) -> str:
@@ -119,6 +123,42 @@ class PolicySpec(ConfigModel):
         return self
 
 
+class RateLimitSpec(ConfigModel):
+    """Requests per caller per window, enforced by functions/_shared through Postgres."""
+
+    requests: int = Field(gt=0)
+    per_seconds: int = Field(gt=0)
+    by: Literal["user", "ip"] = "user"
+
+
+class FunctionSpec(ConfigModel):
+    """A function of the app, ``functions/<app>/<slug>/index.ts``."""
+
+    verify_jwt: bool = True
+    rate_limit: RateLimitSpec | None = None
+    env: dict[str, str] = Field(default_factory=dict)
+    """Non-secret settings, deployed with the function (its ``function.config.json``)."""
+
+    def config(self) -> dict[str, object]:
+        """What the function's deployed config file holds (besides its name and verify_jwt)."""
+        body: dict[str, object] = {"env": dict(self.env)}
+        if self.rate_limit:
+            body["rateLimit"] = self.rate_limit.model_dump(by_alias=True)
+        return body
+
+
+class SecretSpec(ConfigModel):
+    """A function secret: set with ``pulumi config set --secret --path
+    'supastack:secretValues.<name>'`` or generated (``generate``); ``vault`` also stores it
+    in Vault for SQL (cron jobs) to read."""
+
+    name: SecretName
+    generate: bool = False
+    length: int = Field(default=40, ge=16, le=256)
+    optional: bool = False
+    vault: bool = False
+
+
 class AppManifest(ConfigModel):
     """The database part of ``apps/<app>.yaml``."""
 
@@ -134,6 +174,8 @@ class AppManifest(ConfigModel):
     revoke_default_grants: list[Literal["anon", "authenticated"]] = Field(default_factory=list)
     rls: list[Identifier] = Field(default_factory=list)
     policies: list[PolicySpec] = Field(default_factory=list)
+    functions: dict[str, FunctionSpec] = Field(default_factory=dict)
+    secrets: list[SecretSpec] = Field(default_factory=list)
 
     @property
     def schema_name(self) -> str:
@@ -151,7 +193,58 @@ class AppManifest(ConfigModel):
         names = [(p.table, p.name) for p in self.policies]
         if len(set(names)) != len(names):
             raise ValueError("policies: two policies of one table share a name")
+        for slug in self.functions:
+            if not FUNCTION_SLUG.match(slug):
+                raise ValueError(
+                    f"functions.{slug}: not a function slug (letters, digits, _ and -, "
+                    "starting with a letter)"
+                )
+        secret_names = [s.name for s in self.secrets]
+        if len(set(secret_names)) != len(secret_names):
+            raise ValueError("secrets: a secret is listed twice")
         return self
+
+
+def merged_extensions(manifests: list[AppManifest]) -> list[ExtensionSpec]:
+    """Each extension once; the same extension in two schemas or versions is an error."""
+    chosen: dict[str, tuple[ExtensionSpec, str]] = {}
+    for manifest in manifests:
+        for extension in manifest.extensions:
+            seen = chosen.setdefault(extension.name, (extension, manifest.source))
+            if (seen[0].schema_name, seen[0].version) != (extension.schema_name, extension.version):
+                raise SupastackError(
+                    f"{manifest.source}: extensions: {extension.name} differs from {seen[1]}"
+                )
+    return [extension for extension, _ in chosen.values()]
+
+
+def merged_settings(manifests: list[AppManifest]) -> dict[str, str]:
+    values: dict[str, tuple[str, str]] = {}
+    for manifest in manifests:
+        for name, value in manifest.postgres_settings.items():
+            seen = values.setdefault(name, (value, manifest.source))
+            if seen[0] != value:
+                raise SupastackError(
+                    f"{manifest.source}: postgresSettings.{name}: {value!r} conflicts with "
+                    f"{seen[0]!r} in {seen[1]}"
+                )
+    return {name: value for name, (value, _) in values.items()}
+
+
+def merged_secrets(stack_secrets: list[str], manifests: list[AppManifest]) -> list[SecretSpec]:
+    """Every function secret of the stack: ``supastack:functionSecrets`` and the manifests'
+    ``secrets``; two apps may share a secret only if they declare it alike."""
+    specs = {name: (SecretSpec(name=name), "supastack:functionSecrets") for name in stack_secrets}
+    for manifest in manifests:
+        for spec in manifest.secrets:
+            seen = specs.setdefault(spec.name, (spec, manifest.source))
+            if seen[0] != spec and seen[1] != "supastack:functionSecrets":
+                raise SupastackError(
+                    f"{manifest.source}: secrets: {spec.name} is declared differently in {seen[1]}"
+                )
+            if seen[1] == "supastack:functionSecrets":
+                specs[spec.name] = (spec, manifest.source)
+    return [spec for _, (spec, _) in sorted(specs.items())]
 
 
 def manifest_path(project_dir: Path, app: str) -> Path:

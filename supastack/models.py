@@ -7,8 +7,26 @@ values. A validation error becomes one line per problem: ``<file>: <key path>: <
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+import re
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError
 from pydantic.alias_generators import to_camel
+
+_SECRET_NAME = re.compile(r"^(?!SUPABASE_)[A-Z][A-Z0-9_]{0,255}$")
+
+
+def _secret_name(value: str) -> str:
+    if not _SECRET_NAME.match(value):
+        raise ValueError(
+            f"{value!r} is not a secret name (UPPER_SNAKE_CASE, not starting with SUPABASE_, "
+            "which Supabase reserves)"
+        )
+    return value
+
+
+#: A function secret's name, as the Management API accepts it.
+SecretName = Annotated[str, AfterValidator(_secret_name)]
 
 
 class ConfigModel(BaseModel):

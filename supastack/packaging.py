@@ -26,8 +26,8 @@ from typing import Any
 
 from supastack.errors import SupastackError
 from supastack.management_api import Upload
+from supastack.manifest import FUNCTION_SLUG
 
-SLUG = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
 #: Supabase refuses bundles over 20 MB; the local runtime does too.
 MAX_BYTES = 20 * 1024 * 1024
 ENTRYPOINT = "index.ts"
@@ -68,6 +68,16 @@ class FunctionPackage:
             digest.update(data)
         return digest.hexdigest()
 
+    def text_files(self) -> dict[str, str]:
+        """The files as text (how they travel in resource properties)."""
+        texts = {}
+        for path, data in self.files.items():
+            try:
+                texts[path] = data.decode()
+            except UnicodeDecodeError:
+                raise SupastackError(f"functions/{path}: not UTF-8 text") from None
+        return texts
+
     def upload(self) -> Upload:
         return Upload(
             slug=self.slug,
@@ -105,7 +115,7 @@ def package(
 ) -> FunctionPackage:
     """Collect ``functions/<app>/<slug>/`` and what it imports; ``config`` is written as the
     function's ``function.config.json``."""
-    if not SLUG.match(slug):
+    if not FUNCTION_SLUG.match(slug):
         raise SupastackError(
             f"function {slug!r}: not a function slug (letters, digits, _ and -, starting with a "
             "letter)"

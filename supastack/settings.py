@@ -10,7 +10,7 @@ an error message. Every error names the stack file and the key.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal, Self
@@ -19,7 +19,7 @@ import yaml
 from pydantic import AfterValidator, Field, ValidationError, model_validator
 
 from supastack.errors import SupastackError
-from supastack.models import ConfigModel, describe_errors
+from supastack.models import ConfigModel, SecretName, describe_errors
 
 NAMESPACE = "supastack"
 
@@ -28,7 +28,6 @@ SECRET_KEYS = frozenset({"dbPassword", "accessToken", "secretValues"})
 
 _DURATION = re.compile(r"^[0-9]+(us|ms|s|min|h|d)?$")
 _APP_NAME = re.compile(r"^[a-z][a-z0-9_]{0,40}$")
-_SECRET_NAME = re.compile(r"^(?!SUPABASE_)[A-Z][A-Z0-9_]{0,255}$")
 _PROJECT_REF = re.compile(r"^[a-z]{20}$")
 
 #: Apps every stack deploys first: the platform's own tables (function invocations, rate
@@ -156,7 +155,7 @@ class StackSettings(ConfigModel):
     migrations: MigrationSettings = Field(default_factory=MigrationSettings)
     backups: BackupSettings = Field(default_factory=BackupSettings)
     alert_channels: dict[str, AlertChannel] = Field(default_factory=dict)
-    function_secrets: list[str] = Field(default_factory=list)
+    function_secrets: list[SecretName] = Field(default_factory=list)
     pg_cron_version: str | None = None
     #: Names of the secret keys that are set (values never enter this model).
     secrets_set: frozenset[str] = frozenset()
@@ -179,12 +178,6 @@ class StackSettings(ConfigModel):
                 raise ValueError(f"apps: {app!r} is not an app name (lowercase, digits, _)")
         if len(set(self.apps)) != len(self.apps):
             raise ValueError("apps: an app is listed twice")
-        for name in self.function_secrets:
-            if not _SECRET_NAME.match(name):
-                raise ValueError(
-                    f"functionSecrets: {name!r} is not a secret name (UPPER_SNAKE_CASE, "
-                    "not starting with SUPABASE_, which Supabase reserves)"
-                )
         return self
 
     @property
@@ -211,12 +204,19 @@ class StackSettings(ConfigModel):
             return f"http://127.0.0.1:{self.local.runtime_port}"
         return "https://api.supabase.com"
 
-    def missing_secrets(self) -> list[str]:
-        """The secret keys this stack needs but does not set, each with the command to set it."""
+    def missing_secrets(self, required: Iterable[str] = ()) -> list[str]:
+        """The secret keys this stack needs but does not set, each with the command to set it.
+
+        ``required`` adds names of ``secretValues`` the apps' manifests need.
+        """
         needed: list[str] = []
         if self.target is Target.SUPABASE:
             needed += [k for k in ("dbPassword", "accessToken") if k not in self.secrets_set]
-        wanted = set(self.function_secrets) | {c.secret for c in self.alert_channels.values()}
+        wanted = (
+            set(self.function_secrets)
+            | {c.secret for c in self.alert_channels.values()}
+            | set(required)
+        )
         needed += [f"secretValues.{name}" for name in sorted(wanted - self.secret_values_set)]
         return [
             f"{self.source}: {NAMESPACE}:{key} is not set; run "

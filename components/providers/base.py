@@ -4,10 +4,21 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+import pulumi
 from pulumi.dynamic import DiffResult, ReadResult, ResourceProvider
 
-#: The inputs every provider receives that are secrets (also kept secret as outputs).
-SECRET_OUTPUTS = ["conninfo", "token"]
+from supastack.management_api import ManagementApi
+
+#: Properties that hold secrets (connection strings, tokens, secret values and their digests);
+#: every dynamic resource keeps them secret in its outputs too.
+SECRET_OUTPUTS = ["conninfo", "token", "value", "values", "digests"]
+
+
+def with_secret_outputs(opts: pulumi.ResourceOptions | None) -> pulumi.ResourceOptions:
+    """``opts`` plus ``additional_secret_outputs`` for the secret properties."""
+    return pulumi.ResourceOptions.merge(
+        opts, pulumi.ResourceOptions(additional_secret_outputs=SECRET_OUTPUTS)
+    )
 
 
 class DeclarativeProvider(ResourceProvider):
@@ -28,3 +39,8 @@ class DeclarativeProvider(ResourceProvider):
 def gone() -> ReadResult:
     """What ``read`` answers for an object that no longer exists (refresh drops it)."""
     return ReadResult("", {})
+
+
+def api_from(props: dict[str, Any]) -> ManagementApi:
+    """The Management API client a resource's ``api`` ({url, project_ref}) and ``token`` name."""
+    return ManagementApi(props["api"]["url"], props["token"], props["api"]["project_ref"])

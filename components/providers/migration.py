@@ -15,7 +15,7 @@ from pulumi.dynamic import (
     UpdateResult,
 )
 
-from components.providers.base import DeclarativeProvider, gone
+from components.providers.base import DeclarativeProvider, gone, with_secret_outputs
 from supastack import backups
 from supastack.migrations import history
 from supastack.migrations.engine import BeforeRun, EngineOptions, MigrationEngine
@@ -113,4 +113,6 @@ class Migration(Resource, module="migrations", name="Migration"):
     def __init__(
         self, name: str, props: dict[str, Any], opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__(MigrationProvider(), name, {**props, "backup_key": None}, opts)
+        super().__init__(
+            MigrationProvider(), name, {**props, "backup_key": None}, with_secret_outputs(opts)
+        )

@@ -8,10 +8,9 @@ from typing import Any, ClassVar
 import pulumi
 from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
 
-from components.providers.base import DeclarativeProvider
+from components.providers.base import DeclarativeProvider, api_from, with_secret_outputs
 from supastack.local.cluster import Cluster
 from supastack.local.paths import StatePaths
-from supastack.management_api import ManagementApi
 from supastack.pg_settings import AlterSystemSettings, ManagementApiSettings, SettingsTarget
 
 
@@ -20,8 +19,7 @@ def _target(props: dict[str, Any]) -> SettingsTarget:
         local = props["local"]
         cluster = Cluster(StatePaths(Path(local["state_dir"])), local["port"], db_password="")
         return AlterSystemSettings(props["conninfo"], restart=cluster.restart)
-    api = props["api"]
-    return ManagementApiSettings(ManagementApi(api["url"], props["token"], api["project_ref"]))
+    return ManagementApiSettings(api_from(props))
 
 
 class PostgresSettingsProvider(DeclarativeProvider):
@@ -63,4 +61,6 @@ class PostgresSettings(Resource, module="database", name="PostgresSettings"):
     def __init__(
         self, name: str, props: dict[str, Any], opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__(PostgresSettingsProvider(), name, {**props, "recorded": None}, opts)
+        super().__init__(
+            PostgresSettingsProvider(), name, {**props, "recorded": None}, with_secret_outputs(opts)
+        )

@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 import pulumi
 from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
 
-from components.providers.base import DeclarativeProvider
+from components.providers.base import DeclarativeProvider, with_secret_outputs
 from supastack import publication
 
 
@@ -45,4 +45,4 @@ class PublicationTables(Resource, module="database", name="PublicationTables"):
     def __init__(
         self, name: str, props: dict[str, Any], opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__(PublicationTablesProvider(), name, props, opts)
+        super().__init__(PublicationTablesProvider(), name, props, with_secret_outputs(opts))

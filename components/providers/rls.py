@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 import pulumi
 from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
 
-from components.providers.base import DeclarativeProvider, gone
+from components.providers.base import DeclarativeProvider, gone, with_secret_outputs
 from supastack import rls
 
 _POLICY_FIELDS = ("schema", "table", "name", "command", "roles", "mode", "using", "with_check")
@@ -67,7 +67,9 @@ class RlsPolicy(Resource, module="rls", name="RlsPolicy"):
     def __init__(
         self, name: str, props: dict[str, Any], opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__(RlsPolicyProvider(), name, {**props, "deployed": None}, opts)
+        super().__init__(
+            RlsPolicyProvider(), name, {**props, "deployed": None}, with_secret_outputs(opts)
+        )
 
 
 class RowLevelSecurityProvider(DeclarativeProvider):
@@ -102,4 +104,6 @@ class RowLevelSecurity(Resource, module="rls", name="RowLevelSecurity"):
     def __init__(
         self, name: str, props: dict[str, Any], opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__(RowLevelSecurityProvider(), name, {**props, "enabled": True}, opts)
+        super().__init__(
+            RowLevelSecurityProvider(), name, {**props, "enabled": True}, with_secret_outputs(opts)
+        )

@@ -73,7 +73,7 @@ def test_secure_values_count_as_set_without_entering_the_model() -> None:
         ({"migrations": {"lockTimeout": "soon"}}, "supastack:migrations.lockTimeout: 'soon'"),
         ({"apps": ["Bidding"]}, "supastack:apps: 'Bidding' is not an app name"),
         ({"apps": ["a", "a"]}, "supastack:apps: an app is listed twice"),
-        ({"functionSecrets": ["SUPABASE_KEY"]}, "supastack:functionSecrets: 'SUPABASE_KEY'"),
+        ({"functionSecrets": ["SUPABASE_KEY"]}, "supastack:functionSecrets.0: 'SUPABASE_KEY'"),
         ({"backups": {"enabled": True}}, "supastack:backups.bucket: backups on the supabase"),
         ({"backups": {"sse": "aws:kms"}}, "supastack:backups: sse 'aws:kms' needs kmsKeyId"),
         (

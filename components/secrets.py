@@ -1,0 +1,81 @@
+"""The Secrets component: the stack's function secrets, and the ones SQL reads from Vault.
+
+Values come from ``supastack:secretValues`` (set with ``pulumi config set --secret --path``)
+or from ``random.RandomPassword`` for secrets a manifest asks to generate. They stay Pulumi
+secrets end to end: in the resources' inputs, outputs and state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypedDict
+
+import pulumi
+import pulumi_random as random
+
+from components.providers.function_secrets import FunctionSecrets
+from components.providers.vault_secret import VaultSecret
+from supastack.manifest import SecretSpec
+
+
+class SecretsArgs(TypedDict):
+    """Inputs of :class:`Secrets`."""
+
+    specs: list[SecretSpec]
+    """Every secret of the stack (``supastack.manifest.merged_secrets``)."""
+    provided: pulumi.Output[dict[str, str]] | None
+    """``supastack:secretValues`` (a secret object), or None when the stack sets none."""
+    provided_names: frozenset[str]
+    api: dict[str, Any]
+    token: pulumi.Output[str]
+    conninfo: pulumi.Output[str]
+
+
+def _pick(key: str) -> Callable[[dict[str, str]], str]:
+    return lambda provided: provided[key]
+
+
+class Secrets(pulumi.ComponentResource):
+    """Function secrets and Vault secrets of one stack."""
+
+    function_secrets: FunctionSecrets | None
+
+    def __init__(
+        self, name: str, args: SecretsArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("supastack:secrets:Secrets", name, {}, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        values: dict[str, pulumi.Output[str]] = {}
+        for spec in args["specs"]:
+            if spec.generate:
+                generated = random.RandomPassword(
+                    f"{name}-{spec.name}", length=spec.length, special=False, opts=child
+                )
+                values[spec.name] = generated.result
+            elif spec.name in args["provided_names"] and args["provided"] is not None:
+                values[spec.name] = args["provided"].apply(_pick(spec.name))
+            else:
+                continue  # an optional secret the stack does not set
+            if spec.vault:
+                VaultSecret(
+                    f"{name}-vault-{spec.name}",
+                    {
+                        "conninfo": args["conninfo"],
+                        "name": spec.name,
+                        "value": pulumi.Output.secret(values[spec.name]),
+                        "description": "managed by supastack",
+                    },
+                    child,
+                )
+        self.function_secrets = None
+        if values:
+            self.function_secrets = FunctionSecrets(
+                f"{name}-functions",
+                {
+                    "api": args["api"],
+                    "token": args["token"],
+                    "values": pulumi.Output.secret(pulumi.Output.all(**values)),
+                },
+                child,
+            )
+        self.register_outputs({})

@@ -1,0 +1,33 @@
+"""Function secrets: project-wide values every function finds in its environment.
+
+Values are compared in memory and never written anywhere but the API: what supastack keeps
+(in Pulumi's encrypted state) is the value and the digest the API shows for it, so a secret
+changed outside the stack (dashboard, CLI) shows up as drift without anyone reading a value.
+Only the names a stack manages are ever upserted or deleted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from supastack.management_api import ManagementApi
+
+
+def changed(old: Mapping[str, str], new: Mapping[str, str]) -> set[str]:
+    """Names that are new or whose value differs."""
+    return {name for name, value in new.items() if old.get(name) != value}
+
+
+def sync(api: ManagementApi, old: Mapping[str, str], new: Mapping[str, str]) -> dict[str, str]:
+    """Upsert what changed, delete what the stack no longer declares; return the API's digests
+    of the managed names (the drift baseline)."""
+    api.upsert_secrets({name: new[name] for name in sorted(changed(old, new))})
+    api.delete_secrets(set(old) - set(new))
+    digests = api.secret_digests()
+    return {name: digests[name] for name in new if name in digests}
+
+
+def drifted(api: ManagementApi, recorded: Mapping[str, str]) -> set[str]:
+    """Managed names whose digest is no longer the one recorded at deploy (or that are gone)."""
+    digests = api.secret_digests()
+    return {name for name, digest in recorded.items() if digests.get(name) != digest}
