@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pulumi
 import pytest
 from pulumi.runtime import rpc
 from pulumi.runtime.mocks import MockMonitor
+
+from components.platform import Platform
+from supastack import settings
+from supastack.local.credentials import LocalCredentials
+from supastack.local.system import free_port
+from tests.conftest import copy_platform_apps, write_migrations
 
 
 @dataclass
@@ -84,3 +92,47 @@ def pulumi_mocks() -> Iterator[RecordingMocks]:
     yield mocks
     pulumi.runtime.reset_options()
     pulumi.runtime.set_all_config({}, [])
+
+
+def make_project(tmp_path: Path, manifest: str, migrations: dict[str, str]) -> Path:
+    """A project with the platform's apps, an app `shop` and local credentials."""
+    copy_platform_apps(tmp_path)
+    (tmp_path / "apps" / "shop.yaml").write_text(manifest)
+    write_migrations(tmp_path, "shop", migrations)
+    LocalCredentials.generate().save(tmp_path / "state" / "credentials.json")
+    return tmp_path
+
+
+def deploy_platform(
+    tmp_path: Path, secret_values: dict[str, str] | None = None, **config: object
+) -> None:
+    """Build the Platform for a local stack deploying `shop`, under the mocks;
+    ``secret_values`` are set as the secret ``supastack:secretValues``."""
+    if secret_values:
+        config["secretValues"] = {name: {"secure": "[secret]"} for name in secret_values}
+        pulumi.runtime.set_all_config(
+            {"supastack:secretValues": json.dumps(secret_values)}, ["supastack:secretValues"]
+        )
+    stack = settings.parse(
+        "test",
+        {
+            "supastack:target": "local",
+            "supastack:apps": ["shop"],
+            # nothing listens there: the preview lint falls back to linting every file
+            "supastack:local": {"stateDir": str(tmp_path / "state"), "dbPort": free_port()},
+            **{f"supastack:{k}": v for k, v in config.items()},
+        },
+        "Pulumi.test.yaml",
+    )
+
+    @pulumi.runtime.test
+    def program() -> pulumi.Output[str]:
+        return Platform("supastack", {"settings": stack, "project_dir": tmp_path}).urn
+
+    program()
+
+
+def one(mocks: RecordingMocks, typ: str, name_part: str = "") -> Registered:
+    found = [r for r in mocks.resources if r.typ == typ and name_part in r.name]
+    assert len(found) == 1, [r.name for r in found]
+    return found[0]

@@ -6,16 +6,10 @@ import itertools
 import logging
 from pathlib import Path
 
-import pulumi
 import pytest
 
-from components.platform import Platform
-from supastack import settings
 from supastack.errors import SupastackError
-from supastack.local.credentials import LocalCredentials
-from supastack.local.system import free_port
-from tests.conftest import copy_platform_apps, write_migrations
-from tests.unit.conftest import RecordingMocks, Registered
+from tests.unit.conftest import RecordingMocks, deploy_platform, make_project, one
 
 MANIFEST = """\
 extensions: [pg_cron, {name: citext}]
@@ -39,56 +33,23 @@ ITEMS = "create table shop.items (id bigint primary key, owner uuid);\n"
 RLS = (
     "alter table shop.items enable row level security;\nalter table shop.items drop column owner;\n"
 )
-
-
-def _project(tmp_path: Path, manifest: str = MANIFEST) -> Path:
-    copy_platform_apps(tmp_path)
-    (tmp_path / "apps" / "shop.yaml").write_text(manifest)
-    write_migrations(tmp_path, "shop", {"1_items.sql": ITEMS, "2_rls.sql": RLS})
-    LocalCredentials.generate().save(tmp_path / "state" / "credentials.json")
-    return tmp_path
-
-
-def _deploy(tmp_path: Path, **config: object) -> None:
-    stack = settings.parse(
-        "test",
-        {
-            "supastack:target": "local",
-            "supastack:apps": ["shop"],
-            # nothing listens there: the preview lint falls back to linting every file
-            "supastack:local": {"stateDir": str(tmp_path / "state"), "dbPort": free_port()},
-            **{f"supastack:{k}": v for k, v in config.items()},
-        },
-        "Pulumi.test.yaml",
-    )
-
-    @pulumi.runtime.test
-    def program() -> pulumi.Output[str]:
-        return Platform("supastack", {"settings": stack, "project_dir": tmp_path}).urn
-
-    program()
-
-
-def _one(mocks: RecordingMocks, typ: str, name_part: str = "") -> Registered:
-    found = [r for r in mocks.resources if r.typ == typ and name_part in r.name]
-    assert len(found) == 1, [r.name for r in found]
-    return found[0]
+MIGRATIONS = {"1_items.sql": ITEMS, "2_rls.sql": RLS}
 
 
 def test_database_extensions_schema_and_settings(
     pulumi_mocks: RecordingMocks, tmp_path: Path
 ) -> None:
-    _deploy(_project(tmp_path))
-    cron = _one(pulumi_mocks, "postgresql:index/extension:Extension", "pg_cron")
+    deploy_platform(make_project(tmp_path, MANIFEST, MIGRATIONS))
+    cron = one(pulumi_mocks, "postgresql:index/extension:Extension", "pg_cron")
     assert cron.inputs["schema"] == "pg_catalog"
     assert (
-        _one(pulumi_mocks, "postgresql:index/extension:Extension", "citext").inputs["schema"]
+        one(pulumi_mocks, "postgresql:index/extension:Extension", "citext").inputs["schema"]
         == "extensions"
     )
     assert (
-        _one(pulumi_mocks, "postgresql:index/schema:Schema", "schema-shop").inputs["name"] == "shop"
+        one(pulumi_mocks, "postgresql:index/schema:Schema", "schema-shop").inputs["name"] == "shop"
     )
-    pg_settings = _one(pulumi_mocks, "pulumi-python:dynamic/database:PostgresSettings")
+    pg_settings = one(pulumi_mocks, "pulumi-python:dynamic/database:PostgresSettings")
     assert pg_settings.inputs["values"] == {"work_mem": "8MB"}
     assert "conninfo" in pg_settings.secret_inputs
 
@@ -96,9 +57,9 @@ def test_database_extensions_schema_and_settings(
 def test_migrations_are_chained_in_order_with_secret_connections(
     pulumi_mocks: RecordingMocks, tmp_path: Path
 ) -> None:
-    _deploy(_project(tmp_path))
-    first = _one(pulumi_mocks, "pulumi-python:dynamic/migrations:Migration", "shop-migrations-1")
-    second = _one(pulumi_mocks, "pulumi-python:dynamic/migrations:Migration", "shop-migrations-2")
+    deploy_platform(make_project(tmp_path, MANIFEST, MIGRATIONS))
+    first = one(pulumi_mocks, "pulumi-python:dynamic/migrations:Migration", "shop-migrations-1")
+    second = one(pulumi_mocks, "pulumi-python:dynamic/migrations:Migration", "shop-migrations-2")
     assert second.dependencies == [first.urn]
     assert (first.inputs["version"], first.inputs["destructive"]) == ("1", False)
     assert (second.inputs["destructive"], second.inputs["down_destructive"]) == (True, False)
@@ -110,7 +71,7 @@ def test_migrations_are_chained_in_order_with_secret_connections(
 def test_access_chains_grants_revokes_defaults_and_guards_policies_with_rls(
     pulumi_mocks: RecordingMocks, tmp_path: Path
 ) -> None:
-    _deploy(_project(tmp_path))
+    deploy_platform(make_project(tmp_path, MANIFEST, MIGRATIONS))
     grants = [
         r
         for r in pulumi_mocks.resources
@@ -131,35 +92,33 @@ def test_access_chains_grants_revokes_defaults_and_guards_policies_with_rls(
         assert after.dependencies == [before.urn]  # one at a time: no concurrent GRANTs
     assert all(g.inputs["privileges"] == [] for g in grants[2:])
 
-    role = _one(pulumi_mocks, "postgresql:index/role:Role")
+    role = one(pulumi_mocks, "postgresql:index/role:Role")
     assert role.inputs["login"] is True and "password" in role.secret_inputs
-    rls = _one(pulumi_mocks, "pulumi-python:dynamic/rls:RowLevelSecurity", "shop-")
-    policy = _one(pulumi_mocks, "pulumi-python:dynamic/rls:RlsPolicy")
+    rls = one(pulumi_mocks, "pulumi-python:dynamic/rls:RowLevelSecurity", "shop-")
+    policy = one(pulumi_mocks, "pulumi-python:dynamic/rls:RlsPolicy")
     assert policy.inputs["name"] == "owners read" and rls.urn in policy.dependencies
-    access = _one(pulumi_mocks, "supastack:access:Access", "shop-")
+    access = one(pulumi_mocks, "supastack:access:Access", "shop-")
     migrations = [
         r.urn
         for r in pulumi_mocks.resources
         if r.typ.endswith("migrations:Migration") and "shop-" in r.name
     ]
     assert sorted(access.dependencies) == sorted(migrations)  # tables exist before policies
-    realtime = _one(pulumi_mocks, "pulumi-python:dynamic/database:PublicationTables")
+    realtime = one(pulumi_mocks, "pulumi-python:dynamic/database:PublicationTables")
     assert realtime.inputs["tables"] == [["shop", "items"]]
 
 
 def test_protected_stacks_protect_schema_and_migrations(
     pulumi_mocks: RecordingMocks, tmp_path: Path
 ) -> None:
-    _deploy(
-        _project(tmp_path),
+    deploy_platform(
+        make_project(tmp_path, MANIFEST, MIGRATIONS),
         protect=True,
         migrations={"retainOnDelete": True},
         backups={"enabled": True},
     )
-    assert _one(pulumi_mocks, "postgresql:index/schema:Schema", "schema-shop").protect
-    migration = _one(
-        pulumi_mocks, "pulumi-python:dynamic/migrations:Migration", "shop-migrations-1"
-    )
+    assert one(pulumi_mocks, "postgresql:index/schema:Schema", "schema-shop").protect
+    migration = one(pulumi_mocks, "pulumi-python:dynamic/migrations:Migration", "shop-migrations-1")
     assert migration.protect and migration.retain_on_delete
     assert migration.inputs["backups"]["directory"] == str(tmp_path / "state" / "backups")
 
@@ -168,7 +127,7 @@ def test_lint_findings_are_warned_during_preview(
     pulumi_mocks: RecordingMocks, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     with caplog.at_level(logging.WARNING):
-        _deploy(_project(tmp_path))
+        deploy_platform(make_project(tmp_path, MANIFEST, MIGRATIONS))
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert "migrations/shop/2_rls.sql:2: destructive: drops column shop.items.owner" in warnings
     assert not any("rls-not-enabled" in w for w in warnings)  # enabled by 2_rls.sql
@@ -204,4 +163,4 @@ def test_a_broken_manifest_names_the_file_and_key(
     pulumi_mocks: RecordingMocks, tmp_path: Path, manifest: str, message: str
 ) -> None:
     with pytest.raises(SupastackError, match=message):
-        _deploy(_project(tmp_path, manifest))
+        deploy_platform(make_project(tmp_path, manifest, MIGRATIONS))

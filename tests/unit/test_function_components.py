@@ -1,0 +1,92 @@
+"""Functions and secrets in the resource graph (mocks): what deploys, in which order, and
+that every secret input stays a Pulumi secret."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from supastack.errors import SupastackError
+from supastack.local.paths import PROJECT_DIR
+from tests.unit.conftest import RecordingMocks, deploy_platform, make_project, one
+
+MANIFEST = """\
+functions:
+  hello:
+    rateLimit: {requests: 10, perSeconds: 60}
+    env: {MODE: strict}
+  tick: {verifyJwt: false}
+secrets:
+  - {name: JOB_SECRET, generate: true, vault: true}
+  - {name: API_KEY}
+  - {name: SENTRY_DSN, optional: true}
+"""
+SOURCE = 'import { json, serve } from "../../_shared/mod.ts";\nserve(import.meta.url, {}, () => json(200, {}));\n'
+
+
+def _project(tmp_path: Path) -> Path:
+    root = make_project(tmp_path, MANIFEST, {"1_items.sql": "select 1;\n"})
+    shutil.copytree(PROJECT_DIR / "functions" / "_shared", root / "functions" / "_shared")
+    for slug in ("hello", "tick"):
+        (root / "functions" / "shop" / slug).mkdir(parents=True)
+        (root / "functions" / "shop" / slug / "index.ts").write_text(SOURCE)
+    return root
+
+
+def test_functions_deploy_after_migrations_and_secrets_with_secret_tokens(
+    pulumi_mocks: RecordingMocks, tmp_path: Path
+) -> None:
+    deploy_platform(_project(tmp_path), secret_values={"API_KEY": "k-123"})
+    hello = one(pulumi_mocks, "pulumi-python:dynamic/functions:EdgeFunction", "fn-hello")
+    tick = one(pulumi_mocks, "pulumi-python:dynamic/functions:EdgeFunction", "fn-tick")
+    secrets = one(pulumi_mocks, "pulumi-python:dynamic/functions:FunctionSecrets")
+    migration = one(pulumi_mocks, "pulumi-python:dynamic/migrations:Migration", "shop-")
+
+    assert (hello.inputs["verify_jwt"], tick.inputs["verify_jwt"]) == (True, False)
+    assert sorted(hello.inputs["files"]) == [
+        "_shared/auth.ts", "_shared/config.ts", "_shared/cors.ts", "_shared/db.ts",
+        "_shared/errors.ts", "_shared/handler.ts", "_shared/invocations.ts", "_shared/mod.ts",
+        "_shared/ratelimit.ts", "_shared/validate.ts", "shop/hello/function.config.json",
+        "shop/hello/index.ts",
+    ]  # fmt: skip
+    assert '"requests": 10' in hello.inputs["files"]["shop/hello/function.config.json"]
+    assert len(hello.inputs["hash"]) == 64 and hello.inputs["hash"] != tick.inputs["hash"]
+    assert {secrets.urn, migration.urn} <= set(hello.dependencies)
+    assert "token" in hello.secret_inputs and "token" in hello.additional_secret_outputs
+    assert hello.inputs["api"]["project_ref"] == "local"
+
+    assert "values" in secrets.secret_inputs and "values" in secrets.additional_secret_outputs
+
+
+def test_generated_secrets_are_random_and_vault_ones_stored_as_secrets(
+    pulumi_mocks: RecordingMocks, tmp_path: Path
+) -> None:
+    deploy_platform(_project(tmp_path), secret_values={"API_KEY": "k-123"})
+    password = one(pulumi_mocks, "random:index/randomPassword:RandomPassword", "JOB_SECRET")
+    assert password.inputs["length"] == 40 and password.inputs["special"] is False
+    stored = one(pulumi_mocks, "pulumi-python:dynamic/functions:VaultSecret")
+    assert stored.inputs["name"] == "JOB_SECRET" and "value" in stored.secret_inputs
+    assert not [r for r in pulumi_mocks.resources if "SENTRY_DSN" in r.name]  # optional, unset
+
+
+def test_a_required_secret_that_is_not_set_names_the_command(
+    pulumi_mocks: RecordingMocks, tmp_path: Path
+) -> None:
+    with pytest.raises(
+        SupastackError,
+        match=r"supastack:secretValues.API_KEY is not set; run `pulumi config set --secret --path 'supastack:secretValues.API_KEY' <value> --stack test`",
+    ):
+        deploy_platform(_project(tmp_path))
+
+
+def test_an_unknown_function_directory_is_named(
+    pulumi_mocks: RecordingMocks, tmp_path: Path
+) -> None:
+    root = _project(tmp_path)
+    shutil.rmtree(root / "functions" / "shop" / "tick")
+    with pytest.raises(
+        SupastackError, match=r"function 'tick': functions/shop/tick/index.ts is missing"
+    ):
+        deploy_platform(root, secret_values={"API_KEY": "k"})
