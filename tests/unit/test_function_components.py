@@ -23,7 +23,10 @@ secrets:
   - {name: API_KEY}
   - {name: SENTRY_DSN, optional: true}
 """
-SOURCE = 'import { json, serve } from "../../_shared/mod.ts";\nserve(import.meta.url, {}, () => json(200, {}));\n'
+SOURCE = (
+    'import { json, serve } from "../../_shared/mod.ts";\n'
+    "serve(import.meta.url, {}, () => json(200, {}));\n"
+)
 
 
 def _project(tmp_path: Path) -> Path:
@@ -74,10 +77,8 @@ def test_generated_secrets_are_random_and_vault_ones_stored_as_secrets(
 def test_a_required_secret_that_is_not_set_names_the_command(
     pulumi_mocks: RecordingMocks, tmp_path: Path
 ) -> None:
-    with pytest.raises(
-        SupastackError,
-        match=r"supastack:secretValues.API_KEY is not set; run `pulumi config set --secret --path 'supastack:secretValues.API_KEY' <value> --stack test`",
-    ):
+    command = "pulumi config set --secret --path 'supastack:secretValues.API_KEY' <value>"
+    with pytest.raises(SupastackError, match=rf"secretValues.API_KEY is not set; run `{command}"):
         deploy_platform(_project(tmp_path))
 
 
