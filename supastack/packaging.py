@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from supastack.errors import SupastackError
+from supastack.local.system import network_env
 from supastack.management_api import Upload
 from supastack.manifest import FUNCTION_SLUG
 
@@ -161,7 +162,12 @@ def deno_check(package: FunctionPackage, deno: Path, deno_dir: Path) -> None:
         result = subprocess.run(
             command,
             cwd=tmp,
-            env={"DENO_DIR": str(deno_dir), "NO_COLOR": "1", "PATH": "/usr/bin:/bin"},
+            env={
+                "DENO_DIR": str(deno_dir),
+                "NO_COLOR": "1",
+                "PATH": "/usr/bin:/bin",
+                **network_env(),
+            },
             capture_output=True,
             text=True,
             check=False,

@@ -20,6 +20,7 @@ import httpx
 
 from supastack.errors import SupastackError
 from supastack.local.credentials import LocalCredentials
+from supastack.local import system
 from supastack.local.paths import DENO_DIR, RUNTIME_SOURCE, StatePaths
 
 START_TIMEOUT_S = 120.0
@@ -108,6 +109,7 @@ class EdgeRuntime:
             "HOME": str(self.paths.runtime_state.resolve()),
             "DENO_DIR": str(DENO_DIR),
             "NO_COLOR": "1",
+            **system.network_env(),  # functions' npm packages are fetched on first boot
         }
         with self.paths.runtime_log.open("ab") as log:
             process = subprocess.Popen(

@@ -77,6 +77,20 @@ def deno_version(binary: Path) -> str | None:
     return first[1] if len(first) > 1 and result.returncode == 0 else None
 
 
+#: The machine's network settings (proxy, extra certificate authorities, npm registry) that Deno
+#: needs to fetch npm packages; processes started with a minimal environment keep these.
+NETWORK_ENV = (
+    "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy",
+    "SSL_CERT_FILE", "SSL_CERT_DIR", "DENO_CERT", "DENO_TLS_CA_STORE", "NODE_EXTRA_CA_CERTS",
+    "NPM_CONFIG_REGISTRY",
+)  # fmt: skip
+
+
+def network_env() -> dict[str, str]:
+    """The variables of :data:`NETWORK_ENV` that are set."""
+    return {name: os.environ[name] for name in NETWORK_ENV if name in os.environ}
+
+
 def ensure_deno() -> Path:
     """The pinned Deno binary, installed from npm into ``.supastack/tools`` when missing."""
     if deno_version(DENO_BIN) == DENO_VERSION:
