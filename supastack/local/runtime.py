@@ -19,8 +19,8 @@ from pathlib import Path
 import httpx
 
 from supastack.errors import SupastackError
-from supastack.local.credentials import LocalCredentials
 from supastack.local import system
+from supastack.local.credentials import LocalCredentials
 from supastack.local.paths import DENO_DIR, RUNTIME_SOURCE, StatePaths
 
 START_TIMEOUT_S = 120.0
