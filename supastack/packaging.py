@@ -85,6 +85,8 @@ class FunctionPackage:
             entrypoint_path=self.entrypoint_path,
             files=self.files,
             verify_jwt=self.verify_jwt,
+            # functions/deno.json is the import map and config, as the Supabase CLI sends it
+            import_map_path="deno.json" if "deno.json" in self.files else None,
             static_patterns=(self.config_path,),
         )
 

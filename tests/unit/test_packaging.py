@@ -47,6 +47,7 @@ def test_a_package_holds_the_entrypoint_what_it_imports_tooling_and_its_config(
     ]
     assert pkg.upload().entrypoint_path == "demo/hello/index.ts"
     assert pkg.upload().static_patterns == ("demo/hello/function.config.json",)
+    assert pkg.upload().import_map_path == "deno.json"
     config = pkg.files["demo/hello/function.config.json"].decode()
     assert '"requests": 5' in config and '"verifyJwt": true' in config
 
