@@ -8,18 +8,16 @@ this order backwards, which is what makes deploying an older program a rollback.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, TypedDict
 
 import pulumi
 
 from components.access import Access
 from components.migrations import Migrations
+from components.providers.cron_job import CronJob
 from components.providers.edge_function import EdgeFunction
 from components.providers.publication import PublicationTables
-from supastack import packaging
-from supastack.manifest import AppManifest
-from supastack.migrations.files import MigrationFile
+from supastack.plan import AppPlan
 from supastack.publication import REALTIME
 from supastack.settings import MigrationSettings
 
@@ -27,23 +25,23 @@ from supastack.settings import MigrationSettings
 class AppArgs(TypedDict):
     """Inputs of :class:`App`."""
 
-    manifest: AppManifest
-    files: list[MigrationFile]
+    plan: AppPlan
+    """The app's manifest, migration files, packaged functions and jobs, all checked."""
     conninfo: pulumi.Output[str]
     """The database connection string (a secret)."""
     database: str
     migration_settings: MigrationSettings
     backups: dict[str, Any] | None
     protect: bool
-    functions_root: Path
-    """``functions/`` of the project (the app's functions are ``functions/<app>/<slug>/``)."""
     functions_url: str
     api: dict[str, Any]
     """The Management API (``url``, ``project_ref``) that deploys functions."""
     token: pulumi.Output[str]
     """The Management API token (a secret)."""
     secrets: pulumi.Resource | None
-    """The function secrets, deployed before the functions that read them."""
+    """The secrets (function and Vault), deployed before the functions and jobs that read them."""
+    cron_conninfo: pulumi.Output[str]
+    """The connection string of the database pg_cron runs in (a secret)."""
 
 
 class App(pulumi.ComponentResource):
@@ -57,13 +55,13 @@ class App(pulumi.ComponentResource):
         self, name: str, args: AppArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("supastack:app:App", name, {}, opts)
-        manifest = args["manifest"]
+        manifest = args["plan"].manifest
         self.migrations = Migrations(
             f"{name}-migrations",
             {
                 "app": manifest.app,
                 "schema": manifest.schema_name,
-                "files": args["files"],
+                "files": args["plan"].migrations,
                 "conninfo": args["conninfo"],
                 "settings": args["migration_settings"],
                 "backups": args["backups"],
@@ -89,10 +87,7 @@ class App(pulumi.ComponentResource):
             )
         before_functions = [self.migrations, *([args["secrets"]] if args["secrets"] else [])]
         self.functions = {}
-        for slug, spec in manifest.functions.items():
-            package = packaging.package(
-                args["functions_root"], manifest.app, slug, spec.config(), spec.verify_jwt
-            )
+        for slug, package in args["plan"].functions.items():
             self.functions[slug] = EdgeFunction(
                 f"{name}-fn-{slug}",
                 {
@@ -102,9 +97,24 @@ class App(pulumi.ComponentResource):
                     "app": manifest.app,
                     "slug": slug,
                     "hash": package.hash,
-                    "verify_jwt": spec.verify_jwt,
+                    "verify_jwt": package.verify_jwt,
                     "files": package.text_files(),
                 },
                 pulumi.ResourceOptions(parent=self, depends_on=before_functions),
+            )
+        for job in args["plan"].jobs:
+            CronJob(
+                f"{name}-cron-{job.name}",
+                {
+                    "conninfo": args["cron_conninfo"],
+                    "name": job.name,
+                    "schedule": job.schedule,
+                    "command": job.command,
+                    "database": job.database,
+                    "active": job.active,
+                },
+                pulumi.ResourceOptions(
+                    parent=self, depends_on=[*before_functions, *self.functions.values()]
+                ),
             )
         self.register_outputs({"migrations": self.migrations.versions})

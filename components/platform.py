@@ -11,6 +11,7 @@ from typing import Any, TypedDict
 
 import pulumi
 import pulumi_postgresql as postgresql
+from psycopg.conninfo import make_conninfo
 
 from components.app import App
 from components.database import Database
@@ -18,11 +19,10 @@ from components.secrets import Secrets
 from components.stack_config import secret, secret_object
 from supastack import connection
 from supastack.backups import backup_directory
-from supastack.errors import SupastackError
+from supastack.cron import FUNCTIONS_URL_SECRET
 from supastack.local.credentials import LocalCredentials
 from supastack.local.paths import StatePaths
-from supastack.manifest import load_app, merged_secrets
-from supastack.migrations.files import discover
+from supastack.plan import plan_stack
 from supastack.settings import StackSettings, Target
 
 #: The Postgres major version supastack deploys to (pulumi-postgresql needs it stated).
@@ -84,6 +84,7 @@ class Platform(pulumi.ComponentResource):
     ) -> None:
         super().__init__("supastack:platform:Platform", name, {}, opts)
         stack, project_dir = args["settings"], args["project_dir"]
+        plan = plan_stack(stack, project_dir)  # every check, before any resource
         if stack.target is Target.LOCAL:
             state = StatePaths(stack.local.state_path(project_dir))
             creds = LocalCredentials.load(state.credentials)
@@ -111,19 +112,11 @@ class Platform(pulumi.ComponentResource):
             expected_version=POSTGRES_VERSION,
             opts=pulumi.ResourceOptions(parent=self),
         )
-        manifests = [load_app(project_dir, app) for app in stack.deployed_apps]
-        files = discover(project_dir / "migrations", stack.deployed_apps)
-        secret_specs = merged_secrets(stack.function_secrets, manifests)
-        missing = stack.missing_secrets(
-            s.name for s in secret_specs if not s.generate and not s.optional
-        )
-        if missing:
-            raise SupastackError("\n".join(missing))
         with_db = pulumi.ResourceOptions(parent=self, providers=[provider])
         database = Database(
             f"{name}-database",
             {
-                "manifests": manifests,
+                "manifests": plan.manifests,
                 "database": stack.database.name,
                 "settings_target": _settings_target(stack, project_dir, conninfo, api, token),
                 "protect": stack.protect,
@@ -133,37 +126,42 @@ class Platform(pulumi.ComponentResource):
         secrets = Secrets(
             f"{name}-secrets",
             {
-                "specs": secret_specs,
+                "specs": plan.secrets,
                 "provided": secret_object("secretValues") if stack.secret_values_set else None,
                 "provided_names": stack.secret_values_set,
                 "api": api,
                 "token": token,
                 "conninfo": conninfo,
+                "vault_values": (
+                    {FUNCTIONS_URL_SECRET: stack.functions_url} if plan.calls_functions else {}
+                ),
             },
             pulumi.ResourceOptions(parent=self),
         )
+        cron_conninfo = conninfo.apply(
+            lambda value: make_conninfo(value, dbname=stack.database.cron_database)
+        )
         self.apps = {
-            manifest.app: App(
-                f"{name}-{manifest.app}",
+            planned.manifest.app: App(
+                f"{name}-{planned.manifest.app}",
                 {
-                    "manifest": manifest,
-                    "files": files[manifest.app],
+                    "plan": planned,
                     "conninfo": conninfo,
                     "database": stack.database.name,
                     "migration_settings": stack.migrations,
                     "backups": _backups(stack, project_dir),
                     "protect": stack.protect,
-                    "functions_root": project_dir / "functions",
                     "functions_url": stack.functions_url,
                     "api": api,
                     "token": token,
-                    "secrets": secrets.function_secrets,
+                    "secrets": secrets,
+                    "cron_conninfo": cron_conninfo,
                 },
                 pulumi.ResourceOptions.merge(
                     with_db, pulumi.ResourceOptions(depends_on=[database])
                 ),
             )
-            for manifest in manifests
+            for planned in plan.apps
         }
         self.database_host = pulumi.Output.from_input(host)
         self.database_port = pulumi.Output.from_input(port)

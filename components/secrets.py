@@ -29,6 +29,8 @@ class SecretsArgs(TypedDict):
     api: dict[str, Any]
     token: pulumi.Output[str]
     conninfo: pulumi.Output[str]
+    vault_values: dict[str, str]
+    """Non-secret values SQL reads from Vault too (the functions' base URL), by name."""
 
 
 def _pick(key: str) -> Callable[[dict[str, str]], str]:
@@ -39,6 +41,7 @@ class Secrets(pulumi.ComponentResource):
     """Function secrets and Vault secrets of one stack."""
 
     function_secrets: FunctionSecrets | None
+    """The function secrets (None when the stack has none)."""
 
     def __init__(
         self, name: str, args: SecretsArgs, opts: pulumi.ResourceOptions | None = None
@@ -67,6 +70,17 @@ class Secrets(pulumi.ComponentResource):
                     },
                     child,
                 )
+        for vault_name, value in args["vault_values"].items():
+            VaultSecret(
+                f"{name}-vault-{vault_name}",
+                {
+                    "conninfo": args["conninfo"],
+                    "name": vault_name,
+                    "value": value,
+                    "description": "managed by supastack",
+                },
+                child,
+            )
         self.function_secrets = None
         if values:
             self.function_secrets = FunctionSecrets(

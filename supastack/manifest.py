@@ -159,6 +159,31 @@ class SecretSpec(ConfigModel):
     vault: bool = False
 
 
+class FunctionTarget(ConfigModel):
+    """A job that calls a function of the app with a JSON body, as a scheduled job."""
+
+    slug: str
+    body: dict[str, object] = Field(default_factory=dict)
+    token_secret: SecretName = "JOB_SECRET"  # noqa: S105 (a name, not a value)
+    """The Vault secret sent as the bearer token (declare it with ``vault: true``)."""
+
+
+class CronJobSpec(ConfigModel):
+    """A pg_cron job: SQL, or a call of one of the app's functions."""
+
+    name: Annotated[str, AfterValidator(_identifier)]
+    schedule: str
+    sql: str | None = None
+    function: FunctionTarget | None = None
+    active: bool = True
+
+    @model_validator(mode="after")
+    def _one_command(self) -> Self:
+        if (self.sql is None) == (self.function is None):
+            raise ValueError("sql: a job runs either sql or a function, exactly one")
+        return self
+
+
 class AppManifest(ConfigModel):
     """The database part of ``apps/<app>.yaml``."""
 
@@ -176,6 +201,7 @@ class AppManifest(ConfigModel):
     policies: list[PolicySpec] = Field(default_factory=list)
     functions: dict[str, FunctionSpec] = Field(default_factory=dict)
     secrets: list[SecretSpec] = Field(default_factory=list)
+    cron: list[CronJobSpec] = Field(default_factory=list)
 
     @property
     def schema_name(self) -> str:
@@ -202,6 +228,15 @@ class AppManifest(ConfigModel):
         secret_names = [s.name for s in self.secrets]
         if len(set(secret_names)) != len(secret_names):
             raise ValueError("secrets: a secret is listed twice")
+        for index, job in enumerate(self.cron):
+            if job.function and job.function.slug not in self.functions:
+                raise ValueError(
+                    f"cron.{index}.function.slug: {job.function.slug!r} is not one of this "
+                    "app's functions"
+                )
+        job_names = [j.name for j in self.cron]
+        if len(set(job_names)) != len(job_names):
+            raise ValueError("cron: two jobs share a name")
         return self
 
 
@@ -245,6 +280,19 @@ def merged_secrets(stack_secrets: list[str], manifests: list[AppManifest]) -> li
             if seen[1] == "supastack:functionSecrets":
                 specs[spec.name] = (spec, manifest.source)
     return [spec for _, (spec, _) in sorted(specs.items())]
+
+
+def check_cron_tokens(manifests: list[AppManifest], secrets: list[SecretSpec]) -> None:
+    """A job calling a function sends a Vault secret as its token: it must be declared so."""
+    in_vault = {spec.name for spec in secrets if spec.vault}
+    for manifest in manifests:
+        for index, job in enumerate(manifest.cron):
+            if job.function and job.function.token_secret not in in_vault:
+                raise SupastackError(
+                    f"{manifest.source}: cron.{index}.function.tokenSecret: "
+                    f"{job.function.token_secret} is not a secret with `vault: true`; declare it "
+                    "under secrets (e.g. {name: JOB_SECRET, generate: true, vault: true})"
+                )
 
 
 def manifest_path(project_dir: Path, app: str) -> Path:

@@ -16,9 +16,11 @@ Connection = psycopg.Connection[tuple[Any, ...]]
 APPLICATION_NAME = "supastack"
 
 
-def connect(conninfo: str, *, autocommit: bool = True) -> Connection:
-    """Open a connection; errors are re-raised without the connection string (it has a password)."""
+def connect(conninfo: str, *, autocommit: bool = True, subject: str = "") -> Connection:
+    """Open a connection; errors name ``subject`` (what needed the database) and never show the
+    connection string (it has a password)."""
     try:
         return psycopg.connect(conninfo, autocommit=autocommit, application_name=APPLICATION_NAME)
     except psycopg.OperationalError as exc:
-        raise SupastackError(f"cannot connect to the database: {exc}") from None
+        prefix = f"{subject}: " if subject else ""
+        raise SupastackError(f"{prefix}cannot connect to the database: {exc}") from None

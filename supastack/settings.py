@@ -66,6 +66,8 @@ class DatabaseSettings(ConfigModel):
     name: str = "postgres"
     user: str = "postgres"
     sslmode: Literal["disable", "require", "verify-ca", "verify-full"] = "require"
+    #: The database pg_cron runs in (``cron.database_name``; ``postgres`` on Supabase).
+    cron_database: str = "postgres"
 
     @model_validator(mode="after")
     def _not_the_transaction_pooler(self) -> Self:

@@ -2,7 +2,7 @@
  * Who is calling. With `verify_jwt` on (the default), the gateway has verified the JWT's
  * signature before the function runs, so its claims can be read here; a function deployed with
  * `verify_jwt: false` must accept only callers this module verifies itself: the service role
- * key, or a job secret (header `x-job-secret`, compared with the JOB_SECRET function secret).
+ * key, or the job secret (JOB_SECRET function secret) as a bearer token or `x-job-secret`.
  */
 import { createHash, timingSafeEqual } from "node:crypto";
 import { HttpError } from "./errors.ts";
@@ -45,6 +45,8 @@ export function identify(req: Request, verifiedByGateway: boolean): Caller {
   }
   const token = req.headers.get("authorization")?.match(/^Bearer\s+(\S+)$/i)?.[1];
   if (!token) return { kind: "anon" };
+  // Scheduled jobs (pg_cron through net.http_post) send the job secret from Vault as a bearer.
+  if (jobSecret && sameSecret(token, jobSecret)) return { kind: "job" };
   const serviceKey = Deno.env.get("SUPABASE_SERVICE_ROLE_KEY") ?? "";
   if (serviceKey && sameSecret(token, serviceKey)) return { kind: "service" };
   if (!verifiedByGateway) return { kind: "anon" };

@@ -83,6 +83,10 @@ Deno.test("jobs authenticate with the job secret; a wrong one is refused", async
   );
   const ok = await call(handler, { headers: { "x-job-secret": Deno.env.get("JOB_SECRET")! } });
   assertEquals([ok.status, ok.body.kind], [200, "job"]);
+  const bearer = await call(handler, {
+    headers: { authorization: `Bearer ${Deno.env.get("JOB_SECRET")}` },
+  });
+  assertEquals([bearer.status, bearer.body.kind], [200, "job"]); // how pg_cron jobs call
   const wrong = await call(handler, { headers: { "x-job-secret": "guess" } });
   assertEquals(wrong.status, 401);
   const user = await call(handler, { headers: userHeaders });

@@ -91,3 +91,54 @@ def test_an_unknown_function_directory_is_named(
         SupastackError, match=r"function 'tick': functions/shop/tick/index.ts is missing"
     ):
         deploy_platform(root, secret_values={"API_KEY": "k"})
+
+
+CRON = """\
+cron:
+  - {name: nightly-cleanup, schedule: "0 2 * * *", sql: "delete from shop.items where false"}
+  - name: tick-every-minute
+    schedule: "* * * * *"
+    function: {slug: tick, body: {source: cron}}
+"""
+
+
+def test_cron_jobs_are_rendered_validated_and_ordered_after_their_functions(
+    pulumi_mocks: RecordingMocks, tmp_path: Path
+) -> None:
+    root = _project(tmp_path)
+    (root / "apps" / "shop.yaml").write_text(MANIFEST + CRON)
+    deploy_platform(root, secret_values={"API_KEY": "k"})
+    sql_job = one(pulumi_mocks, "pulumi-python:dynamic/cron:CronJob", "nightly-cleanup")
+    call = one(pulumi_mocks, "pulumi-python:dynamic/cron:CronJob", "tick-every-minute")
+    tick = one(pulumi_mocks, "pulumi-python:dynamic/functions:EdgeFunction", "fn-tick")
+    assert sql_job.inputs["command"] == "delete from shop.items where false"
+    assert "vault.decrypted_secrets WHERE name = 'JOB_SECRET'" in call.inputs["command"]
+    assert tick.urn in call.dependencies and "conninfo" in call.secret_inputs
+    url = one(
+        pulumi_mocks, "pulumi-python:dynamic/functions:VaultSecret", "supastack_functions_url"
+    )
+    assert url.inputs["value"] == "http://127.0.0.1:54321"
+
+
+@pytest.mark.parametrize(
+    ("cron", "message"),
+    [
+        ('cron: [{name: fast, schedule: "30 seconds", sql: "select 1"}]\n',
+         r"cron job 'fast': schedule '30 seconds': second-level schedules need pg_cron 1.5"),
+        ('cron: [{name: typo, schedule: "* * * * *", sql: "selec 1"}]\n',
+         r"apps/shop.yaml: cron job 'typo':1: syntax error"),
+        ('cron: [{name: ghost, schedule: "@daily", function: {slug: nope}}]\n',
+         r"apps/shop.yaml: cron.0.function.slug: 'nope' is not one of this app's functions"),
+        ('cron: [{name: leak, schedule: "@daily", function: {slug: tick, tokenSecret: API_KEY}}]\n',
+         r"apps/shop.yaml: cron.0.function.tokenSecret: API_KEY is not a secret with `vault: "),
+    ],
+)  # fmt: skip
+def test_bad_jobs_fail_the_preview_naming_the_job(
+    pulumi_mocks: RecordingMocks, tmp_path: Path, cron: str, message: str
+) -> None:
+    root = _project(tmp_path)
+    (root / "apps" / "shop.yaml").write_text(MANIFEST + cron)
+    with pytest.raises(SupastackError, match=message):
+        deploy_platform(root, secret_values={"API_KEY": "k"})
+    # checked before any resource is declared: nothing but the Platform component registered
+    assert [r.typ for r in pulumi_mocks.resources] == ["supastack:platform:Platform"]

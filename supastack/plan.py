@@ -1,0 +1,66 @@
+"""Everything a stack will deploy, read and checked before any resource is declared.
+
+The program builds this first, so a broken manifest, a missing secret, a bad schedule, a
+function that does not package or a migration file that does not fit fails the preview with
+a message naming the file and key, and nothing at all is applied.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from supastack.cron import Job, plan_jobs
+from supastack.errors import SupastackError
+from supastack.manifest import AppManifest, SecretSpec, check_cron_tokens, load_app, merged_secrets
+from supastack.migrations.files import MigrationFile, discover
+from supastack.packaging import FunctionPackage, package
+from supastack.settings import StackSettings
+
+
+@dataclass(frozen=True)
+class AppPlan:
+    manifest: AppManifest
+    migrations: list[MigrationFile]
+    functions: dict[str, FunctionPackage]
+    jobs: list[Job]
+
+
+@dataclass(frozen=True)
+class StackPlan:
+    apps: list[AppPlan]
+    secrets: list[SecretSpec]
+
+    @property
+    def manifests(self) -> list[AppManifest]:
+        return [a.manifest for a in self.apps]
+
+    @property
+    def calls_functions(self) -> bool:
+        """Whether a job calls a function (then SQL needs the functions' URL from Vault)."""
+        return any(job.function for a in self.apps for job in a.manifest.cron)
+
+
+def plan_stack(stack: StackSettings, project_dir: Path) -> StackPlan:
+    """Load and check the apps the stack deploys."""
+    manifests = [load_app(project_dir, app) for app in stack.deployed_apps]
+    files = discover(project_dir / "migrations", stack.deployed_apps)
+    secrets = merged_secrets(stack.function_secrets, manifests)
+    missing = stack.missing_secrets(s.name for s in secrets if not s.generate and not s.optional)
+    if missing:
+        raise SupastackError("\n".join(missing))
+    check_cron_tokens(manifests, secrets)
+    functions = project_dir / "functions"
+    apps = [
+        AppPlan(
+            manifest=m,
+            migrations=files[m.app],
+            functions={
+                slug: package(functions, m.app, slug, spec.config(), spec.verify_jwt)
+                for slug, spec in m.functions.items()
+            },
+            jobs=plan_jobs(m, stack.pg_cron, stack.database.name),
+        )
+        for m in manifests
+    ]
+    return StackPlan(apps, secrets)

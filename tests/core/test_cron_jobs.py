@@ -1,0 +1,147 @@
+"""CronJob against the cluster's real pg_cron: scheduling by name, drift, an HTTP call carrying
+the Vault-held token, and one job that pg_cron itself runs."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from psycopg.conninfo import make_conninfo
+from pulumi.dynamic import CreateResult, ReadResult, UpdateResult
+
+from components.providers.cron_job import CronJobProvider
+from supastack import cron, vault
+from supastack.errors import SupastackError
+from tests.conftest import RecordingServer, Services
+from tests.core.conftest import Database
+
+TOKEN_SECRET = "CRON_TEST_TOKEN"
+
+
+def outs(result: CreateResult | UpdateResult | ReadResult) -> dict[str, Any]:
+    assert result.outs is not None
+    return result.outs
+
+
+@pytest.fixture
+def cron_db(services: Services) -> Iterator[str]:
+    """The cron database (`postgres`) with pg_cron; jobs a test leaves are removed after it."""
+    with services.connect() as conn:
+        conn.execute("create extension if not exists pg_cron with schema pg_catalog")
+    yield services.dsn()
+    with services.connect() as conn:
+        conn.execute("select cron.unschedule(jobid) from cron.job where jobname like 'test-%'")
+
+
+@pytest.fixture
+def endpoint(services: Services, http_endpoint: RecordingServer) -> tuple[RecordingServer, str]:
+    """A local test endpoint standing in for the functions' base URL, and the job token."""
+    token = secrets.token_urlsafe(24)
+    vault.put_secret(services.dsn(), cron.FUNCTIONS_URL_SECRET, http_endpoint.url)
+    vault.put_secret(services.dsn(), TOKEN_SECRET, token)
+    return http_endpoint, token
+
+
+def _props(conninfo: str, **values: Any) -> dict[str, Any]:
+    return {
+        "conninfo": conninfo,
+        "name": "test-job",
+        "schedule": "*/5 * * * *",
+        "command": "select 1",
+        "database": "postgres",
+        "active": True,
+        **values,
+    }
+
+
+def _job(services: Services, name: str) -> tuple[Any, ...] | None:
+    with services.connect() as conn:
+        return conn.execute(
+            "select schedule, command, database, active from cron.job where jobname = %s", [name]
+        ).fetchone()
+
+
+def test_schedule_by_name_in_another_database_drift_and_delete(
+    services: Services, cron_db: str, database: Database
+) -> None:
+    provider = CronJobProvider()
+    props = _props(cron_db, database=database.name, command="insert into ticks values (1)")
+    created = provider.create(props)
+    assert _job(services, "test-job") == (
+        "*/5 * * * *",
+        "insert into ticks values (1)",
+        database.name,
+        True,
+    )
+    again = provider.create(props)  # upsert by name: still one job
+    assert outs(again)["job_id"] == outs(created)["job_id"]
+
+    with services.connect() as conn:
+        conn.execute(
+            "select cron.alter_job(%s, schedule := '0 3 * * *', active := false)",
+            [outs(created)["job_id"]],
+        )
+    read = provider.read("test-job", outs(created))
+    assert (outs(read)["schedule"], outs(read)["active"]) == ("0 3 * * *", False)
+    assert provider.diff("test-job", outs(read), props).changes
+    provider.update("test-job", outs(read), props)
+    assert _job(services, "test-job")[::3] == ("*/5 * * * *", True)  # type: ignore[index]
+
+    provider.delete("test-job", props)
+    assert _job(services, "test-job") is None
+    provider.delete("test-job", props)  # absent: no error (cron.unschedule(name) would raise)
+    assert provider.read("test-job", props).id == ""
+
+
+def test_an_inactive_job_stays_inactive(services: Services, cron_db: str) -> None:
+    provider = CronJobProvider()
+    provider.create(_props(cron_db, name="test-paused", active=False))
+    provider.create(_props(cron_db, name="test-paused", active=False, schedule="0 1 * * *"))
+    assert _job(services, "test-paused")[::3] == ("0 1 * * *", False)  # type: ignore[index]
+
+
+def test_a_job_calling_a_function_reaches_it_with_the_vault_token(
+    services: Services, cron_db: str, endpoint: tuple[RecordingServer, str]
+) -> None:
+    server, token = endpoint
+    command = cron.function_call("session-cleanup", {"batch": 50}, TOKEN_SECRET)
+    assert token not in command and server.url not in command
+    with services.connect() as conn:
+        conn.execute(command.encode())  # what the job runs (the local net.http_post is synchronous)
+    request = server.wait_for(1)[0]
+    assert (request.method, request.path) == ("POST", "/functions/v1/session-cleanup")
+    assert request.headers["Authorization"] == f"Bearer {token}"
+    assert request.json() == {"batch": 50}
+
+
+def test_pg_cron_runs_a_scheduled_job(
+    services: Services, cron_db: str, endpoint: tuple[RecordingServer, str]
+) -> None:
+    """Debian's pg_cron 1.4.2 schedules by the minute: this waits for the next one."""
+    server, token = endpoint
+    command = cron.function_call("tick", {"from": "pg_cron"}, TOKEN_SECRET)
+    CronJobProvider().create(
+        _props(cron_db, name="test-every-minute", schedule="* * * * *", command=command)
+    )
+    request = server.wait_for(1, timeout=90)[0]
+    assert (
+        request.path == "/functions/v1/tick"
+        and request.headers["Authorization"] == f"Bearer {token}"
+    )
+    with services.connect() as conn:
+        status = conn.execute(
+            "select d.status from cron.job_run_details d join cron.job j using (jobid) "
+            "where j.jobname = 'test-every-minute' order by d.start_time desc limit 1"
+        ).fetchone()
+    assert status in (("succeeded",), ("running",))
+
+
+def test_a_job_in_a_missing_database_is_refused_naming_it(services: Services, cron_db: str) -> None:
+    with pytest.raises(
+        SupastackError, match=r"cron job 'test-nowhere': cannot connect.*no_such_db"
+    ):
+        CronJobProvider().create(
+            _props(make_conninfo(cron_db, dbname="no_such_db"), name="test-nowhere")
+        )
