@@ -14,6 +14,7 @@ import pulumi
 
 from components.access import Access
 from components.migrations import Migrations
+from components.providers.alerts import AlertRule
 from components.providers.cron_job import CronJob
 from components.providers.edge_function import EdgeFunction
 from components.providers.publication import PublicationTables
@@ -42,6 +43,8 @@ class AppArgs(TypedDict):
     """The secrets (function and Vault), deployed before the functions and jobs that read them."""
     cron_conninfo: pulumi.Output[str]
     """The connection string of the database pg_cron runs in (a secret)."""
+    alert_channels: list[pulumi.Resource]
+    """The stack's alert channels, which the app's rules notify."""
 
 
 class App(pulumi.ComponentResource):
@@ -115,6 +118,15 @@ class App(pulumi.ComponentResource):
                 },
                 pulumi.ResourceOptions(
                     parent=self, depends_on=[*before_functions, *self.functions.values()]
+                ),
+            )
+        for rule in args["plan"].rules:
+            AlertRule(
+                f"{name}-alert-{rule.name}",
+                {"conninfo": args["conninfo"], **rule.as_dict()},
+                pulumi.ResourceOptions(
+                    parent=self,
+                    depends_on=[self.migrations, *self.functions.values(), *args["alert_channels"]],
                 ),
             )
         self.register_outputs({"migrations": self.migrations.versions})

@@ -15,6 +15,7 @@ from psycopg.conninfo import make_conninfo
 
 from components.app import App
 from components.database import Database
+from components.providers.alerts import AlertChannel
 from components.secrets import Secrets
 from components.stack_config import secret, secret_object
 from supastack import connection
@@ -23,7 +24,7 @@ from supastack.cron import FUNCTIONS_URL_SECRET
 from supastack.local.credentials import LocalCredentials
 from supastack.local.paths import StatePaths
 from supastack.plan import plan_stack
-from supastack.settings import StackSettings, Target
+from supastack.settings import MONITORING_APP, StackSettings, Target
 
 #: The Postgres major version supastack deploys to (pulumi-postgresql needs it stated).
 POSTGRES_VERSION = "15"
@@ -78,6 +79,7 @@ class Platform(pulumi.ComponentResource):
     db_password: pulumi.Output[str]
     """The database password, as a Pulumi secret."""
     apps: dict[str, App]
+    """The deployed apps by name, the platform's own first."""
 
     def __init__(
         self, name: str, args: PlatformArgs, opts: pulumi.ResourceOptions | None = None
@@ -141,8 +143,12 @@ class Platform(pulumi.ComponentResource):
         cron_conninfo = conninfo.apply(
             lambda value: make_conninfo(value, dbname=stack.database.cron_database)
         )
-        self.apps = {
-            planned.manifest.app: App(
+        # The platform's own apps come first; the alert channels live in their tables and every
+        # other app's rules notify them.
+        self.apps = {}
+        channels: list[pulumi.Resource] = []
+        for planned in plan.apps:
+            app = App(
                 f"{name}-{planned.manifest.app}",
                 {
                     "plan": planned,
@@ -156,13 +162,29 @@ class Platform(pulumi.ComponentResource):
                     "token": token,
                     "secrets": secrets,
                     "cron_conninfo": cron_conninfo,
+                    "alert_channels": channels,
                 },
                 pulumi.ResourceOptions.merge(
                     with_db, pulumi.ResourceOptions(depends_on=[database])
                 ),
             )
-            for planned in plan.apps
-        }
+            self.apps[planned.manifest.app] = app
+            if planned.manifest.app == MONITORING_APP:
+                channels = [
+                    AlertChannel(
+                        f"{name}-channel-{channel.name}",
+                        {
+                            "conninfo": conninfo,
+                            "name": channel.name,
+                            "type": channel.type,
+                            "secret_name": channel.secret_name,
+                            "endpoint": channel.endpoint,
+                            "severities": list(channel.severities),
+                        },
+                        pulumi.ResourceOptions(parent=self, depends_on=[app, secrets]),
+                    )
+                    for channel in plan.channels
+                ]
         self.database_host = pulumi.Output.from_input(host)
         self.database_port = pulumi.Output.from_input(port)
         self.functions_url = pulumi.Output.from_input(stack.functions_url)

@@ -49,6 +49,7 @@ class Secrets(pulumi.ComponentResource):
         super().__init__("supastack:secrets:Secrets", name, {}, opts)
         child = pulumi.ResourceOptions(parent=self)
         values: dict[str, pulumi.Output[str]] = {}
+        for_functions: dict[str, pulumi.Output[str]] = {}
         for spec in args["specs"]:
             if spec.generate:
                 generated = random.RandomPassword(
@@ -59,6 +60,8 @@ class Secrets(pulumi.ComponentResource):
                 values[spec.name] = args["provided"].apply(_pick(spec.name))
             else:
                 continue  # an optional secret the stack does not set
+            if spec.function:
+                for_functions[spec.name] = values[spec.name]
             if spec.vault:
                 VaultSecret(
                     f"{name}-vault-{spec.name}",
@@ -82,13 +85,13 @@ class Secrets(pulumi.ComponentResource):
                 child,
             )
         self.function_secrets = None
-        if values:
+        if for_functions:
             self.function_secrets = FunctionSecrets(
                 f"{name}-functions",
                 {
                     "api": args["api"],
                     "token": args["token"],
-                    "values": pulumi.Output.secret(pulumi.Output.all(**values)),
+                    "values": pulumi.Output.secret(pulumi.Output.all(**for_functions)),
                 },
                 child,
             )

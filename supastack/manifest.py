@@ -14,7 +14,7 @@ database. Every error names the manifest file and the key.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Annotated, Literal, Self
 
@@ -24,6 +24,7 @@ from pydantic import AfterValidator, Field, ValidationError, model_validator
 from supastack import sqltext
 from supastack.errors import SupastackError
 from supastack.models import ConfigModel, SecretName, describe_errors
+from supastack.settings import Duration, Severity
 
 #: Extensions Supabase pins to a schema: pg_cron must live in pg_catalog.
 PINNED_SCHEMAS = {"pg_cron": "pg_catalog"}
@@ -157,6 +158,8 @@ class SecretSpec(ConfigModel):
     length: int = Field(default=40, ge=16, le=256)
     optional: bool = False
     vault: bool = False
+    function: bool = True
+    """Whether functions get it (alert channel secrets are for SQL only)."""
 
 
 class FunctionTarget(ConfigModel):
@@ -184,6 +187,43 @@ class CronJobSpec(ConfigModel):
         return self
 
 
+class MetricSpec(ConfigModel):
+    """What a rule measures: one helper, or ``sql`` returning one number (``$1``: the window)."""
+
+    function_error_rate: str | None = None
+    """Share of a function's invocations answered 5xx (0 to 1)."""
+    function_p95_ms: str | None = None
+    """A function's 95th-percentile duration in milliseconds."""
+    cron_failures: str | None = None
+    """Failed runs of a pg_cron job (by name)."""
+    sql: str | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Self:
+        chosen = [k for k, v in self.model_dump().items() if v is not None]
+        if len(chosen) != 1:
+            raise ValueError(
+                "metric: give exactly one of functionErrorRate, functionP95Ms, cronFailures, sql"
+            )
+        return self
+
+
+class AlertRuleSpec(ConfigModel):
+    """A rule: fires when the metric over ``window`` compares true against ``threshold`` for
+    ``for``; repeats every ``repeatEvery`` while firing; resolves when it no longer does."""
+
+    name: Annotated[str, AfterValidator(_identifier)]
+    severity: Severity
+    metric: MetricSpec
+    comparison: Literal[">", ">=", "<", "<=", "=", "<>"] = ">"
+    threshold: float
+    window: Duration = "5min"
+    for_duration: Duration = Field(default="0", alias="for")
+    repeat_every: Duration = "1h"
+    channels: list[str] = Field(default_factory=list)
+    """Channels of ``supastack:alertChannels`` (default: all of them)."""
+
+
 class AppManifest(ConfigModel):
     """The database part of ``apps/<app>.yaml``."""
 
@@ -202,6 +242,7 @@ class AppManifest(ConfigModel):
     functions: dict[str, FunctionSpec] = Field(default_factory=dict)
     secrets: list[SecretSpec] = Field(default_factory=list)
     cron: list[CronJobSpec] = Field(default_factory=list)
+    alerts: list[AlertRuleSpec] = Field(default_factory=list)
 
     @property
     def schema_name(self) -> str:
@@ -266,10 +307,14 @@ def merged_settings(manifests: list[AppManifest]) -> dict[str, str]:
     return {name: value for name, (value, _) in values.items()}
 
 
-def merged_secrets(stack_secrets: list[str], manifests: list[AppManifest]) -> list[SecretSpec]:
-    """Every function secret of the stack: ``supastack:functionSecrets`` and the manifests'
-    ``secrets``; two apps may share a secret only if they declare it alike."""
+def merged_secrets(
+    stack_secrets: list[str], manifests: list[AppManifest], channel_secrets: Iterable[str] = ()
+) -> list[SecretSpec]:
+    """Every secret of the stack: ``supastack:functionSecrets``, the manifests' ``secrets``, and
+    the alert channels' (Vault only); two apps may share a secret only if they declare it alike."""
     specs = {name: (SecretSpec(name=name), "supastack:functionSecrets") for name in stack_secrets}
+    for name in channel_secrets:
+        specs[name] = (SecretSpec(name=name, vault=True, function=False), "supastack:alertChannels")
     for manifest in manifests:
         for spec in manifest.secrets:
             seen = specs.setdefault(spec.name, (spec, manifest.source))

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from supastack.alerts import Channel, Rule, channel_of, plan_rules
 from supastack.cron import Job, plan_jobs
 from supastack.errors import SupastackError
 from supastack.manifest import AppManifest, SecretSpec, check_cron_tokens, load_app, merged_secrets
@@ -24,12 +25,14 @@ class AppPlan:
     migrations: list[MigrationFile]
     functions: dict[str, FunctionPackage]
     jobs: list[Job]
+    rules: list[Rule]
 
 
 @dataclass(frozen=True)
 class StackPlan:
     apps: list[AppPlan]
     secrets: list[SecretSpec]
+    channels: list[Channel]
 
     @property
     def manifests(self) -> list[AppManifest]:
@@ -45,7 +48,8 @@ def plan_stack(stack: StackSettings, project_dir: Path) -> StackPlan:
     """Load and check the apps the stack deploys."""
     manifests = [load_app(project_dir, app) for app in stack.deployed_apps]
     files = discover(project_dir / "migrations", stack.deployed_apps)
-    secrets = merged_secrets(stack.function_secrets, manifests)
+    channel_secrets = [c.secret for c in stack.alert_channels.values()]
+    secrets = merged_secrets(stack.function_secrets, manifests, channel_secrets)
     missing = stack.missing_secrets(s.name for s in secrets if not s.generate and not s.optional)
     if missing:
         raise SupastackError("\n".join(missing))
@@ -60,7 +64,9 @@ def plan_stack(stack: StackSettings, project_dir: Path) -> StackPlan:
                 for slug, spec in m.functions.items()
             },
             jobs=plan_jobs(m, stack.pg_cron, stack.database.name),
+            rules=plan_rules(m, stack.alert_channels),
         )
         for m in manifests
     ]
-    return StackPlan(apps, secrets)
+    channels = [channel_of(name, config) for name, config in stack.alert_channels.items()]
+    return StackPlan(apps, secrets, channels)

@@ -32,7 +32,8 @@ _PROJECT_REF = re.compile(r"^[a-z]{20}$")
 
 #: Apps every stack deploys first: the platform's own tables (function invocations, rate
 #: limits, alert rules); a stack does not list them.
-PLATFORM_APPS = ("monitoring",)
+MONITORING_APP = "monitoring"
+PLATFORM_APPS = (MONITORING_APP,)
 
 #: pg_cron versions per target: Supabase runs 1.6; Debian bookworm's postgresql-15-cron is 1.4.2.
 PG_CRON_VERSION = {"local": "1.4.2", "supabase": "1.6"}
@@ -139,8 +140,10 @@ class AlertChannel(ConfigModel):
     """
 
     type: Literal["slack", "pagerduty", "webhook", "email"]
-    secret: str
+    secret: SecretName
     severities: list[Severity] = Field(default_factory=lambda: list(ALL_SEVERITIES))
+    #: PagerDuty only: the Events API URL (default https://events.pagerduty.com/v2/enqueue).
+    endpoint: str | None = None
 
 
 class StackSettings(ConfigModel):

@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from pulumi.runtime import rpc
 
 from supastack.errors import SupastackError
 from supastack.local.paths import PROJECT_DIR
@@ -141,4 +142,76 @@ def test_bad_jobs_fail_the_preview_naming_the_job(
     with pytest.raises(SupastackError, match=message):
         deploy_platform(root, secret_values={"API_KEY": "k"})
     # checked before any resource is declared: nothing but the Platform component registered
+    assert [r.typ for r in pulumi_mocks.resources] == ["supastack:platform:Platform"]
+
+
+ALERTS = """\
+alerts:
+  - name: hello-errors
+    severity: critical
+    metric: {functionErrorRate: hello}
+    threshold: 0.05
+    for: 5min
+  - name: slow-hello
+    severity: warning
+    metric: {sql: "select monitoring.function_p95_ms('hello', $1)"}
+    threshold: 500
+    channels: [ops-hook]
+"""
+CHANNELS = {"ops-hook": {"type": "webhook", "secret": "OPS_HOOK_URL"}}
+
+
+def test_alert_rules_and_channels_in_the_graph(
+    pulumi_mocks: RecordingMocks, tmp_path: Path
+) -> None:
+    root = _project(tmp_path)
+    (root / "apps" / "shop.yaml").write_text(MANIFEST + ALERTS)
+    deploy_platform(
+        root, secret_values={"API_KEY": "k", "OPS_HOOK_URL": "https://hooks.example/x"},
+        alertChannels=CHANNELS,
+    )  # fmt: skip
+    channel = one(pulumi_mocks, "pulumi-python:dynamic/alerts:AlertChannel")
+    errors = one(pulumi_mocks, "pulumi-python:dynamic/alerts:AlertRule", "hello-errors")
+    assert (channel.inputs["type"], channel.inputs["secret_name"]) == ("webhook", "OPS_HOOK_URL")
+    assert errors.inputs["metric_sql"] == "SELECT monitoring.function_error_rate('hello', $1)"
+    assert (errors.inputs["for_duration"], errors.inputs["channels"]) == ("5min", ["ops-hook"])
+    assert channel.urn in errors.dependencies
+    hook = one(pulumi_mocks, "pulumi-python:dynamic/functions:VaultSecret", "OPS_HOOK_URL")
+    assert "value" in hook.secret_inputs
+    secrets = one(pulumi_mocks, "pulumi-python:dynamic/functions:FunctionSecrets")
+    evaluator = one(pulumi_mocks, "pulumi-python:dynamic/cron:CronJob", "evaluate-alerts")
+    assert evaluator.inputs["command"] == "select monitoring.evaluate_alerts()"
+    function_values = secrets.inputs["values"]
+    while rpc._special_sig_key in function_values:  # unwrap the secret envelopes
+        function_values = function_values["value"]
+    # (JOB_SECRET's random value is unknown under mocks, so it is not in the dict)
+    assert "API_KEY" in function_values and "OPS_HOOK_URL" not in function_values
+
+
+@pytest.mark.parametrize(
+    ("alerts", "message"),
+    [
+        ("alerts: [{name: a, severity: critical, metric: {functionErrorRate: hello},\n"
+         "  threshold: 1, channels: [pager]}]\n",
+         r"apps/shop.yaml: alerts.0 \(a\): channel 'pager' is not in supastack:alertChannels "
+         r"\(known: ops-hook\)"),
+        ("alerts: [{name: b, severity: critical, metric: {sql: 'delete from x'}, threshold: 1}]\n",
+         r"apps/shop.yaml: alerts.0 \(b\): metric.sql must be one SELECT"),
+        ("alerts: [{name: c, severity: critical, metric: {sql: 'selec 1'}, threshold: 1}]\n",
+         r"apps/shop.yaml: alerts.0 \(c\): metric:1: syntax error"),
+        ("alerts: [{name: d, severity: loud, metric: {sql: 'select 1'}, threshold: 1}]\n",
+         r"apps/shop.yaml: alerts.0.severity: "),
+        ("alerts: [{name: e, severity: info, metric: {}, threshold: 1}]\n",
+         r"apps/shop.yaml: alerts.0.metric: metric: give exactly one of"),
+    ],
+)  # fmt: skip
+def test_bad_alert_rules_fail_the_preview(
+    pulumi_mocks: RecordingMocks, tmp_path: Path, alerts: str, message: str
+) -> None:
+    root = _project(tmp_path)
+    (root / "apps" / "shop.yaml").write_text(MANIFEST + alerts)
+    with pytest.raises(SupastackError, match=message):
+        deploy_platform(
+            root, secret_values={"API_KEY": "k", "OPS_HOOK_URL": "u"}, alertChannels=CHANNELS
+        )
     assert [r.typ for r in pulumi_mocks.resources] == ["supastack:platform:Platform"]
