@@ -134,6 +134,7 @@ class Platform(pulumi.ComponentResource):
                 "api": api,
                 "token": token,
                 "conninfo": conninfo,
+                "drains": stack.log_drains,
                 "vault_values": (
                     {FUNCTIONS_URL_SECRET: stack.functions_url} if plan.calls_functions else {}
                 ),

@@ -7,7 +7,7 @@ secrets end to end: in the resources' inputs, outputs and state.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, TypedDict
 
 import pulumi
@@ -15,7 +15,9 @@ import pulumi_random as random
 
 from components.providers.function_secrets import FunctionSecrets
 from components.providers.vault_secret import VaultSecret
+from supastack.drains import DRAINS_SECRET, drains_json
 from supastack.manifest import SecretSpec
+from supastack.settings import LogDrainSettings
 
 
 class SecretsArgs(TypedDict):
@@ -31,6 +33,8 @@ class SecretsArgs(TypedDict):
     conninfo: pulumi.Output[str]
     vault_values: dict[str, str]
     """Non-secret values SQL reads from Vault too (the functions' base URL), by name."""
+    drains: Mapping[str, LogDrainSettings]
+    """``supastack:logDrains``, delivered to functions as the SUPASTACK_LOG_DRAINS secret."""
 
 
 def _pick(key: str) -> Callable[[dict[str, str]], str]:
@@ -84,6 +88,8 @@ class Secrets(pulumi.ComponentResource):
                 },
                 child,
             )
+        if args["drains"]:
+            for_functions[DRAINS_SECRET] = self._drains(args)
         self.function_secrets = None
         if for_functions:
             self.function_secrets = FunctionSecrets(
@@ -96,3 +102,16 @@ class Secrets(pulumi.ComponentResource):
                 child,
             )
         self.register_outputs({})
+
+    @staticmethod
+    def _drains(args: SecretsArgs) -> pulumi.Output[str]:
+        """The drain list with its auth header values (from ``secretValues``), as a secret."""
+        drains = args["drains"]
+        names = sorted({d.auth_secret for d in drains.values() if d.auth_secret})
+        if not names or args["provided"] is None:
+            return pulumi.Output.secret(drains_json(drains, {}))
+        provided = args["provided"]
+        auth = pulumi.Output.all(*(provided.apply(_pick(n)) for n in names))
+        return pulumi.Output.secret(
+            auth.apply(lambda values: drains_json(drains, dict(zip(names, values, strict=True))))
+        )

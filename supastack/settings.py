@@ -55,6 +55,12 @@ def _duration(value: str) -> str:
 Duration = Annotated[str, AfterValidator(_duration)]
 
 
+def _http_url(value: str) -> str:
+    if not re.match(r"^https?://[^\s/]+", value):
+        raise ValueError(f"{value!r} is not an http(s) URL")
+    return value
+
+
 class DatabaseSettings(ConfigModel):
     """``supastack:database``: the direct connection (never the transaction pooler, port 6543).
 
@@ -146,6 +152,21 @@ class AlertChannel(ConfigModel):
     endpoint: str | None = None
 
 
+class LogDrainSettings(ConfigModel):
+    """One entry of ``supastack:logDrains``: where function log lines go, which, how batched.
+
+    ``authSecret`` names the ``supastack:secretValues`` entry sent as the ``authHeader`` value.
+    """
+
+    url: Annotated[str, AfterValidator(_http_url)]
+    auth_secret: SecretName | None = None
+    auth_header: str = "Authorization"
+    functions: list[str] = Field(default_factory=list)
+    min_level: Literal["debug", "info", "warn", "error"] = "info"
+    batch_size: int = Field(default=100, ge=1, le=10_000)
+    flush_seconds: float = Field(default=5, gt=0, le=300)
+
+
 class StackSettings(ConfigModel):
     """The validated ``supastack:*`` configuration of one stack."""
 
@@ -160,6 +181,7 @@ class StackSettings(ConfigModel):
     migrations: MigrationSettings = Field(default_factory=MigrationSettings)
     backups: BackupSettings = Field(default_factory=BackupSettings)
     alert_channels: dict[str, AlertChannel] = Field(default_factory=dict)
+    log_drains: dict[str, LogDrainSettings] = Field(default_factory=dict)
     function_secrets: list[SecretName] = Field(default_factory=list)
     pg_cron_version: str | None = None
     #: Names of the secret keys that are set (values never enter this model).
@@ -220,6 +242,7 @@ class StackSettings(ConfigModel):
         wanted = (
             set(self.function_secrets)
             | {c.secret for c in self.alert_channels.values()}
+            | {d.auth_secret for d in self.log_drains.values() if d.auth_secret}
             | set(required)
         )
         needed += [f"secretValues.{name}" for name in sorted(wanted - self.secret_values_set)]

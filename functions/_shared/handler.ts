@@ -9,7 +9,7 @@ import { type Caller, type CallerKind, identify, requireCaller } from "./auth.ts
 import { type FunctionConfig, loadConfig } from "./config.ts";
 import { corsHeaders } from "./cors.ts";
 import { errorBody, HttpError } from "./errors.ts";
-import { type Invocation, log, record } from "./invocations.ts";
+import { flushDrains, type Invocation, log, record } from "./invocations.ts";
 import { enforce, RateLimited } from "./ratelimit.ts";
 
 export interface Context {
@@ -96,7 +96,7 @@ export function handle(
       errorClass,
       requestId,
     };
-    afterResponse(record(invocation));
+    afterResponse(record(invocation).then(flushDrains));
     return new Response(response.body, { status: response.status, headers });
   };
 }

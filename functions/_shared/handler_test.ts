@@ -153,6 +153,48 @@ Deno.test("an unexpected error is a 500 without details, recorded with its class
   assertEquals((await invocations("req-500"))[0].error_class, "TypeError");
 });
 
+Deno.test("on Supabase the middleware forwards its log lines to the drains that select them", async () => {
+  const received: { path: string; lines: Record<string, unknown>[]; auth: string | null }[] = [];
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
+    received.push({
+      path: new URL(req.url).pathname,
+      lines: await req.json(),
+      auth: req.headers.get("authorization"),
+    });
+    return new Response(null, { status: 204 });
+  });
+  const base = `http://127.0.0.1:${server.addr.port}`;
+  Deno.env.set(
+    "SUPASTACK_LOG_DRAINS",
+    JSON.stringify([
+      {
+        name: "mine",
+        url: `${base}/mine`,
+        functions: ["drained"],
+        batchSize: 1,
+        headers: { authorization: "Bearer d-1" },
+      },
+      { name: "others", url: `${base}/others`, functions: ["someone-else"], batchSize: 1 },
+    ]),
+  );
+  try {
+    const handler = handle(
+      await functionWith({ name: "drained" }),
+      {},
+      () => json(200, {}),
+      collect,
+    );
+    await call(handler, { headers: { ...userHeaders, "x-request-id": "req-drained" } });
+    await settled();
+    assertEquals(received.map((r) => [r.path, r.auth]), [["/mine", "Bearer d-1"]]);
+    assertEquals(received[0].lines[0].function, "drained");
+    assertEquals(received[0].lines[0].requestId, "req-drained");
+  } finally {
+    Deno.env.delete("SUPASTACK_LOG_DRAINS");
+    await server.shutdown();
+  }
+});
+
 Deno.test({
   name: "close the pool",
   fn: async () => await db().end(),

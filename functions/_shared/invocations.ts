@@ -4,6 +4,10 @@
  * write is logged, not thrown.
  */
 import { db } from "./db.ts";
+import { Drains } from "./drains.ts";
+
+/** Locally the edge runtime forwards log lines to the drains; on Supabase this module does. */
+const drains = Deno.env.get("SUPASTACK_EDGE_RUNTIME") === "local" ? undefined : new Drains();
 
 export interface Invocation {
   function: string;
@@ -14,7 +18,14 @@ export interface Invocation {
 }
 
 export function log(level: "info" | "error", fields: Record<string, unknown>): void {
-  console.log(JSON.stringify({ level, at: new Date().toISOString(), ...fields }));
+  const line = { level, at: new Date().toISOString(), ...fields };
+  console.log(JSON.stringify(line));
+  drains?.offer([line]);
+}
+
+/** Send the drain batches that are due (called after each response). */
+export async function flushDrains(): Promise<void> {
+  await Promise.all(drains?.flush() ?? []);
 }
 
 export function record(invocation: Invocation): Promise<void> {

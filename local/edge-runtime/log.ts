@@ -1,10 +1,12 @@
 /**
  * Structured JSON-lines log of invocations (one line each), buffered so that logging does not
- * cost a write per request; flushed every 100 ms, at 64 KiB, and on shutdown. Log drains read
- * this file.
+ * cost a write per request; flushed every 100 ms, at 64 KiB, and on shutdown. Each flushed
+ * batch also goes to `sink` (the log drains).
  */
 export class JsonLog {
   #file: Deno.FsFile;
+  /** Receives each flushed batch of lines (the log drains). */
+  sink?: (lines: string[]) => void;
   #lines: string[] = [];
   #size = 0;
   #timer: ReturnType<typeof setInterval>;
@@ -40,6 +42,7 @@ export class JsonLog {
   flush(): void {
     if (this.#lines.length === 0) return;
     const data = this.#encoder.encode(this.#lines.join(""));
+    this.sink?.(this.#lines);
     this.#lines = [];
     this.#size = 0;
     let written = 0;

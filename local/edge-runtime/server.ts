@@ -9,6 +9,7 @@ import type { RuntimeConfig } from "./config.ts";
 import { FunctionStore } from "./functions.ts";
 import { HttpError, json } from "./http.ts";
 import { JwtVerifier } from "./jwt.ts";
+import { Drains } from "../../functions/_shared/drains.ts";
 import { BootError, HandlerCache, realServe } from "./loader.ts";
 import { JsonLog } from "./log.ts";
 import { handleManagement, type ManagementContext } from "./management.ts";
@@ -62,6 +63,14 @@ export async function startRuntime(config: RuntimeConfig): Promise<Runtime> {
   const functions = await FunctionStore.open(config.stateDir);
   const secrets = await SecretStore.open(config.stateDir);
   const log = await JsonLog.open(`${config.stateDir}/logs/functions.jsonl`);
+  // Log drains (the SUPASTACK_LOG_DRAINS secret): the runtime forwards its own log lines.
+  const drains = new Drains((message) =>
+    console.error(JSON.stringify({ event: "drain-error", message }))
+  );
+  log.sink = (lines) => {
+    if (drains.active) drains.offer(lines.map((line) => JSON.parse(line)));
+  };
+  const drainTimer = setInterval(() => drains.flush(), 1000);
   const handlers = new HandlerCache((fn) => functions.entrypoint(fn));
   const jwt = new JwtVerifier(config.jwtSecret);
   // Request ids: unique per runtime boot, cheap (a UUID per request costs throughput).
@@ -150,7 +159,9 @@ export async function startRuntime(config: RuntimeConfig): Promise<Runtime> {
     server,
     async close() {
       await server.shutdown();
+      clearInterval(drainTimer);
       log.close();
+      await Promise.all(drains.flush(true));
     },
   };
 }

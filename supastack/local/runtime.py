@@ -47,6 +47,8 @@ class EdgeRuntime:
             "SUPABASE_URL": self.url,
             "SUPABASE_ANON_KEY": creds.anon_key,
             "SUPABASE_SERVICE_ROLE_KEY": creds.service_role_key,
+            # The runtime forwards log lines to the drains itself; the middleware stands aside.
+            "SUPASTACK_EDGE_RUNTIME": "local",
             "SUPABASE_DB_URL": (
                 f"postgresql://postgres:{creds.db_password}@127.0.0.1:{self.db_port}/postgres"
             ),
