@@ -109,11 +109,15 @@ def channel_of(name: str, config: AlertChannel) -> Channel:
     return Channel(name, config.type, config.secret, config.endpoint, tuple(config.severities))
 
 
-def put_rule(conninfo: str, rule: Rule) -> None:
-    """Run the metric once (read-only), then insert or update the rule, keeping its state."""
+#: SQLSTATEs of objects a pending migration may still create (not errors at preview).
+NOT_YET_CREATED = frozenset({"42P01", "42703", "42883", "3F000"})
+
+
+def metric_error(conninfo: str, rule: Rule) -> psycopg.Error | None:
+    """Run the rule's metric once, read-only and rolled back; the error if it does not run."""
     with connect(conninfo, subject=f"alert rule {rule.name!r}") as conn:
         try:
-            with conn.transaction():
+            with conn.transaction(force_rollback=True):
                 conn.execute("SET TRANSACTION READ ONLY")
                 conn.execute("SET LOCAL statement_timeout = '10s'")
                 conn.execute(
@@ -121,9 +125,20 @@ def put_rule(conninfo: str, rule: Rule) -> None:
                     [rule.metric_sql, rule.window_length],
                 )
         except psycopg.Error as exc:
-            raise SupastackError(
-                f"alert rule {rule.name!r}: its metric does not run: {exc.diag.message_primary}"
-            ) from None
+            return exc
+    return None
+
+
+def refusal(rule: Rule, error: psycopg.Error) -> str:
+    return f"alert rule {rule.name!r}: its metric does not run: {error.diag.message_primary}"
+
+
+def put_rule(conninfo: str, rule: Rule) -> None:
+    """Run the metric once (read-only), then insert or update the rule, keeping its state."""
+    error = metric_error(conninfo, rule)
+    if error is not None:
+        raise SupastackError(refusal(rule, error))
+    with connect(conninfo, subject=f"alert rule {rule.name!r}") as conn:
         conn.execute(
             "INSERT INTO monitoring.alert_rules (name, severity, metric_sql, comparison, "
             "threshold, window_length, for_duration, repeat_every, channels) "

@@ -5,10 +5,18 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import pulumi
-from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
+from pulumi.dynamic import (
+    CheckFailure,
+    CheckResult,
+    CreateResult,
+    ReadResult,
+    Resource,
+    UpdateResult,
+)
 
 from components.providers.base import DeclarativeProvider, gone, with_secret_outputs
 from supastack import alerts
+from supastack.errors import SupastackError
 
 _RULE_FIELDS = (
     "name", "severity", "metric_sql", "comparison", "threshold", "window_length",
@@ -28,6 +36,18 @@ class AlertRuleProvider(DeclarativeProvider):
 
     inputs: ClassVar[tuple[str, ...]] = ("conninfo", *_RULE_FIELDS)
     replace_on: ClassVar[tuple[str, ...]] = ("name",)
+
+    def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+        """At preview: a metric that fails for any reason but a missing table, column or
+        function (which a pending migration may create) is refused before anything applies."""
+        rule = _rule(news)
+        try:
+            error = alerts.metric_error(news["conninfo"], rule)
+        except SupastackError:
+            return CheckResult(news, [])  # database unreachable: create runs the check again
+        if error is None or error.sqlstate in alerts.NOT_YET_CREATED:
+            return CheckResult(news, [])
+        return CheckResult(news, [CheckFailure("metric_sql", alerts.refusal(rule, error))])
 
     def _put(self, props: dict[str, Any]) -> dict[str, Any]:
         alerts.put_rule(props["conninfo"], _rule(props))

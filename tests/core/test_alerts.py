@@ -169,6 +169,24 @@ def test_a_rule_whose_sql_does_not_run_is_refused_and_not_written(monitored: str
     assert alerts.read_rule(monitored, "test-broken") is None
 
 
+def test_preview_refuses_a_metric_that_cannot_run_but_waits_for_pending_tables(
+    monitored: str,
+) -> None:
+    provider = AlertRuleProvider()
+    broken = _rule(monitored, "x", name="test-typed", metric_sql="SELECT 'not a number'::int")
+    failures = provider.check({}, broken).failures
+    assert [f.property for f in failures] == ["metric_sql"]
+    assert (
+        "alert rule 'test-typed': its metric does not run: invalid input syntax"
+        in failures[0].reason
+    )
+    pending = _rule(
+        monitored, "x", name="test-later", metric_sql="SELECT count(*) FROM shop.orders"
+    )
+    assert provider.check({}, pending).failures == []  # a pending migration may create it
+    assert provider.check({}, _rule(monitored, "x")).failures == []
+
+
 def test_a_failing_metric_at_run_time_is_an_error_event_and_others_still_run(
     monitored: str, webhook: str, http_endpoint: RecordingServer
 ) -> None:
