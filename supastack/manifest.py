@@ -250,7 +250,7 @@ class AppManifest(ConfigModel):
         return self.schema_ or self.app
 
     @model_validator(mode="after")
-    def _policies_need_rls(self) -> Self:
+    def _consistent(self) -> Self:
         for index, policy in enumerate(self.policies):
             if policy.table not in self.rls:
                 raise ValueError(

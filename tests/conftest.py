@@ -16,10 +16,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import psycopg
 import pytest
+from pulumi.dynamic import CreateResult, ReadResult, UpdateResult
 
 from supastack.local.credentials import LocalCredentials
 from supastack.local.environment import LocalEnvironment
@@ -168,3 +169,9 @@ def write_migrations(root: Path, app: str, files: dict[str, str]) -> Path:
     for name, text in files.items():
         (directory / name).write_text(text)
     return root / "migrations"
+
+
+def outs(result: CreateResult | UpdateResult | ReadResult) -> dict[str, Any]:
+    """The outputs of a dynamic provider's create, update or read."""
+    assert result.outs is not None
+    return result.outs

@@ -8,7 +8,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from pulumi.dynamic import CreateResult, ReadResult, UpdateResult
 
 from components.providers.alerts import AlertChannelProvider, AlertRuleProvider
 from supastack import alerts, vault
@@ -17,12 +16,7 @@ from supastack.local.paths import PROJECT_DIR
 from supastack.migrations.engine import MigrationEngine
 from supastack.migrations.files import discover_app
 from supastack.postgres import connect
-from tests.conftest import Recorded, RecordingServer, Services
-
-
-def outs(result: CreateResult | UpdateResult | ReadResult) -> dict[str, Any]:
-    assert result.outs is not None
-    return result.outs
+from tests.conftest import Recorded, RecordingServer, Services, outs
 
 
 @pytest.fixture

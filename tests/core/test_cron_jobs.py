@@ -9,20 +9,14 @@ from typing import Any
 
 import pytest
 from psycopg.conninfo import make_conninfo
-from pulumi.dynamic import CreateResult, ReadResult, UpdateResult
 
 from components.providers.cron_job import CronJobProvider
 from supastack import cron, vault
 from supastack.errors import SupastackError
-from tests.conftest import RecordingServer, Services
+from tests.conftest import RecordingServer, Services, outs
 from tests.core.conftest import Database
 
 TOKEN_SECRET = "CRON_TEST_TOKEN"
-
-
-def outs(result: CreateResult | UpdateResult | ReadResult) -> dict[str, Any]:
-    assert result.outs is not None
-    return result.outs
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
-from pulumi.dynamic import CreateResult, ReadResult, UpdateResult
 
 from components.providers.migration import MigrationProvider
 from components.providers.postgres_settings import PostgresSettingsProvider
@@ -19,7 +18,7 @@ from supastack.errors import SupastackError
 from supastack.management_api import ManagementApi
 from supastack.migrations.files import checksum
 from supastack.pg_settings import ManagementApiSettings
-from tests.conftest import Services, wait_until
+from tests.conftest import Services, outs, wait_until
 from tests.core.conftest import Database
 
 SCHEMA = "shop"
@@ -46,11 +45,6 @@ def _migration(
         "backups": None,
         **extra,
     }
-
-
-def outs(result: CreateResult | UpdateResult | ReadResult) -> dict[str, Any]:
-    assert result.outs is not None
-    return result.outs
 
 
 def _applied(database: Database) -> list[str]:

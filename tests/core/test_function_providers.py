@@ -14,7 +14,6 @@ import httpx
 import jwt
 import pytest
 from psycopg.conninfo import make_conninfo
-from pulumi.dynamic import CreateResult, ReadResult, UpdateResult
 
 from components.providers.edge_function import EdgeFunctionProvider
 from components.providers.function_secrets import FunctionSecretsProvider
@@ -28,7 +27,7 @@ from supastack.manifest import FunctionSpec
 from supastack.migrations.engine import MigrationEngine
 from supastack.migrations.files import discover_app
 from supastack.packaging import package
-from tests.conftest import Services, wait_until
+from tests.conftest import Services, outs, wait_until
 
 DEMO = """\
 import { json, serve } from "../../_shared/mod.ts";
@@ -42,11 +41,6 @@ serve(import.meta.url, { callers: ["user"] }, (_req, ctx) =>
   }));
 """
 GREETING = "hello-from-a-secret-5b1e"
-
-
-def outs(result: CreateResult | UpdateResult | ReadResult) -> dict[str, Any]:
-    assert result.outs is not None
-    return result.outs
 
 
 @pytest.fixture
