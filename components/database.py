@@ -45,6 +45,8 @@ class Database(pulumi.ComponentResource):
                 opts=child,
             )
         for manifest in args["manifests"]:
+            if manifest.schema_name == "public":
+                continue  # every database has it, and it is never ours to drop
             postgresql.Schema(
                 f"{name}-schema-{manifest.app}",
                 name=manifest.schema_name,

@@ -58,7 +58,7 @@ def _kind(object_type: str) -> sql.Composable:
 
 
 def _grant(inputs: Mapping[str, Any]) -> list[sql.Composed]:
-    """postgresql.Grant: GRANT (or REVOKE ALL for no privileges) on a schema or its objects."""
+    """postgresql.Grant: exactly the listed privileges on a schema or its objects."""
     role, schema = sql.Identifier(inputs["role"]), sql.Identifier(inputs["schema"])
     revoke = not inputs.get("privileges")
     if inputs["objectType"] == "schema":
@@ -72,9 +72,11 @@ def _grant(inputs: Mapping[str, Any]) -> list[sql.Composed]:
         )
     else:
         target = sql.SQL("ALL {} IN SCHEMA {}").format(_kind(inputs["objectType"]), schema)
-    if revoke:
-        return [sql.SQL("REVOKE ALL ON {} FROM {}").format(target, role)]
-    return [sql.SQL("GRANT {} ON {} TO {}").format(_privileges(inputs), target, role)]
+    # As pulumi-postgresql does: the listed privileges become the role's whole set there.
+    statements = [sql.SQL("REVOKE ALL ON {} FROM {}").format(target, role)]
+    if not revoke:
+        statements.append(sql.SQL("GRANT {} ON {} TO {}").format(_privileges(inputs), target, role))
+    return statements
 
 
 def _default_privileges(inputs: Mapping[str, Any]) -> list[sql.Composed]:
@@ -159,12 +161,8 @@ class ApplyingMocks(pulumi.runtime.Mocks):
             )  # fmt: skip
             return f"{name}-provider", inputs
         if typ == "random:index/randomPassword:RandomPassword":
-            return name, {
-                **inputs,
-                "result": secrets.token_urlsafe(inputs.get("length", 32))[
-                    : inputs.get("length", 32)
-                ],
-            }
+            length = int(inputs.get("length", 32))  # numbers cross the wire as floats
+            return name, {**inputs, "result": secrets.token_urlsafe(length)[:length]}
         if typ in SQL_EQUIVALENTS:
             assert self._conninfo, "the postgresql provider is registered before its resources"
             with connect(self._conninfo) as conn:

@@ -1,4 +1,4 @@
-"""The program, run by the offline harness, deploys the platform's own app to a fresh target."""
+"""The program, run by the offline harness, deploys the local stack to a fresh target."""
 
 from __future__ import annotations
 
@@ -7,10 +7,14 @@ from tests.e2e.conftest import local_config
 from tests.e2e.harness import applied_of, deploy
 
 
-def test_the_local_stack_deploys_the_monitoring_app(fresh: Services) -> None:
+def test_the_local_stack_deploys_to_a_fresh_target(fresh: Services) -> None:
     mocks = deploy(local_config(fresh))
-    migrations = [a.id for a in applied_of(mocks, "migrations:Migration")]
-    assert migrations == ["monitoring:20260101000000", "monitoring:20260102000000"]
+    migrations = sorted(a.id for a in applied_of(mocks, "migrations:Migration"))
+    assert migrations == [
+        "bidding:20260128000000",
+        "monitoring:20260101000000",
+        "monitoring:20260102000000",
+    ]
     with fresh.connect() as conn:
         job = conn.execute(
             "select schedule, active from cron.job where jobname = 'supastack-evaluate-alerts'"
@@ -22,4 +26,4 @@ def test_the_local_stack_deploys_the_monitoring_app(fresh: Services) -> None:
         evaluated = conn.execute("select monitoring.evaluate_alerts()").fetchone()
     assert job == ("* * * * *", True)
     assert rls == (True,)
-    assert evaluated == (0,)
+    assert evaluated == (len(applied_of(mocks, "alerts:AlertRule")),)  # every rule ran
