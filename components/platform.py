@@ -16,6 +16,7 @@ from psycopg.conninfo import make_conninfo
 from components.app import App
 from components.database import Database
 from components.providers.alerts import AlertChannel
+from components.providers.realtime_config import RealtimeConfig
 from components.secrets import Secrets
 from components.stack_config import secret, secret_object
 from supastack import connection
@@ -23,6 +24,7 @@ from supastack.backups import backup_directory
 from supastack.cron import FUNCTIONS_URL_SECRET
 from supastack.local.credentials import LocalCredentials
 from supastack.local.paths import StatePaths
+from supastack.manifest import merged_realtime_config
 from supastack.plan import plan_stack
 from supastack.settings import MONITORING_APP, StackSettings, Target
 
@@ -144,6 +146,19 @@ class Platform(pulumi.ComponentResource):
         cron_conninfo = conninfo.apply(
             lambda value: make_conninfo(value, dbname=stack.database.cron_database)
         )
+        realtime = merged_realtime_config(plan.manifests)
+        if realtime and stack.target is Target.SUPABASE:
+            RealtimeConfig(
+                f"{name}-realtime-config",
+                {"api": api, "token": token, "values": realtime},
+                pulumi.ResourceOptions(parent=self),
+            )
+        elif realtime:
+            pulumi.log.info(
+                f"realtimeConfig {realtime} applies to Supabase only: the local target has no "
+                "Realtime server",
+                resource=self,
+            )
         # The platform's own apps come first; the alert channels live in their tables and every
         # other app's rules notify them.
         self.apps = {}

@@ -183,6 +183,16 @@ class ManagementApi:
         if names:
             self.request("DELETE", "/secrets", f"secrets {names}", json=names)
 
+    # -- Realtime config -------------------------------------------------------------------
+
+    def realtime_config(self) -> Mapping[str, Any]:
+        return dict(self.request("GET", "/config/realtime", "realtime config") or {})
+
+    def update_realtime_config(self, values: Mapping[str, Any]) -> None:
+        self.request(
+            "PATCH", "/config/realtime", f"realtimeConfig {sorted(values)}", json=dict(values)
+        )
+
     # -- Postgres config -------------------------------------------------------------------
 
     def postgres_config(self) -> Mapping[str, Any]:

@@ -224,6 +224,19 @@ class AlertRuleSpec(ConfigModel):
     """Channels of ``supastack:alertChannels`` (default: all of them)."""
 
 
+class RealtimeConfigSpec(ConfigModel):
+    """Supabase Realtime limits (Management API ``config/realtime``); the local target has no
+    Realtime server, so there they do not apply."""
+
+    max_concurrent_users: int | None = Field(default=None, ge=1, le=50_000)
+    max_events_per_second: int | None = Field(default=None, ge=1, le=50_000)
+    max_channels_per_client: int | None = Field(default=None, ge=1, le=10_000)
+
+    def api_values(self) -> dict[str, int]:
+        """The API's body: snake_case keys, only what is set."""
+        return {k: v for k, v in self.model_dump().items() if v is not None}
+
+
 class AppManifest(ConfigModel):
     """The database part of ``apps/<app>.yaml``."""
 
@@ -243,6 +256,7 @@ class AppManifest(ConfigModel):
     secrets: list[SecretSpec] = Field(default_factory=list)
     cron: list[CronJobSpec] = Field(default_factory=list)
     alerts: list[AlertRuleSpec] = Field(default_factory=list)
+    realtime_config: RealtimeConfigSpec | None = None
 
     @property
     def schema_name(self) -> str:
@@ -305,6 +319,22 @@ def merged_settings(manifests: list[AppManifest]) -> dict[str, str]:
                     f"{seen[0]!r} in {seen[1]}"
                 )
     return {name: value for name, (value, _) in values.items()}
+
+
+def merged_realtime_config(manifests: list[AppManifest]) -> dict[str, int]:
+    """The Realtime limits the apps ask for; two apps asking different values is an error."""
+    values: dict[str, tuple[int, str]] = {}
+    for manifest in manifests:
+        if manifest.realtime_config is None:
+            continue
+        for key, value in manifest.realtime_config.api_values().items():
+            seen = values.setdefault(key, (value, manifest.source))
+            if seen[0] != value:
+                raise SupastackError(
+                    f"{manifest.source}: realtimeConfig: {key} {value} conflicts with {seen[0]} "
+                    f"in {seen[1]}"
+                )
+    return {key: value for key, (value, _) in values.items()}
 
 
 def merged_secrets(

@@ -126,7 +126,7 @@ class RecordingServer:
                 self.end_headers()
                 self.wfile.write(payload)
 
-            do_GET = do_POST = do_DELETE = _record  # noqa: N815
+            do_GET = do_POST = do_DELETE = do_PATCH = _record  # noqa: N815
 
             def log_message(self, format: str, *args: object) -> None:
                 return

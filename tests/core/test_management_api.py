@@ -12,9 +12,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import httpx
 import pytest
 
+from components.providers.realtime_config import RealtimeConfigProvider
 from supastack.errors import SupastackError
 from supastack.management_api import MAX_ATTEMPTS, ManagementApi, Upload
-from tests.conftest import Services
+from tests.conftest import RecordingServer, Services
 
 HELLO = b'Deno.serve(() => new Response("hello from v1"));\n'
 
@@ -163,3 +164,21 @@ def test_a_client_error_is_not_retried(scripted: list[ScriptedServer]) -> None:
     client, server = _client(scripted, [(404, {})], waits)
     assert client.get_function("nope") is None
     assert server.requests == 1 and waits == []
+
+
+def test_realtime_config_is_patched_and_read_back(http_endpoint: RecordingServer) -> None:
+    provider = RealtimeConfigProvider()
+    props = {
+        "api": {"url": http_endpoint.url, "project_ref": "abcdefghijklmnopqrst"},
+        "token": "sbp_test",
+        "values": {"max_concurrent_users": 1000},
+    }
+    provider.create(props)
+    sent = http_endpoint.wait_for(1)[0]
+    assert (sent.method, sent.path) == (
+        "PATCH",
+        "/v1/projects/abcdefghijklmnopqrst/config/realtime",
+    )
+    assert sent.json() == {"max_concurrent_users": 1000}
+    read = provider.read("realtime-config", props)  # the endpoint does not echo the limit
+    assert read.outs is not None and provider.diff("realtime-config", read.outs, props).changes

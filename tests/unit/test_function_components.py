@@ -216,3 +216,12 @@ def test_bad_alert_rules_fail_the_preview(
             root, secret_values={"API_KEY": "k", "OPS_HOOK_URL": "u"}, alertChannels=CHANNELS
         )
     assert [r.typ for r in pulumi_mocks.resources] == ["supastack:platform:Platform"]
+
+
+def test_realtime_limits_go_to_supabase_only(pulumi_mocks: RecordingMocks, tmp_path: Path) -> None:
+    root = _project(tmp_path)
+    (root / "apps" / "shop.yaml").write_text(
+        MANIFEST + "realtimeConfig: {maxConcurrentUsers: 1000}\n"
+    )
+    deploy_platform(root, secret_values={"API_KEY": "k"})
+    assert not [r for r in pulumi_mocks.resources if r.typ.endswith("RealtimeConfig")]  # local

@@ -106,3 +106,33 @@ def test_local_program_without_local_up_says_what_to_run(
     configure({"target": "local", "local": {"stateDir": str(tmp_path)}})
     with pytest.raises(SupastackError, match=r"run `supastack local up` first"):
         run_program()
+
+
+def test_the_staging_stack_deploys_bidding_with_its_realtime_limit(
+    pulumi_mocks: RecordingMocks,
+) -> None:
+    configure(
+        {
+            "target": "supabase",
+            "projectRef": "abcdefghijklmnopqrst",
+            "apps": ["bidding"],
+            "database": {"host": "db.abcdefghijklmnopqrst.supabase.co"},
+            "dbPassword": "pw",
+            "accessToken": "tok",
+            "alertChannels": {"slack-ops": {"type": "slack", "secret": "SLACK_WEBHOOK_URL"}},
+            "secretValues": {"SLACK_WEBHOOK_URL": "https://hooks.example/x"},
+        },
+        secret_keys=["dbPassword", "accessToken", "secretValues"],
+    )
+
+    @pulumi.runtime.test
+    def program() -> pulumi.Output[str]:
+        return run_program().urn
+
+    program()  # returns once every registration has been answered
+    realtime = [r for r in pulumi_mocks.resources if r.typ.endswith("RealtimeConfig")]
+    assert [r.inputs["values"] for r in realtime] == [{"max_concurrent_users": 1000}]
+    functions = {r.inputs["slug"] for r in pulumi_mocks.resources if r.typ.endswith("EdgeFunction")}
+    assert functions == {
+        "submit-bid", "set-auto-bid", "session-cleanup", "expiration-warnings", "archive-sessions",
+    }  # fmt: skip
