@@ -15,10 +15,11 @@ from psycopg.conninfo import make_conninfo
 
 from components.app import App
 from components.database import Database
+from components.outputs import stack_outputs
 from components.providers.alerts import AlertChannel
 from components.providers.realtime_config import RealtimeConfig
 from components.secrets import Secrets
-from components.stack_config import secret, secret_object
+from components.stack_config import optional_secret, secret, secret_object
 from supastack import connection
 from supastack.backups import backup_directory
 from supastack.cron import FUNCTIONS_URL_SECRET
@@ -82,6 +83,8 @@ class Platform(pulumi.ComponentResource):
     """The database password, as a Pulumi secret."""
     apps: dict[str, App]
     """The deployed apps by name, the platform's own first."""
+    outputs: dict[str, Any]
+    """The stack outputs (``supastack.outputs.StackOutputs``), for ``pulumi.export``."""
 
     def __init__(
         self, name: str, args: PlatformArgs, opts: pulumi.ResourceOptions | None = None
@@ -94,6 +97,10 @@ class Platform(pulumi.ComponentResource):
             creds = LocalCredentials.load(state.credentials)
             self.db_password = pulumi.Output.secret(creds.db_password)
             token = pulumi.Output.secret(creds.access_token)
+            keys: dict[str, pulumi.Output[str] | None] = {
+                "anonKey": pulumi.Output.secret(creds.anon_key),
+                "serviceRoleKey": pulumi.Output.secret(creds.service_role_key),
+            }
             api: dict[str, Any] = {
                 "url": stack.management_api_url,
                 "project_ref": creds.project_ref,
@@ -101,6 +108,7 @@ class Platform(pulumi.ComponentResource):
         else:
             self.db_password = secret("dbPassword")
             token = secret("accessToken")
+            keys = {name: optional_secret(name) for name in ("anonKey", "serviceRoleKey")}
             api = {"url": stack.management_api_url, "project_ref": stack.project_ref}
         host, port, sslmode = connection.endpoint(stack)
         conninfo = self.db_password.apply(lambda password: connection.conninfo(stack, password))
@@ -204,10 +212,12 @@ class Platform(pulumi.ComponentResource):
         self.database_host = pulumi.Output.from_input(host)
         self.database_port = pulumi.Output.from_input(port)
         self.functions_url = pulumi.Output.from_input(stack.functions_url)
-        self.register_outputs(
-            {
-                "databaseHost": self.database_host,
-                "databasePort": self.database_port,
-                "functionsUrl": self.functions_url,
-            }
+        self.outputs = stack_outputs(
+            stack,
+            plan,
+            apps=self.apps,
+            database_url=self.db_password.apply(lambda password: connection.url(stack, password)),
+            management_api={**api, "token": token},
+            keys=keys,
         )
+        self.register_outputs(self.outputs)

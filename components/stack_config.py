@@ -69,3 +69,8 @@ def secret(key: str) -> pulumi.Output[str]:
 def secret_object(key: str) -> pulumi.Output[Any]:
     """A secret structured stack config value (``supastack:<key>``, e.g. secretValues)."""
     return pulumi.Config(settings.NAMESPACE).require_secret_object(key)
+
+
+def optional_secret(key: str) -> pulumi.Output[str] | None:
+    """A secret stack config value that may be unset (None then)."""
+    return pulumi.Config(settings.NAMESPACE).get_secret(key)

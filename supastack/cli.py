@@ -6,6 +6,10 @@ non-zero; anything else is a bug and keeps its traceback.
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,6 +27,10 @@ from supastack.migrations.engine import EngineOptions, refusal
 from supastack.migrations.files import MigrationFile, discover, discover_app
 from supastack.migrations.lint import lint
 from supastack.migrations.review import review
+from supastack.outputs import load as load_outputs
+from supastack.smoke import run as run_smoke
+from supastack.smoke import table as smoke_table
+from supastack.smoke import write_junit
 
 app = typer.Typer(no_args_is_help=True, help="Deploy Supabase backends as code (Pulumi).")
 local_app = typer.Typer(no_args_is_help=True, help="The embedded local target.")
@@ -222,3 +230,48 @@ def db_restore(
         store = store_for(stack_settings.backups, directory)
         Backups(store, stack_settings.backups.prefix).restore(conninfo, key, into)
         typer.echo(f"restored {key} into database {into}")
+
+
+@app.command()
+def smoke(
+    ctx: typer.Context,
+    stack: StackOption = "local",
+    outputs: Annotated[
+        Path | None,
+        typer.Option(
+            "--outputs",
+            help="stack outputs JSON (default: `pulumi stack output --json --show-secrets`)",
+        ),
+    ] = None,
+    junit: Annotated[Path | None, typer.Option("--junit", help="write JUnit XML here")] = None,
+) -> None:
+    """Check the deployed stack against its outputs; exit 1 on any failure."""
+    with _user_errors():
+        path = outputs or _pulumi_outputs(ctx.obj, stack)
+        loaded = load_outputs(path)
+        results = run_smoke(loaded)
+    typer.echo(smoke_table(results))
+    if junit:
+        write_junit(results, junit, loaded.stack)
+    if not all(r.ok for r in results):
+        raise typer.Exit(code=1)
+
+
+def _pulumi_outputs(project_dir: Path, stack: str) -> Path:
+    """Ask the Pulumi CLI for the stack's outputs (secrets shown: they go to a 0600 file)."""
+    pulumi_cli = shutil.which("pulumi")
+    if pulumi_cli is None:
+        raise SupastackError("the Pulumi CLI is not installed; pass --outputs <file> instead")
+    result = subprocess.run(
+        [pulumi_cli, "stack", "output", "--json", "--show-secrets", "--stack", stack],
+        cwd=project_dir,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise SupastackError(f"pulumi stack output failed: {result.stderr.strip()}")
+    fd, name = tempfile.mkstemp(prefix="supastack-outputs-", suffix=".json")
+    with os.fdopen(fd, "w") as out:
+        out.write(result.stdout)
+    return Path(name)

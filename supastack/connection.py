@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from urllib.parse import quote
 
 from psycopg.conninfo import make_conninfo
 
@@ -38,6 +39,16 @@ def conninfo(stack: StackSettings, password: str) -> str:
         password=password,
         sslmode=sslmode,
         connect_timeout=10,
+    )
+
+
+def url(stack: StackSettings, password: str) -> str:
+    """The same database as a ``postgresql://`` URL (what clients and smoke tests take)."""
+    host, port, sslmode = endpoint(stack)
+    database = stack.database
+    return (
+        f"postgresql://{quote(database.user, safe='')}:{quote(password, safe='')}@{host}:{port}/"
+        f"{quote(database.name, safe='')}?sslmode={sslmode}"
     )
 
 

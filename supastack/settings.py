@@ -24,7 +24,7 @@ from supastack.models import ConfigModel, SecretName, describe_errors
 NAMESPACE = "supastack"
 
 #: Keys whose values must be Pulumi secrets (``pulumi config set --secret``).
-SECRET_KEYS = frozenset({"dbPassword", "accessToken", "secretValues"})
+SECRET_KEYS = frozenset({"dbPassword", "accessToken", "secretValues", "anonKey", "serviceRoleKey"})
 
 _DURATION = re.compile(r"^[0-9]+(us|ms|s|min|h|d)?$")
 _APP_NAME = re.compile(r"^[a-z][a-z0-9_]{0,40}$")

@@ -23,6 +23,7 @@ import secrets
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import dill  # type: ignore[import-untyped]
@@ -187,22 +188,38 @@ def stack_config(stack_file: str, overrides: Mapping[str, object]) -> dict[str, 
     return {k: v if isinstance(v, str) else json.dumps(v) for k, v in merged.items()}
 
 
-def deploy(config: Mapping[str, str], secret_keys: list[str] | None = None) -> ApplyingMocks:
+@dataclass
+class Deployment:
+    """What a harness run applied, and the stack outputs the program exported."""
+
+    mocks: ApplyingMocks
+    outputs: dict[str, Any]
+
+    def write_outputs(self, path: Path) -> Path:
+        """The outputs as `pulumi stack output --json --show-secrets` would print them."""
+        path.write_text(json.dumps(self.outputs, indent=2))
+        path.chmod(0o600)
+        return path
+
+
+def deploy(config: Mapping[str, str], secret_keys: list[str] | None = None) -> Deployment:
     """Run ``__main__.py`` for the ``local`` stack with ``config``, applying every resource."""
     mocks = ApplyingMocks()
+    exported: dict[str, Any] = {}
     pulumi.runtime.set_all_config(dict(config), secret_keys or [])
     pulumi.runtime.set_mocks(mocks, project="supastack", stack="local", preview=False)
     try:
 
         @pulumi.runtime.test
         def program() -> Any:
-            return runpy.run_path(str(PROJECT_DIR / "__main__.py"))["platform"].urn
+            platform = runpy.run_path(str(PROJECT_DIR / "__main__.py"))["platform"]
+            return pulumi.Output.all(**platform.outputs).apply(exported.update)
 
         program()
     finally:
         pulumi.runtime.reset_options()
         pulumi.runtime.set_all_config({}, [])
-    return mocks
+    return Deployment(mocks, exported)
 
 
 def applied_of(mocks: ApplyingMocks, typ_suffix: str) -> list[Applied]:

@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from supastack.cli import app
 from tests.conftest import Services
 from tests.e2e.conftest import local_config
-from tests.e2e.harness import applied_of, deploy
+from tests.e2e.harness import Deployment, applied_of, deploy
 
 
-def test_the_local_stack_deploys_to_a_fresh_target(fresh: Services) -> None:
-    mocks = deploy(local_config(fresh))
+@pytest.fixture(scope="module")
+def deployment(fresh: Services) -> Deployment:
+    return deploy(local_config(fresh))
+
+
+def test_the_local_stack_deploys_to_a_fresh_target(fresh: Services, deployment: Deployment) -> None:
+    mocks = deployment.mocks
     migrations = sorted(a.id for a in applied_of(mocks, "migrations:Migration"))
     assert migrations == [
         "bidding:20260128000000",
@@ -27,3 +38,18 @@ def test_the_local_stack_deploys_to_a_fresh_target(fresh: Services) -> None:
     assert job == ("* * * * *", True)
     assert rls == (True,)
     assert evaluated == (len(applied_of(mocks, "alerts:AlertRule")),)  # every rule ran
+
+
+def test_the_smoke_tests_pass_on_the_deployed_stack(
+    fresh: Services, deployment: Deployment, tmp_path: Path
+) -> None:
+    outputs = deployment.write_outputs(tmp_path / "outputs.json")
+    junit = tmp_path / "smoke.xml"
+    result = CliRunner().invoke(
+        app, ["smoke", "--outputs", str(outputs), "--junit", str(junit)], catch_exceptions=False
+    )
+    assert result.exit_code == 0, result.output
+    assert "function submit-bid refuses a missing JWT" in result.output
+    assert "bidding: two fresh users read no rows of public.bids" in result.output
+    assert 'failures="0"' in junit.read_text()
+    assert fresh.credentials.db_password not in result.output

@@ -1,0 +1,89 @@
+"""The stack outputs the program exports (the contract is ``supastack.outputs.StackOutputs``).
+
+Everything here is a declaration of values the Platform already has: which apps, migrations,
+functions, jobs and rules the program deploys, and where to reach them. Secrets stay secret.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pulumi
+
+from components.app import App
+from supastack.drains import DRAINS_SECRET
+from supastack.plan import StackPlan
+from supastack.settings import StackSettings
+
+
+def _function_entry(content_hash: str, verify_jwt: bool) -> Callable[[list[Any]], dict[str, Any]]:
+    return lambda values: {
+        "url": values[0],
+        "version": values[1],
+        "hash": content_hash,
+        "verifyJwt": verify_jwt,
+    }
+
+
+def _functions(plan: StackPlan, apps: dict[str, App]) -> pulumi.Output[dict[str, Any]]:
+    """Per function: where it answers, the deployed version, its hash, and verify_jwt."""
+    entries: dict[str, pulumi.Output[dict[str, Any]]] = {}
+    for planned in plan.apps:
+        for slug, package in planned.functions.items():
+            resource = apps[planned.manifest.app].functions[slug]
+            entries[slug] = pulumi.Output.all(resource.url, resource.version).apply(
+                _function_entry(package.hash, package.verify_jwt)
+            )
+    return pulumi.Output.all(**entries) if entries else pulumi.Output.from_input({})
+
+
+def stack_outputs(
+    stack: StackSettings,
+    plan: StackPlan,
+    *,
+    apps: dict[str, App],
+    database_url: pulumi.Output[str],
+    management_api: dict[str, Any],
+    keys: dict[str, pulumi.Output[str] | None],
+) -> dict[str, Any]:
+    """The exported keys, camelCase, with secrets as Pulumi secrets."""
+    function_secrets = [
+        s.name
+        for s in plan.secrets
+        if s.function and (s.generate or s.name in stack.secret_values_set)  # optional ones unset
+    ]
+    if stack.log_drains:
+        function_secrets.append(DRAINS_SECRET)
+    return {
+        "stack": stack.stack,
+        "target": stack.target.value,
+        "databaseUrl": pulumi.Output.secret(database_url),
+        "cronDatabase": stack.database.cron_database,
+        "functionsUrl": stack.functions_url,
+        "anonKey": keys.get("anonKey"),
+        "serviceRoleKey": keys.get("serviceRoleKey"),
+        "managementApi": pulumi.Output.secret(pulumi.Output.from_input(management_api)),
+        "functions": _functions(plan, apps),
+        "migrations": {
+            a.manifest.app: [
+                {"version": f.version, "name": f.name, "checksum": f.checksum} for f in a.migrations
+            ]
+            for a in plan.apps
+        },
+        "rlsTables": {
+            a.manifest.app: [f"{a.manifest.schema_name}.{t}" for t in a.manifest.rls]
+            for a in plan.apps
+        },
+        "cronJobs": [
+            {"name": j.name, "schedule": j.schedule, "active": j.active}
+            for a in plan.apps
+            for j in a.jobs
+        ],
+        "alertRules": [
+            {"name": r.name, "severity": r.severity} for a in plan.apps for r in a.rules
+        ],
+        "alertChannels": [c.name for c in plan.channels],
+        "logDrains": sorted(stack.log_drains),
+        "secrets": sorted(function_secrets),
+    }

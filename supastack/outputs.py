@@ -1,0 +1,90 @@
+"""The stack outputs: the contract between a deploy and the smoke tests that check it.
+
+The program exports these keys (camelCase, ``pulumi stack output --json --show-secrets``
+prints them); the smoke tests load that JSON back into :class:`StackOutputs`. Secrets (the
+database URL, API keys, the Management API token) are exported as Pulumi secrets.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic.alias_generators import to_camel
+
+from supastack.errors import SupastackError
+
+
+class _Output(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
+
+
+class FunctionOutput(_Output):
+    url: str
+    version: int | None = None
+    hash: str
+    verify_jwt: bool
+
+
+class MigrationOutput(_Output):
+    version: str
+    name: str
+    checksum: str
+
+
+class CronJobOutput(_Output):
+    name: str
+    schedule: str
+    active: bool
+
+
+class AlertRuleOutput(_Output):
+    name: str
+    severity: str
+
+
+class ManagementApiOutput(_Output):
+    url: str
+    project_ref: str
+    token: str = Field(repr=False)
+
+
+class StackOutputs(_Output):
+    """Everything the smoke tests need to find and check a deployed stack."""
+
+    stack: str
+    target: str
+    database_url: str = Field(repr=False)
+    cron_database: str
+    functions_url: str
+    anon_key: str | None = Field(default=None, repr=False)
+    service_role_key: str | None = Field(default=None, repr=False)
+    management_api: ManagementApiOutput
+    functions: dict[str, FunctionOutput] = Field(default_factory=dict)
+    migrations: dict[str, list[MigrationOutput]] = Field(default_factory=dict)
+    rls_tables: dict[str, list[str]] = Field(default_factory=dict)
+    """Per app, the ``schema.table`` names under row level security."""
+    cron_jobs: list[CronJobOutput] = Field(default_factory=list)
+    alert_rules: list[AlertRuleOutput] = Field(default_factory=list)
+    alert_channels: list[str] = Field(default_factory=list)
+    log_drains: list[str] = Field(default_factory=list)
+    secrets: list[str] = Field(default_factory=list)
+    """Names of the function secrets the stack manages."""
+
+
+def load(path: Path) -> StackOutputs:
+    """Read ``pulumi stack output --json --show-secrets`` (or the harness's file)."""
+    try:
+        data: Any = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise SupastackError(f"{path}: cannot read stack outputs: {exc}") from None
+    try:
+        return StackOutputs.model_validate(data)
+    except ValidationError as exc:
+        fields = ", ".join(".".join(map(str, e["loc"])) for e in exc.errors())
+        raise SupastackError(
+            f"{path}: not the stack outputs of this program (missing or wrong: {fields}); "
+            "was it written with --show-secrets?"
+        ) from None

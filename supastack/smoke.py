@@ -1,0 +1,196 @@
+"""Smoke tests of a deployed stack, driven by its outputs (``supastack.outputs``).
+
+Each check is small and independent and reports a line: the database answers; every declared
+migration is recorded with its checksum; RLS is on for every declared table and enforced (anon
+sees no rows, two fresh users see none, the service role can read); every function answers and
+refuses a missing JWT when ``verify_jwt``; cron jobs are active with their schedules; alert
+rules and channels exist; function secrets and log drains exist by name.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from xml.etree import ElementTree as ET
+
+import httpx
+import psycopg
+from psycopg import sql
+
+from supastack.errors import SupastackError
+from supastack.management_api import ManagementApi
+from supastack.outputs import StackOutputs
+
+HTTP_TIMEOUT_S = 15.0
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool
+    detail: str = ""
+
+
+def _connect(url: str) -> psycopg.Connection[tuple[object, ...]]:
+    try:
+        return psycopg.connect(url, autocommit=True, connect_timeout=10)
+    except psycopg.OperationalError as exc:
+        raise SupastackError(f"cannot connect to the database: {exc}") from None
+
+
+def _as_role(
+    conn: psycopg.Connection[tuple[object, ...]], role: str, table: str, user: str | None = None
+) -> int | str:
+    """Rows of ``table`` visible to ``role`` (with a fresh user's claims), or the SQLSTATE."""
+    schema, name = table.split(".", 1)
+    try:
+        with conn.transaction(force_rollback=True):
+            conn.execute(sql.SQL("SET LOCAL ROLE {}").format(sql.Identifier(role)))
+            claims = {"role": role, **({"sub": user} if user else {})}
+            conn.execute("SELECT set_config('request.jwt.claims', %s, true)", [json.dumps(claims)])
+            row = conn.execute(
+                sql.SQL("SELECT count(*) FROM {}.{}").format(
+                    sql.Identifier(schema), sql.Identifier(name)
+                )
+            ).fetchone()
+            return int(row[0]) if row else 0  # type: ignore[call-overload]
+    except psycopg.Error as exc:
+        return str(exc.sqlstate)
+
+
+def _database(out: StackOutputs) -> Iterator[Check]:
+    with _connect(out.database_url) as conn:
+        conn.execute("SELECT 1")
+    yield Check("database answers", True)
+    with _connect(out.database_url) as conn:
+        rows = conn.execute(
+            "SELECT version, checksum FROM supabase_migrations.schema_migrations"
+        ).fetchall()
+        recorded = {str(v): c for v, c in rows}
+        for app, migrations in out.migrations.items():
+            for m in migrations:
+                found = recorded.get(m.version)
+                yield Check(
+                    f"migration {app}/{m.version}_{m.name} recorded",
+                    found == m.checksum,
+                    "" if found == m.checksum else f"recorded checksum {found!r}",
+                )
+        for app, tables in out.rls_tables.items():
+            for table in tables:
+                yield from _rls(conn, app, table)
+
+
+def _rls(conn: psycopg.Connection[tuple[object, ...]], app: str, table: str) -> Iterator[Check]:
+    schema, name = table.split(".", 1)
+    row = conn.execute(
+        "SELECT c.relrowsecurity FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = %s AND c.relname = %s",
+        [schema, name],
+    ).fetchone()
+    yield Check(f"{app}: RLS enabled on {table}", row == (True,), "" if row else "no such table")
+    anon = _as_role(conn, "anon", table)
+    yield Check(f"{app}: anon reads no rows of {table}", anon in (0, "42501"), f"got {anon}")
+    first, second = (_as_role(conn, "authenticated", table, str(uuid.uuid4())) for _ in range(2))
+    yield Check(
+        f"{app}: two fresh users read no rows of {table}",
+        first in (0, "42501") and second in (0, "42501"),
+        f"got {first}, {second}",
+    )
+    service = _as_role(conn, "service_role", table)
+    yield Check(
+        f"{app}: the service role reads {table}", isinstance(service, int), f"got {service}"
+    )
+
+
+def _functions(out: StackOutputs) -> Iterator[Check]:
+    with httpx.Client(timeout=HTTP_TIMEOUT_S) as client:
+        for slug, fn in sorted(out.functions.items()):
+            bare = client.post(fn.url, json={})
+            if fn.verify_jwt:
+                yield Check(
+                    f"function {slug} refuses a missing JWT",
+                    bare.status_code == 401,
+                    f"HTTP {bare.status_code}",
+                )
+            # with the anon key (a valid JWT, no rights): the function itself answers, and
+            # refuses, without doing anything
+            headers = {"Authorization": f"Bearer {out.anon_key}"} if out.anon_key else {}
+            answered = client.post(fn.url, json={}, headers=headers)
+            yield Check(
+                f"function {slug} answers",
+                answered.status_code < 500,
+                f"HTTP {answered.status_code}",
+            )
+
+
+def _operations(out: StackOutputs) -> Iterator[Check]:
+    cron_url = psycopg.conninfo.make_conninfo(out.database_url, dbname=out.cron_database)
+    with _connect(cron_url) as conn:
+        jobs = {
+            str(name): (str(schedule), bool(active))
+            for name, schedule, active in conn.execute(
+                "SELECT jobname, schedule, active FROM cron.job"
+            ).fetchall()
+        }
+    for job in out.cron_jobs:
+        live = jobs.get(job.name)
+        yield Check(
+            f"cron job {job.name} active on {job.schedule!r}",
+            live == (job.schedule, job.active),
+            f"cron.job has {live}",
+        )
+    with _connect(out.database_url) as conn:
+        rules = {str(r[0]) for r in conn.execute("SELECT name FROM monitoring.alert_rules")}
+        channels = {str(r[0]) for r in conn.execute("SELECT name FROM monitoring.alert_channels")}
+    for rule in out.alert_rules:
+        yield Check(f"alert rule {rule.name} exists", rule.name in rules)
+    for channel in out.alert_channels:
+        yield Check(f"alert channel {channel} exists", channel in channels)
+    api = out.management_api
+    names = set(ManagementApi(api.url, api.token, api.project_ref).secret_digests())
+    for name in out.secrets:
+        yield Check(f"function secret {name} exists", name in names)
+    for drain in out.log_drains:
+        yield Check(f"log drain {drain} configured", "SUPASTACK_LOG_DRAINS" in names)
+
+
+CHECKS: tuple[Callable[[StackOutputs], Iterator[Check]], ...] = (_database, _functions, _operations)
+
+
+def run(out: StackOutputs) -> list[Check]:
+    """Every check; one that cannot run at all is itself a failed check, not a crash."""
+    results: list[Check] = []
+    for group in CHECKS:
+        try:
+            results.extend(group(out))
+        except (SupastackError, psycopg.Error, httpx.HTTPError) as exc:
+            results.append(Check(f"{group.__name__.strip('_')} checks", False, str(exc)))
+    return results
+
+
+def table(results: list[Check]) -> str:
+    width = max((len(r.name) for r in results), default=10)
+    lines = [
+        f"{'ok' if r.ok else 'FAIL':<5}{r.name:<{width}}  {r.detail if not r.ok else ''}".rstrip()
+        for r in results
+    ]
+    failed = sum(not r.ok for r in results)
+    lines.append(f"{len(results) - failed} passed, {failed} failed")
+    return "\n".join(lines)
+
+
+def write_junit(results: list[Check], path: Path, stack: str) -> None:
+    suite = ET.Element(
+        "testsuite",
+        name=f"supastack smoke ({stack})",
+        tests=str(len(results)),
+        failures=str(sum(not r.ok for r in results)),
+    )
+    for result in results:
+        case = ET.SubElement(suite, "testcase", classname=f"smoke.{stack}", name=result.name)
+        if not result.ok:
+            ET.SubElement(case, "failure", message=result.detail or "failed")
+    ET.ElementTree(suite).write(path, encoding="unicode", xml_declaration=True)

@@ -1,0 +1,43 @@
+"""The outputs contract and the smoke runner's failure modes (no services needed)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from supastack.cli import app
+from supastack.errors import SupastackError
+from supastack.outputs import load
+from supastack.smoke import run
+
+MINIMAL = {
+    "stack": "local",
+    "target": "local",
+    "databaseUrl": "postgresql://postgres:pw@127.0.0.1:1/postgres?sslmode=disable",
+    "cronDatabase": "postgres",
+    "functionsUrl": "http://127.0.0.1:1",
+    "managementApi": {"url": "http://127.0.0.1:1", "projectRef": "local", "token": "sbp_x"},
+}
+
+
+def test_outputs_that_are_not_ours_name_the_missing_keys(tmp_path: Path) -> None:
+    path = tmp_path / "outputs.json"
+    path.write_text(json.dumps({"target": "local"}))
+    with pytest.raises(SupastackError, match=r"outputs.json: not the stack outputs .*databaseUrl"):
+        load(path)
+    path.write_text("{not json")
+    with pytest.raises(SupastackError, match=r"outputs.json: cannot read stack outputs"):
+        load(path)
+
+
+def test_an_unreachable_stack_fails_checks_instead_of_crashing(tmp_path: Path) -> None:
+    path = tmp_path / "outputs.json"
+    path.write_text(json.dumps(MINIMAL))
+    results = run(load(path))
+    assert [r.name for r in results if not r.ok] == ["database checks", "operations checks"]
+    assert all("pw" not in r.detail for r in results)  # the password never shows
+    cli = CliRunner().invoke(app, ["smoke", "--outputs", str(path)])
+    assert cli.exit_code == 1 and "0 passed, 2 failed" in cli.output
