@@ -77,6 +77,7 @@ def test_access_chains_grants_revokes_defaults_and_guards_policies_with_rls(
         for r in pulumi_mocks.resources
         if r.typ
         in ("postgresql:index/grant:Grant", "postgresql:index/defaultPrivileges:DefaultPrivileges")
+        and r.name.startswith("supastack-shop-")
     ]
     assert [g.name.removeprefix("supastack-shop-access-") for g in grants] == [
         "grant-0",
