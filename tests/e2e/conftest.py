@@ -30,6 +30,7 @@ def local_config(services: Services, **overrides: object) -> dict[str, str]:
             },
             "database": {"host": "127.0.0.1", "port": services.env.db_port, "name": "postgres",
                          "user": "postgres", "sslmode": "disable"},
+            "backups": {"enabled": True, "directory": str(services.env.state_dir / "backups")},
             **overrides,
         },
     )  # fmt: skip

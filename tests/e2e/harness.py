@@ -45,6 +45,17 @@ class Applied:
     name: str
     id: str
     outputs: Outputs = field(repr=False)
+    provider: str | None = field(default=None, repr=False)
+    """A dynamic resource's pickled provider: deletes run the code that created it."""
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.typ, self.name)
+
+
+def _provider(blob: str) -> Any:
+    # our own provider, pickled by the program (what the engine unpickles, too)
+    return dill.loads(base64.b64decode(blob))  # noqa: S301
 
 
 def _privileges(inputs: Mapping[str, Any]) -> sql.Composable:
@@ -135,50 +146,89 @@ def plain(value: Any) -> Any:
 
 
 class ApplyingMocks(pulumi.runtime.Mocks):
-    """Mocks that apply every resource to the local target, one at a time."""
+    """Mocks that apply every resource to the local target, one at a time.
 
-    def __init__(self) -> None:
+    Given the previous run's state, a resource registered again is diffed through its provider
+    and updated (or replaced) only if it changed; :meth:`finish` then deletes what the program
+    no longer registers, newest first, with the providers that created it: what ``pulumi up``
+    does for an older program.
+    """
+
+    def __init__(self, previous: list[Applied] | None = None) -> None:
         self.applied: list[Applied] = []
+        self.deleted: list[Applied] = []
+        self._previous = {a.key: a for a in previous or []}
+        self._previous_order = list(previous or [])
         self._lock = threading.Lock()
         self._conninfo: str | None = None
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, Outputs]:
         with self._lock:
             inputs = plain(dict(args.inputs))
-            resource_id, outputs = self._apply(args.typ, args.name, inputs, bool(args.custom))
-            self.applied.append(Applied(args.typ, args.name, resource_id, outputs))
-            return resource_id, outputs
+            old = self._previous.get((args.typ, args.name))
+            applied = self._apply(args.typ, args.name, inputs, bool(args.custom), old)
+            self.applied.append(applied)
+            return applied.id, applied.outputs
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[Outputs, None]:
         return {}, None
 
-    def _apply(self, typ: str, name: str, inputs: Outputs, custom: bool) -> tuple[str, Outputs]:
+    def finish(self) -> None:
+        """Delete what the previous run had and this one does not, in reverse order."""
+        registered = {a.key for a in self.applied}
+        for gone in reversed(self._previous_order):
+            if gone.key in registered:
+                continue
+            if gone.provider is not None:
+                _provider(gone.provider).delete(gone.id, gone.outputs)
+            self.deleted.append(gone)
+
+    def _apply(
+        self, typ: str, name: str, inputs: Outputs, custom: bool, old: Applied | None
+    ) -> Applied:
         if not custom:
-            return f"{name}-component", inputs
+            return Applied(typ, name, f"{name}-component", inputs)
         if typ == "pulumi:providers:postgresql":
             self._conninfo = make_conninfo(
                 host=inputs["host"], port=inputs["port"], dbname=inputs["database"],
                 user=inputs["username"], password=inputs["password"], sslmode=inputs["sslmode"],
             )  # fmt: skip
-            return f"{name}-provider", inputs
+            return Applied(typ, name, f"{name}-provider", inputs)
         if typ == "random:index/randomPassword:RandomPassword":
+            if old is not None:
+                return old  # random values are made once
             length = int(inputs.get("length", 32))  # numbers cross the wire as floats
-            return name, {**inputs, "result": secrets.token_urlsafe(length)[:length]}
+            return Applied(
+                typ, name, name, {**inputs, "result": secrets.token_urlsafe(length)[:length]}
+            )
         if typ in SQL_EQUIVALENTS:
             assert self._conninfo, "the postgresql provider is registered before its resources"
             with connect(self._conninfo) as conn:
-                for statement in SQL_EQUIVALENTS[typ](inputs):
+                for statement in SQL_EQUIVALENTS[typ](inputs):  # idempotent: safe to repeat
                     conn.execute(statement)
-            return name, inputs
+            return Applied(typ, name, name, inputs)
         if typ.startswith("pulumi-python:dynamic/"):
-            # our own provider, pickled by the program a moment ago (what the engine unpickles)
-            provider = dill.loads(base64.b64decode(inputs.pop("__provider")))  # noqa: S301
-            checked = provider.check({}, inputs)
-            if checked.failures:
-                raise RuntimeError("; ".join(f.reason for f in checked.failures))
-            created = provider.create(checked.inputs)
-            return str(created.id), dict(created.outs or {})
+            return self._dynamic(typ, name, inputs, old)
         raise NotImplementedError(f"the harness has no equivalent for {typ}")
+
+    @staticmethod
+    def _dynamic(typ: str, name: str, inputs: Outputs, old: Applied | None) -> Applied:
+        blob = inputs.pop("__provider")
+        provider = _provider(blob)
+        checked = provider.check(old.outputs if old else {}, inputs)
+        if checked.failures:
+            raise RuntimeError("; ".join(f.reason for f in checked.failures))
+        news = checked.inputs
+        if old is not None:
+            diff = provider.diff(old.id, old.outputs, news)
+            if not diff.changes:
+                return Applied(typ, name, old.id, old.outputs, blob)
+            if not diff.replaces:
+                updated = provider.update(old.id, old.outputs, news)
+                return Applied(typ, name, old.id, dict(updated.outs or {}), blob)
+            _provider(old.provider or blob).delete(old.id, old.outputs)
+        created = provider.create(news)
+        return Applied(typ, name, str(created.id), dict(created.outs or {}), blob)
 
 
 def stack_config(stack_file: str, overrides: Mapping[str, object]) -> dict[str, str]:
@@ -202,23 +252,30 @@ class Deployment:
         return path
 
 
-def deploy(config: Mapping[str, str], secret_keys: list[str] | None = None) -> Deployment:
-    """Run ``__main__.py`` for the ``local`` stack with ``config``, applying every resource."""
-    mocks = ApplyingMocks()
+def deploy(
+    config: Mapping[str, str],
+    *,
+    previous: Deployment | None = None,
+    project: Path = PROJECT_DIR,
+) -> Deployment:
+    """Run ``project``'s ``__main__.py`` for the ``local`` stack with ``config``, applying every
+    resource; with ``previous``, as an update of that deployment (changes and deletions)."""
+    mocks = ApplyingMocks(previous.mocks.applied if previous else None)
     exported: dict[str, Any] = {}
-    pulumi.runtime.set_all_config(dict(config), secret_keys or [])
+    pulumi.runtime.set_all_config(dict(config), [])
     pulumi.runtime.set_mocks(mocks, project="supastack", stack="local", preview=False)
     try:
 
         @pulumi.runtime.test
         def program() -> Any:
-            platform = runpy.run_path(str(PROJECT_DIR / "__main__.py"))["platform"]
+            platform = runpy.run_path(str(project / "__main__.py"))["platform"]
             return pulumi.Output.all(**platform.outputs).apply(exported.update)
 
         program()
     finally:
         pulumi.runtime.reset_options()
         pulumi.runtime.set_all_config({}, [])
+    mocks.finish()
     return Deployment(mocks, exported)
 
 
