@@ -101,6 +101,7 @@ class App(pulumi.ComponentResource):
                     "slug": slug,
                     "hash": package.hash,
                     "verify_jwt": package.verify_jwt,
+                    "verify_jwt_off_reason": manifest.functions[slug].verify_jwt_off_reason,
                     "files": package.text_files(),
                 },
                 pulumi.ResourceOptions(parent=self, depends_on=before_functions),

@@ -136,6 +136,8 @@ class FunctionSpec(ConfigModel):
     """A function of the app, ``functions/<app>/<slug>/index.ts``."""
 
     verify_jwt: bool = True
+    verify_jwt_off_reason: str | None = None
+    """Why the function runs without the gateway's JWT check (the policy pack requires one)."""
     rate_limit: RateLimitSpec | None = None
     env: dict[str, str] = Field(default_factory=dict)
     """Non-secret settings, deployed with the function (its ``function.config.json``)."""

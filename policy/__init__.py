@@ -1,0 +1,1 @@
+"""supastack's CrossGuard policy pack; the validators are in :mod:`policy.validators`."""

@@ -1,0 +1,32 @@
+"""The policy pack, as `pulumi preview --policy-pack policy` loads it.
+
+Constructing a PolicyPack starts a gRPC server and blocks, so nothing imports this module:
+the validators live in policy/validators.py and are unit-tested there.
+"""
+
+from pulumi_policy import (
+    EnforcementLevel,
+    PolicyConfigSchema,
+    PolicyPack,
+    ResourceValidationPolicy,
+)
+
+from policy import validators
+
+PolicyPack(
+    name="supastack",
+    enforcement_level=EnforcementLevel.MANDATORY,
+    policies=[
+        ResourceValidationPolicy(
+            name=name,
+            description=description,
+            validate=validate,
+            enforcement_level=level,
+            config_schema=PolicyConfigSchema(properties=validators.CONFIG_SCHEMA_PROPERTIES),
+        )
+        for name, description, validate, level in [
+            (*entry, EnforcementLevel.MANDATORY) for entry in validators.MANDATORY
+        ]
+        + [(*entry, EnforcementLevel.ADVISORY) for entry in validators.ADVISORY]
+    ],
+)

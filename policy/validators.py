@@ -1,0 +1,103 @@
+"""The deploy gate's rules, as plain functions over Pulumi's resource validation arguments.
+
+Mandatory:
+- ``protected-in-prod``: with ``requireProtect`` (the prod stack's policy config), database
+  schemas, extensions and migrations must be protected;
+- ``verify-jwt-off-needs-a-reason``: a function deployed with ``verify_jwt: false`` states why
+  in its manifest (``verifyJwtOffReason``);
+- ``critical-alerts-notify``: with ``requireAlertChannels``, a critical alert rule has a channel;
+- ``secrets-stay-secret``: every secret-bearing property of supastack's resources is declared a
+  secret output, so it never lands in state or previews in plaintext.
+
+Advisory:
+- ``migration-lint``: the lint findings (squawk and supastack's own) of each migration.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from pulumi_policy import ReportViolation, ResourceValidationArgs
+
+from supastack.migrations.files import MigrationFile
+from supastack.migrations.lint import lint
+
+#: The policy config each stack may set (`--policy-pack-config`).
+CONFIG_SCHEMA_PROPERTIES = {
+    "requireProtect": {"type": "boolean", "default": False},
+    "requireAlertChannels": {"type": "boolean", "default": False},
+}
+SECRET_PROPERTIES = ("conninfo", "token", "value", "values", "digests")
+PROTECTED_TYPES = (
+    "pulumi-python:dynamic/migrations:Migration",
+    "postgresql:index/schema:Schema",
+    "postgresql:index/extension:Extension",
+)
+
+
+def protected_in_prod(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    required = args.get_config().get("requireProtect")
+    if args.resource_type in PROTECTED_TYPES and required and not args.opts.protect:
+        report(f"{args.name}: must be protected on this stack (supastack:protect: true)", args.urn)
+
+
+def verify_jwt_off_needs_a_reason(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    if args.resource_type != "pulumi-python:dynamic/functions:EdgeFunction":
+        return
+    if args.props.get("verify_jwt") is False and not args.props.get("verify_jwt_off_reason"):
+        report(
+            f"function {args.props.get('slug')!r} is deployed with verify_jwt: false without a "
+            "reason; state it as verifyJwtOffReason in the app manifest",
+            args.urn,
+        )
+
+
+def critical_alerts_notify(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    if args.resource_type != "pulumi-python:dynamic/alerts:AlertRule":
+        return
+    critical = args.props.get("severity") == "critical"
+    required = args.get_config().get("requireAlertChannels")
+    if critical and required and not args.props.get("channels"):
+        report(
+            f"alert rule {args.props.get('name')!r} is critical but notifies no channel", args.urn
+        )
+
+
+def secrets_stay_secret(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    if not args.resource_type.startswith("pulumi-python:dynamic/"):
+        return
+    present = [p for p in SECRET_PROPERTIES if args.props.get(p) is not None]
+    plain = [p for p in present if p not in args.opts.additional_secret_outputs]
+    if plain:
+        report(f"{args.name}: {', '.join(plain)} must be secret outputs", args.urn)
+
+
+def migration_lint(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    if args.resource_type != "pulumi-python:dynamic/migrations:Migration":
+        return
+    props = args.props
+    file = MigrationFile(
+        app=props["app"],
+        version=props["version"],
+        name=props["name"],
+        source=props["source"],
+        sql=props["sql"],
+        down_sql=props.get("down_sql"),
+    )
+    for finding in lint([file], props["app"]):
+        report(str(finding), args.urn)
+
+
+MANDATORY: list[tuple[str, str, Callable[[ResourceValidationArgs, ReportViolation], None]]] = [
+    ("protected-in-prod", "database objects and migrations are protected", protected_in_prod),
+    (
+        "verify-jwt-off-needs-a-reason",
+        "verify_jwt: false needs a stated reason",
+        verify_jwt_off_needs_a_reason,
+    ),
+    ("critical-alerts-notify", "critical alert rules notify a channel", critical_alerts_notify),
+    ("secrets-stay-secret", "secret-bearing properties are secret outputs", secrets_stay_secret),
+]
+ADVISORY: list[tuple[str, str, Callable[[ResourceValidationArgs, ReportViolation], None]]] = [
+    ("migration-lint", "migration lint findings", migration_lint),
+]
