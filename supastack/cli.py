@@ -18,6 +18,7 @@ from typing import Annotated
 import typer
 
 from supastack import connection, settings
+from supastack import rollback as rollbacks
 from supastack.backups import Backups, backup_directory, store_for
 from supastack.errors import SupastackError
 from supastack.local.environment import LocalEnvironment
@@ -275,3 +276,33 @@ def _pulumi_outputs(project_dir: Path, stack: str) -> Path:
     with os.fdopen(fd, "w") as out:
         out.write(result.stdout)
     return Path(name)
+
+
+@app.command()
+def rollback(
+    ctx: typer.Context,
+    to: Annotated[
+        str, typer.Option("--to", help="update version (pulumi stack history) or git ref")
+    ],
+    stack: StackOption = "local",
+    yes: Annotated[bool, typer.Option("--yes", help="do not ask")] = False,
+) -> None:
+    """Deploy the program and config of an earlier update again, then run the smoke tests."""
+    project_dir: Path = ctx.obj
+    with _user_errors():
+        rollbacks.require_clean(project_dir)
+        commit = rollbacks.target_commit(project_dir, stack, to)
+        with rollbacks.worktree(project_dir, commit) as tree:
+            planned = rollbacks.describe(project_dir, tree, stack)
+            typer.echo(f"rolling {stack} back to {commit[:12]}:")
+            typer.echo("\n".join(map(str, planned)) or "  (no resource changes)")
+            if not yes:
+                typer.confirm("Deploy it?", abort=True)
+            try:
+                rollbacks.pulumi_up(tree, stack)
+            except subprocess.CalledProcessError as exc:
+                raise SupastackError(f"pulumi up failed (exit {exc.returncode})") from None
+            results = run_smoke(load_outputs(rollbacks.outputs_file(tree, stack)))
+    typer.echo(smoke_table(results))
+    if not all(r.ok for r in results):
+        raise typer.Exit(code=1)
