@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from supastack.cli import app
+from supastack.local.paths import PROJECT_DIR
 from tests.conftest import Services
 from tests.e2e.conftest import local_config
 from tests.e2e.harness import Deployment, applied_of, deploy
@@ -53,3 +57,19 @@ def test_the_smoke_tests_pass_on_the_deployed_stack(
     assert "bidding: two fresh users read no rows of public.bids" in result.output
     assert 'failures="0"' in junit.read_text()
     assert fresh.credentials.db_password not in result.output
+
+
+def test_the_pytest_smoke_suite_passes_on_the_deployed_stack(
+    deployment: Deployment, tmp_path: Path
+) -> None:
+    outputs = deployment.write_outputs(tmp_path / "outputs.json")
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/smoke"],
+        cwd=PROJECT_DIR,
+        env={**os.environ, "SUPASTACK_OUTPUTS": str(outputs)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert "7 passed" in result.stdout
