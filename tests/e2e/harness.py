@@ -11,6 +11,8 @@ registration order (which follows the program's dependencies):
 - ``random.RandomPassword`` through ``secrets.token_urlsafe``;
 - component resources and providers are recorded only.
 
+Every resource also goes through the policy pack's mandatory validators (``violations``).
+
 Test code only: nothing in ``components/`` or ``supastack/`` can reach it.
 """
 
@@ -32,7 +34,10 @@ import yaml
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 from pulumi.runtime import rpc
+from pulumi.runtime.mocks import MockMonitor
+from pulumi_policy import PolicyCustomTimeouts, PolicyResourceOptions, ResourceValidationArgs
 
+from policy import validators
 from supastack.local.paths import PROJECT_DIR
 from supastack.postgres import connect
 
@@ -157,6 +162,9 @@ class ApplyingMocks(pulumi.runtime.Mocks):
     def __init__(self, previous: list[Applied] | None = None) -> None:
         self.applied: list[Applied] = []
         self.deleted: list[Applied] = []
+        self.violations: list[str] = []
+        #: resource options the monitor saw, by (type, name): what the policies need
+        self.options: dict[tuple[str, str], PolicyResourceOptions] = {}
         self._previous = {a.key: a for a in previous or []}
         self._previous_order = list(previous or [])
         self._lock = threading.Lock()
@@ -165,6 +173,7 @@ class ApplyingMocks(pulumi.runtime.Mocks):
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, Outputs]:
         with self._lock:
             inputs = plain(dict(args.inputs))
+            self._check_policies(args.typ, args.name, inputs)
             old = self._previous.get((args.typ, args.name))
             applied = self._apply(args.typ, args.name, inputs, bool(args.custom), old)
             self.applied.append(applied)
@@ -172,6 +181,18 @@ class ApplyingMocks(pulumi.runtime.Mocks):
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[Outputs, None]:
         return {}, None
+
+    def _check_policies(self, typ: str, name: str, inputs: Outputs) -> None:
+        """Run the policy pack's mandatory validators on the resource, as a preview would."""
+        opts = self.options.get((typ, name)) or PolicyResourceOptions(
+            False, [], None, [], PolicyCustomTimeouts(0, 0, 0), []
+        )
+        args = ResourceValidationArgs(typ, inputs, f"urn:{typ}::{name}", name, opts, None, {})
+        for _, _, validate in validators.MANDATORY:
+            validate(args, self._violation)
+
+    def _violation(self, message: str, urn: str | None = None) -> None:
+        self.violations.append(f"{urn}: {message}")
 
     def finish(self) -> None:
         """Delete what the previous run had and this one does not, in reverse order."""
@@ -252,6 +273,21 @@ class Deployment:
         return path
 
 
+class OptionsMonitor(MockMonitor):
+    """The mock monitor, telling the mocks each resource's options (protect, secret outputs)."""
+
+    def __init__(self, mocks: ApplyingMocks) -> None:
+        super().__init__(mocks)
+        self.applying = mocks
+
+    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC name)
+        self.applying.options[(request.type, request.name)] = PolicyResourceOptions(
+            bool(request.protect), [], None, [], PolicyCustomTimeouts(0, 0, 0),
+            list(request.additionalSecretOutputs),
+        )  # fmt: skip
+        return super().RegisterResource(request)  # type: ignore[no-untyped-call]
+
+
 def deploy(
     config: Mapping[str, str],
     *,
@@ -263,7 +299,9 @@ def deploy(
     mocks = ApplyingMocks(previous.mocks.applied if previous else None)
     exported: dict[str, Any] = {}
     pulumi.runtime.set_all_config(dict(config), [])
-    pulumi.runtime.set_mocks(mocks, project="supastack", stack="local", preview=False)
+    pulumi.runtime.set_mocks(
+        mocks, project="supastack", stack="local", preview=False, monitor=OptionsMonitor(mocks)
+    )
     try:
 
         @pulumi.runtime.test
