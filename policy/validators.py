@@ -19,7 +19,7 @@ from collections.abc import Callable
 
 from pulumi_policy import ReportViolation, ResourceValidationArgs
 
-from supastack.migrations.files import MigrationFile
+from supastack.migrations.files import from_properties
 from supastack.migrations.lint import lint
 
 #: The policy config each stack may set (`--policy-pack-config`).
@@ -75,16 +75,7 @@ def secrets_stay_secret(args: ResourceValidationArgs, report: ReportViolation) -
 def migration_lint(args: ResourceValidationArgs, report: ReportViolation) -> None:
     if args.resource_type != "pulumi-python:dynamic/migrations:Migration":
         return
-    props = args.props
-    file = MigrationFile(
-        app=props["app"],
-        version=props["version"],
-        name=props["name"],
-        source=props["source"],
-        sql=props["sql"],
-        down_sql=props.get("down_sql"),
-    )
-    for finding in lint([file], props["app"]):
+    for finding in lint([from_properties(args.props)], args.props["app"]):
         report(str(finding), args.urn)
 
 

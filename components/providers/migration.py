@@ -19,20 +19,9 @@ from components.providers.base import DeclarativeProvider, gone, with_secret_out
 from supastack import backups
 from supastack.migrations import history
 from supastack.migrations.engine import BeforeRun, EngineOptions, MigrationEngine
-from supastack.migrations.files import MigrationFile
+from supastack.migrations.files import from_properties
 from supastack.postgres import connect
 from supastack.settings import BackupSettings, MigrationSettings
-
-
-def _file(props: dict[str, Any]) -> MigrationFile:
-    return MigrationFile(
-        app=props["app"],
-        version=props["version"],
-        name=props["name"],
-        source=props["source"],
-        sql=props["sql"],
-        down_sql=props.get("down_sql"),
-    )
 
 
 def _engine(props: dict[str, Any]) -> MigrationEngine:
@@ -80,7 +69,7 @@ class MigrationProvider(DeclarativeProvider):
         return CheckResult(news, [])
 
     def create(self, props: dict[str, Any]) -> CreateResult:
-        file = _file(props)
+        file = from_properties(props)
         outcome = _engine(props).apply(file, _before_run(props))
         return CreateResult(
             f"{file.app}:{file.version}", {**props, "backup_key": outcome.backup_key}
@@ -91,7 +80,7 @@ class MigrationProvider(DeclarativeProvider):
         return UpdateResult({**news, "backup_key": olds.get("backup_key")})
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
-        _engine(props).revert(_file(props), _before_run(props))
+        _engine(props).revert(from_properties(props), _before_run(props))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         """A migration reverted outside Pulumi is gone (the next deploy applies it again)."""
