@@ -14,9 +14,9 @@ database. Every error names the manifest file and the key.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Annotated, Literal, Self
+from typing import Annotated, Literal, Self, TypeVar
 
 import yaml
 from pydantic import AfterValidator, Field, ValidationError, model_validator
@@ -297,46 +297,51 @@ class AppManifest(ConfigModel):
         return self
 
 
+V = TypeVar("V")
+
+
+def _merged(
+    manifests: list[AppManifest], key: str, entries: Callable[[AppManifest], Mapping[str, V]]
+) -> dict[str, V]:
+    """One value per name across the apps; two apps giving a name different values is an
+    error naming both manifests (these are database-wide, one value each)."""
+    chosen: dict[str, tuple[V, str]] = {}
+    for manifest in manifests:
+        for name, value in entries(manifest).items():
+            seen = chosen.setdefault(name, (value, manifest.source))
+            if seen[0] != value:
+                raise SupastackError(
+                    f"{manifest.source}: {key}.{name}: {value!r} conflicts with {seen[0]!r} "
+                    f"in {seen[1]}"
+                )
+    return {name: value for name, (value, _) in chosen.items()}
+
+
 def merged_extensions(manifests: list[AppManifest]) -> list[ExtensionSpec]:
     """Each extension once; the same extension in two schemas or versions is an error."""
-    chosen: dict[str, tuple[ExtensionSpec, str]] = {}
-    for manifest in manifests:
-        for extension in manifest.extensions:
-            seen = chosen.setdefault(extension.name, (extension, manifest.source))
-            if (seen[0].schema_name, seen[0].version) != (extension.schema_name, extension.version):
-                raise SupastackError(
-                    f"{manifest.source}: extensions: {extension.name} differs from {seen[1]}"
-                )
-    return [extension for extension, _ in chosen.values()]
+
+    def normalized(manifest: AppManifest) -> dict[str, ExtensionSpec]:
+        """With the schema spelled out, so `pg_cron` and `{name: pg_cron, schema: pg_catalog}`
+        are the same extension."""
+        return {
+            e.name: ExtensionSpec(name=e.name, schema_=e.schema_name, version=e.version)
+            for e in manifest.extensions
+        }
+
+    return list(_merged(manifests, "extensions", normalized).values())
 
 
 def merged_settings(manifests: list[AppManifest]) -> dict[str, str]:
-    values: dict[str, tuple[str, str]] = {}
-    for manifest in manifests:
-        for name, value in manifest.postgres_settings.items():
-            seen = values.setdefault(name, (value, manifest.source))
-            if seen[0] != value:
-                raise SupastackError(
-                    f"{manifest.source}: postgresSettings.{name}: {value!r} conflicts with "
-                    f"{seen[0]!r} in {seen[1]}"
-                )
-    return {name: value for name, (value, _) in values.items()}
+    return _merged(manifests, "postgresSettings", lambda m: m.postgres_settings)
 
 
 def merged_realtime_config(manifests: list[AppManifest]) -> dict[str, int]:
-    """The Realtime limits the apps ask for; two apps asking different values is an error."""
-    values: dict[str, tuple[int, str]] = {}
-    for manifest in manifests:
-        if manifest.realtime_config is None:
-            continue
-        for key, value in manifest.realtime_config.api_values().items():
-            seen = values.setdefault(key, (value, manifest.source))
-            if seen[0] != value:
-                raise SupastackError(
-                    f"{manifest.source}: realtimeConfig: {key} {value} conflicts with {seen[0]} "
-                    f"in {seen[1]}"
-                )
-    return {key: value for key, (value, _) in values.items()}
+    """The Realtime limits the apps ask for."""
+    return _merged(
+        manifests,
+        "realtimeConfig",
+        lambda m: m.realtime_config.api_values() if m.realtime_config else {},
+    )
 
 
 def merged_secrets(
