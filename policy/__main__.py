@@ -4,6 +4,12 @@ Constructing a PolicyPack starts a gRPC server and blocks, so nothing imports th
 the validators live in policy/validators.py and are unit-tested there.
 """
 
+import sys
+from pathlib import Path
+
+# Pulumi runs this file as a script from policy/: make the project importable as it is in tests.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
 from pulumi_policy import (
     EnforcementLevel,
     PolicyConfigSchema,
