@@ -49,9 +49,7 @@ def stack_outputs(
 ) -> dict[str, Any]:
     """The exported keys, camelCase, with secrets as Pulumi secrets."""
     function_secrets = [
-        s.name
-        for s in plan.secrets
-        if s.function and (s.generate or s.name in stack.secret_values_set)  # optional ones unset
+        s.name for s in plan.secrets if s.function and s.deployed(stack.secret_values_set)
     ]
     if stack.log_drains:
         function_secrets.append(DRAINS_SECRET)

@@ -44,55 +44,42 @@ def _pick(key: str) -> Callable[[dict[str, str]], str]:
 class Secrets(pulumi.ComponentResource):
     """Function secrets and Vault secrets of one stack."""
 
-    function_secrets: FunctionSecrets | None
-    """The function secrets (None when the stack has none)."""
-
     def __init__(
         self, name: str, args: SecretsArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("supastack:secrets:Secrets", name, {}, opts)
         child = pulumi.ResourceOptions(parent=self)
-        values: dict[str, pulumi.Output[str]] = {}
         for_functions: dict[str, pulumi.Output[str]] = {}
+        for_vault: dict[str, pulumi.Input[str]] = dict(args["vault_values"])
         for spec in args["specs"]:
+            if not spec.deployed(args["provided_names"]):
+                continue
             if spec.generate:
-                generated = random.RandomPassword(
+                value = random.RandomPassword(
                     f"{name}-{spec.name}", length=spec.length, special=False, opts=child
-                )
-                values[spec.name] = generated.result
-            elif spec.name in args["provided_names"] and args["provided"] is not None:
-                values[spec.name] = args["provided"].apply(_pick(spec.name))
+                ).result
             else:
-                continue  # an optional secret the stack does not set
+                assert args["provided"] is not None
+                value = args["provided"].apply(_pick(spec.name))
             if spec.function:
-                for_functions[spec.name] = values[spec.name]
+                for_functions[spec.name] = value
             if spec.vault:
-                VaultSecret(
-                    f"{name}-vault-{spec.name}",
-                    {
-                        "conninfo": args["conninfo"],
-                        "name": spec.name,
-                        "value": pulumi.Output.secret(values[spec.name]),
-                        "description": "managed by supastack",
-                    },
-                    child,
-                )
-        for vault_name, value in args["vault_values"].items():
+                for_vault[spec.name] = pulumi.Output.secret(value)
+        for vault_name, vault_value in for_vault.items():
             VaultSecret(
                 f"{name}-vault-{vault_name}",
                 {
                     "conninfo": args["conninfo"],
                     "name": vault_name,
-                    "value": value,
+                    "value": vault_value,
                     "description": "managed by supastack",
                 },
                 child,
             )
         if args["drains"]:
             for_functions[DRAINS_SECRET] = self._drains(args)
-        self.function_secrets = None
         if for_functions:
-            self.function_secrets = FunctionSecrets(
+            FunctionSecrets(
                 f"{name}-functions",
                 {
                     "api": args["api"],

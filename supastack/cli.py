@@ -6,10 +6,7 @@ non-zero; anything else is a bug and keeps its traceback.
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -28,6 +25,7 @@ from supastack.migrations.engine import EngineOptions, refusal
 from supastack.migrations.files import MigrationFile, discover, discover_app
 from supastack.migrations.lint import lint
 from supastack.migrations.review import review
+from supastack.outputs import from_pulumi as outputs_from_pulumi
 from supastack.outputs import load as load_outputs
 from supastack.smoke import run as run_smoke
 from supastack.smoke import table as smoke_table
@@ -248,7 +246,7 @@ def smoke(
 ) -> None:
     """Check the deployed stack against its outputs; exit 1 on any failure."""
     with _user_errors():
-        path = outputs or _pulumi_outputs(ctx.obj, stack)
+        path = outputs or outputs_from_pulumi(ctx.obj, stack)
         loaded = load_outputs(path)
         results = run_smoke(loaded)
     typer.echo(smoke_table(results))
@@ -256,26 +254,6 @@ def smoke(
         write_junit(results, junit, loaded.stack)
     if not all(r.ok for r in results):
         raise typer.Exit(code=1)
-
-
-def _pulumi_outputs(project_dir: Path, stack: str) -> Path:
-    """Ask the Pulumi CLI for the stack's outputs (secrets shown: they go to a 0600 file)."""
-    pulumi_cli = shutil.which("pulumi")
-    if pulumi_cli is None:
-        raise SupastackError("the Pulumi CLI is not installed; pass --outputs <file> instead")
-    result = subprocess.run(
-        [pulumi_cli, "stack", "output", "--json", "--show-secrets", "--stack", stack],
-        cwd=project_dir,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if result.returncode != 0:
-        raise SupastackError(f"pulumi stack output failed: {result.stderr.strip()}")
-    fd, name = tempfile.mkstemp(prefix="supastack-outputs-", suffix=".json")
-    with os.fdopen(fd, "w") as out:
-        out.write(result.stdout)
-    return Path(name)
 
 
 @app.command()
@@ -302,7 +280,7 @@ def rollback(
                 rollbacks.pulumi_up(tree, stack)
             except subprocess.CalledProcessError as exc:
                 raise SupastackError(f"pulumi up failed (exit {exc.returncode})") from None
-            results = run_smoke(load_outputs(rollbacks.outputs_file(tree, stack)))
+            results = run_smoke(load_outputs(outputs_from_pulumi(tree, stack)))
     typer.echo(smoke_table(results))
     if not all(r.ok for r in results):
         raise typer.Exit(code=1)

@@ -14,7 +14,7 @@ database. Every error names the manifest file and the key.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from pathlib import Path
 from typing import Annotated, Literal, Self, TypeVar
 
@@ -162,6 +162,11 @@ class SecretSpec(ConfigModel):
     vault: bool = False
     function: bool = True
     """Whether functions get it (alert channel secrets are for SQL only)."""
+
+    def deployed(self, provided: Collection[str]) -> bool:
+        """Whether the stack has a value for it: generated, or set in ``secretValues`` (an
+        optional secret the stack does not set is left out, not an error)."""
+        return self.generate or self.name in provided
 
 
 class FunctionTarget(ConfigModel):

@@ -8,6 +8,10 @@ database URL, API keys, the Management API token) are exported as Pulumi secrets
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import subprocess
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +76,26 @@ class StackOutputs(_Output):
     log_drains: list[str] = Field(default_factory=list)
     secrets: list[str] = Field(default_factory=list)
     """Names of the function secrets the stack manages."""
+
+
+def from_pulumi(project_dir: Path, stack: str) -> Path:
+    """Ask the Pulumi CLI for the stack's outputs; they hold secrets, so they go to a 0600 file."""
+    pulumi_cli = shutil.which("pulumi")
+    if pulumi_cli is None:
+        raise SupastackError("the Pulumi CLI is not installed; pass --outputs <file> instead")
+    result = subprocess.run(
+        [pulumi_cli, "stack", "output", "--json", "--show-secrets", "--stack", stack],
+        cwd=project_dir,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise SupastackError(f"pulumi stack output failed: {result.stderr.strip()}")
+    handle, name = tempfile.mkstemp(prefix="supastack-outputs-", suffix=".json")
+    with os.fdopen(handle, "w") as out:
+        out.write(result.stdout)
+    return Path(name)
 
 
 def load(path: Path) -> StackOutputs:

@@ -155,16 +155,3 @@ def pulumi_up(tree: Path, stack: str) -> None:
         cwd=tree,
         check=True,
     )
-
-
-def outputs_file(tree: Path, stack: str) -> Path:
-    """The stack's outputs after the rollback, in a 0600 file (they hold secrets)."""
-    text = _run(
-        [_tool("pulumi"), "stack", "output", "--json", "--show-secrets", "--stack", stack],
-        tree,
-        "pulumi stack output",
-    )
-    handle, name = tempfile.mkstemp(prefix="supastack-outputs-", suffix=".json")
-    with open(handle, "w") as out:
-        out.write(text)
-    return Path(name)
