@@ -11,5 +11,7 @@ drop function public.bids_immutable();
 drop function public.bids_apply();
 drop function public.bids_check();
 drop function public.bidding_answer_auto_bids(uuid);
+drop function public.bidding_minimum(public.bidding_sessions);
+drop function public.bidding_open_session(uuid);
 drop table public.bidding_participants;
 drop table public.bidding_sessions;

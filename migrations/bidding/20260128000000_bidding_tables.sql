@@ -83,32 +83,45 @@ create index bidding_notifications_unsent on public.bidding_notifications (creat
   where sent_at is null;
 alter table public.bidding_notifications enable row level security;
 
--- Before a bid: the session is open, the bidder takes part, the amount beats the current best
--- by the minimum increment (or meets the starting price). Errors carry their own SQLSTATEs,
--- which the functions turn into HTTP statuses: BD404 no session, BD403 not a participant,
--- BD409 session not open, BD422 amount too low.
-create function public.bids_check() returns trigger
+-- The session, locked for the rest of the transaction, if it takes bids now. Errors carry their
+-- own SQLSTATEs, which the functions turn into HTTP statuses: BD404 no session, BD403 not a
+-- participant, BD409 session not open, BD422 amount too low.
+create function public.bidding_open_session(p_session uuid) returns public.bidding_sessions
 language plpgsql security definer set search_path = '' as $$
 declare
   s public.bidding_sessions;
-  minimum numeric;
 begin
-  select * into s from public.bidding_sessions where session_id = new.session_id for update;
+  select * into s from public.bidding_sessions where session_id = p_session for update;
   if not found then
-    raise exception 'bidding session % does not exist', new.session_id using errcode = 'BD404';
+    raise exception 'bidding session % does not exist', p_session using errcode = 'BD404';
   end if;
   if s.status <> 'active' or clock_timestamp() < s.starts_at or clock_timestamp() >= s.ends_at then
-    raise exception 'bidding session % is not open for bids', new.session_id using errcode = 'BD409';
+    raise exception 'bidding session % is not open for bids', p_session using errcode = 'BD409';
   end if;
+  return s;
+end
+$$;
+
+-- The least the next bid may be: the starting price, then the best bid plus the increment.
+create function public.bidding_minimum(s public.bidding_sessions) returns numeric
+language sql immutable set search_path = '' as $$
+  select coalesce(s.current_price + s.min_increment, s.starting_price)
+$$;
+
+-- Before a bid: the session is open, the bidder takes part, the amount is at least the minimum.
+create function public.bids_check() returns trigger
+language plpgsql security definer set search_path = '' as $$
+declare
+  s public.bidding_sessions := public.bidding_open_session(new.session_id);
+begin
   if not exists (select 1 from public.bidding_participants p
                  where p.session_id = new.session_id and p.user_id = new.user_id) then
     raise exception 'user % does not take part in session %', new.user_id, new.session_id
       using errcode = 'BD403';
   end if;
-  minimum := coalesce(s.current_price + s.min_increment, s.starting_price);
-  if new.amount < minimum then
-    raise exception 'a bid of % is below the minimum of %', new.amount, minimum
-      using errcode = 'BD422', detail = minimum::text;
+  if new.amount < public.bidding_minimum(s) then
+    raise exception 'a bid of % is below the minimum of %', new.amount, public.bidding_minimum(s)
+      using errcode = 'BD422', detail = public.bidding_minimum(s)::text;
   end if;
   new.created_at := clock_timestamp();
   return new;
@@ -129,7 +142,7 @@ begin
   select * into s from public.bidding_sessions where session_id = p_session;
   select * into challenger from public.bidding_participants p
   where p.session_id = p_session and p.user_id is distinct from s.leader_id
-    and p.auto_bid_max >= coalesce(s.current_price + s.min_increment, s.starting_price)
+    and p.auto_bid_max >= public.bidding_minimum(s)
   order by p.auto_bid_max desc, p.auto_bid_set_at asc
   limit 1;
   if not found then
@@ -144,8 +157,7 @@ begin
        where session_id = p_session and user_id <> challenger.user_id), 0));
     insert into public.bids (session_id, user_id, amount, is_auto)
     values (p_session, challenger.user_id, least(challenger.auto_bid_max, greatest(
-      runner_up + s.min_increment, coalesce(s.current_price + s.min_increment, s.starting_price))),
-      true);
+      runner_up + s.min_increment, public.bidding_minimum(s))), true);
   else
     insert into public.bids (session_id, user_id, amount, is_auto)
     values (p_session, challenger.user_id, challenger.auto_bid_max, true);
@@ -196,20 +208,11 @@ create trigger bids_immutable before update on public.bids
 create function public.set_auto_bid(p_session uuid, p_user uuid, p_max numeric) returns jsonb
 language plpgsql security definer set search_path = '' as $$
 declare
-  s public.bidding_sessions;
-  minimum numeric;
+  s public.bidding_sessions := public.bidding_open_session(p_session);
 begin
-  select * into s from public.bidding_sessions where session_id = p_session for update;
-  if not found then
-    raise exception 'bidding session % does not exist', p_session using errcode = 'BD404';
-  end if;
-  if s.status <> 'active' or clock_timestamp() >= s.ends_at then
-    raise exception 'bidding session % is not open for bids', p_session using errcode = 'BD409';
-  end if;
-  minimum := coalesce(s.current_price + s.min_increment, s.starting_price);
-  if p_max < minimum then
-    raise exception 'an auto-bid maximum of % is below the minimum of %', p_max, minimum
-      using errcode = 'BD422', detail = minimum::text;
+  if p_max < public.bidding_minimum(s) then
+    raise exception 'an auto-bid maximum of % is below the minimum of %', p_max,
+      public.bidding_minimum(s) using errcode = 'BD422', detail = public.bidding_minimum(s)::text;
   end if;
   update public.bidding_participants
   set auto_bid_max = p_max, auto_bid_set_at = clock_timestamp()
@@ -303,6 +306,7 @@ $$;
 
 -- Only the service (functions, jobs) calls these; the API roles never do.
 revoke all on function public.set_auto_bid(uuid, uuid, numeric),
+  public.bidding_open_session(uuid),
   public.close_session(uuid), public.close_expired_sessions(),
   public.queue_expiration_warnings(interval), public.archive_closed_sessions(interval),
   public.bidding_answer_auto_bids(uuid)
