@@ -45,8 +45,8 @@ class Database(pulumi.ComponentResource):
                 opts=child,
             )
         for manifest in args["manifests"]:
-            if manifest.schema_name == "public":
-                continue  # every database has it, and it is never ours to drop
+            if not manifest.owns_schema:
+                continue
             postgresql.Schema(
                 f"{name}-schema-{manifest.app}",
                 name=manifest.schema_name,

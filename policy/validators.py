@@ -15,9 +15,15 @@ Advisory:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
-from pulumi_policy import ReportViolation, ResourceValidationArgs
+from pulumi_policy import (
+    PolicyCustomTimeouts,
+    PolicyResourceOptions,
+    ReportViolation,
+    ResourceValidationArgs,
+)
 
 from supastack.migrations.files import from_properties
 from supastack.migrations.lint import lint
@@ -79,7 +85,9 @@ def migration_lint(args: ResourceValidationArgs, report: ReportViolation) -> Non
         report(str(finding), args.urn)
 
 
-MANDATORY: list[tuple[str, str, Callable[[ResourceValidationArgs, ReportViolation], None]]] = [
+Validator = Callable[[ResourceValidationArgs, ReportViolation], None]
+
+MANDATORY: list[tuple[str, str, Validator]] = [
     ("protected-in-prod", "database objects and migrations are protected", protected_in_prod),
     (
         "verify-jwt-off-needs-a-reason",
@@ -89,6 +97,35 @@ MANDATORY: list[tuple[str, str, Callable[[ResourceValidationArgs, ReportViolatio
     ("critical-alerts-notify", "critical alert rules notify a channel", critical_alerts_notify),
     ("secrets-stay-secret", "secret-bearing properties are secret outputs", secrets_stay_secret),
 ]
-ADVISORY: list[tuple[str, str, Callable[[ResourceValidationArgs, ReportViolation], None]]] = [
+ADVISORY: list[tuple[str, str, Validator]] = [
     ("migration-lint", "migration lint findings", migration_lint),
 ]
+
+
+def violations(
+    resource_type: str,
+    name: str,
+    props: Mapping[str, Any],
+    *,
+    protect: bool,
+    secret_outputs: list[str],
+    config: Mapping[str, Any] | None = None,
+    rules: list[
+        tuple[str, str, Callable[[ResourceValidationArgs, ReportViolation], None]]
+    ] = MANDATORY,
+) -> list[str]:
+    """Run ``rules`` on one resource as the policy engine would; the violation messages."""
+    opts = PolicyResourceOptions(
+        protect, [], None, [], PolicyCustomTimeouts(0, 0, 0), list(secret_outputs)
+    )
+    args = ResourceValidationArgs(
+        resource_type, props, f"urn:{resource_type}::{name}", name, opts, None, dict(config or {})
+    )
+    found: list[str] = []
+
+    def report(message: str, urn: str | None = None) -> None:
+        found.append(message)
+
+    for _, _, validate in rules:
+        validate(args, report)
+    return found

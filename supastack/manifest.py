@@ -270,6 +270,12 @@ class AppManifest(ConfigModel):
         """The app's schema (default: the app's name)."""
         return self.schema_ or self.app
 
+    @property
+    def owns_schema(self) -> bool:
+        """Whether supastack creates (and may drop) the schema: never ``public``, which every
+        database has and other apps share."""
+        return self.schema_name != "public"
+
     @model_validator(mode="after")
     def _consistent(self) -> Self:
         for index, policy in enumerate(self.policies):

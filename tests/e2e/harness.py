@@ -35,7 +35,6 @@ from psycopg import sql
 from psycopg.conninfo import make_conninfo
 from pulumi.runtime import rpc
 from pulumi.runtime.mocks import MockMonitor
-from pulumi_policy import PolicyCustomTimeouts, PolicyResourceOptions, ResourceValidationArgs
 
 from policy import validators
 from supastack.local.paths import PROJECT_DIR
@@ -163,8 +162,8 @@ class ApplyingMocks(pulumi.runtime.Mocks):
         self.applied: list[Applied] = []
         self.deleted: list[Applied] = []
         self.violations: list[str] = []
-        #: resource options the monitor saw, by (type, name): what the policies need
-        self.options: dict[tuple[str, str], PolicyResourceOptions] = {}
+        #: (protect, secret outputs) the monitor saw, by (type, name): what the policies need
+        self.options: dict[tuple[str, str], tuple[bool, list[str]]] = {}
         self._previous = {a.key: a for a in previous or []}
         self._previous_order = list(previous or [])
         self._lock = threading.Lock()
@@ -184,15 +183,11 @@ class ApplyingMocks(pulumi.runtime.Mocks):
 
     def _check_policies(self, typ: str, name: str, inputs: Outputs) -> None:
         """Run the policy pack's mandatory validators on the resource, as a preview would."""
-        opts = self.options.get((typ, name)) or PolicyResourceOptions(
-            False, [], None, [], PolicyCustomTimeouts(0, 0, 0), []
+        protect, secret_outputs = self.options.get((typ, name), (False, []))
+        found = validators.violations(
+            typ, name, inputs, protect=protect, secret_outputs=secret_outputs
         )
-        args = ResourceValidationArgs(typ, inputs, f"urn:{typ}::{name}", name, opts, None, {})
-        for _, _, validate in validators.MANDATORY:
-            validate(args, self._violation)
-
-    def _violation(self, message: str, urn: str | None = None) -> None:
-        self.violations.append(f"{urn}: {message}")
+        self.violations += [f"{typ}::{name}: {message}" for message in found]
 
     def finish(self) -> None:
         """Delete what the previous run had and this one does not, in reverse order."""
@@ -281,10 +276,10 @@ class OptionsMonitor(MockMonitor):
         self.applying = mocks
 
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC name)
-        self.applying.options[(request.type, request.name)] = PolicyResourceOptions(
-            bool(request.protect), [], None, [], PolicyCustomTimeouts(0, 0, 0),
+        self.applying.options[(request.type, request.name)] = (
+            bool(request.protect),
             list(request.additionalSecretOutputs),
-        )  # fmt: skip
+        )
         return super().RegisterResource(request)  # type: ignore[no-untyped-call]
 
 

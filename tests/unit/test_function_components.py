@@ -24,6 +24,7 @@ secrets:
   - {name: API_KEY}
   - {name: SENTRY_DSN, optional: true}
 """
+CHANNELS = {"ops-hook": {"type": "webhook", "secret": "OPS_HOOK_URL"}}
 SOURCE = (
     'import { json, serve } from "../../_shared/mod.ts";\n'
     "serve(import.meta.url, {}, () => json(200, {}));\n"
@@ -138,12 +139,20 @@ def test_cron_jobs_are_rendered_validated_and_ordered_after_their_functions(
 def test_bad_jobs_fail_the_preview_naming_the_job(
     pulumi_mocks: RecordingMocks, tmp_path: Path, cron: str, message: str
 ) -> None:
+    _refused_before_anything(pulumi_mocks, tmp_path, cron, message)
+
+
+def _refused_before_anything(
+    mocks: RecordingMocks, tmp_path: Path, snippet: str, message: str
+) -> None:
+    """The manifest with ``snippet`` fails the preview with ``message`` before any resource."""
     root = _project(tmp_path)
-    (root / "apps" / "shop.yaml").write_text(MANIFEST + cron)
+    (root / "apps" / "shop.yaml").write_text(MANIFEST + snippet)
+    secret_values = {"API_KEY": "k", "OPS_HOOK_URL": "u"}
     with pytest.raises(SupastackError, match=message):
-        deploy_platform(root, secret_values={"API_KEY": "k"})
+        deploy_platform(root, secret_values=secret_values, alertChannels=CHANNELS)
     # checked before any resource is declared: nothing but the Platform component registered
-    assert [r.typ for r in pulumi_mocks.resources] == ["supastack:platform:Platform"]
+    assert [r.typ for r in mocks.resources] == ["supastack:platform:Platform"]
 
 
 ALERTS = """\
@@ -159,7 +168,6 @@ alerts:
     threshold: 500
     channels: [ops-hook]
 """
-CHANNELS = {"ops-hook": {"type": "webhook", "secret": "OPS_HOOK_URL"}}
 
 
 def test_alert_rules_and_channels_in_the_graph(
@@ -209,13 +217,7 @@ def test_alert_rules_and_channels_in_the_graph(
 def test_bad_alert_rules_fail_the_preview(
     pulumi_mocks: RecordingMocks, tmp_path: Path, alerts: str, message: str
 ) -> None:
-    root = _project(tmp_path)
-    (root / "apps" / "shop.yaml").write_text(MANIFEST + alerts)
-    with pytest.raises(SupastackError, match=message):
-        deploy_platform(
-            root, secret_values={"API_KEY": "k", "OPS_HOOK_URL": "u"}, alertChannels=CHANNELS
-        )
-    assert [r.typ for r in pulumi_mocks.resources] == ["supastack:platform:Platform"]
+    _refused_before_anything(pulumi_mocks, tmp_path, alerts, message)
 
 
 def test_realtime_limits_go_to_supabase_only(pulumi_mocks: RecordingMocks, tmp_path: Path) -> None:

@@ -128,11 +128,11 @@ def test_the_local_stack_passes_every_mandatory_policy(
     """The program's resources, as registered, against the mandatory validators."""
     root = make_project(tmp_path, "rls: []\n", {"1_x.sql": "select 1;\n"})
     deploy_platform(root)
-    violations = []
-    for resource in pulumi_mocks.resources:
-        args = _args(
-            resource.typ, resource.inputs, resource.protect, resource.additional_secret_outputs
+    found = [
+        message
+        for r in pulumi_mocks.resources
+        for message in validators.violations(
+            r.typ, r.name, r.inputs, protect=r.protect, secret_outputs=r.additional_secret_outputs
         )
-        for _, _, validate in validators.MANDATORY:
-            violations += _violations(validate, args)
-    assert violations == []
+    ]
+    assert found == []
