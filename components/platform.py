@@ -189,7 +189,10 @@ class Platform(pulumi.ComponentResource):
                     "alert_channels": channels,
                 },
                 pulumi.ResourceOptions.merge(
-                    with_db, pulumi.ResourceOptions(depends_on=[database])
+                    with_db,
+                    pulumi.ResourceOptions(
+                        depends_on=[database, *(self.apps[u].migrations for u in planned.uses)]
+                    ),
                 ),
             )
             self.apps[planned.manifest.app] = app

@@ -16,7 +16,7 @@ from supastack.errors import SupastackError
 from supastack.manifest import AppManifest, SecretSpec, check_cron_tokens, load_app, merged_secrets
 from supastack.migrations.files import MigrationFile, discover
 from supastack.packaging import FunctionPackage, package
-from supastack.settings import StackSettings
+from supastack.settings import MONITORING_APP, StackSettings
 
 
 @dataclass(frozen=True)
@@ -26,6 +26,8 @@ class AppPlan:
     functions: dict[str, FunctionPackage]
     jobs: list[Job]
     rules: list[Rule]
+    uses: tuple[str, ...] = ()
+    """The apps whose migrations this app's resources need, deployed before all of it."""
 
 
 @dataclass(frozen=True)
@@ -65,8 +67,17 @@ def plan_stack(stack: StackSettings, project_dir: Path) -> StackPlan:
             },
             jobs=plan_jobs(m, stack.pg_cron, stack.database.name),
             rules=plan_rules(m, stack.alert_channels),
+            uses=platform_apps_used(m),
         )
         for m in manifests
     ]
     channels = [channel_of(name, config) for name, config in stack.alert_channels.items()]
     return StackPlan(apps, secrets, channels)
+
+
+def platform_apps_used(manifest: AppManifest) -> tuple[str, ...]:
+    """The platform apps an app relies on: every function records its invocations and takes
+    rate-limit tokens in the monitoring app's tables, and every alert rule is a row there."""
+    if manifest.app == MONITORING_APP or not (manifest.functions or manifest.alerts):
+        return ()
+    return (MONITORING_APP,)

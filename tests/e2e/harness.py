@@ -1,8 +1,17 @@
 """The offline end-to-end harness: run the real program and apply what it registers.
 
 The Pulumi CLI and its provider plugins cannot run here, so this runs ``__main__.py`` under
-``pulumi.runtime.set_mocks`` with mocks that *apply* each resource as it is registered, in
-registration order (which follows the program's dependencies):
+``pulumi.runtime.set_mocks`` twice:
+
+1. as a preview, recording every resource and what it depends on (the ``dependencies``,
+   ``parent`` and ``provider`` of its ``RegisterResource`` request: exactly what the engine
+   orders by);
+2. for real, with mocks that *apply* each resource, in a random order that respects only those
+   declared dependencies (seeded; the seed is in every failure). The Pulumi engine runs
+   independent resources in parallel, so a dependency that holds only because of registration
+   order is a race there: here it fails a test.
+
+Resources are applied as follows:
 
 - dynamic resources (migrations, policies, functions, secrets, cron jobs, alert rules) go
   through their own providers, unpickled from ``__provider`` as the Pulumi engine would;
@@ -18,13 +27,18 @@ Test code only: nothing in ``components/`` or ``supastack/`` can reach it.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
+import os
+import random
 import runpy
 import secrets
 import threading
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -149,6 +163,23 @@ def plain(value: Any) -> Any:
     return value
 
 
+#: (protect, secret outputs) of each resource, by (type, name), as the monitor saw them.
+ResourceOptionsSeen = dict[tuple[str, str], tuple[bool, list[str]]]
+
+
+class PreviewMocks(pulumi.runtime.Mocks):
+    """Mocks for the preview pass: nothing is applied; outputs not in the inputs stay unknown."""
+
+    def __init__(self) -> None:
+        self.options: ResourceOptionsSeen = {}
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, Outputs]:
+        return f"{args.name}-preview", dict(args.inputs)
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[Outputs, None]:
+        return {}, None
+
+
 class ApplyingMocks(pulumi.runtime.Mocks):
     """Mocks that apply every resource to the local target, one at a time.
 
@@ -163,7 +194,7 @@ class ApplyingMocks(pulumi.runtime.Mocks):
         self.deleted: list[Applied] = []
         self.violations: list[str] = []
         #: (protect, secret outputs) the monitor saw, by (type, name): what the policies need
-        self.options: dict[tuple[str, str], tuple[bool, list[str]]] = {}
+        self.options: ResourceOptionsSeen = {}
         self._previous = {a.key: a for a in previous or []}
         self._previous_order = list(previous or [])
         self._lock = threading.Lock()
@@ -260,6 +291,8 @@ class Deployment:
 
     mocks: ApplyingMocks
     outputs: dict[str, Any]
+    seed: int
+    """The seed of the apply order (``SUPASTACK_APPLY_SEED`` replays it)."""
 
     def write_outputs(self, path: Path) -> Path:
         """The outputs as `pulumi stack output --json --show-secrets` would print them."""
@@ -268,34 +301,160 @@ class Deployment:
         return path
 
 
-class OptionsMonitor(MockMonitor):
-    """The mock monitor, telling the mocks each resource's options (protect, secret outputs)."""
+#: Resources the engine registers itself; nothing orders after them.
+UNGATED_TYPES = {"pulumi:pulumi:Stack"}
+#: How long the turn may stay with a resource that does not register before the run is declared
+#: stuck (it waits on something the preview did not show): a deadlock guard, not a synchronisation.
+STALL_TIMEOUT_S = 60.0
 
-    def __init__(self, mocks: ApplyingMocks) -> None:
+
+@dataclass
+class ResourceGraph:
+    """Every resource the program registers, by URN, and the URNs its registration waits for.
+
+    A component's own dependencies hold its children back too: a child's registration awaits
+    its parent's URN, which resolves only once the component's dependencies have registered.
+    """
+
+    waits_for: dict[str, set[str]] = field(default_factory=dict)
+    custom: set[str] = field(default_factory=set)
+
+    def record(self, urn: str, request: Any) -> None:
+        waits = set(request.dependencies)
+        if request.parent:
+            waits.add(request.parent)
+        if request.provider:  # "<urn>::<id>"
+            waits.add(request.provider.rsplit("::", 1)[0])
+        self.waits_for[urn] = waits
+        if request.custom:
+            self.custom.add(urn)
+
+    def custom_dependencies(self) -> dict[str, set[str]]:
+        """For each custom resource, the custom resources it waits for, through components."""
+        expanded: dict[str, set[str]] = {}
+
+        def through(urn: str) -> set[str]:
+            if urn not in expanded:
+                expanded[urn] = set()  # a cycle would have failed the preview
+                found: set[str] = set()
+                for waited in self.waits_for.get(urn, set()):
+                    found |= {waited} if waited in self.custom else through(waited)
+                expanded[urn] = found
+            return expanded[urn]
+
+        return {urn: through(urn) for urn in self.custom}
+
+
+class ApplyOrder:
+    """Lets one resource apply at a time, picked at random among those whose dependencies are
+    applied (Kahn's algorithm with a seeded random choice): any order the engine's parallelism
+    could produce.
+    """
+
+    def __init__(self, graph: ResourceGraph, seed: int) -> None:
+        self.seed = seed
+        self._waits = graph.custom_dependencies()
+        self._random = random.Random(seed)  # noqa: S311 (an order to replay, not a secret)
+        self._done: set[str] = set()
+        self._arrived: set[str] = set()
+        self._failed: BaseException | None = None
+        self._turn = threading.Condition()
+        self._current = self._pick()
+
+    def _pick(self) -> str | None:
+        done = self._done
+        ready = sorted(
+            urn for urn, waits in self._waits.items() if urn not in done and waits <= done
+        )
+        return self._random.choice(ready) if ready else None
+
+    def _moved_on(self, turn: str | None) -> bool:
+        return self._failed is not None or self._current != turn
+
+    def run(self, urn: str, apply: Callable[[], Any]) -> Any:
+        """Wait for ``urn``'s turn, apply it, and hand the turn on."""
+        if urn not in self._waits:
+            raise RuntimeError(f"{urn} was not registered by the preview: the program must "
+                               "register the same resources on every run")  # fmt: skip
+        with self._turn:
+            self._arrived.add(urn)
+            self._turn.notify_all()
+            while self._failed is None and self._current != urn:
+                waiting_for = self._current
+                moved = self._turn.wait_for(partial(self._moved_on, waiting_for), STALL_TIMEOUT_S)
+                if not moved and waiting_for not in self._arrived:
+                    raise RuntimeError(
+                        f"{urn} waited {STALL_TIMEOUT_S:.0f} s for {waiting_for}, which never "
+                        f"registered: it depends on something the preview did not show "
+                        f"(seed {self.seed})"
+                    )
+            if self._failed is not None:
+                raise RuntimeError(f"{urn} not applied: an earlier resource failed") from None
+        try:
+            result = apply()
+        except BaseException as error:
+            with self._turn:
+                self._failed = error
+                self._turn.notify_all()
+            raise
+        with self._turn:
+            self._done.add(urn)
+            self._current = self._pick()
+            self._turn.notify_all()
+        return result
+
+
+class RecordingMonitor(MockMonitor):
+    """The mock monitor, recording each resource's dependencies and options (protect, secret
+    outputs: what the policies need), and applying custom resources in ``order`` when given.
+    """
+
+    def __init__(
+        self, mocks: ApplyingMocks | PreviewMocks, order: ApplyOrder | None = None
+    ) -> None:
         super().__init__(mocks)
         self.applying = mocks
+        self.graph = ResourceGraph()
+        self.order = order
 
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC name)
         self.applying.options[(request.type, request.name)] = (
             bool(request.protect),
             list(request.additionalSecretOutputs),
         )
-        return super().RegisterResource(request)  # type: ignore[no-untyped-call]
+        register: Callable[[Any], Any] = super().RegisterResource
+        if request.type in UNGATED_TYPES:
+            return register(request)
+        urn: str = self.make_urn(request.parent, request.type, request.name)
+        self.graph.record(urn, request)
+        if self.order is None or not request.custom:
+            return register(request)
+        return self.order.run(urn, lambda: register(request))
 
 
-def deploy(
-    config: Mapping[str, str],
-    *,
-    previous: Deployment | None = None,
-    project: Path = PROJECT_DIR,
-) -> Deployment:
-    """Run ``project``'s ``__main__.py`` for the ``local`` stack with ``config``, applying every
-    resource; with ``previous``, as an update of that deployment (changes and deletions)."""
-    mocks = ApplyingMocks(previous.mocks.applied if previous else None)
+class DeployError(RuntimeError):
+    """A harness run failed; the message names the seed that replays its apply order."""
+
+
+def apply_seed() -> int:
+    """``SUPASTACK_APPLY_SEED`` to replay a failed run's order, else a fresh random seed."""
+    chosen = os.environ.get("SUPASTACK_APPLY_SEED")
+    return int(chosen) if chosen else random.SystemRandom().randrange(2**32)
+
+
+def _run_program(
+    config: Mapping[str, str], project: Path, monitor: RecordingMonitor, *, preview: bool
+) -> dict[str, Any]:
+    """Run ``project``'s ``__main__.py`` for the ``local`` stack under ``monitor``."""
     exported: dict[str, Any] = {}
+    # Every registration waits for its turn on a thread of the loop's default executor: give it
+    # one thread per resource so the one whose turn it is never queues behind the waiting ones.
+    loop = asyncio.new_event_loop()
+    loop.set_default_executor(ThreadPoolExecutor(max_workers=EXECUTOR_THREADS))
+    asyncio.set_event_loop(loop)
     pulumi.runtime.set_all_config(dict(config), [])
     pulumi.runtime.set_mocks(
-        mocks, project="supastack", stack="local", preview=False, monitor=OptionsMonitor(mocks)
+        monitor.applying, project="supastack", stack="local", preview=preview, monitor=monitor
     )
     try:
 
@@ -308,8 +467,39 @@ def deploy(
     finally:
         pulumi.runtime.reset_options()
         pulumi.runtime.set_all_config({}, [])
-    mocks.finish()
-    return Deployment(mocks, exported)
+        loop.close()
+        asyncio.set_event_loop(asyncio.new_event_loop())
+    return exported
+
+
+#: Threads for the program's registrations (more than the program has resources).
+EXECUTOR_THREADS = 1000
+
+
+def deploy(
+    config: Mapping[str, str],
+    *,
+    previous: Deployment | None = None,
+    project: Path = PROJECT_DIR,
+    seed: int | None = None,
+) -> Deployment:
+    """Run ``project``'s ``__main__.py`` for the ``local`` stack with ``config``, applying every
+    resource in a random order that respects the declared dependencies; with ``previous``, as an
+    update of that deployment (changes and deletions)."""
+    seed = apply_seed() if seed is None else seed
+    planning = RecordingMonitor(PreviewMocks())
+    _run_program(config, project, planning, preview=True)
+    mocks = ApplyingMocks(previous.mocks.applied if previous else None)
+    order = ApplyOrder(planning.graph, seed)
+    try:
+        exported = _run_program(config, project, RecordingMonitor(mocks, order), preview=False)
+        mocks.finish()
+    except Exception as error:
+        raise DeployError(
+            f"deploy failed with apply-order seed {seed} (SUPASTACK_APPLY_SEED={seed} replays "
+            f"it): {error}"
+        ) from error
+    return Deployment(mocks, exported, seed)
 
 
 def applied_of(mocks: ApplyingMocks, typ_suffix: str) -> list[Applied]:

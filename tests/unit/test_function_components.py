@@ -227,3 +227,21 @@ def test_realtime_limits_go_to_supabase_only(pulumi_mocks: RecordingMocks, tmp_p
     )
     deploy_platform(root, secret_values={"API_KEY": "k"})
     assert not [r for r in pulumi_mocks.resources if r.typ.endswith("RealtimeConfig")]  # local
+
+
+def test_an_app_with_functions_and_rules_waits_for_the_monitoring_migrations(
+    pulumi_mocks: RecordingMocks, tmp_path: Path
+) -> None:
+    """Its functions write invocation rows and its rules are rows in monitoring's tables: with
+    no alert channel configured, nothing else would order them after monitoring's migrations."""
+    root = _project(tmp_path)
+    no_channels = ALERTS.replace("    channels: [ops-hook]\n", "")
+    (root / "apps" / "shop.yaml").write_text(MANIFEST + no_channels)
+    deploy_platform(root, secret_values={"API_KEY": "k"})
+    shop = one(pulumi_mocks, "supastack:app:App", "supastack-shop")
+    monitoring = [
+        r.urn
+        for r in pulumi_mocks.resources
+        if r.typ.endswith("migrations:Migration") and r.inputs["app"] == "monitoring"
+    ]
+    assert monitoring and set(monitoring) <= set(shop.dependencies)
