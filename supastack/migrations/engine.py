@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -28,7 +28,7 @@ from psycopg import errors, sql
 from supastack import sqltext
 from supastack.errors import SupastackError
 from supastack.migrations import history
-from supastack.migrations.files import MigrationFile
+from supastack.migrations.files import MigrationFile, migration_statements
 from supastack.postgres import Connection, connect
 from supastack.settings import MigrationSettings
 
@@ -164,22 +164,35 @@ class MigrationEngine:
         return f"MigrationEngine(options={self.options!r})"
 
     @contextmanager
-    def _locked(self) -> Iterator[Connection]:
-        """A connection holding the deploy lock (released when the session ends, even on kill)."""
-        with connect(self._conninfo) as conn:
-            conn.execute(
-                "SELECT set_config('lock_timeout', %s, false)", [self.options.deploy_lock_wait]
-            )
+    def _locked(self, subject: str) -> Iterator[Connection]:
+        """A connection holding the deploy lock (released when the session ends, even on kill).
+
+        A connection lost outside a file's own transaction (a database restart) becomes an
+        error naming ``subject``; files committed before it stay applied.
+        """
+        with connect(self._conninfo, subject=subject) as conn:
             try:
-                conn.execute("SELECT pg_advisory_lock(%s)", [LOCK_KEY])
-            except errors.LockNotAvailable:
-                raise SupastackError(self._holder(conn)) from None
-            try:
-                history.ensure(conn)
-                yield conn
-            finally:
-                if not conn.closed:
-                    conn.execute("SELECT pg_advisory_unlock(%s)", [LOCK_KEY])
+                conn.execute(
+                    "SELECT set_config('lock_timeout', %s, false)", [self.options.deploy_lock_wait]
+                )
+                try:
+                    conn.execute("SELECT pg_advisory_lock(%s)", [LOCK_KEY])
+                except errors.LockNotAvailable:
+                    raise SupastackError(self._holder(conn)) from None
+                try:
+                    history.ensure(conn)
+                    yield conn
+                finally:
+                    if not conn.broken:
+                        conn.execute("SELECT pg_advisory_unlock(%s)", [LOCK_KEY])
+            except psycopg.OperationalError as exc:
+                if not conn.broken:
+                    raise
+                raise SupastackError(
+                    f"{subject}: the connection to the database was lost ({_reason(exc)}); "
+                    "migrations reported applied before it stay applied; deploy again once the "
+                    "database answers"
+                ) from None
 
     def _holder(self, conn: Connection) -> str:
         row = conn.execute(
@@ -210,7 +223,7 @@ class MigrationEngine:
 
         Refuses before running anything if any file was edited, is out of order or is missing.
         """
-        with self._locked() as conn:
+        with self._locked(f"migrations of app {app!r}") as conn:
             entries = assess(app, files, history.read(conn, app))
             problems = [p for e in entries if (p := refusal(e, self.options))]
             if problems:
@@ -223,7 +236,7 @@ class MigrationEngine:
 
     def apply(self, file: MigrationFile, before_run: BeforeRun | None = None) -> Outcome:
         """Apply one file unless it is applied already (the Pulumi resource's create)."""
-        with self._locked() as conn:
+        with self._locked(file.source) as conn:
             entry = next(
                 e for e in assess(file.app, [file], history.read(conn, file.app)) if e.file is file
             )
@@ -237,7 +250,7 @@ class MigrationEngine:
 
     def revert(self, file: MigrationFile, before_run: BeforeRun | None = None) -> Outcome:
         """Run the down file and forget the migration (the Pulumi resource's delete)."""
-        with self._locked() as conn:
+        with self._locked(file.down_source) as conn:
             rows = {r.version: r for r in history.read(conn, file.app) if r.app == file.app}
             if file.version not in rows:
                 return Outcome(changed=False)
@@ -277,16 +290,18 @@ class MigrationEngine:
         """Run one file (or its down file) in a transaction with its history change."""
         source = file.source if direction is Direction.UP else file.down_source
         text = file.sql if direction is Direction.UP else file.down_sql or ""
-        statements = sqltext.split(text, source)
+        statements = migration_statements(text, source, down=direction is Direction.DOWN)
         backup_key = before_run(file, direction) if before_run else None
         # BEGIN and the timeouts go in one round trip, COMMIT and RESET ALL (which undoes any
         # session SET a file made, before the next file) in another.
-        conn.execute(
-            sql.SQL("BEGIN; SET LOCAL lock_timeout = {}; SET LOCAL statement_timeout = {}").format(
-                sql.Literal(self.options.lock_timeout), sql.Literal(self.options.statement_timeout)
-            )
-        )
+        begin = sql.SQL("BEGIN; SET LOCAL lock_timeout = {}; SET LOCAL statement_timeout = {}")
         try:
+            conn.execute(
+                begin.format(
+                    sql.Literal(self.options.lock_timeout),
+                    sql.Literal(self.options.statement_timeout),
+                )
+            )
             for index, statement in enumerate(statements, 1):
                 try:
                     conn.execute(statement.text.encode())
@@ -295,13 +310,52 @@ class MigrationEngine:
                         self._failure(source, text, index, statement, exc)
                     ) from None
             self._record(conn, file, direction, [s.text for s in statements], backup_key)
-            conn.execute("COMMIT; RESET ALL")
-        except BaseException:
-            # A lost connection has rolled back already; the original error is the one to show.
-            with suppress(psycopg.OperationalError):
+        except BaseException as exc:
+            if not conn.broken:
                 conn.execute("ROLLBACK; RESET ALL")
-            raise
+                raise
+            if not isinstance(exc, psycopg.Error):
+                raise  # a statement's failure is named already (a lost session rolls back)
+            raise SupastackError(
+                f"{source}: the connection to the database was lost "
+                f"({_reason(exc)}); the file's transaction did not commit, nothing of it "
+                "is applied; deploy again once the database answers"
+            ) from None
+        try:
+            conn.execute("COMMIT; RESET ALL")
+        except psycopg.Error as exc:
+            if conn.broken:
+                raise SupastackError(self._commit_outcome(file, direction, source, exc)) from None
+            conn.execute("ROLLBACK; RESET ALL")
+            raise SupastackError(
+                f"{source}: failed at COMMIT (a deferred constraint or trigger): "
+                f"{_reason(exc)}; the file's transaction was rolled back; nothing of it is applied"
+            ) from None
         return backup_key
+
+    def _commit_outcome(
+        self, file: MigrationFile, direction: Direction, source: str, lost: psycopg.Error
+    ) -> str:
+        """What happened to a file whose connection was lost during COMMIT: the commit may or
+        may not have happened, and only its history row (written in the same transaction) says
+        which, so look on a new connection."""
+        head = f"{source}: the connection to the database was lost during COMMIT ({_reason(lost)})"
+        try:
+            with connect(self._conninfo) as conn:
+                recorded = any(
+                    row.version == file.version and row.app == file.app
+                    for row in history.read(conn, file.app)
+                )
+        except (SupastackError, psycopg.Error) as exc:
+            return (
+                f"{head}; whether it committed is unknown, and checking failed ({_reason(exc)}): "
+                "run `supastack db status` when the database answers"
+            )
+        done = recorded if direction is Direction.UP else not recorded
+        what = "applied" if direction is Direction.UP else "reverted"
+        if done:
+            return f"{head}; it did commit: the migration is {what}; deploy again to go on"
+        return f"{head}; it did not commit: nothing of it is {what}; deploy again"
 
     def _record(
         self,
@@ -351,3 +405,9 @@ class MigrationEngine:
             f" [{diag.sqlstate}]{hint}\n  {statement.summary}\n"
             "the file's transaction was rolled back; nothing of it is applied"
         )
+
+
+def _reason(exc: BaseException) -> str:
+    """The first line of a database error, for messages that already name the file."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

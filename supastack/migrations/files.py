@@ -15,6 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pglast import ast
+
+from supastack import sqltext
 from supastack.errors import SupastackError
 
 _NAME = re.compile(r"^(?P<version>[0-9]+)_(?P<name>[a-z0-9][a-z0-9_]*)(?P<down>\.down)?\.sql$")
@@ -62,6 +65,38 @@ def checksum(sql: str) -> str:
     return hashlib.sha256(sql.encode()).hexdigest()
 
 
+def migration_statements(text: str, source: str, *, down: bool = False) -> list[sqltext.Statement]:
+    """The statements of a migration file, refusing what the engine cannot run safely.
+
+    - Transaction control (BEGIN, COMMIT, ROLLBACK, SAVEPOINT, END, PREPARE TRANSACTION, ...):
+      each file runs in one transaction with its history row, and a COMMIT inside it would make
+      part of the file permanent with no history row, so a failure later in the file could no
+      longer roll the file back.
+    - An up file with no statement (empty or only comments): it would be recorded as applied,
+      and writing its SQL later would be refused as an edit. A down file may be empty (its
+      migration has nothing to undo).
+    """
+    found = sqltext.split(text, source)
+    if not found and not down:
+        raise SupastackError(
+            f"{source}: has no SQL statement (it is empty or only comments). An applied "
+            "migration is recorded and can never be filled in later: write its SQL, or delete "
+            "the file"
+        )
+    control = [s for s in found if isinstance(s.node, ast.TransactionStmt)]
+    if control:
+        raise SupastackError(
+            "\n".join(
+                f"{source}:{s.line}: {s.summary}: transaction control is not allowed in a "
+                "migration; supastack runs each file in one transaction together with its "
+                "history row, and ending that transaction part-way would leave the file half "
+                "applied and unrecorded. Remove it (the whole file is atomic already)"
+                for s in control
+            )
+        )
+    return found
+
+
 def _read(path: Path, shown: str) -> str:
     try:
         return path.read_text(encoding="utf-8")
@@ -107,17 +142,33 @@ def discover_app(root: Path, app: str) -> list[MigrationFile]:
     for version, (name, path) in ups.items():
         down = downs.get(f"{version}_{name}")
         shown = f"{shown_root}/{path.name}"
-        files.append(
-            MigrationFile(
-                app=app,
-                version=version,
-                name=name,
-                source=shown,
-                sql=_read(path, shown),
-                down_sql=_read(down, f"{shown_root}/{down.name}") if down else None,
-            )
+        file = MigrationFile(
+            app=app,
+            version=version,
+            name=name,
+            source=shown,
+            sql=_read(path, shown),
+            down_sql=_read(down, f"{shown_root}/{down.name}") if down else None,
         )
+        problems += _refusals(file)
+        files.append(file)
+    if problems:
+        raise SupastackError("\n".join(problems))
     return sorted(files, key=lambda f: f.order)
+
+
+def _refusals(file: MigrationFile) -> list[str]:
+    """What :func:`migration_statements` refuses in the file and its down file, as messages."""
+    texts = [(file.source, file.sql, False)]
+    if file.down_sql is not None:
+        texts.append((file.down_source, file.down_sql, True))
+    problems = []
+    for source, text, down in texts:
+        try:
+            migration_statements(text, source, down=down)
+        except SupastackError as refused:
+            problems.append(str(refused))
+    return problems
 
 
 def discover(root: Path, apps: Iterable[str]) -> dict[str, list[MigrationFile]]:

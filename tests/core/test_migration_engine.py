@@ -6,10 +6,11 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from supastack.errors import SupastackError
@@ -350,3 +351,140 @@ def test_a_version_another_app_recorded_is_refused_and_rolled_back(
     with pytest.raises(SupastackError, match=r"1_items.sql: version 1 is recorded for another app"):
         MigrationEngine(database.conninfo).migrate(APP, _files(tmp_path, {"1_items.sql": FIRST}))
     assert database.scalar("select to_regnamespace('shop')") is None
+
+
+def test_a_file_with_transaction_control_is_refused_before_anything_runs(
+    database: Database,
+) -> None:
+    """The audit's file: before, its first COMMIT made a table permanent with no history row."""
+    file = MigrationFile(
+        app=APP, version="1", name="items", source="migrations/shop/1_items.sql",
+        sql="begin; create table public.a (); commit; create table public.b (); select 1/0;",
+    )  # fmt: skip
+    with pytest.raises(
+        SupastackError,
+        match=r"1_items.sql:1: begin: transaction control.*\n.*1_items.sql:1: commit: ",
+    ):
+        MigrationEngine(database.conninfo).apply(file)
+    assert database.scalar("select to_regclass('public.a')") is None
+
+
+GATED_COMMIT = """\
+create table shop.late (id bigint);
+create function shop.at_commit() returns trigger language plpgsql as
+  $$ begin insert into shop.gate values (1); return null; end $$;
+create constraint trigger at_commit after insert on shop.late
+  deferrable initially deferred for each row execute function shop.at_commit();
+insert into shop.late values (1);
+"""
+
+
+@contextmanager
+def _deploy_stuck_in(
+    database: Database,
+    tmp_path: Path,
+    migration_2: str,
+    waiting_on: str,
+    hold: Callable[[psycopg.Connection[tuple[object, ...]]], None],
+) -> Iterator[tuple[subprocess.Popen[str], int, Path]]:
+    """A deploy (a subprocess) of migration 2 whose backend waits at ``waiting_on`` (a query
+    prefix), held there by ``hold`` (run on another session once migration 1, which creates
+    ``shop.gate``, is applied); yields the process, its pid and the directory."""
+    migrations = write_migrations(
+        tmp_path, APP, {"1_items.sql": FIRST + "create table shop.gate (n int);\n"}
+    )
+    MigrationEngine(database.conninfo).migrate(APP, discover_app(migrations, APP))
+    write_migrations(tmp_path, APP, {"2_late.sql": migration_2})
+    with database.connect() as holder:
+        hold(holder)
+        worker = _worker(database, migrations)
+        pid = wait_until(
+            lambda: database.scalar(
+                "select pid from pg_stat_activity where application_name = 'supastack' "
+                "and wait_event_type in ('Lock', 'IPC') and query like %s",
+                f"{waiting_on}%",
+            ),
+            timeout=30,
+        )
+        yield worker, int(pid), migrations
+
+
+def _locking(statement: str) -> Callable[[psycopg.Connection[tuple[object, ...]]], None]:
+    """A hold that takes a lock in an open transaction (it ends with the session)."""
+
+    def hold(conn: psycopg.Connection[tuple[object, ...]]) -> None:
+        conn.execute(f"begin; {statement}".encode())
+
+    return hold
+
+
+def _terminate(database: Database, worker: subprocess.Popen[str], pid: int) -> str:
+    database.execute(f"select pg_terminate_backend({pid})")
+    _, stderr = worker.communicate(timeout=60)
+    assert worker.returncode != 0
+    error = stderr.strip().splitlines()[-1]
+    assert error.startswith("supastack.errors.SupastackError: "), stderr  # not a psycopg one
+    return error
+
+
+def test_a_connection_lost_while_recording_the_history_row_is_named_and_applies_nothing(
+    database: Database, tmp_path: Path
+) -> None:
+    with _deploy_stuck_in(
+        database, tmp_path, "create table shop.late (id bigint);\n",
+        "INSERT INTO supabase_migrations.schema_migrations",
+        _locking("lock table supabase_migrations.schema_migrations in share mode"),
+    ) as (worker, pid, migrations):  # fmt: skip
+        stderr = _terminate(database, worker, pid)
+    assert "migrations/shop/2_late.sql: the connection to the database was lost" in stderr
+    assert "nothing of it is applied" in stderr
+    assert _states(MigrationEngine(database.conninfo), discover_app(migrations, APP)) == {
+        "1": State.APPLIED, "2": State.PENDING
+    }  # fmt: skip
+    assert database.scalar("select to_regclass('shop.late')") is None
+
+
+def test_a_connection_lost_during_a_commit_that_did_not_happen_says_so(
+    database: Database, tmp_path: Path
+) -> None:
+    """A deferred trigger holds COMMIT on a lock; the session ends before it commits."""
+    with _deploy_stuck_in(
+        database,
+        tmp_path,
+        GATED_COMMIT,
+        "COMMIT",
+        _locking("lock table shop.gate in exclusive mode"),
+    ) as (worker, pid, _):
+        stderr = _terminate(database, worker, pid)
+    assert "2_late.sql: the connection to the database was lost during COMMIT" in stderr
+    assert "it did not commit: nothing of it is applied" in stderr
+    assert database.scalar("select to_regclass('shop.late')") is None
+
+
+def test_a_connection_lost_during_a_commit_that_happened_says_so(
+    database: Database, tmp_path: Path
+) -> None:
+    """Synchronous replication to a standby that never comes holds COMMIT after the commit
+    record is written (as a network partition would); ending the session then leaves the
+    transaction committed locally, and the engine finds the history row and says so."""
+
+    def absent_standby(conn: psycopg.Connection[tuple[object, ...]]) -> None:
+        conn.execute("alter system set synchronous_standby_names = 'supastack_absent_standby'")
+        conn.execute("select pg_reload_conf()")
+        wait_until(
+            lambda: database.scalar("show synchronous_standby_names") == "supastack_absent_standby"
+        )
+
+    try:
+        with _deploy_stuck_in(
+            database, tmp_path, "create table shop.late (id bigint);\n", "COMMIT", absent_standby
+        ) as (worker, pid, migrations):
+            stderr = _terminate(database, worker, pid)
+    finally:
+        database.execute("alter system reset synchronous_standby_names")
+        database.execute("select pg_reload_conf()")
+    assert "2_late.sql: the connection to the database was lost during COMMIT" in stderr
+    assert "it did commit: the migration is applied" in stderr
+    assert _states(MigrationEngine(database.conninfo), discover_app(migrations, APP)) == {
+        "1": State.APPLIED, "2": State.APPLIED
+    }  # fmt: skip

@@ -66,7 +66,41 @@ def test_a_non_utf8_file_is_named(tmp_path: Path) -> None:
 
 
 def test_two_apps_cannot_share_a_version(tmp_path: Path) -> None:
-    write_migrations(tmp_path, "shop", {"1_items.sql": ""})
-    root = write_migrations(tmp_path, "blog", {"1_posts.sql": ""})
+    write_migrations(tmp_path, "shop", {"1_items.sql": "select 1;"})
+    root = write_migrations(tmp_path, "blog", {"1_posts.sql": "select 1;"})
     with pytest.raises(SupastackError, match=r"version 1 is also used by migrations/"):
         discover(root, ["shop", "blog"])
+
+
+@pytest.mark.parametrize(
+    ("files", "message"),
+    [
+        ({"1_items.sql": "begin;\ncreate table a ();\ncommit;\n"},
+         r"migrations/shop/1_items.sql:1: begin: transaction control is not allowed"),
+        ({"1_items.sql": "create table a ();\n\nCOMMIT;\nselect 1/0;\n"},
+         r"migrations/shop/1_items.sql:3: COMMIT: transaction control"),
+        ({"1_items.sql": "create table a ();\nsavepoint s;\nrollback to savepoint s;\n"},
+         r"1_items.sql:2: savepoint s: transaction.*\n.*1_items.sql:3: rollback to savepoint s"),
+        ({"1_items.sql": "select 1;\nend;\n"}, r"migrations/shop/1_items.sql:2: end: "),
+        ({"1_items.sql": "select 1;\nprepare transaction 'x';\n"}, r"1_items.sql:2: prepare "),
+        ({"1_items.sql": "select 1;", "1_items.down.sql": "drop table a;\nrollback;\n"},
+         r"migrations/shop/1_items.down.sql:2: rollback: transaction control"),
+        ({"1_items.sql": ""}, r"migrations/shop/1_items.sql: has no SQL statement"),
+        ({"1_items.sql": "-- to do\n/* later */\n  \n"}, r"1_items.sql: has no SQL statement"),
+        ({"1_items.sql": "create tabel a ();"}, r"migrations/shop/1_items.sql:1: syntax error"),
+    ],
+)  # fmt: skip
+def test_files_the_engine_cannot_run_atomically_are_refused_at_discovery(
+    tmp_path: Path, files: dict[str, str], message: str
+) -> None:
+    """Before any SQL runs, naming the file and line: a COMMIT inside a file would make part
+    of it permanent without its history row; an empty file would be recorded as applied."""
+    with pytest.raises(SupastackError, match=message):
+        discover_app(write_migrations(tmp_path, "shop", files), "shop")
+
+
+def test_a_down_file_may_be_empty_when_there_is_nothing_to_undo(tmp_path: Path) -> None:
+    root = write_migrations(
+        tmp_path, "shop", {"1_seed.sql": "select 1;", "1_seed.down.sql": "-- nothing to undo\n"}
+    )
+    assert discover_app(root, "shop")[0].down_sql == "-- nothing to undo\n"
