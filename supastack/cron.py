@@ -26,7 +26,7 @@ from psycopg import sql
 from supastack import sqltext
 from supastack.errors import SupastackError
 from supastack.manifest import AppManifest
-from supastack.postgres import connect
+from supastack.postgres import Connection, connect
 
 #: The Vault secret holding the functions' base URL (``https://<ref>.supabase.co`` or local).
 FUNCTIONS_URL_SECRET = "supastack_functions_url"  # noqa: S105 (a name, not a value)
@@ -144,11 +144,21 @@ class Job:
     active: bool = True
 
 
+def _lock_job(conn: Connection, name: str) -> None:
+    """Serialise changes to one job by name until the transaction ends: pg_cron's own functions
+    fail with "tuple concurrently deleted/updated" when two sessions change one job at once
+    (two deploys, or a deploy and a rollback)."""
+    conn.execute(
+        "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [f"supastack.cron:{name}"]
+    )
+
+
 def schedule(conninfo: str, job: Job) -> int:
     """Create or update the job by name (in the cron database); return its id."""
     with connect(conninfo, subject=f"cron job {job.name!r}") as conn:
         try:
             with conn.transaction():
+                _lock_job(conn, job.name)
                 row = conn.execute(
                     "SELECT cron.schedule_in_database(%s, %s, %s, %s)",
                     [job.name, job.schedule, job.command, job.database],
@@ -161,8 +171,10 @@ def schedule(conninfo: str, job: Job) -> int:
 
 
 def unschedule(conninfo: str, name: str) -> None:
-    """Remove the job if it exists (``cron.unschedule(name)`` fails on a missing one)."""
-    with connect(conninfo) as conn:
+    """Remove the job if it exists: a job already gone, or removed by another session at the
+    same time, is success (``cron.unschedule(name)`` fails on a missing one)."""
+    with connect(conninfo, subject=f"cron job {name!r}") as conn, conn.transaction():
+        _lock_job(conn, name)
         conn.execute("SELECT cron.unschedule(jobid) FROM cron.job WHERE jobname = %s", [name])
 
 

@@ -4,7 +4,9 @@ the Vault-held token, and one job that pg_cron itself runs."""
 from __future__ import annotations
 
 import secrets
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -139,3 +141,22 @@ def test_a_job_in_a_missing_database_is_refused_naming_it(services: Services, cr
         CronJobProvider().create(
             _props(make_conninfo(cron_db, dbname="no_such_db"), name="test-nowhere")
         )
+
+
+def test_concurrent_deletes_of_one_job_all_succeed(services: Services, cron_db: str) -> None:
+    """Two deploys (or a deploy and a rollback) removing the same job at once: pg_cron alone
+    fails one of them with "tuple concurrently deleted"; a job already gone is success."""
+    for round_ in range(5):
+        name = f"test-race-{round_}"
+        cron.schedule(cron_db, cron.Job(name, "*/5 * * * *", "select 1", "postgres"))
+        start = threading.Barrier(8)
+        with ThreadPoolExecutor(8) as pool:
+            deletes = [pool.submit(_delete_at, start, cron_db, name) for _ in range(8)]
+            for future in deletes:
+                future.result()  # raises what a delete raised
+        assert _job(services, name) is None
+
+
+def _delete_at(start: threading.Barrier, conninfo: str, name: str) -> None:
+    start.wait(timeout=30)
+    CronJobProvider().delete(name, _props(conninfo, name=name))
