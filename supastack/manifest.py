@@ -132,6 +132,12 @@ class RateLimitSpec(ConfigModel):
     by: Literal["user", "ip"] = "user"
 
 
+#: A function's request body limit unless its manifest says otherwise (plenty for JSON APIs).
+DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+#: The largest limit a manifest may set (what one function instance should ever hold).
+MAX_BODY_BYTES = 20 * 1024 * 1024
+
+
 class FunctionSpec(ConfigModel):
     """A function of the app, ``functions/<app>/<slug>/index.ts``."""
 
@@ -141,10 +147,13 @@ class FunctionSpec(ConfigModel):
     rate_limit: RateLimitSpec | None = None
     env: dict[str, str] = Field(default_factory=dict)
     """Non-secret settings, deployed with the function (its ``function.config.json``)."""
+    max_body_bytes: int = Field(default=DEFAULT_MAX_BODY_BYTES, ge=1, le=MAX_BODY_BYTES)
+    """The largest request body the function reads; ``functions/_shared`` answers 413 past it
+    before parsing anything."""
 
     def config(self) -> dict[str, object]:
         """What the function's deployed config file holds (besides its name and verify_jwt)."""
-        body: dict[str, object] = {"env": dict(self.env)}
+        body: dict[str, object] = {"env": dict(self.env), "maxBodyBytes": self.max_body_bytes}
         if self.rate_limit:
             body["rateLimit"] = self.rate_limit.model_dump(by_alias=True)
         return body

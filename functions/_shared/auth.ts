@@ -16,6 +16,8 @@ export interface Caller {
   claims?: Record<string, unknown>;
 }
 
+const USER_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 /** Compare secrets in constant time (over their digests, so lengths do not leak either). */
 function sameSecret(a: string, b: string): boolean {
   const digest = (v: string) => createHash("sha256").update(v).digest();
@@ -51,7 +53,12 @@ export function identify(req: Request, verifiedByGateway: boolean): Caller {
   if (serviceKey && sameSecret(token, serviceKey)) return { kind: "service" };
   if (!verifiedByGateway) return { kind: "anon" };
   const claims = claimsOf(token);
-  if (claims.role === "authenticated" && typeof claims.sub === "string") {
+  if (claims.role === "authenticated") {
+    // Supabase user ids are UUIDs (auth.uid() casts `sub` to uuid): any other subject is a
+    // malformed identity, refused here rather than failing in SQL as a 500.
+    if (typeof claims.sub !== "string" || !USER_ID.test(claims.sub)) {
+      throw new HttpError(401, "UNAUTHORIZED", "The token's subject is not a user id");
+    }
     return { kind: "user", userId: claims.sub, claims };
   }
   return { kind: claims.role === "service_role" ? "service" : "anon", claims };

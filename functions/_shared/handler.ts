@@ -2,10 +2,12 @@
  * `serve(import.meta.url, options, handler)`: the middleware every function goes through.
  *
  * In order: a request id; CORS preflight; the caller (see auth.ts) checked against
- * `options.callers`; the rate limit from the function's config; the handler; errors as JSON
+ * `options.callers`; the rate limit from the function's config; the body, read up to the
+ * function's `maxBodyBytes` (413 past it, see body.ts); the handler; errors as JSON
  * with the request id; one log line and one invocation row, written after the response.
  */
 import { type Caller, type CallerKind, identify, requireCaller } from "./auth.ts";
+import { withBodyLimit } from "./body.ts";
 import { type FunctionConfig, loadConfig } from "./config.ts";
 import { corsHeaders } from "./cors.ts";
 import { errorBody, HttpError } from "./errors.ts";
@@ -82,7 +84,8 @@ export function handle(
       if (config.rateLimit) {
         await enforce(config.name, rateKey(config, caller, req), config.rateLimit);
       }
-      response = await handler(req, { requestId, caller, config });
+      const limited = await withBodyLimit(req, config.maxBodyBytes);
+      response = await handler(limited, { requestId, caller, config });
     } catch (err) {
       ({ response, errorClass } = failure(err, requestId));
     }

@@ -195,6 +195,62 @@ Deno.test("on Supabase the middleware forwards its log lines to the drains that 
   }
 });
 
+Deno.test("a signed token whose subject is not a user id is a 401, not a 500", async () => {
+  let reached = false;
+  const handler = handle(await functionWith({ name: "whoami" }), {}, () => {
+    reached = true;
+    return json(200, {});
+  }, collect);
+  for (const sub of ["not-a-uuid", "1' or '1'='1", 42, undefined]) {
+    const authorization = `Bearer ${token({ role: "authenticated", sub })}`;
+    const res = await call(handler, { headers: { authorization } });
+    assertEquals(res.status, 401, String(sub));
+    assertEquals((res.body.error as Record<string, string>).code, "UNAUTHORIZED");
+  }
+  assertEquals(reached, false);
+  await settled();
+});
+
+Deno.test("bodies past maxBodyBytes are 413 before the handler parses them", async () => {
+  let parsed = 0;
+  const handler = handle(
+    await functionWith({ name: "limited", maxBodyBytes: 1000 }),
+    {},
+    async (req) => {
+      await readJson(req);
+      parsed++;
+      return json(200, {});
+    },
+    collect,
+  );
+  const body = (size: number) => JSON.stringify({ pad: "x".repeat(size - 10) }); // size bytes
+  const ok = await call(handler, { headers: userHeaders, body: body(1000) });
+  assertEquals(ok.status, 200);
+  const declared = await call(handler, { headers: userHeaders, body: body(1001) });
+  assertEquals(declared.status, 413);
+  assertEquals((declared.body.error as Record<string, string>).code, "PAYLOAD_TOO_LARGE");
+  // Without a Content-Length (chunked), reading stops once the limit is passed.
+  let pulled = 0;
+  const endless = new ReadableStream<Uint8Array>({
+    pull(controller) {
+      pulled++;
+      controller.enqueue(new Uint8Array(400).fill(32));
+    },
+  });
+  const chunked = await call(handler, { headers: userHeaders, body: endless });
+  assertEquals(chunked.status, 413);
+  assert(pulled <= 4, `read ${pulled} chunks of 400 bytes`);
+  assertEquals(parsed, 1);
+  await settled();
+});
+
+Deno.test("the default limit is 1 MiB", async () => {
+  const handler = handle(await functionWith({ name: "plain" }), {}, () => json(200, {}), collect);
+  const big = JSON.stringify({ pad: "x".repeat(5 * 1024 * 1024) });
+  assertEquals((await call(handler, { headers: userHeaders, body: big })).status, 413);
+  await settled();
+});
+
 Deno.test({
   name: "close the pool",
   fn: async () => await db().end(),

@@ -10,8 +10,13 @@
  *   POST   /v1/projects/{ref}/secrets                  [{name, value}] upsert
  *   DELETE /v1/projects/{ref}/secrets                  [name, ...]
  */
-import { HttpError, json } from "./http.ts";
-import type { DeployMetadata, FunctionStore, UploadedFile } from "./functions.ts";
+import { HttpError, json, readLimited } from "./http.ts";
+import {
+  type DeployMetadata,
+  type FunctionStore,
+  MAX_DEPLOY_BYTES,
+  type UploadedFile,
+} from "./functions.ts";
 import type { SecretStore } from "./secrets.ts";
 
 export interface ManagementContext {
@@ -39,10 +44,15 @@ async function jsonBody(req: Request, what: string): Promise<unknown> {
   }
 }
 
+/** Room for the metadata part and the multipart boundaries around the files' bytes. */
+const MULTIPART_OVERHEAD_BYTES = 1024 * 1024;
+
 async function deploy(req: Request, url: URL, ctx: ManagementContext): Promise<Response> {
+  const body = await readLimited(req, MAX_DEPLOY_BYTES + MULTIPART_OVERHEAD_BYTES, "Deploy");
   let form: FormData;
   try {
-    form = await req.formData();
+    const type = req.headers.get("content-type") ?? "";
+    form = await new Response(body, { headers: { "content-type": type } }).formData();
   } catch {
     throw new HttpError(400, "Deploy: expected a multipart/form-data body");
   }

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import hashlib
 import json
+import select
+import socket
 import uuid
 
 import httpx
@@ -350,3 +353,40 @@ def test_functions_survive_a_runtime_restart(services: Services) -> None:
     runtime.stop()
     runtime.start(system.ensure_deno())
     assert invoke(services, name).json()["hello"] == "persisted"
+
+
+def _deploy_request_head(services: Services, extra: str) -> bytes:
+    ref, token = services.credentials.project_ref, services.credentials.access_token
+    return (
+        f"POST /v1/projects/{ref}/functions/deploy?slug={slug()} HTTP/1.1\r\n"
+        f"Host: 127.0.0.1\r\nAuthorization: Bearer {token}\r\n"
+        f"Content-Type: multipart/form-data; boundary=x\r\n{extra}\r\n"
+    ).encode()
+
+
+def _status_line(sock: socket.socket) -> str:
+    return sock.recv(4096).split(b"\r\n", 1)[0].decode()
+
+
+def test_an_upload_declared_too_large_is_refused_before_its_body_is_read(
+    services: Services,
+) -> None:
+    """120 MiB declared, 64 KiB sent: the answer comes at once (before, the runtime read the
+    whole body into memory and only then said 413)."""
+    with socket.create_connection(("127.0.0.1", services.env.runtime_port), timeout=10) as sock:
+        sock.sendall(_deploy_request_head(services, f"Content-Length: {120 * 1024 * 1024}\r\n"))
+        sock.sendall(b"-" * 65536)
+        assert _status_line(sock) == "HTTP/1.1 413 Payload Too Large"
+
+
+def test_a_chunked_upload_stops_being_read_past_the_limit(services: Services) -> None:
+    chunk = b"%x\r\n%s\r\n" % (1024 * 1024, b"-" * 1024 * 1024)
+    sent = 0
+    with socket.create_connection(("127.0.0.1", services.env.runtime_port), timeout=10) as sock:
+        sock.sendall(_deploy_request_head(services, "Transfer-Encoding: chunked\r\n"))
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            while sent < 64 * 1024 * 1024 and not select.select([sock], [], [], 0)[0]:
+                sock.sendall(chunk)
+                sent += 1024 * 1024
+        assert _status_line(sock) == "HTTP/1.1 413 Payload Too Large"
+    assert sent < 40 * 1024 * 1024  # the limit (20 MiB + 1 MiB) plus what sockets buffer

@@ -48,7 +48,7 @@ def test_shared_middleware_deno_tests(monitoring: Database, tmp_path: Path) -> N
         timeout=240,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
-    assert "ok | 9 passed" in result.stdout
+    assert "ok | 12 passed" in result.stdout
 
 
 def test_the_token_bucket_admits_exactly_its_capacity_under_concurrency(

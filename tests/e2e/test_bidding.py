@@ -294,6 +294,9 @@ def test_submit_bid_answers_and_refuses(stack: Services, functions: dict[str, An
         (token(alice), {"sessionId": closed, "amount": 500}, 409, "SESSION_CLOSED"),
         (token(carol), {"sessionId": session, "amount": 500}, 403, "NOT_PARTICIPANT"),
         (token(bob), {"sessionId": str(uuid.uuid4()), "amount": 500}, 404, "SESSION_NOT_FOUND"),
+        # a validly signed token whose subject is no user id: malformed identity, not our fault
+        (token("not-a-uuid"), {"sessionId": session, "amount": 500}, 401, "UNAUTHORIZED"),
+        (token(bob), {"sessionId": session, "pad": "x" * 2_000_000}, 413, "PAYLOAD_TOO_LARGE"),
     ]
     for headers, body, status, code in cases:
         content = b"{broken" if body is None else json.dumps(body).encode()

@@ -51,13 +51,14 @@ def test_functions_deploy_after_migrations_and_secrets_with_secret_tokens(
 
     assert (hello.inputs["verify_jwt"], tick.inputs["verify_jwt"]) == (True, False)
     assert sorted(hello.inputs["files"]) == [
-        "_shared/auth.ts", "_shared/config.ts", "_shared/cors.ts", "_shared/db.ts",
-        "_shared/drains.ts", "_shared/errors.ts", "_shared/handler.ts", "_shared/invocations.ts",
-        "_shared/mod.ts",
+        "_shared/auth.ts", "_shared/body.ts", "_shared/config.ts", "_shared/cors.ts",
+        "_shared/db.ts", "_shared/drains.ts", "_shared/errors.ts", "_shared/handler.ts",
+        "_shared/invocations.ts", "_shared/mod.ts",
         "_shared/ratelimit.ts", "_shared/validate.ts", "shop/hello/function.config.json",
         "shop/hello/index.ts",
     ]  # fmt: skip
     assert '"requests": 10' in hello.inputs["files"]["shop/hello/function.config.json"]
+    assert '"maxBodyBytes": 1048576' in hello.inputs["files"]["shop/hello/function.config.json"]
     assert len(hello.inputs["hash"]) == 64 and hello.inputs["hash"] != tick.inputs["hash"]
     assert {secrets.urn, migration.urn} <= set(hello.dependencies)
     assert "token" in hello.secret_inputs and "token" in hello.additional_secret_outputs
