@@ -246,8 +246,7 @@ def smoke(
 ) -> None:
     """Check the deployed stack against its outputs; exit 1 on any failure."""
     with _user_errors():
-        path = outputs or outputs_from_pulumi(ctx.obj, stack)
-        loaded = load_outputs(path)
+        loaded = load_outputs(outputs) if outputs else outputs_from_pulumi(ctx.obj, stack)
         results = run_smoke(loaded)
     typer.echo(smoke_table(results))
     if junit:
@@ -280,7 +279,7 @@ def rollback(
                 rollbacks.pulumi_up(tree, stack)
             except subprocess.CalledProcessError as exc:
                 raise SupastackError(f"pulumi up failed (exit {exc.returncode})") from None
-            results = run_smoke(load_outputs(outputs_from_pulumi(tree, stack)))
+            results = run_smoke(outputs_from_pulumi(tree, stack))
     typer.echo(smoke_table(results))
     if not all(r.ok for r in results):
         raise typer.Exit(code=1)

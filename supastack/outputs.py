@@ -8,10 +8,8 @@ database URL, API keys, the Management API token) are exported as Pulumi secrets
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -78,8 +76,9 @@ class StackOutputs(_Output):
     """Names of the function secrets the stack manages."""
 
 
-def from_pulumi(project_dir: Path, stack: str) -> Path:
-    """Ask the Pulumi CLI for the stack's outputs; they hold secrets, so they go to a 0600 file."""
+def from_pulumi(project_dir: Path, stack: str) -> StackOutputs:
+    """Ask the Pulumi CLI for the stack's outputs. They hold decrypted secrets, so they are read
+    from the CLI's pipe straight into memory and never written to a file."""
     pulumi_cli = shutil.which("pulumi")
     if pulumi_cli is None:
         raise SupastackError("the Pulumi CLI is not installed; pass --outputs <file> instead")
@@ -92,23 +91,29 @@ def from_pulumi(project_dir: Path, stack: str) -> Path:
     )
     if result.returncode != 0:
         raise SupastackError(f"pulumi stack output failed: {result.stderr.strip()}")
-    handle, name = tempfile.mkstemp(prefix="supastack-outputs-", suffix=".json")
-    with os.fdopen(handle, "w") as out:
-        out.write(result.stdout)
-    return Path(name)
+    return parse(result.stdout, f"pulumi stack output --stack {stack}")
 
 
 def load(path: Path) -> StackOutputs:
-    """Read ``pulumi stack output --json --show-secrets`` (or the harness's file)."""
+    """Read ``pulumi stack output --json --show-secrets`` saved to a file (or the harness's)."""
     try:
-        data: Any = json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
+        text = path.read_text()
+    except OSError as exc:
         raise SupastackError(f"{path}: cannot read stack outputs: {exc}") from None
+    return parse(text, str(path))
+
+
+def parse(text: str, origin: str) -> StackOutputs:
+    """The outputs in ``text`` (JSON); errors name ``origin`` and never echo the text."""
+    try:
+        data: Any = json.loads(text)
+    except ValueError as exc:
+        raise SupastackError(f"{origin}: cannot read stack outputs: {exc}") from None
     try:
         return StackOutputs.model_validate(data)
     except ValidationError as exc:
         fields = ", ".join(".".join(map(str, e["loc"])) for e in exc.errors())
         raise SupastackError(
-            f"{path}: not the stack outputs of this program (missing or wrong: {fields}); "
+            f"{origin}: not the stack outputs of this program (missing or wrong: {fields}); "
             "was it written with --show-secrets?"
         ) from None

@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -120,3 +121,25 @@ def test_rollback_refuses_uncommitted_changes_and_unknown_updates(
     result = runner.invoke(app, ["--cwd", str(repo), "rollback", "--to", "1", "--yes"])
     assert result.exit_code == 1 and "uncommitted changes in the project" in result.output
     assert not any(c["args"][0] == "up" for c in _calls(log))
+
+
+@pytest.mark.parametrize(
+    "command", [["smoke", "--stack", "local"], ["rollback", "--to", "1", "--yes"]]
+)
+def test_decrypted_outputs_are_never_written_to_disk(
+    releases: tuple[Path, str, Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    command: list[str],
+) -> None:
+    """`pulumi stack output --show-secrets` holds keys, the database URL and the API token:
+    they are read from the CLI's pipe, and no file anywhere in the temp dir holds them."""
+    repo, _, _ = releases
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    result = CliRunner().invoke(app, ["--cwd", str(repo), *command])
+    assert "database checks" in result.output  # the outputs were read and used
+    left = [p for p in scratch.rglob("*") if p.is_file()]
+    assert not [p for p in left if "sbp_x" in p.read_text(errors="replace")], left
+    assert not [p for p in left if p.name.startswith("supastack-outputs-")]
