@@ -7,6 +7,7 @@ parallel.
 
 from __future__ import annotations
 
+import base64
 from typing import Any, TypedDict
 
 import pulumi
@@ -14,6 +15,7 @@ import pulumi_postgresql as postgresql
 import pulumi_random as random
 
 from components.providers.rls import RlsPolicy, RowLevelSecurity
+from supastack import scram
 from supastack.manifest import AppManifest
 from supastack.privileges import privilege_steps
 
@@ -46,7 +48,17 @@ class Access(pulumi.ComponentResource):
                     special=False,
                     opts=pulumi.ResourceOptions(parent=self),
                 )
-                password = generated.result.apply(pulumi.Output.secret)
+                salt = random.RandomId(
+                    f"{name}-{role.name}-salt",
+                    byte_length=16,
+                    opts=pulumi.ResourceOptions(parent=self),
+                )
+                # The role gets a SCRAM verifier, never the plaintext (see supastack.scram).
+                password = pulumi.Output.secret(
+                    pulumi.Output.all(generated.result, salt.b64_std).apply(
+                        lambda values: scram.verifier(values[0], base64.b64decode(values[1]))
+                    )
+                )
             roles.append(
                 postgresql.Role(
                     f"{name}-role-{role.name}",

@@ -27,9 +27,14 @@ def apply_bootstrap(dsn: str, authenticator_password: str) -> None:
                     conn.execute(path.read_text().encode())
             except psycopg.Error as exc:
                 raise SupastackError(f"{path.name}: bootstrap failed: {exc}") from None
+        # libpq computes the SCRAM verifier (PQencryptPasswordConn): the plaintext never reaches
+        # the server, where pg_stat_statements and the log would keep it.
+        scram = conn.pgconn.encrypt_password(
+            authenticator_password.encode(), b"authenticator", b"scram-sha-256"
+        )
         with conn.transaction():
             conn.execute(
                 sql.SQL("ALTER ROLE authenticator WITH LOGIN PASSWORD {}").format(
-                    sql.Literal(authenticator_password)
+                    sql.Literal(scram.decode())
                 )
             )

@@ -17,7 +17,7 @@ Resources are applied as follows:
   through their own providers, unpickled from ``__provider`` as the Pulumi engine would;
 - ``postgresql.*`` resources through small SQL equivalents (below), against the connection of
   the registered ``postgresql`` provider;
-- ``random.RandomPassword`` through ``secrets.token_urlsafe``;
+- ``random.RandomPassword`` and ``random.RandomId`` through ``secrets``, made once;
 - component resources and providers are recorded only.
 
 Every resource also goes through the policy pack's mandatory validators (``violations``).
@@ -152,6 +152,23 @@ SQL_EQUIVALENTS: dict[str, Callable[[Mapping[str, Any]], list[sql.Composed]]] = 
 }
 
 
+def _random_password(inputs: Mapping[str, Any]) -> Outputs:
+    length = int(inputs.get("length", 32))  # numbers cross the wire as floats
+    return {"result": secrets.token_urlsafe(length)[:length]}
+
+
+def _random_id(inputs: Mapping[str, Any]) -> Outputs:
+    made = secrets.token_bytes(int(inputs["byteLength"]))
+    return {"b64Std": base64.b64encode(made).decode(), "hex": made.hex()}
+
+
+#: pulumi-random resources and what they make.
+RANDOM_EQUIVALENTS: dict[str, Callable[[Mapping[str, Any]], Outputs]] = {
+    "random:index/randomPassword:RandomPassword": _random_password,
+    "random:index/randomId:RandomId": _random_id,
+}
+
+
 def plain(value: Any) -> Any:
     """Unwrap Pulumi's secret envelopes (the engine hands providers plain values)."""
     if isinstance(value, dict):
@@ -241,13 +258,10 @@ class ApplyingMocks(pulumi.runtime.Mocks):
                 user=inputs["username"], password=inputs["password"], sslmode=inputs["sslmode"],
             )  # fmt: skip
             return Applied(typ, name, f"{name}-provider", inputs)
-        if typ == "random:index/randomPassword:RandomPassword":
+        if typ in RANDOM_EQUIVALENTS:
             if old is not None:
                 return old  # random values are made once
-            length = int(inputs.get("length", 32))  # numbers cross the wire as floats
-            return Applied(
-                typ, name, name, {**inputs, "result": secrets.token_urlsafe(length)[:length]}
-            )
+            return Applied(typ, name, name, {**inputs, **RANDOM_EQUIVALENTS[typ](inputs)})
         if typ in SQL_EQUIVALENTS:
             assert self._conninfo, "the postgresql provider is registered before its resources"
             with connect(self._conninfo) as conn:

@@ -33,6 +33,13 @@ class Registered:
     additional_secret_outputs: list[str] = field(default_factory=list)
 
 
+#: The outputs pulumi-random makes, with fixed values (the mocks create nothing).
+GENERATED: dict[str, dict[str, str]] = {
+    "random:index/randomPassword:RandomPassword": {"result": "generated-password"},
+    "random:index/randomId:RandomId": {"b64Std": "c2FsdHNhbHRzYWx0c2FsdA=="},
+}
+
+
 @dataclass
 class RecordingMocks(pulumi.runtime.Mocks):
     """Mocks that echo inputs as outputs and remember every resource registered."""
@@ -41,7 +48,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         self.resources.append(Registered(args.typ, args.name, dict(args.inputs)))
-        return f"{args.name}-id", dict(args.inputs)
+        return f"{args.name}-id", {**args.inputs, **GENERATED.get(args.typ, {})}
 
     def call(
         self, args: pulumi.runtime.MockCallArgs

@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from supastack import scram
 from supastack.errors import SupastackError
+from tests.e2e.harness import plain
 from tests.unit.conftest import RecordingMocks, deploy_platform, make_project, one
 
 MANIFEST = """\
@@ -95,6 +97,9 @@ def test_access_chains_grants_revokes_defaults_and_guards_policies_with_rls(
 
     role = one(pulumi_mocks, "postgresql:index/role:Role")
     assert role.inputs["login"] is True and "password" in role.secret_inputs
+    # the role gets a SCRAM verifier of the generated password, never the plaintext
+    password = plain(role.inputs["password"])
+    assert password == scram.verifier("generated-password", b"saltsaltsaltsalt")
     rls = one(pulumi_mocks, "pulumi-python:dynamic/rls:RowLevelSecurity", "shop-")
     policy = one(pulumi_mocks, "pulumi-python:dynamic/rls:RlsPolicy")
     assert policy.inputs["name"] == "owners read" and rls.urn in policy.dependencies
