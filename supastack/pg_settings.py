@@ -9,7 +9,7 @@ baseline against which drift is read.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -17,7 +17,7 @@ import psycopg
 from psycopg import sql
 
 from supastack.errors import SupastackError
-from supastack.local.cluster import OWNED_SETTINGS
+from supastack.local.cluster import OWNED_SETTINGS, Cluster
 from supastack.management_api import ManagementApi
 from supastack.postgres import Connection, connect
 
@@ -80,13 +80,14 @@ class AlterSystemSettings:
     """The local target: ``ALTER SYSTEM``, reload, and a restart when a setting needs one."""
 
     conninfo: str = field(repr=False)
-    restart: Callable[[], None]
+    cluster: Cluster
 
     def apply(self, values: Mapping[str, str]) -> None:
         owned = sorted(OWNED_SETTINGS & set(values))
         if owned:
             raise SupastackError(f"{_label(owned[0])}: is managed by the local target")
         before = self.recorded(values)
+        previous_file = self.cluster.system_settings()
         with connect(self.conninfo) as conn:
             contexts = _contexts(conn, values)
             unknown = sorted(set(values) - set(contexts))
@@ -101,8 +102,13 @@ class AlterSystemSettings:
                         _alter(conn, done, before.get(done))
                     raise SupastackError(f"{_label(name)}: {exc}") from None
             conn.execute("SELECT pg_reload_conf()")
-        if any(contexts[name] == "postmaster" for name in values):
-            self.restart()
+        at_start = [name for name in values if contexts[name] == "postmaster"]
+        if at_start:
+            try:
+                self.cluster.restart_or_restore(previous_file)
+            except SupastackError as failed:
+                named = ", ".join(f"{_label(n)} = {values[n]!r}" for n in at_start)
+                raise SupastackError(f"{named}: {failed}") from None
 
     def reset(self, names: Collection[str]) -> None:
         with connect(self.conninfo) as conn:
@@ -111,7 +117,7 @@ class AlterSystemSettings:
                 _alter(conn, name, None)
             conn.execute("SELECT pg_reload_conf()")
         if "postmaster" in contexts.values():
-            self.restart()
+            self.cluster.restart()
 
     def recorded(self, names: Collection[str]) -> dict[str, str]:
         with connect(self.conninfo) as conn:

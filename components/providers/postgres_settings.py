@@ -18,7 +18,7 @@ def _target(props: dict[str, Any]) -> SettingsTarget:
     if props["target"] == "local":
         local = props["local"]
         cluster = Cluster(StatePaths(Path(local["state_dir"])), local["port"], db_password="")
-        return AlterSystemSettings(props["conninfo"], restart=cluster.restart)
+        return AlterSystemSettings(props["conninfo"], cluster)
     return ManagementApiSettings(api_from(props))
 
 

@@ -186,6 +186,33 @@ class Cluster:
         self.stop()
         self.start()
 
+    @property
+    def _auto_conf(self) -> Path:
+        return self.paths.pgdata / "postgresql.auto.conf"
+
+    def system_settings(self) -> str:
+        """``postgresql.auto.conf``: what ALTER SYSTEM has written."""
+        return self._auto_conf.read_text()
+
+    def restart_or_restore(self, previous_settings: str) -> None:
+        """Restart; if Postgres does not start with the new ALTER SYSTEM settings, put
+        ``previous_settings`` (an earlier :meth:`system_settings`) back, start with them, and
+        raise with what Postgres said. The cluster is never left down by a bad value."""
+        try:
+            self.restart()
+        except SupastackError:
+            said = [line for line in self._log_tail(40).splitlines() if "FATAL" in line]
+            write = self._auto_conf.with_suffix(".supastack-restore")
+            write.write_text(previous_settings)
+            write.replace(self._auto_conf)
+            system.give_to_cluster_owner(self._auto_conf)
+            self.start()
+            raise SupastackError(
+                "Postgres did not start with it "
+                f"({said[-1].split('FATAL:', 1)[-1].strip() if said else 'see its log'}); "
+                "the previous settings were put back and the cluster runs with them"
+            ) from None
+
     def _log_tail(self, lines: int = 10) -> str:
         try:
             return "\n".join(self.paths.postgres_log.read_text().splitlines()[-lines:])

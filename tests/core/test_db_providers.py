@@ -430,3 +430,27 @@ def test_a_failed_policy_update_keeps_the_old_policy(hostile_table: Database) ->
         ["authenticated"],
         "(owner = ( SELECT auth.uid() AS uid))",
     )
+
+
+def test_a_setting_postgres_cannot_start_with_is_rolled_back_and_the_cluster_kept_up(
+    services: Services,
+) -> None:
+    """shared_buffers = 512GB passes ALTER SYSTEM but the server cannot start with it: the
+    previous values come back, the cluster runs, and the error names the setting and what
+    Postgres said (before, the cluster stayed down and every `local up` failed the same way)."""
+    provider = PostgresSettingsProvider()
+    created = provider.create(_settings_props(services, {"work_mem": "8MB"}))
+    with pytest.raises(SupastackError) as failed:
+        provider.update(
+            created.id,
+            outs(created),
+            _settings_props(services, {"work_mem": "16MB", "shared_buffers": "512GB"}),
+        )
+    assert str(failed.value).startswith(
+        "postgresSettings.shared_buffers = '512GB': Postgres did not start with it (could not "
+    )
+    assert "the previous settings were put back" in str(failed.value)
+    assert _live(services, "shared_buffers") == "128MB"  # it answers, with the old value
+    assert outs(provider.read(created.id, outs(created)))["recorded"] == {"work_mem": "8MB"}
+    assert "512GB" not in services.env.cluster(services.credentials).system_settings()
+    provider.delete(created.id, outs(created))
