@@ -6,9 +6,11 @@ from __future__ import annotations
 import pytest
 from psycopg import sql
 
+from supastack.local.bootstrap import apply_bootstrap
 from supastack.local.paths import PROJECT_DIR
 from supastack.migrations.engine import MigrationEngine
 from supastack.migrations.files import discover_app
+from tests.conftest import Services
 from tests.core.conftest import Database
 
 APPS = sorted(p.name for p in (PROJECT_DIR / "migrations").iterdir() if p.is_dir())
@@ -20,7 +22,11 @@ FUNCTIONS = "select count(*) from pg_proc where pronamespace = to_regnamespace(%
 
 
 @pytest.mark.parametrize("app", APPS)
-def test_migrations_apply_and_their_down_files_undo_them(database: Database, app: str) -> None:
+def test_migrations_apply_and_their_down_files_undo_them(
+    services: Services, database: Database, app: str
+) -> None:
+    """On a database with Supabase's objects (auth.uid(), the API roles), as every target has."""
+    apply_bootstrap(database.conninfo, services.credentials.authenticator_password)
     files = discover_app(PROJECT_DIR / "migrations", app)
     schema = "public" if app == "bidding" else app
     with database.connect() as conn:

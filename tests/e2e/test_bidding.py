@@ -98,6 +98,13 @@ class As:
 
     def run(self, statement: str, params: list[Any] | None = None) -> list[tuple[Any, ...]] | str:
         """The rows, or the SQLSTATE of the error."""
+        outcome = self.outcome(statement, params)
+        return outcome if isinstance(outcome, list) else outcome[0]
+
+    def outcome(
+        self, statement: str, params: list[Any] | None = None
+    ) -> list[tuple[Any, ...]] | tuple[str, str]:
+        """The rows, or the error's SQLSTATE and message: all a caller learns."""
         with self.stack.connect() as conn:
             try:
                 with conn.transaction():
@@ -112,7 +119,7 @@ class As:
             except _RolledBackError as done:
                 return done.rows
             except psycopg.Error as exc:
-                return str(exc.sqlstate)
+                return str(exc.sqlstate), str(exc.diag.message_primary)
 
 
 class _RolledBackError(Exception):
@@ -165,10 +172,10 @@ def test_rls_matrix_insert_update_delete(stack: Services, matrix: dict[str, str]
         "insert into public.bids (session_id, user_id, amount, is_auto) values (%s, %s, %s, %s)"
     )
     assert a.run(insert, [matrix["open"], matrix["A"], 500, False]) == []  # as themselves: fine
-    assert a.run(insert, [matrix["open"], matrix["B"], 600, False]) == DENIED  # as someone else
+    # as someone else, or not a participant: refused before anything about the session is read
+    assert a.run(insert, [matrix["open"], matrix["B"], 600, False]) == "BD404"
+    assert c.run(insert, [matrix["open"], matrix["C"], 700, False]) == "BD404"
     assert a.run(insert, [matrix["open"], matrix["A"], 600, True]) == DENIED  # faking an auto-bid
-    # not a participant: the bidding rules refuse before RLS would (BD403, "not a participant")
-    assert c.run(insert, [matrix["open"], matrix["C"], 700, False]) == "BD403"
     assert a.run("update public.bids set amount = 1 where user_id = %s", [matrix["B"]]) == DENIED
     assert a.run("update public.bids set amount = 1 where user_id = %s", [matrix["A"]]) == DENIED
     assert a.run("delete from public.bids where user_id = %s", [matrix["A"]]) == DENIED
@@ -193,6 +200,34 @@ def test_rls_matrix_insert_update_delete(stack: Services, matrix: dict[str, str]
         assert a.run(f"delete from public.{table}") == DENIED, table  # noqa: S608
     service = As(stack, "service_role")
     assert service.run("update public.bids set amount = 1") == "BD409"  # immutable for anyone
+
+
+def test_bid_errors_disclose_nothing_about_sessions_the_caller_cannot_read(
+    stack: Services, matrix: dict[str, str]
+) -> None:
+    """The bidding rules run before RLS's check: for a session C cannot read, whatever C tries
+    (below the minimum, as a participant, a closed session) gets the answer a session that does
+    not exist gets: not its price, its state, nor who takes part (the audit got all three)."""
+    c = As(stack, "authenticated", matrix["C"])
+    insert = "insert into public.bids (session_id, user_id, amount) values (%s, %s, %s)"
+    missing = str(uuid.uuid4())
+    answers = set()
+    for session, user, amount in [
+        (matrix["open"], matrix["C"], 1), (matrix["open"], matrix["A"], 1),
+        (matrix["open"], matrix["A"], 10_000), (matrix["won"], matrix["C"], 10_000),
+        (missing, matrix["C"], 1), (missing, matrix["A"], 10_000),
+    ]:  # fmt: skip
+        outcome = c.outcome(insert, [session, user, amount])
+        assert isinstance(outcome, tuple), outcome
+        answers.add((outcome[0], outcome[1].replace(session, "<id>")))
+    assert answers == {("BD404", "no bidding session <id> that you take part in")}
+    # nor read the platform's bid count from the identity sequence
+    for role in ("anon", "authenticated"):
+        assert As(stack, role).run("select last_value from public.bids_bid_id_seq") == DENIED
+    # nor can an API role call the backend's SECURITY DEFINER functions with another user's id
+    for call in ("select public.set_auto_bid(%s, %s, 10000)", "select public.close_session(%s)"):
+        params = [matrix["open"], matrix["A"]][: call.count("%s")]
+        assert c.run(call, params) == DENIED
 
 
 def test_the_rules_hold_under_50_concurrent_bidders(stack: Services) -> None:
@@ -292,7 +327,7 @@ def test_submit_bid_answers_and_refuses(stack: Services, functions: dict[str, An
         (token(bob), {"sessionId": session, "amount": 155}, 422, "BELOW_MINIMUM"),
         (token(bob), {"sessionId": "not-a-uuid", "amount": 200}, 422, "INVALID_INPUT"),
         (token(alice), {"sessionId": closed, "amount": 500}, 409, "SESSION_CLOSED"),
-        (token(carol), {"sessionId": session, "amount": 500}, 403, "NOT_PARTICIPANT"),
+        (token(carol), {"sessionId": session, "amount": 500}, 404, "SESSION_NOT_FOUND"),
         (token(bob), {"sessionId": str(uuid.uuid4()), "amount": 500}, 404, "SESSION_NOT_FOUND"),
         # a validly signed token whose subject is no user id: malformed identity, not our fault
         (token("not-a-uuid"), {"sessionId": session, "amount": 500}, 401, "UNAUTHORIZED"),
@@ -306,6 +341,36 @@ def test_submit_bid_answers_and_refuses(stack: Services, functions: dict[str, An
         assert answer.status_code == status, (body, answer.text)
         if code:
             assert answer.json()["error"]["code"] == code
+
+
+def test_functions_answer_absent_and_not_yours_alike(
+    stack: Services, functions: dict[str, Any]
+) -> None:
+    """submit-bid and set-auto-bid: a session the caller takes no part in and one that does not
+    exist get the same status, code and message (but for the id the caller sent)."""
+    member = str(uuid.uuid4())
+    with stack.connect() as conn:
+        closed = _session(conn, str(uuid.uuid4()), [member])
+        conn.execute(
+            "update public.bidding_sessions set status = 'closed' where session_id = %s", [closed]
+        )
+        open_ = _session(conn, str(uuid.uuid4()), [member])
+    for slug, amount_key in (("submit-bid", "amount"), ("set-auto-bid", "maxAmount")):
+        answers = set()
+        for session in (open_, closed, str(uuid.uuid4())):
+            for amount in (0.5, 100_000):
+                outsider = str(uuid.uuid4())  # one each: the functions limit calls per user
+                answer = httpx.post(
+                    f"{functions['url']}/{slug}", headers=functions["token"](outsider),
+                    json={"sessionId": session, amount_key: amount},
+                )  # fmt: skip
+                error = answer.json()["error"]
+                answers.add(
+                    (answer.status_code, error["code"], error["message"].replace(session, "<id>"))
+                )
+        assert answers == {
+            (404, "SESSION_NOT_FOUND", "no bidding session <id> that you take part in")
+        }, slug
 
 
 def test_rate_limits_of_submit_bid_and_set_auto_bid(

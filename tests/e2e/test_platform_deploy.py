@@ -28,6 +28,7 @@ def test_the_local_stack_deploys_to_a_fresh_target(fresh: Services, deployment: 
     migrations = sorted(a.id for a in applied_of(mocks, "migrations:Migration"))
     assert migrations == [
         "bidding:20260128000000",
+        "bidding:20260129000000",
         "monitoring:20260101000000",
         "monitoring:20260102000000",
     ]

@@ -85,12 +85,13 @@ def test_deploy_smoke_rollback_smoke(fresh: Services, tmp_path: Path) -> None:
     with fresh.connect() as conn:
         assert conn.execute("select to_regclass('public.bid_comments')").fetchone() == (None,)
         recorded = conn.execute(
-            "select version from supabase_migrations.schema_migrations where app = 'bidding'"
+            "select version from supabase_migrations.schema_migrations where app = 'bidding' "
+            "order by version"
         ).fetchall()
         backups = conn.execute(
             "select version, direction from supabase_migrations.supastack_backups"
         ).fetchall()
-    assert recorded == [("20260128000000",)]
+    assert recorded == [("20260128000000",), ("20260129000000",)]
     assert ("20260201000000", "down") in backups  # the destructive down file was backed up first
     assert httpx.post(ping).status_code == 404
     assert _smoke_failures(older.outputs) == []

@@ -1,12 +1,13 @@
 /**
  * The bidding rules raise their own SQLSTATEs (migrations/bidding): turn them into HTTP
- * statuses with stable codes; anything else stays an internal error.
+ * statuses with stable codes; anything else stays an internal error. A session that does not
+ * exist and one the caller does not take part in are the same answer (BD404), so a caller
+ * learns nothing about sessions it cannot read.
  */
 import { HttpError } from "../../_shared/mod.ts";
 
 const BY_SQLSTATE: Record<string, [number, string]> = {
   BD404: [404, "SESSION_NOT_FOUND"],
-  BD403: [403, "NOT_PARTICIPANT"],
   BD409: [409, "SESSION_CLOSED"],
   BD422: [422, "BELOW_MINIMUM"],
 };
