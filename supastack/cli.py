@@ -14,7 +14,7 @@ from typing import Annotated
 
 import typer
 
-from supastack import connection, settings
+from supastack import advisors, connection, settings
 from supastack import rollback as rollbacks
 from supastack.backups import Backups, backup_directory, store_for
 from supastack.errors import SupastackError
@@ -210,6 +210,26 @@ def _lint_targets(path: Path) -> list[tuple[str, list[MigrationFile], list[Migra
         for d in sorted(p for p in path.iterdir() if p.is_dir())
         if (files := discover_app(path, d.name))
     ]
+
+
+@db_app.command("advisors")
+def db_advisors(
+    ctx: typer.Context,
+    stack: StackOption = "local",
+    level: Annotated[
+        advisors.Level, typer.Option("--level", help="show findings of this level and above")
+    ] = advisors.Level.INFO,
+) -> None:
+    """Supabase's documented database checks (as `supabase db advisors`); exit 1 on ERROR."""
+    with _user_errors():
+        _, conninfo = _stack(ctx, stack)
+        findings = advisors.advise(conninfo)
+    shown = [f for f in findings if advisors.at_least(f.level, level)]
+    for finding in shown:
+        typer.echo(str(finding))
+    typer.echo(advisors.summary(findings))
+    if any(f.level is advisors.Level.ERROR for f in findings):
+        raise typer.Exit(code=1)
 
 
 @db_app.command("restore")

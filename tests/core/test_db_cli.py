@@ -132,3 +132,16 @@ def test_restore_a_backup_into_a_new_database(
     finally:
         with services.connect() as conn:
             conn.execute(f'drop database if exists "{into}" with (force)'.encode())
+
+
+def test_db_advisors_lists_findings_and_fails_on_errors(demo: Path, database: Database) -> None:
+    database.execute("create table public.exposed (id bigint primary key)")
+    code, output = run(demo, "advisors", "--stack", "test")
+    assert code == 1
+    assert (
+        "ERROR rls_disabled_in_public: public.exposed: table is exposed to the Data API" in output
+    )
+    assert output.strip().endswith("1 ERROR, 0 WARN, 1 INFO")  # demo.items: RLS, no policy
+    database.execute("alter table public.exposed enable row level security")
+    code, output = run(demo, "advisors", "--stack", "test", "--level", "WARN")
+    assert (code, output.strip()) == (0, "0 ERROR, 0 WARN, 2 INFO")
