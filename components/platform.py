@@ -20,7 +20,7 @@ from components.providers.alerts import AlertChannel
 from components.providers.realtime_config import RealtimeConfig
 from components.secrets import Secrets
 from components.stack_config import optional_secret, secret, secret_object
-from supastack import connection
+from supastack import advisors, connection
 from supastack.backups import backup_directory
 from supastack.cron import FUNCTIONS_URL_SECRET
 from supastack.local.credentials import LocalCredentials
@@ -151,6 +151,8 @@ class Platform(pulumi.ComponentResource):
             },
             pulumi.ResourceOptions(parent=self),
         )
+        if pulumi.runtime.is_dry_run():  # what `supastack db advisors` finds, in the preview
+            conninfo.apply(self._report_advisors)
         cron_conninfo = conninfo.apply(
             lambda value: make_conninfo(value, dbname=stack.database.cron_database)
         )
@@ -224,3 +226,7 @@ class Platform(pulumi.ComponentResource):
             keys=keys,
         )
         self.register_outputs(self.outputs)
+
+    def _report_advisors(self, conninfo: str) -> None:
+        for line in advisors.preview_report(conninfo):
+            pulumi.log.warn(line, resource=self)

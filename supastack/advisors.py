@@ -263,3 +263,13 @@ def at_least(level: Level, threshold: Level) -> bool:
 def summary(findings: list[Finding]) -> str:
     counts = {level: sum(f.level is level for f in findings) for level in Level}
     return ", ".join(f"{count} {level}" for level, count in counts.items())
+
+
+def preview_report(conninfo: str) -> list[str]:
+    """What a preview shows of the live database: its ERROR and WARN findings, or why the
+    advisors could not run (a preview still goes on: the database may not exist yet)."""
+    try:
+        findings = advise(conninfo)
+    except SupastackError as exc:
+        return [f"database advisors did not run: {exc}"]
+    return [f"database advisors: {f}" for f in findings if f.level is not Level.INFO]

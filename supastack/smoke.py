@@ -4,7 +4,8 @@ Each check is small and independent and reports a line: the database answers; ev
 migration is recorded with its checksum; RLS is on for every declared table and enforced (anon
 sees no rows, two fresh users see none, the service role can read); every function answers and
 refuses a missing JWT when ``verify_jwt``; cron jobs are active with their schedules; alert
-rules and channels exist; function secrets and log drains exist by name.
+rules and channels exist; function secrets and log drains exist by name; the database
+advisors (``supastack.advisors``) find no ERROR or WARN.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import httpx
 import psycopg
 from psycopg import sql
 
+from supastack import advisors
 from supastack.errors import SupastackError
 from supastack.management_api import ManagementApi
 from supastack.outputs import StackOutputs
@@ -157,7 +159,18 @@ def _operations(out: StackOutputs) -> Iterator[Check]:
         yield Check(f"log drain {drain} configured", "SUPASTACK_LOG_DRAINS" in names)
 
 
-CHECKS: tuple[Callable[[StackOutputs], Iterator[Check]], ...] = (_database, _functions, _operations)
+def _advisors(out: StackOutputs) -> Iterator[Check]:
+    """Supabase's database checks (``supastack db advisors``): a clean stack has no ERROR and
+    no WARN finding."""
+    findings = advisors.advise(out.database_url)
+    for level in (advisors.Level.ERROR, advisors.Level.WARN):
+        found = [f"{f.name}: {f.object}" for f in findings if f.level is level]
+        yield Check(f"database advisors: no {level} findings", not found, "; ".join(found))
+
+
+CHECKS: tuple[Callable[[StackOutputs], Iterator[Check]], ...] = (
+    _database, _functions, _operations, _advisors,
+)  # fmt: skip
 
 
 def run(out: StackOutputs) -> list[Check]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from supastack.advisors import ADVISORS, Level, advise
+from supastack.advisors import ADVISORS, Level, advise, preview_report
 from supastack.local.bootstrap import apply_bootstrap
 from tests.conftest import Services
 from tests.core.conftest import Database
@@ -100,3 +100,11 @@ def test_the_exposed_schemas_are_what_the_data_api_serves(supabase_like: Databas
     )
     flagged = [f.name for f in advise(supabase_like.conninfo) if f.object == "api.t"]
     assert flagged == ["rls_disabled_in_public"]
+
+
+def test_the_preview_report_shows_errors_and_warnings_only(supabase_like: Database) -> None:
+    supabase_like.execute(BAD)
+    report = preview_report(supabase_like.conninfo)
+    expected = "database advisors: ERROR rls_disabled_in_public: public.open_t: table is exposed"
+    assert any(line.startswith(expected) for line in report), report
+    assert not any(" INFO " in line for line in report)

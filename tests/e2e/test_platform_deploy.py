@@ -57,6 +57,8 @@ def test_the_smoke_tests_pass_on_the_deployed_stack(
     assert result.exit_code == 0, result.output
     assert "function submit-bid refuses a missing JWT" in result.output
     assert "bidding: two fresh users read no rows of public.bids" in result.output
+    assert "ok   database advisors: no ERROR findings" in result.output
+    assert "ok   database advisors: no WARN findings" in result.output
     assert 'failures="0"' in junit.read_text()
     assert fresh.credentials.db_password not in result.output
 
@@ -74,4 +76,4 @@ def test_the_pytest_smoke_suite_passes_on_the_deployed_stack(
         check=False,
     )
     assert result.returncode == 0, result.stdout[-3000:]
-    assert "7 passed" in result.stdout
+    assert "8 passed" in result.stdout

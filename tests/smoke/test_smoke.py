@@ -28,7 +28,8 @@ def results() -> list[Check]:
 
 
 @pytest.mark.parametrize(
-    "group", ["database", "migration", "RLS", "function", "cron job", "alert", "secret"]
+    "group",
+    ["database", "migration", "RLS", "function", "cron job", "alert", "secret", "advisors"],
 )
 def test_smoke(results: list[Check], group: str) -> None:
     failed = [f"{r.name}: {r.detail}" for r in results if group in r.name and not r.ok]

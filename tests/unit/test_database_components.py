@@ -6,6 +6,7 @@ import itertools
 import logging
 from pathlib import Path
 
+import pulumi
 import pytest
 
 from supastack import scram
@@ -170,3 +171,22 @@ def test_a_broken_manifest_names_the_file_and_key(
 ) -> None:
     with pytest.raises(SupastackError, match=message):
         deploy_platform(make_project(tmp_path, manifest, MIGRATIONS))
+
+
+def test_the_preview_reports_the_database_advisors(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """At preview the Platform runs `supastack db advisors` on the live database; one it cannot
+    reach is said, and the preview goes on (tests/core/test_advisors.py has the findings)."""
+    mocks = RecordingMocks()
+    pulumi.runtime.set_mocks(mocks, project="supastack", stack="test", preview=True)
+    try:
+        with caplog.at_level(logging.WARNING):
+            deploy_platform(make_project(tmp_path, MANIFEST, MIGRATIONS))
+    finally:
+        pulumi.runtime.reset_options()
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert any(
+        w.startswith("database advisors did not run: database advisors: cannot connect")
+        for w in warnings
+    ), warnings

@@ -37,7 +37,11 @@ def test_an_unreachable_stack_fails_checks_instead_of_crashing(tmp_path: Path) -
     path = tmp_path / "outputs.json"
     path.write_text(json.dumps(MINIMAL))
     results = run(load(path))
-    assert [r.name for r in results if not r.ok] == ["database checks", "operations checks"]
+    assert [r.name for r in results if not r.ok] == [
+        "database checks",
+        "operations checks",
+        "advisors checks",
+    ]
     assert all("pw" not in r.detail for r in results)  # the password never shows
     cli = CliRunner().invoke(app, ["smoke", "--outputs", str(path)])
-    assert cli.exit_code == 1 and "0 passed, 2 failed" in cli.output
+    assert cli.exit_code == 1 and "0 passed, 3 failed" in cli.output
