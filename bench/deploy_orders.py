@@ -13,6 +13,7 @@ prints one line per run and ``failures/N`` at the end; a failing seed can be rep
 from __future__ import annotations
 
 import argparse
+import logging
 import random
 import tempfile
 import time
@@ -27,7 +28,10 @@ from tests.e2e.harness import deploy
 
 def one_run(root: Path, seed: int) -> str | None:
     """Deploy to a fresh target in the order ``seed`` picks; the failure, or None."""
-    services = start_services(root / f"run-{seed}")
+    try:
+        services = start_services(root / f"run-{seed}")
+    except Exception as error:  # reported as what it is: the environment, not the deploy
+        return f"the fresh environment did not start: {str(error)[:400]}"
     try:
         deployment = deploy(local_config(services), seed=seed)
         outputs = StackOutputs.model_validate(deployment.outputs)
@@ -43,6 +47,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=30)
     args = parser.parse_args()
+    logging.basicConfig(level=logging.ERROR)  # the previews' lint warnings are not findings
     seeds = random.SystemRandom().sample(range(2**32), args.runs)
     failures = 0
     started = time.monotonic()

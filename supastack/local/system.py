@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import pwd
+import random
 import shutil
 import socket
 import subprocess
@@ -156,8 +157,38 @@ def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
     return True
 
 
+#: Ports :func:`free_port` handed out in this process: each is picked before the service that
+#: binds it starts, so the next pick must not return it again.
+_HANDED_OUT: set[int] = set()
+#: Where :func:`free_port` starts looking (clear of the well-known and registered-low ports).
+_LOWEST_FREE_PORT = 20000
+
+
+def _ephemeral_start() -> int:
+    """The first port of the kernel's ephemeral range (outgoing connections draw from it)."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def free_port() -> int:
-    """A port nothing listens on now (for throwaway environments in tests and benchmarks)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A port nothing listens on now (for throwaway environments in tests and benchmarks).
+
+    It is below the ephemeral range: a port the kernel found free there can be taken by an
+    outgoing connection before the service binds it (a fresh environment then fails with
+    "address in use"), and not one handed out before by this process.
+    """
+    chooser = random.SystemRandom()
+    for _ in range(500):
+        port = chooser.randrange(_LOWEST_FREE_PORT, _ephemeral_start())
+        if port in _HANDED_OUT or port in (54321, 54322):  # the local stack's own ports
+            continue
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _HANDED_OUT.add(port)
+        return port
+    raise SupastackError(f"no free port between {_LOWEST_FREE_PORT} and {_ephemeral_start()}")
