@@ -131,3 +131,8 @@ class App(pulumi.ComponentResource):
                 ),
             )
         self.register_outputs({"migrations": self.migrations.versions})
+
+    @property
+    def used(self) -> list[pulumi.Resource]:
+        """What an app that uses this one waits for: its migrations and its functions."""
+        return [self.migrations, *self.functions.values()]

@@ -193,7 +193,7 @@ class Platform(pulumi.ComponentResource):
                 pulumi.ResourceOptions.merge(
                     with_db,
                     pulumi.ResourceOptions(
-                        depends_on=[database, *(self.apps[u].migrations for u in planned.uses)]
+                        depends_on=[database, *(r for u in planned.uses for r in self.apps[u].used)]
                     ),
                 ),
             )

@@ -258,6 +258,8 @@ class AppManifest(ConfigModel):
 
     app: str
     source: str
+    depends_on: list[str] = Field(default_factory=list)
+    """Apps whose migrations (and functions) this one uses: deployed before all of it."""
     schema_: Identifier | None = Field(default=None, alias="schema")
     extensions: list[ExtensionSpec] = Field(default_factory=list)
     postgres_settings: dict[str, str] = Field(default_factory=dict)
@@ -399,6 +401,11 @@ def check_cron_tokens(manifests: list[AppManifest], secrets: list[SecretSpec]) -
 
 def manifest_path(project_dir: Path, app: str) -> Path:
     return project_dir / "apps" / f"{app}.yaml"
+
+
+def available_apps(project_dir: Path) -> list[str]:
+    """The apps with a manifest in ``apps/``."""
+    return sorted(path.stem for path in (project_dir / "apps").glob("*.yaml"))
 
 
 def load_app(project_dir: Path, app: str) -> AppManifest:

@@ -11,12 +11,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from supastack.alerts import Channel, Rule, channel_of, plan_rules
+from supastack.apps import deployment_order, uses
 from supastack.cron import Job, plan_jobs
 from supastack.errors import SupastackError
-from supastack.manifest import AppManifest, SecretSpec, check_cron_tokens, load_app, merged_secrets
+from supastack.manifest import (
+    AppManifest,
+    SecretSpec,
+    available_apps,
+    check_cron_tokens,
+    load_app,
+    merged_secrets,
+)
 from supastack.migrations.files import MigrationFile, discover
 from supastack.packaging import FunctionPackage, package
-from supastack.settings import MONITORING_APP, StackSettings
+from supastack.settings import StackSettings
 
 
 @dataclass(frozen=True)
@@ -27,7 +35,7 @@ class AppPlan:
     jobs: list[Job]
     rules: list[Rule]
     uses: tuple[str, ...] = ()
-    """The apps whose migrations this app's resources need, deployed before all of it."""
+    """The apps this app's resources wait for (``supastack.apps.uses``)."""
 
 
 @dataclass(frozen=True)
@@ -47,8 +55,12 @@ class StackPlan:
 
 
 def plan_stack(stack: StackSettings, project_dir: Path) -> StackPlan:
-    """Load and check the apps the stack deploys."""
-    manifests = [load_app(project_dir, app) for app in stack.deployed_apps]
+    """Load and check the apps the stack deploys, each after the apps it uses."""
+    manifests = deployment_order(
+        [load_app(project_dir, app) for app in stack.deployed_apps],
+        stack.stack,
+        available_apps(project_dir),
+    )
     files = discover(project_dir / "migrations", stack.deployed_apps)
     channel_secrets = [c.secret for c in stack.alert_channels.values()]
     secrets = merged_secrets(stack.function_secrets, manifests, channel_secrets)
@@ -67,17 +79,9 @@ def plan_stack(stack: StackSettings, project_dir: Path) -> StackPlan:
             },
             jobs=plan_jobs(m, stack.pg_cron, stack.database.name),
             rules=plan_rules(m, stack.alert_channels),
-            uses=platform_apps_used(m),
+            uses=uses(m),
         )
         for m in manifests
     ]
     channels = [channel_of(name, config) for name, config in stack.alert_channels.items()]
     return StackPlan(apps, secrets, channels)
-
-
-def platform_apps_used(manifest: AppManifest) -> tuple[str, ...]:
-    """The platform apps an app relies on: every function records its invocations and takes
-    rate-limit tokens in the monitoring app's tables, and every alert rule is a row there."""
-    if manifest.app == MONITORING_APP or not (manifest.functions or manifest.alerts):
-        return ()
-    return (MONITORING_APP,)

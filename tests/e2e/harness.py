@@ -307,6 +307,8 @@ class Deployment:
     outputs: dict[str, Any]
     seed: int
     """The seed of the apply order (``SUPASTACK_APPLY_SEED`` replays it)."""
+    graph: ResourceGraph
+    """What each resource waits for, as the preview recorded it."""
 
     def write_outputs(self, path: Path) -> Path:
         """The outputs as `pulumi stack output --json --show-secrets` would print them."""
@@ -357,6 +359,20 @@ class ResourceGraph:
             return expanded[urn]
 
         return {urn: through(urn) for urn in self.custom}
+
+    def waits_transitively(self) -> dict[str, set[str]]:
+        """For each custom resource, every custom resource that must be applied before it."""
+        direct = self.custom_dependencies()
+        closed: dict[str, set[str]] = {}
+
+        def before(urn: str) -> set[str]:
+            if urn not in closed:
+                closed[urn] = set(direct[urn])
+                for waited in direct[urn]:
+                    closed[urn] |= before(waited)
+            return closed[urn]
+
+        return {urn: before(urn) for urn in direct}
 
 
 class ApplyOrder:
@@ -513,7 +529,7 @@ def deploy(
             f"deploy failed with apply-order seed {seed} (SUPASTACK_APPLY_SEED={seed} replays "
             f"it): {error}"
         ) from error
-    return Deployment(mocks, exported, seed)
+    return Deployment(mocks, exported, seed, planning.graph)
 
 
 def applied_of(mocks: ApplyingMocks, typ_suffix: str) -> list[Applied]:

@@ -1,0 +1,59 @@
+"""A third app that uses bidding's tables (a test fixture, not shipped) deploys after bidding:
+in the order this run's seed picks, and, by the recorded graph, in every order the engine's
+parallelism could pick."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+import yaml
+
+from supastack.local.paths import PROJECT_DIR
+from tests.conftest import Services, write_migrations
+from tests.e2e.conftest import local_config
+from tests.e2e.harness import Deployment, deploy
+
+REPORT = """\
+create table bid_report.daily (day date primary key, bids bigint not null);
+alter table bid_report.daily enable row level security;
+create view bid_report.by_session with (security_invoker = true) as
+  select session_id, count(*) as bids, max(amount) as best from public.bids group by session_id;
+"""
+
+
+@pytest.fixture(scope="module")
+def deployment(fresh: Services, tmp_path_factory: pytest.TempPathFactory) -> Deployment:
+    project = tmp_path_factory.mktemp("project")
+    shutil.copy(PROJECT_DIR / "__main__.py", project)
+    for tree in ("apps", "migrations", "functions"):
+        shutil.copytree(PROJECT_DIR / tree, project / tree)
+    (project / "apps" / "bid_report.yaml").write_text(
+        yaml.safe_dump({"dependsOn": ["bidding"], "rls": ["daily"]})
+    )
+    write_migrations(project, "bid_report", {"20260301000000_report.sql": REPORT})
+    # listed first: only dependsOn puts it after bidding
+    return deploy(local_config(fresh, apps=["bid_report", "bidding"]), project=project)
+
+
+def test_the_app_deploys_after_the_app_it_uses(fresh: Services, deployment: Deployment) -> None:
+    with fresh.connect() as conn:
+        view = conn.execute("select to_regclass('bid_report.by_session')").fetchone()
+    assert view == ("bid_report.by_session",)
+    applied = [a.name for a in deployment.mocks.applied if a.typ.endswith("Migration")]
+    assert applied.index("supastack-bid_report-migrations-20260301000000") > applied.index(
+        "supastack-bidding-migrations-20260128000000"
+    )
+
+
+def test_in_every_order_every_resource_of_it_waits_for_biddings_migrations_and_functions(
+    deployment: Deployment,
+) -> None:
+    waits = deployment.graph.waits_transitively()
+    bidding = {
+        urn for urn in waits
+        if "supastack-bidding-migrations-" in urn or "supastack-bidding-fn-" in urn
+    }  # fmt: skip
+    report = [urn for urn in waits if "supastack-bid_report-" in urn]
+    assert bidding and report
+    assert all(bidding <= waits[urn] for urn in report)

@@ -1,0 +1,79 @@
+"""Apps that use other apps (`dependsOn`): the order they deploy in, what their resources wait
+for, and the graphs refused before anything is declared."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from supastack.apps import deployment_order, uses
+from supastack.errors import SupastackError
+from supastack.manifest import AppManifest
+from tests.conftest import write_migrations
+from tests.unit.conftest import RecordingMocks, deploy_platform, make_project, one
+
+
+def _manifest(app: str, **keys: object) -> AppManifest:
+    return AppManifest.model_validate({"app": app, "source": f"apps/{app}.yaml", **keys})
+
+
+def test_apps_deploy_after_the_apps_they_use_otherwise_in_the_stacks_order() -> None:
+    manifests = [
+        _manifest("monitoring"),
+        _manifest("report", dependsOn=["shop"]),
+        _manifest("audit"),
+        _manifest("shop", functions={"hello": {}}),
+    ]
+    ordered = deployment_order(manifests, "test", ["audit", "monitoring", "report", "shop"])
+    assert [m.app for m in ordered] == ["monitoring", "audit", "shop", "report"]
+    assert uses(manifests[3]) == ("monitoring",)  # functions record their invocations there
+    assert uses(manifests[1]) == ("shop",)
+
+
+@pytest.mark.parametrize(
+    ("graph", "message"),
+    [
+        ({"shop": ["nope"]}, r"apps/shop.yaml: dependsOn.0: no app 'nope' \(no apps/nope.yaml\)"),
+        ({"shop": ["blog"]}, r"apps/shop.yaml: dependsOn.0: apps/blog.yaml is not deployed on "
+                             r"stack 'test'; add it to supastack:apps"),
+        ({"shop": ["shop"]}, r"apps/shop.yaml: dependsOn.0: an app cannot depend on itself"),
+        ({"shop": ["report"], "report": ["shop"]},
+         r"dependsOn: the apps depend on each other in a cycle: apps/(shop|report).yaml -> "
+         r"apps/(report|shop).yaml -> apps/(shop|report).yaml"),
+    ],
+)  # fmt: skip
+def test_bad_graphs_are_refused_naming_the_manifests(
+    graph: dict[str, list[str]], message: str
+) -> None:
+    manifests = [_manifest(app, dependsOn=needs) for app, needs in graph.items()]
+    if "report" not in graph:
+        manifests.append(_manifest("report"))
+    with pytest.raises(SupastackError, match=message):
+        deployment_order(manifests, "test", ["blog", "report", "shop"])
+
+
+def test_every_resource_of_an_app_waits_for_the_apps_it_uses(
+    pulumi_mocks: RecordingMocks, tmp_path: Path
+) -> None:
+    """The report app's App component depends on shop's migrations: its children register
+    only once their parent has, so none of them can run before shop's tables exist."""
+    root = make_project(tmp_path, "rls: [items]\n", {"1_items.sql": "select 1;\n"})
+    (root / "apps" / "report.yaml").write_text("dependsOn: [shop]\n")
+    write_migrations(root, "report", {"2_totals.sql": "select 2;\n"})
+    deploy_platform(root, apps=["report", "shop"])
+    report = one(pulumi_mocks, "supastack:app:App", "supastack-report")
+    shop_migration = one(pulumi_mocks, "pulumi-python:dynamic/migrations:Migration", "shop-")
+    assert shop_migration.urn in report.dependencies
+    apps = [r.name for r in pulumi_mocks.resources if r.typ == "supastack:app:App"]
+    assert apps.index("supastack-shop") < apps.index("supastack-report")
+
+
+def test_a_cycle_is_refused_before_anything_is_declared(
+    pulumi_mocks: RecordingMocks, tmp_path: Path
+) -> None:
+    root = make_project(tmp_path, "dependsOn: [report]\n", {"1_items.sql": "select 1;\n"})
+    (root / "apps" / "report.yaml").write_text("dependsOn: [shop]\n")
+    with pytest.raises(SupastackError, match=r"in a cycle: apps/"):
+        deploy_platform(root, apps=["report", "shop"])
+    assert [r.typ for r in pulumi_mocks.resources] == ["supastack:platform:Platform"]
