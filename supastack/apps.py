@@ -9,11 +9,13 @@ deploy, and cycles are refused before anything is declared, naming the manifests
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from graphlib import CycleError, TopologicalSorter
 
 from supastack.errors import SupastackError
 from supastack.manifest import AppManifest
+from supastack.migrations.files import MigrationFile
+from supastack.migrations.lint import created_tables
 from supastack.settings import MONITORING_APP, PLATFORM_APPS
 
 
@@ -71,3 +73,53 @@ def deployment_order(
         ordered += [by_name[app] for app in ready]
         graph.done(*ready)
     return ordered
+
+
+#: Names Supabase keeps one of per project or database: (manifest key, what it is, the names).
+_GLOBAL_NAMES: tuple[tuple[str, str, Callable[[AppManifest], list[str]]], ...] = (
+    ("functions", "function slugs are project-wide", lambda m: list(m.functions)),
+    ("cron", "cron job names are database-wide", lambda m: [job.name for job in m.cron]),
+    ("alerts", "alert rule names are stack-wide", lambda m: [rule.name for rule in m.alerts]),
+)
+
+
+def check_shared_names(
+    manifests: Sequence[AppManifest], migrations: Mapping[str, Sequence[MigrationFile]]
+) -> None:
+    """Refuse, naming both manifests, what two apps would both claim: a function slug, a cron
+    job or alert rule name, a schema, or tables in one schema (secrets declared differently and
+    migration versions are refused where they are merged)."""
+    problems = []
+    for key, why, names_of in _GLOBAL_NAMES:
+        seen: dict[str, AppManifest] = {}
+        for manifest in manifests:
+            for name in names_of(manifest):
+                other = seen.setdefault(name, manifest)
+                if other is not manifest:
+                    problems.append(
+                        f"{manifest.source}: {key}: {name!r} is also declared by {other.source} "
+                        f"({why})"
+                    )
+    owners: dict[str, AppManifest] = {}
+    for manifest in manifests:
+        if manifest.owns_schema:
+            other = owners.setdefault(manifest.schema_name, manifest)
+            if other is not manifest:
+                problems.append(
+                    f"{manifest.source}: schema: {manifest.schema_name!r} is also the schema of "
+                    f"{other.source}; each app owns its schema"
+                )
+    creators: dict[str, AppManifest] = {}
+    for manifest in manifests:
+        for file in migrations.get(manifest.app, ()):
+            for table in created_tables(file):
+                schema = table.name[0]
+                owner = owners.get(schema) or creators.setdefault(schema, manifest)
+                if owner is not manifest:
+                    problems.append(
+                        f"{table.source}:{table.line}: creates {'.'.join(table.name)} in the "
+                        f"schema of {owner.source}; each app creates tables in its own schema "
+                        f"({manifest.source}: schema)"
+                    )
+    if problems:
+        raise SupastackError("\n".join(dict.fromkeys(problems)))

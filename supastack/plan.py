@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from supastack.alerts import Channel, Rule, channel_of, plan_rules
-from supastack.apps import deployment_order, uses
+from supastack.apps import check_shared_names, deployment_order, uses
 from supastack.cron import Job, plan_jobs
 from supastack.errors import SupastackError
 from supastack.manifest import (
@@ -62,6 +62,7 @@ def plan_stack(stack: StackSettings, project_dir: Path) -> StackPlan:
         available_apps(project_dir),
     )
     files = discover(project_dir / "migrations", stack.deployed_apps)
+    check_shared_names(manifests, files)
     channel_secrets = [c.secret for c in stack.alert_channels.values()]
     secrets = merged_secrets(stack.function_secrets, manifests, channel_secrets)
     missing = stack.missing_secrets(s.name for s in secrets if not s.generate and not s.optional)

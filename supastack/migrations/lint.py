@@ -65,6 +65,30 @@ def _name(relation: ast.RangeVar | None) -> tuple[str, str]:
     return (relation.schemaname or "public", relation.relname)
 
 
+@dataclass(frozen=True)
+class CreatedTable:
+    """A table a migration file creates (not a partition, not a temporary table)."""
+
+    name: tuple[str, str]
+    """(schema, table); unqualified names land in ``public`` on Supabase."""
+    source: str
+    line: int
+
+    def exposed_to(self, schemas: set[str]) -> bool:
+        return self.name[0] in schemas
+
+
+def created_tables(file: MigrationFile) -> list[CreatedTable]:
+    """The tables ``file`` (its up file) creates."""
+    return [
+        CreatedTable(_name(statement.node.relation), file.source, statement.line)
+        for statement in sqltext.split(file.sql, file.source)
+        if isinstance(statement.node, ast.CreateStmt)
+        and statement.node.partbound is None
+        and getattr(statement.node.relation, "relpersistence", "p") != "t"
+    ]
+
+
 def _destructive(node: ast.Node) -> str | None:
     """What a statement destroys, or None."""
     if isinstance(node, ast.DropStmt) and node.removeType in (
@@ -125,14 +149,10 @@ def _rls_findings(
                 cmd.subtype == AlterTableType.AT_EnableRowSecurity for cmd in node.cmds or ()
             ):
                 enabled.add(_name(node.relation))
-            if (
-                file.source in linted
-                and isinstance(node, ast.CreateStmt)
-                and node.partbound is None
-                and _name(node.relation)[0] in exposed
-                and getattr(node.relation, "relpersistence", "p") != "t"
-            ):
-                created[_name(node.relation)] = (file.source, statement.line)
+        if file.source in linted:
+            created |= {
+                t.name: (file.source, t.line) for t in created_tables(file) if t.exposed_to(exposed)
+            }
     return [
         Finding(
             source,

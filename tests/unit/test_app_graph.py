@@ -77,3 +77,40 @@ def test_a_cycle_is_refused_before_anything_is_declared(
     with pytest.raises(SupastackError, match=r"in a cycle: apps/"):
         deploy_platform(root, apps=["report", "shop"])
     assert [r.typ for r in pulumi_mocks.resources] == ["supastack:platform:Platform"]
+
+
+@pytest.mark.parametrize(
+    ("report", "migration", "message"),
+    [
+        ("functions: {hello: {}}\n", "select 1;",
+         r"apps/report.yaml: functions: 'hello' is also declared by apps/shop.yaml \(function "
+         r"slugs are project-wide\)"),
+        ("cron: [{name: nightly, schedule: '0 3 * * *', sql: select 1}]\n", "select 1;",
+         r"apps/(report|shop).yaml: cron: 'nightly' is also declared by apps/(shop|report).yaml "
+         r"\(cron job names"),
+        ("cron: [{name: supastack-evaluate-alerts, schedule: '* * * * *', sql: select 1}]\n",
+         "select 1;", r"apps/report.yaml: cron: 'supastack-evaluate-alerts' is also declared by "
+         r"apps/monitoring.yaml"),
+        ("schema: shop\n", "select 1;",
+         r"apps/(report|shop).yaml: schema: 'shop' is also the schema of apps/(shop|report).yaml"),
+        ("{}\n", "create table shop.totals (n int);",
+         r"migrations/report/2_totals.sql:1: creates shop.totals in the schema of apps/shop.yaml"),
+        ("{}\n", "create table monitoring.mine (n int);",
+         r"2_totals.sql:1: creates monitoring.mine in the schema of apps/monitoring.yaml"),
+    ],
+)  # fmt: skip
+def test_names_two_apps_would_both_claim_are_refused_naming_both(
+    pulumi_mocks: RecordingMocks, tmp_path: Path, report: str, migration: str, message: str
+) -> None:
+    shop = "functions: {hello: {}}\ncron: [{name: nightly, schedule: '0 2 * * *', sql: select 1}]\n"
+    root = make_project(tmp_path, shop, {"1_items.sql": "create table shop.items (n int);\n"})
+    for slug in ("hello",):
+        (root / "functions" / "shop" / slug).mkdir(parents=True)
+        (root / "functions" / "shop" / slug / "index.ts").write_text(
+            "Deno.serve(() => new Response());\n"
+        )
+    (root / "apps" / "report.yaml").write_text(report)
+    write_migrations(root, "report", {"2_totals.sql": migration + "\n"})
+    with pytest.raises(SupastackError, match=message):
+        deploy_platform(root, apps=["shop", "report"])
+    assert [r.typ for r in pulumi_mocks.resources] == ["supastack:platform:Platform"]
