@@ -61,6 +61,7 @@ def stack_outputs(
         "functionsUrl": stack.functions_url,
         "anonKey": keys.get("anonKey"),
         "serviceRoleKey": keys.get("serviceRoleKey"),
+        "jwtSecret": keys.get("jwtSecret"),
         "managementApi": pulumi.Output.secret(pulumi.Output.from_input(management_api)),
         "functions": _functions(plan, apps),
         "migrations": {
@@ -84,4 +85,9 @@ def stack_outputs(
         "alertChannels": [c.name for c in plan.channels],
         "logDrains": sorted(stack.log_drains),
         "secrets": sorted(function_secrets),
+        "verify": {
+            a.manifest.app: a.manifest.verify.model_dump(by_alias=True, exclude_none=True)
+            for a in plan.apps
+            if a.manifest.verify.sql or a.manifest.verify.http
+        },
     }

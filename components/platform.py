@@ -100,6 +100,7 @@ class Platform(pulumi.ComponentResource):
             keys: dict[str, pulumi.Output[str] | None] = {
                 "anonKey": pulumi.Output.secret(creds.anon_key),
                 "serviceRoleKey": pulumi.Output.secret(creds.service_role_key),
+                "jwtSecret": pulumi.Output.secret(creds.jwt_secret),
             }
             api: dict[str, Any] = {
                 "url": stack.management_api_url,
@@ -108,7 +109,9 @@ class Platform(pulumi.ComponentResource):
         else:
             self.db_password = secret("dbPassword")
             token = secret("accessToken")
-            keys = {name: optional_secret(name) for name in ("anonKey", "serviceRoleKey")}
+            keys = {
+                name: optional_secret(name) for name in ("anonKey", "serviceRoleKey", "jwtSecret")
+            }
             api = {"url": stack.management_api_url, "project_ref": stack.project_ref}
         host, port, sslmode = connection.endpoint(stack)
         conninfo = self.db_password.apply(lambda password: connection.conninfo(stack, password))

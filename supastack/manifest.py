@@ -25,6 +25,7 @@ from supastack import sqltext
 from supastack.errors import SupastackError
 from supastack.models import ConfigModel, SecretName, describe_errors
 from supastack.settings import Duration, Severity
+from supastack.verify import VerifySpec
 
 #: Extensions Supabase pins to a schema: pg_cron must live in pg_catalog.
 PINNED_SCHEMAS = {"pg_cron": "pg_catalog"}
@@ -275,6 +276,8 @@ class AppManifest(ConfigModel):
     cron: list[CronJobSpec] = Field(default_factory=list)
     alerts: list[AlertRuleSpec] = Field(default_factory=list)
     realtime_config: RealtimeConfigSpec | None = None
+    verify: VerifySpec = Field(default_factory=VerifySpec)
+    """The guide's own checks, run by ``supastack smoke`` (``supastack.verify``)."""
 
     @property
     def schema_name(self) -> str:
@@ -316,6 +319,12 @@ class AppManifest(ConfigModel):
         job_names = [j.name for j in self.cron]
         if len(set(job_names)) != len(job_names):
             raise ValueError("cron: two jobs share a name")
+        for index, probe in enumerate(self.verify.http):
+            if probe.function not in self.functions:
+                raise ValueError(
+                    f"verify.http.{index}.function: {probe.function!r} is not one of this app's "
+                    "functions"
+                )
         return self
 
 

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
 from supastack.errors import SupastackError
+from supastack.verify import VerifySpec
 
 
 class _Output(BaseModel):
@@ -63,6 +64,8 @@ class StackOutputs(_Output):
     functions_url: str
     anon_key: str | None = Field(default=None, repr=False)
     service_role_key: str | None = Field(default=None, repr=False)
+    jwt_secret: str | None = Field(default=None, repr=False)
+    """Signs a fresh user's token for the ``user`` probes of ``verify:``."""
     management_api: ManagementApiOutput
     functions: dict[str, FunctionOutput] = Field(default_factory=dict)
     migrations: dict[str, list[MigrationOutput]] = Field(default_factory=dict)
@@ -74,6 +77,8 @@ class StackOutputs(_Output):
     log_drains: list[str] = Field(default_factory=list)
     secrets: list[str] = Field(default_factory=list)
     """Names of the function secrets the stack manages."""
+    verify: dict[str, VerifySpec] = Field(default_factory=dict)
+    """Per app, its manifest's ``verify:`` section."""
 
 
 def from_pulumi(project_dir: Path, stack: str) -> StackOutputs:

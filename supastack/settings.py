@@ -24,7 +24,9 @@ from supastack.models import ConfigModel, SecretName, describe_errors
 NAMESPACE = "supastack"
 
 #: Keys whose values must be Pulumi secrets (``pulumi config set --secret``).
-SECRET_KEYS = frozenset({"dbPassword", "accessToken", "secretValues", "anonKey", "serviceRoleKey"})
+SECRET_KEYS = frozenset(
+    {"dbPassword", "accessToken", "secretValues", "anonKey", "serviceRoleKey", "jwtSecret"}
+)
 
 _DURATION = re.compile(r"^[0-9]+(us|ms|s|min|h|d)?$")
 _APP_NAME = re.compile(r"^[a-z][a-z0-9_]{0,40}$")

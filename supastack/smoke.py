@@ -5,12 +5,11 @@ migration is recorded with its checksum; RLS is on for every declared table and 
 sees no rows, two fresh users see none, the service role can read); every function answers and
 refuses a missing JWT when ``verify_jwt``; cron jobs are active with their schedules; alert
 rules and channels exist; function secrets and log drains exist by name; the database
-advisors (``supastack.advisors``) find no ERROR or WARN.
+advisors (``supastack.advisors``) find no ERROR or WARN; then each app's ``verify:`` checks.
 """
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -21,10 +20,11 @@ import httpx
 import psycopg
 from psycopg import sql
 
-from supastack import advisors
+from supastack import advisors, verify
 from supastack.errors import SupastackError
 from supastack.management_api import ManagementApi
 from supastack.outputs import StackOutputs
+from supastack.verify import act_as
 
 HTTP_TIMEOUT_S = 15.0
 
@@ -50,9 +50,7 @@ def _as_role(
     schema, name = table.split(".", 1)
     try:
         with conn.transaction(force_rollback=True):
-            conn.execute(sql.SQL("SET LOCAL ROLE {}").format(sql.Identifier(role)))
-            claims = {"role": role, **({"sub": user} if user else {})}
-            conn.execute("SELECT set_config('request.jwt.claims', %s, true)", [json.dumps(claims)])
+            act_as(conn, role, user)
             row = conn.execute(
                 sql.SQL("SELECT count(*) FROM {}.{}").format(
                     sql.Identifier(schema), sql.Identifier(name)
@@ -168,8 +166,38 @@ def _advisors(out: StackOutputs) -> Iterator[Check]:
         yield Check(f"database advisors: no {level} findings", not found, "; ".join(found))
 
 
+def _job_secret(out: StackOutputs) -> str | None:
+    """The job secret the scheduled jobs send, from Vault (where the stack keeps it)."""
+    with _connect(out.database_url) as conn:
+        row = conn.execute(
+            "SELECT decrypted_secret FROM vault.decrypted_secrets WHERE name = 'JOB_SECRET'"
+        ).fetchone()
+    return str(row[0]) if row else None
+
+
+def _verify(out: StackOutputs) -> Iterator[Check]:
+    """Each app's own checks (its manifest's ``verify:``), after the generic ones."""
+    if not out.verify:
+        return
+    credentials = {
+        "anon": out.anon_key,
+        "service": out.service_role_key,
+        "user": verify.user_token(out.jwt_secret) if out.jwt_secret else None,
+        "job": _job_secret(out)
+        if any(p.caller == "job" for s in out.verify.values() for p in s.http)
+        else None,
+    }
+    for app, spec in sorted(out.verify.items()):
+        results = [
+            *verify.run_sql(out.database_url, spec.sql),
+            *verify.run_http(out.functions_url, spec.http, credentials),
+        ]
+        for name, ok, detail in results:
+            yield Check(f"{app} verify: {name}", ok, detail)
+
+
 CHECKS: tuple[Callable[[StackOutputs], Iterator[Check]], ...] = (
-    _database, _functions, _operations, _advisors,
+    _database, _functions, _operations, _advisors, _verify,
 )  # fmt: skip
 
 

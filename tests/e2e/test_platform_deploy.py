@@ -59,6 +59,16 @@ def test_the_smoke_tests_pass_on_the_deployed_stack(
     assert "bidding: two fresh users read no rows of public.bids" in result.output
     assert "ok   database advisors: no ERROR findings" in result.output
     assert "ok   database advisors: no WARN findings" in result.output
+    # bidding's guide checks, from its manifest's verify: section
+    for name in (
+        "the guide's five tables exist",
+        "the three jobs are scheduled",
+        "a signed-in user who takes part nowhere sees no session",
+        "set-auto-bid refuses the anon key (the guide's curl)",
+        "submit-bid checks a signed-in user's input",
+        "session-cleanup answers the job secret",
+    ):
+        assert f"ok   bidding verify: {name}" in result.output, result.output
     assert 'failures="0"' in junit.read_text()
     assert fresh.credentials.db_password not in result.output
 
@@ -76,4 +86,4 @@ def test_the_pytest_smoke_suite_passes_on_the_deployed_stack(
         check=False,
     )
     assert result.returncode == 0, result.stdout[-3000:]
-    assert "8 passed" in result.stdout
+    assert "9 passed" in result.stdout

@@ -29,7 +29,17 @@ def results() -> list[Check]:
 
 @pytest.mark.parametrize(
     "group",
-    ["database", "migration", "RLS", "function", "cron job", "alert", "secret", "advisors"],
+    [
+        "database",
+        "migration",
+        "RLS",
+        "function",
+        "cron job",
+        "alert",
+        "secret",
+        "advisors",
+        "verify",
+    ],
 )
 def test_smoke(results: list[Check], group: str) -> None:
     failed = [f"{r.name}: {r.detail}" for r in results if group in r.name and not r.ok]

@@ -1,0 +1,185 @@
+"""Per-app verification as code: the ``verify:`` section of an app manifest.
+
+A deployment guide ends with "check that…" steps: queries to paste, curls to send. Here they
+are declared with the app and run by ``supastack smoke`` after the generic checks, reported per
+app in its table and JUnit:
+
+- ``sql``: a query (one SELECT) run as a role (``postgres``, ``service_role``, ``anon``, or
+  ``authenticated`` as a fresh user), with what it must return: exactly ``rows``, a ``count``
+  of rows, a single value of at least ``min``, or ``empty``.
+- ``http``: a request to one of the app's functions as a caller (``none``, ``anon`` with the
+  anon key, ``user`` signed in as a fresh user, ``service`` with the service-role key, ``job``
+  with the job secret from Vault), with the status and the JSON keys the answer must have.
+
+The program exports the sections in the stack outputs, so smoke needs nothing but them.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any, Literal, Self
+
+import httpx
+import psycopg
+import psycopg.sql
+from pydantic import Field, model_validator
+
+from supastack import sqltext
+from supastack.local.credentials import sign_jwt
+from supastack.models import ConfigModel
+
+
+class SqlExpect(ConfigModel):
+    """Exactly one of: the rows, their count, a minimum for the single value, or no rows."""
+
+    rows: list[list[Any]] | None = None
+    count: int | None = Field(default=None, ge=0)
+    min: float | None = None
+    empty: bool | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> Self:
+        given = [k for k in ("rows", "count", "min", "empty") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one of rows, count, min, empty")
+        return self
+
+    def failure(self, rows: list[tuple[Any, ...]]) -> str | None:
+        """Why ``rows`` do not meet the expectation, or None."""
+        if self.rows is not None:
+            got = [list(row) for row in rows]
+            return None if got == self.rows else f"got {json.dumps(got, default=str)}"
+        if self.count is not None:
+            return None if len(rows) == self.count else f"got {len(rows)} rows"
+        if self.empty:
+            return None if not rows else f"got {len(rows)} rows"
+        if len(rows) != 1 or len(rows[0]) != 1:
+            return f"min needs one value, got {len(rows)} rows"
+        value = rows[0][0]
+        return None if value is not None and float(value) >= (self.min or 0) else f"got {value}"
+
+
+class SqlCheck(ConfigModel):
+    name: str = Field(min_length=1, max_length=120)
+    query: str
+    role: Literal["postgres", "service_role", "authenticated", "anon"] = "postgres"
+    expect: SqlExpect
+
+    @model_validator(mode="after")
+    def _one_select(self) -> Self:
+        statements = sqltext.split(self.query, f"verify {self.name!r}")
+        if len(statements) != 1 or type(statements[0].node).__name__ != "SelectStmt":
+            raise ValueError("query: must be one SELECT")
+        return self
+
+
+class HttpExpect(ConfigModel):
+    status: int = Field(ge=100, le=599)
+    keys: list[str] = Field(default_factory=list)
+    """Top-level keys the JSON answer must have."""
+
+
+class HttpProbe(ConfigModel):
+    name: str = Field(min_length=1, max_length=120)
+    function: str
+    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"] = "POST"
+    path: str = ""
+    """Appended to the function's URL (e.g. ``?q=1`` or ``/sub/path``)."""
+    caller: Literal["none", "anon", "user", "service", "job"] = "none"
+    body: Any = None
+    expect: HttpExpect
+
+
+class VerifySpec(ConfigModel):
+    sql: list[SqlCheck] = Field(default_factory=list)
+    http: list[HttpProbe] = Field(default_factory=list)
+
+
+#: What a verification step found: (name, ok, detail).
+Result = tuple[str, bool, str]
+
+
+def act_as(conn: psycopg.Connection[Any], role: str, user: str | None = None) -> None:
+    """For the rest of the transaction, be ``role`` as PostgREST makes a request (the role and
+    the JWT claims, with ``user`` as ``sub``)."""
+    conn.execute(psycopg.sql.SQL("SET LOCAL ROLE {}").format(psycopg.sql.Identifier(role)))
+    claims = {"role": role, **({"sub": user} if user else {})}
+    conn.execute("SELECT set_config('request.jwt.claims', %s, true)", [json.dumps(claims)])
+
+
+def run_sql(database_url: str, checks: list[SqlCheck]) -> Iterator[Result]:
+    """Each check in a transaction of its own, rolled back (nothing a check does stays)."""
+    with psycopg.connect(database_url, autocommit=True, connect_timeout=10) as conn:
+        for check in checks:
+            try:
+                with conn.transaction(force_rollback=True):
+                    if check.role != "postgres":
+                        conn.execute(
+                            psycopg.sql.SQL("SET LOCAL ROLE {}").format(
+                                psycopg.sql.Identifier(check.role)
+                            )
+                        )
+                        claims = {"role": check.role, "sub": str(uuid.uuid4())}
+                        conn.execute(
+                            "SELECT set_config('request.jwt.claims', %s, true)",
+                            [json.dumps(claims)],
+                        )
+                    rows = conn.execute(check.query.encode()).fetchall()
+            except psycopg.Error as exc:
+                yield check.name, False, f"{exc.sqlstate}: {exc.diag.message_primary}"
+                continue
+            problem = check.expect.failure(rows)
+            yield check.name, problem is None, problem or ""
+
+
+def run_http(
+    functions_url: str, probes: list[HttpProbe], credentials: dict[str, str | None]
+) -> Iterator[Result]:
+    """Each probe with its caller's credentials (``credentials`` by caller; None: not known)."""
+    with httpx.Client(timeout=15.0) as client:
+        for probe in probes:
+            headers = {}
+            if probe.caller != "none":
+                token = credentials.get(probe.caller)
+                if token is None:
+                    yield probe.name, False, f"no credentials for a {probe.caller} caller"
+                    continue
+                headers["Authorization"] = f"Bearer {token}"
+            url = f"{functions_url}/functions/v1/{probe.function}{probe.path}"
+            try:
+                answer = client.request(
+                    probe.method,
+                    url,
+                    headers=headers,
+                    json=probe.body if probe.method != "GET" else None,
+                )
+            except httpx.HTTPError as exc:
+                yield probe.name, False, f"{type(exc).__name__}: {exc}"
+                continue
+            yield probe.name, *_answer_problem(answer, probe.expect)
+
+
+def _answer_problem(answer: httpx.Response, expect: HttpExpect) -> tuple[bool, str]:
+    if answer.status_code != expect.status:
+        return False, f"HTTP {answer.status_code}: {answer.text[:200]}"
+    if not expect.keys:
+        return True, ""
+    try:
+        body = answer.json()
+    except ValueError:
+        return False, "the answer is not JSON"
+    missing = [k for k in expect.keys if not isinstance(body, dict) or k not in body]
+    return (not missing), (f"missing keys {missing}" if missing else "")
+
+
+def user_token(jwt_secret: str, lifetime_s: int = 300) -> str:
+    """A short-lived HS256 token for a fresh signed-in user (role authenticated)."""
+    now = int(time.time())
+    claims: dict[str, object] = {
+        "role": "authenticated", "sub": str(uuid.uuid4()), "aud": "authenticated",
+        "iat": now, "exp": now + lifetime_s,
+    }  # fmt: skip
+    return sign_jwt(jwt_secret, claims)
