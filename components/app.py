@@ -2,7 +2,8 @@
 
 Migrations run after the database (extensions, the app's schema); access rules and realtime
 membership come after the migrations that create the tables they name, functions after the
-migrations and the secrets they use. Deleting resources runs
+migrations and the secrets they use, seed data (on stacks that seed) after the migrations and
+access rules. Deleting resources runs
 this order backwards, which is what makes deploying an older program a rollback.
 """
 
@@ -18,6 +19,7 @@ from components.providers.alerts import AlertRule
 from components.providers.cron_job import CronJob
 from components.providers.edge_function import EdgeFunction
 from components.providers.publication import PublicationTables
+from components.providers.seed_data import SeedData
 from supastack.plan import AppPlan
 from supastack.publication import REALTIME
 from supastack.settings import MigrationSettings
@@ -130,6 +132,15 @@ class App(pulumi.ComponentResource):
                     depends_on=[self.migrations, *self.functions.values(), *args["alert_channels"]],
                 ),
             )
+        for seed in args["plan"].seeds:
+            SeedData(
+                f"{name}-seed-{seed.name.removesuffix('.sql')}",
+                {
+                    "conninfo": args["conninfo"], "app": seed.app, "name": seed.name,
+                    "source": seed.source, "checksum": seed.checksum, "sql": seed.sql,
+                },
+                pulumi.ResourceOptions(parent=self, depends_on=[self.migrations, self.access]),
+            )  # fmt: skip
         self.register_outputs({"migrations": self.migrations.versions})
 
     @property

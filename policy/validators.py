@@ -7,7 +7,8 @@ Mandatory:
   in its manifest (``verifyJwtOffReason``);
 - ``critical-alerts-notify``: with ``requireAlertChannels``, a critical alert rule has a channel;
 - ``secrets-stay-secret``: every secret-bearing property of supastack's resources is declared a
-  secret output, so it never lands in state or previews in plaintext.
+  secret output, so it never lands in state or previews in plaintext;
+- ``no-seed-data``: with ``forbidSeeds`` (prod), no seed file is deployed.
 
 Advisory:
 - ``migration-lint``: the lint findings (squawk and supastack's own) of each migration.
@@ -32,6 +33,7 @@ from supastack.migrations.lint import lint
 CONFIG_SCHEMA_PROPERTIES = {
     "requireProtect": {"type": "boolean", "default": False},
     "requireAlertChannels": {"type": "boolean", "default": False},
+    "forbidSeeds": {"type": "boolean", "default": False},
 }
 SECRET_PROPERTIES = ("conninfo", "token", "value", "values", "digests")
 PROTECTED_TYPES = (
@@ -78,6 +80,17 @@ def secrets_stay_secret(args: ResourceValidationArgs, report: ReportViolation) -
         report(f"{args.name}: {', '.join(plain)} must be secret outputs", args.urn)
 
 
+def no_seed_data(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    if args.resource_type == "pulumi-python:dynamic/seeds:SeedData" and args.get_config().get(
+        "forbidSeeds"
+    ):
+        report(
+            f"seed file {args.props.get('source')!r} would be applied on this stack; seed data "
+            "is for development stacks (set supastack:seed: false)",
+            args.urn,
+        )
+
+
 def migration_lint(args: ResourceValidationArgs, report: ReportViolation) -> None:
     if args.resource_type != "pulumi-python:dynamic/migrations:Migration":
         return
@@ -96,6 +109,7 @@ MANDATORY: list[tuple[str, str, Validator]] = [
     ),
     ("critical-alerts-notify", "critical alert rules notify a channel", critical_alerts_notify),
     ("secrets-stay-secret", "secret-bearing properties are secret outputs", secrets_stay_secret),
+    ("no-seed-data", "no seed data on stacks that forbid it", no_seed_data),
 ]
 ADVISORY: list[tuple[str, str, Validator]] = [
     ("migration-lint", "migration lint findings", migration_lint),

@@ -7,7 +7,7 @@ a message naming the file and key, and nothing at all is applied.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from supastack.alerts import Channel, Rule, channel_of, plan_rules
@@ -24,6 +24,8 @@ from supastack.manifest import (
 )
 from supastack.migrations.files import MigrationFile, discover
 from supastack.packaging import FunctionPackage, package
+from supastack.seeds import SeedFile
+from supastack.seeds import discover as discover_seeds
 from supastack.settings import StackSettings
 
 
@@ -36,6 +38,8 @@ class AppPlan:
     rules: list[Rule]
     uses: tuple[str, ...] = ()
     """The apps this app's resources wait for (``supastack.apps.uses``)."""
+    seeds: list[SeedFile] = field(default_factory=list)
+    """Its seed files, on stacks that seed."""
 
 
 @dataclass(frozen=True)
@@ -81,6 +85,7 @@ def plan_stack(stack: StackSettings, project_dir: Path) -> StackPlan:
             jobs=plan_jobs(m, stack.pg_cron, stack.database.name),
             rules=plan_rules(m, stack.alert_channels),
             uses=uses(m),
+            seeds=discover_seeds(project_dir / "seeds", m.app) if stack.seeds_enabled else [],
         )
         for m in manifests
     ]

@@ -184,6 +184,8 @@ class StackSettings(ConfigModel):
     backups: BackupSettings = Field(default_factory=BackupSettings)
     alert_channels: dict[str, AlertChannel] = Field(default_factory=dict)
     log_drains: dict[str, LogDrainSettings] = Field(default_factory=dict)
+    seed: bool | None = None
+    """Apply ``seeds/<app>/*.sql`` after the migrations (default: on the local target only)."""
     function_secrets: list[SecretName] = Field(default_factory=list)
     pg_cron_version: str | None = None
     #: Names of the secret keys that are set (values never enter this model).
@@ -213,6 +215,10 @@ class StackSettings(ConfigModel):
     def deployed_apps(self) -> list[str]:
         """The platform's apps, then the stack's, in deployment order."""
         return [*PLATFORM_APPS, *self.apps]
+
+    @property
+    def seeds_enabled(self) -> bool:
+        return self.seed if self.seed is not None else self.target is Target.LOCAL
 
     @property
     def pg_cron(self) -> str:

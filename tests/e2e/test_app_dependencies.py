@@ -1,6 +1,6 @@
 """A third app that uses bidding's tables (a test fixture, not shipped) deploys after bidding:
 in the order this run's seed picks, and, by the recorded graph, in every order the engine's
-parallelism could pick."""
+parallelism could pick. Its seed data runs once on local, over two deploys."""
 
 from __future__ import annotations
 
@@ -32,8 +32,14 @@ def deployment(fresh: Services, tmp_path_factory: pytest.TempPathFactory) -> Dep
         yaml.safe_dump({"dependsOn": ["bidding"], "rls": ["daily"]})
     )
     write_migrations(project, "bid_report", {"20260301000000_report.sql": REPORT})
+    (project / "seeds" / "bid_report").mkdir(parents=True)
+    (project / "seeds" / "bid_report" / "01_days.sql").write_text(
+        "insert into bid_report.daily values ('2026-01-01', 0);\n"
+    )
     # listed first: only dependsOn puts it after bidding
-    return deploy(local_config(fresh, apps=["bid_report", "bidding"]), project=project)
+    config = local_config(fresh, apps=["bid_report", "bidding"])
+    first = deploy(config, project=project)
+    return deploy(config, previous=first, project=project)  # an update of the same program
 
 
 def test_the_app_deploys_after_the_app_it_uses(fresh: Services, deployment: Deployment) -> None:
@@ -57,3 +63,12 @@ def test_in_every_order_every_resource_of_it_waits_for_biddings_migrations_and_f
     report = [urn for urn in waits if "supastack-bid_report-" in urn]
     assert bidding and report
     assert all(bidding <= waits[urn] for urn in report)
+
+
+def test_seed_data_ran_once_on_local(fresh: Services, deployment: Deployment) -> None:
+    """Deployed twice (the fixture's second deploy is an update): the seed ran on the first."""
+    with fresh.connect() as conn:
+        rows = conn.execute("select count(*) from bid_report.daily").fetchone()
+    assert rows == (1,)
+    seeds = [a for a in deployment.mocks.applied if a.typ.endswith("seeds:SeedData")]
+    assert [a.id for a in seeds] == ["bid_report/01_days.sql"]

@@ -136,3 +136,33 @@ def test_the_local_stack_passes_every_mandatory_policy(
         )
     ]
     assert found == []
+
+
+def test_prod_refuses_seed_data() -> None:
+    seed = "pulumi-python:dynamic/seeds:SeedData"
+    props = {"source": "seeds/shop/01_items.sql"}
+    prod = {"forbidSeeds": True}
+    assert _violations(validators.no_seed_data, _args(seed, props, config=prod)) == [
+        "seed file 'seeds/shop/01_items.sql' would be applied on this stack; seed data is for "
+        "development stacks (set supastack:seed: false)"
+    ]
+    assert not _violations(validators.no_seed_data, _args(seed, props))
+    assert ("no-seed-data", validators.no_seed_data) in [(n, f) for n, _, f in validators.MANDATORY]
+    config = Path(__file__).parents[2] / "policy" / "prod.json"
+    assert '"forbidSeeds": true' in config.read_text()
+
+
+@pytest.mark.parametrize(("seed", "declared"), [(None, True), (False, False)])
+def test_seed_files_are_declared_after_migrations_on_stacks_that_seed(
+    pulumi_mocks: RecordingMocks, tmp_path: Path, seed: bool | None, declared: bool
+) -> None:
+    root = make_project(tmp_path, "rls: []\n", {"1_x.sql": "select 1;\n"})
+    (root / "seeds" / "shop").mkdir(parents=True)
+    (root / "seeds" / "shop" / "01_items.sql").write_text("select 1;\n")
+    deploy_platform(root, **({} if seed is None else {"seed": seed}))  # local: seeds by default
+    seeds = [r for r in pulumi_mocks.resources if r.typ.endswith("seeds:SeedData")]
+    assert bool(seeds) is declared
+    if declared:
+        migration = next(r for r in pulumi_mocks.resources if r.name.endswith("shop-migrations-1"))
+        assert migration.urn in seeds[0].dependencies
+        assert seeds[0].inputs["source"] == "seeds/shop/01_items.sql"
