@@ -1,7 +1,9 @@
 """Package a function for deploy: its files, its content hash, and a type check.
 
 A function is ``functions/<app>/<slug>/index.ts`` plus every local file it imports (transitively,
-``functions/_shared/`` included), ``functions/deno.json`` / ``deno.lock`` (its npm pins), and a
+``functions/_shared/`` included), its npm pins (``functions/<app>/deno.json`` / ``deno.lock``
+when the app has its own, so a pin bump redeploys only that app's functions, else
+``functions/deno.json`` / ``deno.lock``), and a
 generated ``function.config.json`` holding what the app manifest says about it (rate limit,
 env, verify_jwt), read by the shared middleware. The content hash covers all of them, so an
 unchanged hash means nothing to deploy, and any change to code, pins or config redeploys.
@@ -79,14 +81,19 @@ class FunctionPackage:
                 raise SupastackError(f"functions/{path}: not UTF-8 text") from None
         return texts
 
+    @property
+    def import_map_path(self) -> str | None:
+        """The deno.json the package carries (the app's own, or the project's)."""
+        return next((p for p in (f"{self.app}/deno.json", "deno.json") if p in self.files), None)
+
     def upload(self) -> Upload:
         return Upload(
             slug=self.slug,
             entrypoint_path=self.entrypoint_path,
             files=self.files,
             verify_jwt=self.verify_jwt,
-            # functions/deno.json is the import map and config, as the Supabase CLI sends it
-            import_map_path="deno.json" if "deno.json" in self.files else None,
+            # deno.json is the import map and config, as the Supabase CLI sends it
+            import_map_path=self.import_map_path,
             static_patterns=(self.config_path,),
         )
 
@@ -138,9 +145,10 @@ def package(
         files[relative] = data
         if current.suffix in (".ts", ".tsx", ".js", ".mjs", ".jsx"):
             pending += _imports(data.decode(), relative, resolved_root)
+    pins = root / app if (root / app / "deno.json").is_file() else root
     for name in TOOLING:
-        if (root / name).is_file():
-            files[name] = (root / name).read_bytes()
+        if (pins / name).is_file():
+            files[(pins / name).relative_to(root).as_posix()] = (pins / name).read_bytes()
     body = {"name": slug, "verifyJwt": verify_jwt, **config}
     files[f"{app}/{slug}/{CONFIG_FILE}"] = (
         json.dumps(body, sort_keys=True, indent=2) + "\n"
@@ -158,9 +166,12 @@ def deno_check(package: FunctionPackage, deno: Path, deno_dir: Path) -> None:
             target = Path(tmp) / path
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(data)
-        command = [str(deno), "check", "--quiet", str(Path(tmp) / package.entrypoint_path)]
-        if "deno.lock" in package.files:
-            command.insert(2, "--frozen")
+        command = [str(deno), "check", "--quiet"]
+        if package.import_map_path:  # deno finds its config from the cwd, not from the file
+            command += ["--config", str(Path(tmp) / package.import_map_path)]
+        if any(Path(path).name == "deno.lock" for path in package.files):
+            command.append("--frozen")
+        command.append(str(Path(tmp) / package.entrypoint_path))
         result = subprocess.run(
             command,
             cwd=tmp,

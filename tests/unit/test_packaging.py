@@ -108,3 +108,22 @@ def test_bad_slugs_missing_entrypoints_and_oversized_packages(
         SupastackError, match=r"function 'hello': \d+ bytes exceeds the 100-byte limit"
     ):
         package(root, "demo", "hello", {})
+
+
+def test_an_app_with_its_own_pins_carries_them_and_a_bump_redeploys_only_it(
+    tmp_path: Path,
+) -> None:
+    root = _tree(
+        tmp_path,
+        {**BASE, "shop/buy/index.ts": "export {};\n", "shop/deno.json": '{"imports": {}}\n',
+         "shop/deno.lock": '{"version": "5"}\n'},
+    )  # fmt: skip
+    shop, demo = package(root, "shop", "buy", {}), package(root, "demo", "other", {})
+    assert sorted(shop.files) == [
+        "shop/buy/function.config.json", "shop/buy/index.ts", "shop/deno.json", "shop/deno.lock",
+    ]  # fmt: skip
+    assert shop.upload().import_map_path == "shop/deno.json"
+    assert demo.upload().import_map_path == "deno.json"
+    (root / "shop" / "deno.lock").write_text('{"version": "5", "npm": {}}\n')  # a pin bump
+    assert package(root, "shop", "buy", {}).hash != shop.hash
+    assert package(root, "demo", "other", {}).hash == demo.hash

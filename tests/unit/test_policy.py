@@ -159,7 +159,10 @@ def test_seed_files_are_declared_after_migrations_on_stacks_that_seed(
     root = make_project(tmp_path, "rls: []\n", {"1_x.sql": "select 1;\n"})
     (root / "seeds" / "shop").mkdir(parents=True)
     (root / "seeds" / "shop" / "01_items.sql").write_text("select 1;\n")
-    deploy_platform(root, **({} if seed is None else {"seed": seed}))  # local: seeds by default
+    if seed is None:
+        deploy_platform(root)  # local: seeds by default
+    else:
+        deploy_platform(root, seed=seed)
     seeds = [r for r in pulumi_mocks.resources if r.typ.endswith("seeds:SeedData")]
     assert bool(seeds) is declared
     if declared:
