@@ -83,6 +83,7 @@ def stack_outputs(
             {"name": r.name, "severity": r.severity} for a in plan.apps for r in a.rules
         ],
         "alertChannels": [c.name for c in plan.channels],
+        "exposedSchemas": plan.exposed_schemas,
         "logDrains": sorted(stack.log_drains),
         "secrets": sorted(function_secrets),
         "verify": {

@@ -17,6 +17,7 @@ from components.app import App
 from components.database import Database
 from components.outputs import stack_outputs
 from components.providers.alerts import AlertChannel
+from components.providers.exposed_schemas import ExposedSchemas
 from components.providers.realtime_config import RealtimeConfig
 from components.secrets import Secrets
 from components.stack_config import optional_secret, secret, secret_object
@@ -159,6 +160,12 @@ class Platform(pulumi.ComponentResource):
         cron_conninfo = conninfo.apply(
             lambda value: make_conninfo(value, dbname=stack.database.cron_database)
         )
+        if plan.exposed_schemas and stack.target is Target.SUPABASE:
+            ExposedSchemas(
+                f"{name}-exposed-schemas",
+                {"api": api, "token": token, "schemas": plan.exposed_schemas},
+                pulumi.ResourceOptions(parent=self, depends_on=[database]),
+            )
         realtime = merged_realtime_config(plan.manifests)
         if realtime and stack.target is Target.SUPABASE:
             RealtimeConfig(

@@ -193,6 +193,14 @@ class ManagementApi:
             "PATCH", "/config/realtime", f"realtimeConfig {sorted(values)}", json=dict(values)
         )
 
+    # -- Data API (PostgREST) config -------------------------------------------------------
+
+    def postgrest_config(self) -> Mapping[str, Any]:
+        return dict(self.request("GET", "/postgrest", "Data API config") or {})
+
+    def update_postgrest_config(self, values: Mapping[str, Any]) -> None:
+        self.request("PATCH", "/postgrest", f"Data API config {sorted(values)}", json=dict(values))
+
     # -- Postgres config -------------------------------------------------------------------
 
     def postgres_config(self) -> Mapping[str, Any]:

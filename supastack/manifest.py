@@ -262,6 +262,10 @@ class AppManifest(ConfigModel):
     depends_on: list[str] = Field(default_factory=list)
     """Apps whose migrations (and functions) this one uses: deployed before all of it."""
     schema_: Identifier | None = Field(default=None, alias="schema")
+    public_schema_reason: str | None = None
+    """Why the app's tables live in the shared ``public`` schema (``schema: public`` needs it)."""
+    api: bool | list[Identifier] = False
+    """The schemas the Data API serves for the app: ``true`` for its own, or a list."""
     extensions: list[ExtensionSpec] = Field(default_factory=list)
     postgres_settings: dict[str, str] = Field(default_factory=dict)
     realtime: list[Identifier] = Field(default_factory=list)
@@ -285,6 +289,12 @@ class AppManifest(ConfigModel):
         return self.schema_ or self.app
 
     @property
+    def exposed_schemas(self) -> list[str]:
+        if self.api is True:
+            return [self.schema_name]
+        return list(self.api) if self.api else []
+
+    @property
     def owns_schema(self) -> bool:
         """Whether supastack creates (and may drop) the schema: never ``public``, which every
         database has and other apps share."""
@@ -292,6 +302,11 @@ class AppManifest(ConfigModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
+        if self.schema_name == "public" and not self.public_schema_reason:
+            raise ValueError(
+                "schema: an app owns its schema; public (shared by every app and exposed by "
+                "default) needs publicSchemaReason, saying why the app's tables live there"
+            )
         for index, policy in enumerate(self.policies):
             if policy.table not in self.rls:
                 raise ValueError(

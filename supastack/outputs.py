@@ -74,6 +74,8 @@ class StackOutputs(_Output):
     cron_jobs: list[CronJobOutput] = Field(default_factory=list)
     alert_rules: list[AlertRuleOutput] = Field(default_factory=list)
     alert_channels: list[str] = Field(default_factory=list)
+    exposed_schemas: list[str] = Field(default_factory=list)
+    """The schemas the apps expose to the Data API (``api:``)."""
     log_drains: list[str] = Field(default_factory=list)
     secrets: list[str] = Field(default_factory=list)
     """Names of the function secrets the stack manages."""

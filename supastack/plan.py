@@ -53,6 +53,11 @@ class StackPlan:
         return [a.manifest for a in self.apps]
 
     @property
+    def exposed_schemas(self) -> list[str]:
+        """The schemas the apps expose to the Data API, each once, in app order."""
+        return list(dict.fromkeys(s for a in self.apps for s in a.manifest.exposed_schemas))
+
+    @property
     def calls_functions(self) -> bool:
         """Whether a job calls a function (then SQL needs the functions' URL from Vault)."""
         return any(job.function for a in self.apps for job in a.manifest.cron)

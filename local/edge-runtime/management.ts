@@ -9,6 +9,8 @@
  *   GET    /v1/projects/{ref}/secrets                  names and sha256 digests, never values
  *   POST   /v1/projects/{ref}/secrets                  [{name, value}] upsert
  *   DELETE /v1/projects/{ref}/secrets                  [name, ...]
+ *   GET    /v1/projects/{ref}/postgrest                the Data API's config
+ *   PATCH  /v1/projects/{ref}/postgrest                {db_schema, max_rows, ...}
  */
 import { HttpError, json, readLimited } from "./http.ts";
 import {
@@ -17,6 +19,7 @@ import {
   MAX_DEPLOY_BYTES,
   type UploadedFile,
 } from "./functions.ts";
+import type { ProjectConfigStore } from "./project_config.ts";
 import type { SecretStore } from "./secrets.ts";
 
 export interface ManagementContext {
@@ -24,6 +27,7 @@ export interface ManagementContext {
   accessToken: string;
   functions: FunctionStore;
   secrets: SecretStore;
+  projectConfig: ProjectConfigStore;
   /** Called after a function is deployed or deleted, so its old handler is dropped. */
   onFunctionChange(slug: string): void;
 }
@@ -90,7 +94,7 @@ export async function handleManagement(
     return json(401, { message: "Unauthorized" });
   }
   const match = url.pathname.match(
-    /^\/v1\/projects\/([^/]+)\/(functions|secrets)(?:\/([^/]+))?\/?$/,
+    /^\/v1\/projects\/([^/]+)\/(functions|secrets|postgrest)(?:\/([^/]+))?\/?$/,
   );
   if (!match) return json(404, { message: "Not found" });
   const [, ref, kind, rest] = match;
@@ -113,6 +117,12 @@ export async function handleManagement(
       }
       await ctx.secrets.delete(body);
       return new Response(null, { status: 200 });
+    }
+  }
+  if (kind === "postgrest" && rest === undefined) {
+    if (req.method === "GET") return json(200, ctx.projectConfig.postgrest());
+    if (req.method === "PATCH") {
+      return json(200, await ctx.projectConfig.updatePostgrest(await jsonBody(req, "PostgREST")));
     }
   }
   if (kind === "functions") {

@@ -13,6 +13,7 @@ import { Drains } from "../../functions/_shared/drains.ts";
 import { BootError, HandlerCache, realServe } from "./loader.ts";
 import { JsonLog } from "./log.ts";
 import { handleManagement, type ManagementContext } from "./management.ts";
+import { ProjectConfigStore } from "./project_config.ts";
 import { SecretStore } from "./secrets.ts";
 
 const FUNCTION_PREFIX = "/functions/v1/";
@@ -62,6 +63,7 @@ export async function startRuntime(config: RuntimeConfig): Promise<Runtime> {
   await Deno.mkdir(`${config.stateDir}/logs`, { recursive: true });
   const functions = await FunctionStore.open(config.stateDir);
   const secrets = await SecretStore.open(config.stateDir);
+  const projectConfig = await ProjectConfigStore.open(config.stateDir);
   const log = await JsonLog.open(`${config.stateDir}/logs/functions.jsonl`);
   // Log drains (the SUPASTACK_LOG_DRAINS secret): the runtime forwards its own log lines.
   const drains = new Drains((message) =>
@@ -81,6 +83,7 @@ export async function startRuntime(config: RuntimeConfig): Promise<Runtime> {
     accessToken: config.accessToken,
     functions,
     secrets,
+    projectConfig,
     onFunctionChange: (slug) => handlers.forget(slug),
   };
 

@@ -42,6 +42,7 @@ def test_the_local_stack_deploys_to_a_fresh_target(fresh: Services, deployment: 
         ).fetchone()
         evaluated = conn.execute("select monitoring.evaluate_alerts()").fetchone()
     assert job == ("* * * * *", True)
+    assert deployment.outputs["exposedSchemas"] == ["public"]  # bidding's api: true, recorded
     assert rls == (True,)
     assert evaluated == (len(applied_of(mocks, "alerts:AlertRule")),)  # every rule ran
 

@@ -164,6 +164,11 @@ def test_lint_findings_are_warned_during_preview(
             r"apps/shop.yaml: grants.0.objectType: ",
         ),
         ("colour: blue\n", r"apps/shop.yaml: colour: is not a known key"),
+        (
+            "schema: public\n",
+            r"apps/shop.yaml: schema: an app owns its schema; public .* needs "
+            r"publicSchemaReason",
+        ),
     ],
 )
 def test_a_broken_manifest_names_the_file_and_key(

@@ -136,3 +136,7 @@ def test_the_staging_stack_deploys_bidding_with_its_realtime_limit(
     assert functions == {
         "submit-bid", "set-auto-bid", "session-cleanup", "expiration-warnings", "archive-sessions",
     }  # fmt: skip
+    # bidding's `api: true` reaches the Data API's config through the Management API
+    exposed = [r for r in pulumi_mocks.resources if r.typ.endswith("ExposedSchemas")]
+    assert [r.inputs["schemas"] for r in exposed] == [["public"]]
+    assert "token" in exposed[0].secret_inputs
