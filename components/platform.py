@@ -20,27 +20,30 @@ from components.providers.alerts import AlertChannel
 from components.providers.exposed_schemas import ExposedSchemas
 from components.providers.realtime_config import RealtimeConfig
 from components.secrets import Secrets
-from components.stack_config import optional_secret, secret, secret_object
+from components.stack_config import StackCredentials, secret_object
 from supastack import advisors, connection
 from supastack.backups import backup_directory
 from supastack.cron import FUNCTIONS_URL_SECRET
-from supastack.local.credentials import LocalCredentials
-from supastack.local.paths import StatePaths
 from supastack.manifest import merged_realtime_config
-from supastack.plan import plan_stack
-from supastack.settings import MONITORING_APP, StackSettings, Target
+from supastack.plan import StackPlan
+from supastack.settings import MONITORING_APP, StackSettings
+from supastack.targets import TargetSeam
 
 #: The Postgres major version supastack deploys to (pulumi-postgresql needs it stated).
 POSTGRES_VERSION = "15"
 
 
 class PlatformArgs(TypedDict):
-    """Inputs of :class:`Platform`."""
+    """Inputs of :class:`Platform`: everything read from disk and config, before it is built."""
 
     settings: StackSettings
     """The validated stack settings (see ``supastack.settings``)."""
     project_dir: Path
-    """The project directory: ``apps/``, ``migrations/`` and the local state are found from it."""
+    """The project directory: the local state and backups are found from it."""
+    plan: StackPlan
+    """The apps, migrations, functions, jobs and rules, all checked (``supastack.plan``)."""
+    credentials: StackCredentials
+    """The database password, Management API token and keys, as secrets."""
 
 
 def _backups(stack: StackSettings, project_dir: Path) -> dict[str, Any] | None:
@@ -50,28 +53,6 @@ def _backups(stack: StackSettings, project_dir: Path) -> dict[str, Any] | None:
     state_dir = stack.local.state_path(project_dir)
     directory = backup_directory(stack.backups, project_dir, state_dir)
     return {**stack.backups.model_dump(by_alias=True), "directory": str(directory)}
-
-
-def _settings_target(
-    stack: StackSettings,
-    project_dir: Path,
-    conninfo: pulumi.Output[str],
-    api: dict[str, Any],
-    token: pulumi.Output[str],
-) -> dict[str, Any]:
-    """Where Postgres settings go: ALTER SYSTEM locally, the Management API on Supabase."""
-    if stack.target is Target.LOCAL:
-        return {
-            "conninfo": conninfo,
-            "token": None,
-            "target": "local",
-            "local": {
-                "state_dir": str(stack.local.state_path(project_dir)),
-                "port": stack.local.db_port,
-            },
-            "api": None,
-        }
-    return {"conninfo": conninfo, "token": token, "target": "supabase", "local": None, "api": api}
 
 
 class Platform(pulumi.ComponentResource):
@@ -91,30 +72,12 @@ class Platform(pulumi.ComponentResource):
         self, name: str, args: PlatformArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("supastack:platform:Platform", name, {}, opts)
-        stack, project_dir = args["settings"], args["project_dir"]
-        plan = plan_stack(stack, project_dir)  # every check, before any resource
-        if stack.target is Target.LOCAL:
-            state = StatePaths(stack.local.state_path(project_dir))
-            creds = LocalCredentials.load(state.credentials)
-            self.db_password = pulumi.Output.secret(creds.db_password)
-            token = pulumi.Output.secret(creds.access_token)
-            keys: dict[str, pulumi.Output[str] | None] = {
-                "anonKey": pulumi.Output.secret(creds.anon_key),
-                "serviceRoleKey": pulumi.Output.secret(creds.service_role_key),
-                "jwtSecret": pulumi.Output.secret(creds.jwt_secret),
-            }
-            api: dict[str, Any] = {
-                "url": stack.management_api_url,
-                "project_ref": creds.project_ref,
-            }
-        else:
-            self.db_password = secret("dbPassword")
-            token = secret("accessToken")
-            keys = {
-                name: optional_secret(name) for name in ("anonKey", "serviceRoleKey", "jwtSecret")
-            }
-            api = {"url": stack.management_api_url, "project_ref": stack.project_ref}
-        host, port, sslmode = connection.endpoint(stack)
+        stack, project_dir, plan = args["settings"], args["project_dir"], args["plan"]
+        credentials = args["credentials"]
+        seam = TargetSeam(stack, project_dir)
+        self.db_password = credentials.db_password
+        token, keys, api = credentials.access_token, credentials.keys, credentials.api
+        host, port, sslmode = seam.database_endpoint()
         conninfo = self.db_password.apply(lambda password: connection.conninfo(stack, password))
         provider = postgresql.Provider(
             f"{name}-postgres",
@@ -124,7 +87,7 @@ class Platform(pulumi.ComponentResource):
             username=stack.database.user,
             password=self.db_password,
             sslmode=sslmode,
-            superuser=stack.target is Target.LOCAL,  # Supabase's postgres role is no superuser
+            superuser=seam.deploys_as_superuser,
             expected_version=POSTGRES_VERSION,
             opts=pulumi.ResourceOptions(parent=self),
         )
@@ -134,7 +97,12 @@ class Platform(pulumi.ComponentResource):
             {
                 "manifests": plan.manifests,
                 "database": stack.database.name,
-                "settings_target": _settings_target(stack, project_dir, conninfo, api, token),
+                "settings_target": {
+                    "conninfo": conninfo,
+                    "token": None if seam.is_local else token,
+                    "api": None if seam.is_local else api,
+                    **seam.settings_props(),
+                },
                 "protect": stack.protect,
             },
             with_db,
@@ -160,14 +128,14 @@ class Platform(pulumi.ComponentResource):
         cron_conninfo = conninfo.apply(
             lambda value: make_conninfo(value, dbname=stack.database.cron_database)
         )
-        if plan.exposed_schemas and stack.target is Target.SUPABASE:
+        if plan.exposed_schemas and seam.configures_project_services:
             ExposedSchemas(
                 f"{name}-exposed-schemas",
                 {"api": api, "token": token, "schemas": plan.exposed_schemas},
                 pulumi.ResourceOptions(parent=self, depends_on=[database]),
             )
         realtime = merged_realtime_config(plan.manifests)
-        if realtime and stack.target is Target.SUPABASE:
+        if realtime and seam.configures_project_services:
             RealtimeConfig(
                 f"{name}-realtime-config",
                 {"api": api, "token": token, "values": realtime},

@@ -9,6 +9,8 @@ message, and then validates it with :func:`supastack.settings.parse`.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pulumi
@@ -16,6 +18,7 @@ from pulumi.runtime import config as runtime_config
 
 from supastack import settings
 from supastack.errors import SupastackError
+from supastack.targets import TargetSeam
 
 _REDACTED = {"secure": "[secret]"}
 
@@ -74,3 +77,41 @@ def secret_object(key: str) -> pulumi.Output[Any]:
 def optional_secret(key: str) -> pulumi.Output[str] | None:
     """A secret stack config value that may be unset (None then)."""
     return pulumi.Config(settings.NAMESPACE).get_secret(key)
+
+
+@dataclass(frozen=True)
+class StackCredentials:
+    """The stack's credentials as Pulumi secrets, read before the Platform is built."""
+
+    db_password: pulumi.Output[str]
+    access_token: pulumi.Output[str]
+    """The Management API token."""
+    keys: dict[str, pulumi.Output[str] | None]
+    """``anonKey``, ``serviceRoleKey`` and ``jwtSecret`` (None where a stack does not set one)."""
+    api: dict[str, Any]
+    """The Management API's ``url`` and ``project_ref``."""
+
+
+KEY_NAMES = ("anonKey", "serviceRoleKey", "jwtSecret")
+
+
+def read_credentials(stack: settings.StackSettings, project_dir: Path) -> StackCredentials:
+    """Locally, what ``supastack local up`` generated; on Supabase, the stack's secrets."""
+    seam = TargetSeam(stack, project_dir)
+    local = seam.local_credentials()
+    if local is None:
+        return StackCredentials(
+            db_password=secret("dbPassword"),
+            access_token=secret("accessToken"),
+            keys={name: optional_secret(name) for name in KEY_NAMES},
+            api=seam.management_api(None),
+        )
+    values = (local.anon_key, local.service_role_key, local.jwt_secret)
+    return StackCredentials(
+        db_password=pulumi.Output.secret(local.db_password),
+        access_token=pulumi.Output.secret(local.access_token),
+        keys={
+            name: pulumi.Output.secret(value) for name, value in zip(KEY_NAMES, values, strict=True)
+        },
+        api=seam.management_api(local),
+    )

@@ -30,6 +30,7 @@ from supastack.outputs import load as load_outputs
 from supastack.smoke import run as run_smoke
 from supastack.smoke import table as smoke_table
 from supastack.smoke import write_junit
+from supastack.targets import TargetSeam
 
 app = typer.Typer(no_args_is_help=True, help="Deploy Supabase backends as code (Pulumi).")
 local_app = typer.Typer(no_args_is_help=True, help="The embedded local target.")
@@ -54,7 +55,7 @@ def main(
 def _environment(ctx: typer.Context, stack: str) -> LocalEnvironment:
     project_dir: Path = ctx.obj
     stack_settings = settings.load(project_dir, stack)
-    if stack_settings.target is not settings.Target.LOCAL:
+    if not TargetSeam(stack_settings, project_dir).is_local:
         raise SupastackError(
             f"{stack_settings.source}: supastack:target is '{stack_settings.target}'; "
             "`supastack local` manages stacks whose target is 'local'"

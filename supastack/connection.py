@@ -15,22 +15,14 @@ from urllib.parse import quote
 from psycopg.conninfo import make_conninfo
 
 from supastack.errors import SupastackError
-from supastack.local.credentials import LocalCredentials
-from supastack.local.paths import StatePaths
-from supastack.settings import StackSettings, Target
-
-
-def endpoint(stack: StackSettings) -> tuple[str, int, str]:
-    """Host, port and sslmode of the stack's database."""
-    if stack.target is Target.LOCAL:
-        return "127.0.0.1", stack.local.db_port, "disable"
-    return stack.database.host, stack.database.port, stack.database.sslmode
+from supastack.settings import StackSettings
+from supastack.targets import TargetSeam, database_endpoint
 
 
 def conninfo(stack: StackSettings, password: str) -> str:
     """The libpq connection string of the stack's database (holds the password: never log it)."""
     database = stack.database
-    host, port, sslmode = endpoint(stack)
+    host, port, sslmode = database_endpoint(stack)
     return make_conninfo(
         host=host,
         port=port,
@@ -44,7 +36,7 @@ def conninfo(stack: StackSettings, password: str) -> str:
 
 def url(stack: StackSettings, password: str) -> str:
     """The same database as a ``postgresql://`` URL (what clients and smoke tests take)."""
-    host, port, sslmode = endpoint(stack)
+    host, port, sslmode = database_endpoint(stack)
     database = stack.database
     return (
         f"postgresql://{quote(database.user, safe='')}:{quote(password, safe='')}@{host}:{port}/"
@@ -54,9 +46,9 @@ def url(stack: StackSettings, password: str) -> str:
 
 def cli_password(stack: StackSettings, project_dir: Path) -> str:
     """The database password for CLI commands (local credentials, or ``PGPASSWORD``)."""
-    if stack.target is Target.LOCAL:
-        paths = StatePaths(stack.local.state_path(project_dir))
-        return LocalCredentials.load(paths.credentials).db_password
+    local = TargetSeam(stack, project_dir).local_credentials()
+    if local is not None:
+        return local.db_password
     password = os.environ.get("PGPASSWORD")
     if not password:
         raise SupastackError(

@@ -2,24 +2,19 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, ClassVar
 
 import pulumi
 from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
 
 from components.providers.base import DeclarativeProvider, api_from, with_secret_outputs
-from supastack.local.cluster import Cluster
-from supastack.local.paths import StatePaths
-from supastack.pg_settings import AlterSystemSettings, ManagementApiSettings, SettingsTarget
+from supastack.pg_settings import SettingsTarget
+from supastack.targets import settings_target
 
 
 def _target(props: dict[str, Any]) -> SettingsTarget:
-    if props["target"] == "local":
-        local = props["local"]
-        cluster = Cluster(StatePaths(Path(local["state_dir"])), local["port"], db_password="")
-        return AlterSystemSettings(props["conninfo"], cluster)
-    return ManagementApiSettings(api_from(props))
+    api = api_from(props) if props.get("api") else None
+    return settings_target(props["target"], props["conninfo"], props["local"], api)
 
 
 class PostgresSettingsProvider(DeclarativeProvider):

@@ -13,10 +13,12 @@ import pytest
 from pulumi.runtime import rpc
 from pulumi.runtime.mocks import MockMonitor
 
-from components.platform import Platform
+from components.platform import Platform, PlatformArgs
+from components.stack_config import read_credentials
 from supastack import settings
 from supastack.local.credentials import LocalCredentials
 from supastack.local.system import free_port
+from supastack.plan import plan_stack
 from tests.conftest import copy_platform_apps, write_migrations
 
 
@@ -134,7 +136,13 @@ def deploy_platform(
 
     @pulumi.runtime.test
     def program() -> pulumi.Output[str]:
-        return Platform("supastack", {"settings": stack, "project_dir": tmp_path}).urn
+        args: PlatformArgs = {
+            "settings": stack,
+            "project_dir": tmp_path,
+            "plan": plan_stack(stack, tmp_path),
+            "credentials": read_credentials(stack, tmp_path),
+        }
+        return Platform("supastack", args).urn
 
     program()
 

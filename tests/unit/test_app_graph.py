@@ -76,7 +76,7 @@ def test_a_cycle_is_refused_before_anything_is_declared(
     (root / "apps" / "report.yaml").write_text("dependsOn: [shop]\n")
     with pytest.raises(SupastackError, match=r"in a cycle: apps/"):
         deploy_platform(root, apps=["report", "shop"])
-    assert [r.typ for r in pulumi_mocks.resources] == ["supastack:platform:Platform"]
+    assert pulumi_mocks.resources == []
 
 
 @pytest.mark.parametrize(
@@ -113,4 +113,4 @@ def test_names_two_apps_would_both_claim_are_refused_naming_both(
     write_migrations(root, "report", {"2_totals.sql": migration + "\n"})
     with pytest.raises(SupastackError, match=message):
         deploy_platform(root, apps=["shop", "report"])
-    assert [r.typ for r in pulumi_mocks.resources] == ["supastack:platform:Platform"]
+    assert pulumi_mocks.resources == []
