@@ -26,8 +26,8 @@ from pulumi_policy import (
     ResourceValidationArgs,
 )
 
-from supastack.migrations.files import from_properties
 from supastack.migrations.lint import lint
+from supastack.resource_props import MigrationProps
 
 #: The policy config each stack may set (`--policy-pack-config`).
 CONFIG_SCHEMA_PROPERTIES = {
@@ -94,7 +94,8 @@ def no_seed_data(args: ResourceValidationArgs, report: ReportViolation) -> None:
 def migration_lint(args: ResourceValidationArgs, report: ReportViolation) -> None:
     if args.resource_type != "pulumi-python:dynamic/migrations:Migration":
         return
-    for finding in lint([from_properties(args.props)], args.props["app"]):
+    migration = MigrationProps.of({"conninfo": "", **args.props})
+    for finding in lint([migration.file()], migration.app):
         report(str(finding), args.urn)
 
 

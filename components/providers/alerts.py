@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
 import pulumi
 from pulumi.dynamic import (
@@ -17,32 +17,23 @@ from pulumi.dynamic import (
 from components.providers.base import DeclarativeProvider, gone, with_secret_outputs
 from supastack import alerts
 from supastack.errors import SupastackError
-
-_RULE_FIELDS = (
-    "name", "severity", "metric_sql", "comparison", "threshold", "window_length",
-    "for_duration", "repeat_every", "channels",
-)  # fmt: skip
-_CHANNEL_FIELDS = ("name", "type", "secret_name", "endpoint", "severities")
+from supastack.resource_props import AlertChannelProps, AlertRuleProps
 
 
-def _rule(props: dict[str, Any]) -> alerts.Rule:
-    values = {field: props[field] for field in _RULE_FIELDS}
-    return alerts.Rule(**{**values, "channels": tuple(values["channels"])})
-
-
-class AlertRuleProvider(DeclarativeProvider):
+class AlertRuleProvider(DeclarativeProvider[AlertRuleProps]):
     """Write the rule (after running its metric once); ``read`` compares against the row as
     Postgres stored it at deploy, so interval spelling is not drift."""
 
-    inputs: ClassVar[tuple[str, ...]] = ("conninfo", *_RULE_FIELDS)
-    replace_on: ClassVar[tuple[str, ...]] = ("name",)
+    props_type = AlertRuleProps
+    replace_on = ("name",)
 
     def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         """At preview: a metric that fails for any reason but a missing table, column or
         function (which a pending migration may create) is refused before anything applies."""
-        rule = _rule(news)
+        declared = self.typed(news)
+        rule = declared.rule()
         try:
-            error = alerts.metric_error(news["conninfo"], rule)
+            error = alerts.metric_error(declared.conninfo, rule)
         except SupastackError:
             return CheckResult(news, [])  # database unreachable: create runs the check again
         if error is None or error.sqlstate in alerts.NOT_YET_CREATED:
@@ -50,8 +41,9 @@ class AlertRuleProvider(DeclarativeProvider):
         return CheckResult(news, [CheckFailure("metric_sql", alerts.refusal(rule, error))])
 
     def _put(self, props: dict[str, Any]) -> dict[str, Any]:
-        alerts.put_rule(props["conninfo"], _rule(props))
-        stored = alerts.read_rule(props["conninfo"], props["name"])
+        declared = self.typed(props)
+        alerts.put_rule(declared.conninfo, declared.rule())
+        stored = alerts.read_rule(declared.conninfo, declared.name)
         assert stored is not None
         return {**props, "stored": stored.as_dict()}
 
@@ -62,10 +54,12 @@ class AlertRuleProvider(DeclarativeProvider):
         return UpdateResult(self._put(news))
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
-        alerts.delete_rule(props["conninfo"], props["name"])
+        declared = self.typed(props)
+        alerts.delete_rule(declared.conninfo, declared.name)
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        live = alerts.read_rule(props["conninfo"], props["name"])
+        declared = self.typed(props)
+        live = alerts.read_rule(declared.conninfo, declared.name)
         if live is None:
             return gone()
         if live.as_dict() == props["stored"]:
@@ -84,30 +78,29 @@ class AlertRule(Resource, module="alerts", name="AlertRule"):
         )
 
 
-def _channel(props: dict[str, Any]) -> alerts.Channel:
-    values = {field: props[field] for field in _CHANNEL_FIELDS}
-    return alerts.Channel(**{**values, "severities": tuple(values["severities"])})
-
-
-class AlertChannelProvider(DeclarativeProvider):
+class AlertChannelProvider(DeclarativeProvider[AlertChannelProps]):
     """A channel row; the URL or key it needs stays in Vault under ``secret_name``."""
 
-    inputs: ClassVar[tuple[str, ...]] = ("conninfo", *_CHANNEL_FIELDS)
-    replace_on: ClassVar[tuple[str, ...]] = ("name",)
+    props_type = AlertChannelProps
+    replace_on = ("name",)
 
     def create(self, props: dict[str, Any]) -> CreateResult:
-        alerts.put_channel(props["conninfo"], _channel(props))
-        return CreateResult(props["name"], props)
+        declared = self.typed(props)
+        alerts.put_channel(declared.conninfo, declared.channel())
+        return CreateResult(declared.name, props)
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        alerts.put_channel(news["conninfo"], _channel(news))
+        declared = self.typed(news)
+        alerts.put_channel(declared.conninfo, declared.channel())
         return UpdateResult(news)
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
-        alerts.delete_channel(props["conninfo"], props["name"])
+        declared = self.typed(props)
+        alerts.delete_channel(declared.conninfo, declared.name)
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        live = alerts.read_channel(props["conninfo"], props["name"])
+        declared = self.typed(props)
+        live = alerts.read_channel(declared.conninfo, declared.name)
         if live is None:
             return gone()
         return ReadResult(

@@ -1,17 +1,19 @@
-"""What every supastack dynamic provider shares: a diff over declared input keys."""
+"""What every supastack dynamic provider shares: typed properties and a diff over their inputs."""
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 import pulumi
 from pulumi.dynamic import DiffResult, ReadResult, ResourceProvider
 
-from supastack.management_api import ManagementApi
+from supastack.resource_props import ResourceProps
 
 #: Properties that hold secrets (connection strings, tokens, secret values and their digests);
 #: every dynamic resource keeps them secret in its outputs too.
 SECRET_OUTPUTS = ["conninfo", "token", "value", "values", "digests"]
+
+P = TypeVar("P", bound=ResourceProps)
 
 
 def with_secret_outputs(opts: pulumi.ResourceOptions | None) -> pulumi.ResourceOptions:
@@ -21,14 +23,19 @@ def with_secret_outputs(opts: pulumi.ResourceOptions | None) -> pulumi.ResourceO
     )
 
 
-class DeclarativeProvider(ResourceProvider):
-    """Diff by comparing the inputs a subclass declares; some of them force a replacement."""
+class DeclarativeProvider(ResourceProvider, Generic[P]):
+    """A provider whose properties are one :mod:`supastack.resource_props` class: it reads them
+    typed (:meth:`typed`, once per call) and diffs by comparing that class's inputs; some of
+    them force a replacement."""
 
-    inputs: ClassVar[tuple[str, ...]]
+    props_type: ClassVar[type[ResourceProps]]
     replace_on: ClassVar[tuple[str, ...]] = ()
 
+    def typed(self, raw: dict[str, Any]) -> P:
+        return self.props_type.of(raw)  # type: ignore[return-value]
+
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        changed = [key for key in self.inputs if olds.get(key) != news.get(key)]
+        changed = [key for key in self.props_type.diffed() if olds.get(key) != news.get(key)]
         return DiffResult(
             changes=bool(changed),
             replaces=[key for key in changed if key in self.replace_on],
@@ -39,8 +46,3 @@ class DeclarativeProvider(ResourceProvider):
 def gone() -> ReadResult:
     """What ``read`` answers for an object that no longer exists (refresh drops it)."""
     return ReadResult("", {})
-
-
-def api_from(props: dict[str, Any]) -> ManagementApi:
-    """The Management API client a resource's ``api`` ({url, project_ref}) and ``token`` name."""
-    return ManagementApi(props["api"]["url"], props["token"], props["api"]["project_ref"])

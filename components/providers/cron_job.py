@@ -2,42 +2,38 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
 import pulumi
 from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
 
 from components.providers.base import DeclarativeProvider, gone, with_secret_outputs
 from supastack import cron
+from supastack.resource_props import CronJobProps
 
 
-def _job(props: dict[str, Any]) -> cron.Job:
-    return cron.Job(
-        props["name"], props["schedule"], props["command"], props["database"], props["active"]
-    )
-
-
-class CronJobProvider(DeclarativeProvider):
+class CronJobProvider(DeclarativeProvider[CronJobProps]):
     """Schedule on create and update; delete unschedules if the job exists; ``read`` reports a
     changed schedule, command or active flag, which the next deploy puts back."""
 
-    inputs: ClassVar[tuple[str, ...]] = (
-        "conninfo", "name", "schedule", "command", "database", "active",
-    )  # fmt: skip
-    replace_on: ClassVar[tuple[str, ...]] = ("name",)
+    props_type = CronJobProps
+    replace_on = ("name",)
 
     def create(self, props: dict[str, Any]) -> CreateResult:
-        job_id = cron.schedule(props["conninfo"], _job(props))
-        return CreateResult(props["name"], {**props, "job_id": job_id})
+        job = self.typed(props)
+        return CreateResult(job.name, {**props, "job_id": cron.schedule(job.conninfo, job.job())})
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        return UpdateResult({**news, "job_id": cron.schedule(news["conninfo"], _job(news))})
+        job = self.typed(news)
+        return UpdateResult({**news, "job_id": cron.schedule(job.conninfo, job.job())})
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
-        cron.unschedule(props["conninfo"], props["name"])
+        job = self.typed(props)
+        cron.unschedule(job.conninfo, job.name)
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        live = cron.read(props["conninfo"], props["name"])
+        job = self.typed(props)
+        live = cron.read(job.conninfo, job.name)
         if live is None:
             return gone()
         return ReadResult(

@@ -2,36 +2,33 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
 import pulumi
 from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
 
-from components.providers.base import DeclarativeProvider, api_from, gone, with_secret_outputs
+from components.providers.base import DeclarativeProvider, gone, with_secret_outputs
 from supastack.local.paths import DENO_DIR
 from supastack.local.system import ensure_deno
-from supastack.packaging import FunctionPackage, deno_check
+from supastack.packaging import deno_check
+from supastack.resource_props import EdgeFunctionProps
 
 
-def _package(props: dict[str, Any]) -> FunctionPackage:
-    files = {path: text.encode() for path, text in props["files"].items()}
-    return FunctionPackage(props["app"], props["slug"], props["verify_jwt"], files)
-
-
-class EdgeFunctionProvider(DeclarativeProvider):
+class EdgeFunctionProvider(DeclarativeProvider[EdgeFunctionProps]):
     """Deploy on create and on any change (an older hash brings the older code back); delete
     removes the function; ``read`` notices a deploy made outside the stack."""
 
-    inputs: ClassVar[tuple[str, ...]] = ("api", "token", "app", "slug", "hash", "verify_jwt")
-    replace_on: ClassVar[tuple[str, ...]] = ("slug",)
+    props_type = EdgeFunctionProps
+    replace_on = ("slug",)
 
     def _deploy(self, props: dict[str, Any]) -> dict[str, Any]:
-        package = _package(props)
+        function = self.typed(props)
+        package = function.package()
         deno_check(package, ensure_deno(), DENO_DIR)
-        deployed = api_from(props).deploy_function(package.upload())
+        deployed = function.client().deploy_function(package.upload())
         return {
             **props,
-            "url": f"{props['functions_url']}/functions/v1/{package.slug}",
+            "url": f"{function.functions_url}/functions/v1/{package.slug}",
             "version": deployed["version"],
             "ezbr_sha256": deployed.get("ezbr_sha256"),
         }
@@ -43,10 +40,12 @@ class EdgeFunctionProvider(DeclarativeProvider):
         return UpdateResult(self._deploy(news))
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
-        api_from(props).delete_function(props["slug"])
+        function = self.typed(props)
+        function.client().delete_function(function.slug)
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        live = api_from(props).get_function(props["slug"])
+        function = self.typed(props)
+        live = function.client().get_function(function.slug)
         if live is None:
             return gone()
         if (live["version"], live.get("ezbr_sha256")) == (props["version"], props["ezbr_sha256"]):

@@ -2,34 +2,38 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
 import pulumi
 from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
 
-from components.providers.base import DeclarativeProvider, api_from, with_secret_outputs
+from components.providers.base import DeclarativeProvider, with_secret_outputs
 from supastack import exposed_schemas
+from supastack.resource_props import ExposedSchemasProps
 
 
-class ExposedSchemasProvider(DeclarativeProvider):
+class ExposedSchemasProvider(DeclarativeProvider[ExposedSchemasProps]):
     """Merge the stack's schemas into ``db_schema``; ``read`` reports one taken out by hand."""
 
-    inputs: ClassVar[tuple[str, ...]] = ("api", "token", "schemas")
+    props_type = ExposedSchemasProps
 
     def create(self, props: dict[str, Any]) -> CreateResult:
-        live, added = exposed_schemas.apply(api_from(props), props["schemas"])
+        exposed = self.typed(props)
+        live, added = exposed_schemas.apply(exposed.client(), exposed.schemas)
         return CreateResult("postgrest-db-schema", {**props, "db_schema": live, "added": added})
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        live, added = exposed_schemas.apply(api_from(news), news["schemas"], olds["added"])
+        exposed = self.typed(news)
+        live, added = exposed_schemas.apply(exposed.client(), exposed.schemas, olds["added"])
         return UpdateResult({**news, "db_schema": live, "added": added})
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
-        exposed_schemas.apply(api_from(props), [], props["added"])
+        exposed_schemas.apply(self.typed(props).client(), [], props["added"])
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        gone = exposed_schemas.missing(api_from(props), props["schemas"])
-        kept = [s for s in props["schemas"] if s not in gone]
+        exposed = self.typed(props)
+        gone = exposed_schemas.missing(exposed.client(), exposed.schemas)
+        kept = [s for s in exposed.schemas if s not in gone]
         return ReadResult(id_, props if not gone else {**props, "schemas": kept})
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import pulumi
 from pulumi.dynamic import (
@@ -19,18 +19,17 @@ from components.providers.base import DeclarativeProvider, gone, with_secret_out
 from supastack import backups
 from supastack.migrations import history
 from supastack.migrations.engine import BeforeRun, EngineOptions, MigrationEngine
-from supastack.migrations.files import from_properties
 from supastack.postgres import connect
-from supastack.settings import BackupSettings, MigrationSettings
+from supastack.resource_props import MigrationProps
+from supastack.settings import BackupSettings
 
 
-def _engine(props: dict[str, Any]) -> MigrationEngine:
-    settings = MigrationSettings.model_validate(props["options"])
-    return MigrationEngine(props["conninfo"], EngineOptions.of(settings))
+def _engine(migration: MigrationProps) -> MigrationEngine:
+    return MigrationEngine(migration.conninfo, EngineOptions.of(migration.settings()))
 
 
-def _before_run(props: dict[str, Any]) -> BeforeRun | None:
-    configured = props.get("backups")
+def _before_run(migration: MigrationProps) -> BeforeRun | None:
+    configured = migration.backups
     stack_backups = (
         backups.from_settings(
             BackupSettings.model_validate(configured), Path(configured["directory"])
@@ -39,18 +38,15 @@ def _before_run(props: dict[str, Any]) -> BeforeRun | None:
         else None
     )
     return backups.before_destructive(
-        stack_backups, props["conninfo"], props["destructive"], props["down_destructive"]
+        stack_backups, migration.conninfo, migration.destructive, migration.down_destructive
     )
 
 
-class MigrationProvider(DeclarativeProvider):
+class MigrationProvider(DeclarativeProvider[MigrationProps]):
     """create applies the file, delete runs its down file; the SQL itself never changes."""
 
-    inputs: ClassVar[tuple[str, ...]] = (
-        "conninfo", "app", "version", "name", "source", "checksum", "sql", "down_sql",
-        "destructive", "down_destructive", "options", "backups",
-    )  # fmt: skip
-    replace_on: ClassVar[tuple[str, ...]] = ("app", "version")
+    props_type = MigrationProps
+    replace_on = ("app", "version")
 
     def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         if olds and olds.get("checksum") not in (None, news.get("checksum")):
@@ -69,10 +65,10 @@ class MigrationProvider(DeclarativeProvider):
         return CheckResult(news, [])
 
     def create(self, props: dict[str, Any]) -> CreateResult:
-        file = from_properties(props)
-        outcome = _engine(props).apply(file, _before_run(props))
+        migration = self.typed(props)
+        outcome = _engine(migration).apply(migration.file(), _before_run(migration))
         return CreateResult(
-            f"{file.app}:{file.version}", {**props, "backup_key": outcome.backup_key}
+            f"{migration.app}:{migration.version}", {**props, "backup_key": outcome.backup_key}
         )
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
@@ -80,13 +76,15 @@ class MigrationProvider(DeclarativeProvider):
         return UpdateResult({**news, "backup_key": olds.get("backup_key")})
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
-        _engine(props).revert(from_properties(props), _before_run(props))
+        migration = self.typed(props)
+        _engine(migration).revert(migration.file(), _before_run(migration))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         """A migration reverted outside Pulumi is gone (the next deploy applies it again)."""
-        with connect(props["conninfo"]) as conn:
-            rows = history.read(conn, props["app"])
-        if not any(r.version == props["version"] and r.app == props["app"] for r in rows):
+        migration = self.typed(props)
+        with connect(migration.conninfo) as conn:
+            rows = history.read(conn, migration.app)
+        if not any(r.version == migration.version and r.app == migration.app for r in rows):
             return gone()
         return ReadResult(id_, props)
 

@@ -2,47 +2,50 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
 import pulumi
 from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
 
-from components.providers.base import DeclarativeProvider, api_from, with_secret_outputs
+from components.providers.base import DeclarativeProvider, with_secret_outputs
 from supastack.pg_settings import SettingsTarget
+from supastack.resource_props import PostgresSettingsProps
 from supastack.targets import settings_target
 
 
-def _target(props: dict[str, Any]) -> SettingsTarget:
-    api = api_from(props) if props.get("api") else None
-    return settings_target(props["target"], props["conninfo"], props["local"], api)
-
-
-class PostgresSettingsProvider(DeclarativeProvider):
+class PostgresSettingsProvider(DeclarativeProvider[PostgresSettingsProps]):
     """Apply settings, reset the ones removed, and read drift from the recorded values."""
 
-    inputs: ClassVar[tuple[str, ...]] = ("conninfo", "token", "target", "local", "api", "values")
+    props_type = PostgresSettingsProps
+
+    def _target(self, raw: dict[str, Any]) -> tuple[SettingsTarget, dict[str, str]]:
+        settings = self.typed(raw)
+        where = settings_target(
+            settings.target, settings.conninfo, settings.local, settings.client()
+        )
+        return where, settings.values
 
     def create(self, props: dict[str, Any]) -> CreateResult:
-        target = _target(props)
-        target.apply(props["values"])
-        return CreateResult(
-            "postgres-settings", {**props, "recorded": target.recorded(props["values"])}
-        )
+        target, values = self._target(props)
+        target.apply(values)
+        return CreateResult("postgres-settings", {**props, "recorded": target.recorded(values)})
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        target = _target(news)
-        removed = set(olds["values"]) - set(news["values"])
+        target, values = self._target(news)
+        removed = set(self.typed(olds).values) - set(values)
         if removed:
             target.reset(removed)
-        target.apply(news["values"])
-        return UpdateResult({**news, "recorded": target.recorded(news["values"])})
+        target.apply(values)
+        return UpdateResult({**news, "recorded": target.recorded(values)})
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
-        _target(props).reset(props["values"])
+        target, values = self._target(props)
+        target.reset(values)
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         """Settings changed outside Pulumi show as changed values; the next deploy restores them."""
-        live = _target(props).recorded(props["values"])
+        target, values = self._target(props)
+        live = target.recorded(values)
         if live == props["recorded"]:
             return ReadResult(id_, props)
         return ReadResult(id_, {**props, "values": live, "recorded": live})

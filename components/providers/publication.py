@@ -2,40 +2,41 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
 import pulumi
 from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
 
 from components.providers.base import DeclarativeProvider, with_secret_outputs
 from supastack import publication
+from supastack.resource_props import PublicationTablesProps
 
 
-def _tables(props: dict[str, Any]) -> list[publication.Table]:
-    return [(schema, table) for schema, table in props["tables"]]
-
-
-class PublicationTablesProvider(DeclarativeProvider):
+class PublicationTablesProvider(DeclarativeProvider[PublicationTablesProps]):
     """Add and drop only the declared tables; others in the publication are left alone."""
 
-    inputs: ClassVar[tuple[str, ...]] = ("conninfo", "publication", "tables")
-    replace_on: ClassVar[tuple[str, ...]] = ("publication",)
+    props_type = PublicationTablesProps
+    replace_on = ("publication",)
 
     def create(self, props: dict[str, Any]) -> CreateResult:
-        publication.add_tables(props["conninfo"], props["publication"], _tables(props))
-        return CreateResult(props["publication"], props)
+        member = self.typed(props)
+        publication.add_tables(member.conninfo, member.publication, member.tables)
+        return CreateResult(member.publication, props)
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        removed = set(_tables(olds)) - set(_tables(news))
-        publication.drop_tables(news["conninfo"], news["publication"], removed)
-        publication.add_tables(news["conninfo"], news["publication"], _tables(news))
+        before, member = self.typed(olds), self.typed(news)
+        removed = set(before.tables) - set(member.tables)
+        publication.drop_tables(member.conninfo, member.publication, removed)
+        publication.add_tables(member.conninfo, member.publication, member.tables)
         return UpdateResult(news)
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
-        publication.drop_tables(props["conninfo"], props["publication"], _tables(props))
+        member = self.typed(props)
+        publication.drop_tables(member.conninfo, member.publication, member.tables)
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        present = publication.members(props["conninfo"], props["publication"], _tables(props))
+        member = self.typed(props)
+        present = publication.members(member.conninfo, member.publication, member.tables)
         return ReadResult(id_, {**props, "tables": [list(t) for t in present]})
 
 

@@ -2,34 +2,38 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
 import pulumi
 from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
 
-from components.providers.base import DeclarativeProvider, api_from, with_secret_outputs
+from components.providers.base import DeclarativeProvider, with_secret_outputs
+from supastack.resource_props import RealtimeConfigProps
 
 
-class RealtimeConfigProvider(DeclarativeProvider):
+class RealtimeConfigProvider(DeclarativeProvider[RealtimeConfigProps]):
     """PATCH the declared limits; ``read`` shows limits changed in the dashboard. The API has no
     reset, so deleting the resource leaves the limits as they are."""
 
-    inputs: ClassVar[tuple[str, ...]] = ("api", "token", "values")
+    props_type = RealtimeConfigProps
 
     def create(self, props: dict[str, Any]) -> CreateResult:
-        api_from(props).update_realtime_config(props["values"])
+        limits = self.typed(props)
+        limits.client().update_realtime_config(limits.values)
         return CreateResult("realtime-config", props)
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        api_from(news).update_realtime_config(news["values"])
+        limits = self.typed(news)
+        limits.client().update_realtime_config(limits.values)
         return UpdateResult(news)
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
         """Nothing to undo: the Management API cannot reset Realtime limits."""
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        live = api_from(props).realtime_config()
-        return ReadResult(id_, {**props, "values": {k: live.get(k) for k in props["values"]}})
+        limits = self.typed(props)
+        live = limits.client().realtime_config()
+        return ReadResult(id_, {**props, "values": {k: live.get(k) for k in limits.values}})
 
 
 class RealtimeConfig(Resource, module="database", name="RealtimeConfig"):

@@ -2,38 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
 import pulumi
 from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
 
 from components.providers.base import DeclarativeProvider, gone, with_secret_outputs
 from supastack import rls
-
-_POLICY_FIELDS = ("schema", "table", "name", "command", "roles", "mode", "using", "with_check")
-
-
-def _policy(props: dict[str, Any]) -> rls.Policy:
-    return rls.Policy(
-        schema=props["schema"],
-        table=props["table"],
-        name=props["name"],
-        command=props["command"],
-        roles=tuple(props["roles"]),
-        mode=props["mode"],
-        using=props.get("using"),
-        with_check=props.get("with_check"),
-    )
+from supastack.resource_props import RlsPolicyProps, RowLevelSecurityProps
 
 
-class RlsPolicyProvider(DeclarativeProvider):
+class RlsPolicyProvider(DeclarativeProvider[RlsPolicyProps]):
     """create/update/delete a policy; ``read`` reports drift against ``pg_policies``."""
 
-    inputs: ClassVar[tuple[str, ...]] = ("conninfo", *_POLICY_FIELDS)
+    props_type = RlsPolicyProps
 
     def create(self, props: dict[str, Any]) -> CreateResult:
-        policy = _policy(props)
-        deployed = rls.create_policy(props["conninfo"], policy)
+        declared = self.typed(props)
+        policy = declared.policy()
+        deployed = rls.create_policy(declared.conninfo, policy)
         return CreateResult(
             f"{policy.schema}.{policy.table}.{policy.name}",
             {**props, "deployed": deployed.as_dict()},
@@ -41,16 +28,21 @@ class RlsPolicyProvider(DeclarativeProvider):
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         """Drop the old policy and create the new one in one transaction (renames too)."""
-        deployed = rls.create_policy(news["conninfo"], _policy(news), replacing=_policy(olds))
+        declared = self.typed(news)
+        deployed = rls.create_policy(
+            declared.conninfo, declared.policy(), replacing=self.typed(olds).policy()
+        )
         return UpdateResult({**news, "deployed": deployed.as_dict()})
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
-        rls.drop_policy(props["conninfo"], _policy(props))
+        declared = self.typed(props)
+        rls.drop_policy(declared.conninfo, declared.policy())
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         """On drift, report the live policy so the next deploy puts the declared one back."""
-        recorded = _policy({**props, **props["deployed"]})
-        live = rls.read_policy(props["conninfo"], recorded.schema, recorded.table, recorded.name)
+        declared = self.typed(props)
+        recorded = self.typed({**props, **props["deployed"]}).policy()
+        live = rls.read_policy(declared.conninfo, recorded.schema, recorded.table, recorded.name)
         if live is None:
             return gone()
         if not rls.drift(recorded, live):
@@ -72,25 +64,28 @@ class RlsPolicy(Resource, module="rls", name="RlsPolicy"):
         )
 
 
-class RowLevelSecurityProvider(DeclarativeProvider):
+class RowLevelSecurityProvider(DeclarativeProvider[RowLevelSecurityProps]):
     """Enable RLS on a table. Deleting the resource never disables it: RLS off is never implied."""
 
-    inputs: ClassVar[tuple[str, ...]] = ("conninfo", "schema", "table", "enabled")
-    replace_on: ClassVar[tuple[str, ...]] = ("schema", "table")
+    props_type = RowLevelSecurityProps
+    replace_on = ("schema", "table")
 
     def create(self, props: dict[str, Any]) -> CreateResult:
-        rls.enable_rls(props["conninfo"], props["schema"], props["table"])
-        return CreateResult(f"{props['schema']}.{props['table']}", props)
+        table = self.typed(props)
+        rls.enable_rls(table.conninfo, table.schema_, table.table)
+        return CreateResult(f"{table.schema_}.{table.table}", props)
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        rls.enable_rls(news["conninfo"], news["schema"], news["table"])
+        table = self.typed(news)
+        rls.enable_rls(table.conninfo, table.schema_, table.table)
         return UpdateResult(news)
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
         """Leave RLS on: a table without it is open to every API key."""
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        enabled = rls.rls_enabled(props["conninfo"], props["schema"], props["table"])
+        table = self.typed(props)
+        enabled = rls.rls_enabled(table.conninfo, table.schema_, table.table)
         if enabled is None:
             return gone()
         return ReadResult(id_, {**props, "enabled": enabled})

@@ -2,35 +2,35 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
 import pulumi
 from pulumi.dynamic import CreateResult, Resource, UpdateResult
 
 from components.providers.base import DeclarativeProvider, with_secret_outputs
 from supastack import seeds
+from supastack.resource_props import SeedDataProps
 
 
-def _seed(props: dict[str, Any]) -> seeds.SeedFile:
-    return seeds.SeedFile(props["app"], props["name"], props["source"], props["sql"])
-
-
-class SeedDataProvider(DeclarativeProvider):
+class SeedDataProvider(DeclarativeProvider[SeedDataProps]):
     """create and update run the file unless its checksum is recorded; delete forgets it."""
 
-    inputs: ClassVar[tuple[str, ...]] = ("conninfo", "app", "name", "source", "checksum", "sql")
-    replace_on: ClassVar[tuple[str, ...]] = ("app", "name")
+    props_type = SeedDataProps
+    replace_on = ("app", "name")
 
     def create(self, props: dict[str, Any]) -> CreateResult:
-        seeds.apply(props["conninfo"], _seed(props))
-        return CreateResult(f"{props['app']}/{props['name']}", props)
+        seed = self.typed(props)
+        seeds.apply(seed.conninfo, seed.seed())
+        return CreateResult(f"{seed.app}/{seed.name}", props)
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        seeds.apply(news["conninfo"], _seed(news))
+        seed = self.typed(news)
+        seeds.apply(seed.conninfo, seed.seed())
         return UpdateResult(news)
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
-        seeds.forget(props["conninfo"], props["app"], props["name"])
+        seed = self.typed(props)
+        seeds.forget(seed.conninfo, seed.app, seed.name)
 
 
 class SeedData(Resource, module="seeds", name="SeedData"):

@@ -2,32 +2,39 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
 import pulumi
 from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
 
 from components.providers.base import DeclarativeProvider, gone, with_secret_outputs
 from supastack import vault
+from supastack.resource_props import VaultSecretProps
 
 
-class VaultSecretProvider(DeclarativeProvider):
-    inputs: ClassVar[tuple[str, ...]] = ("conninfo", "name", "value", "description")
-    replace_on: ClassVar[tuple[str, ...]] = ("name",)
+class VaultSecretProvider(DeclarativeProvider[VaultSecretProps]):
+    props_type = VaultSecretProps
+    replace_on = ("name",)
+
+    def _put(self, raw: dict[str, Any]) -> None:
+        secret = self.typed(raw)
+        vault.put_secret(secret.conninfo, secret.name, secret.value, secret.description)
 
     def create(self, props: dict[str, Any]) -> CreateResult:
-        vault.put_secret(props["conninfo"], props["name"], props["value"], props["description"])
+        self._put(props)
         return CreateResult(props["name"], props)
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        vault.put_secret(news["conninfo"], news["name"], news["value"], news["description"])
+        self._put(news)
         return UpdateResult(news)
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
-        vault.delete_secret(props["conninfo"], props["name"])
+        secret = self.typed(props)
+        vault.delete_secret(secret.conninfo, secret.name)
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        held = vault.holds(props["conninfo"], props["name"], props["value"])
+        secret = self.typed(props)
+        held = vault.holds(secret.conninfo, secret.name, secret.value)
         if held is None:
             return gone()
         return ReadResult(id_, props if held else {**props, "value": ""})

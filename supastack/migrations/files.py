@@ -13,7 +13,6 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from pglast import ast
 
@@ -47,18 +46,6 @@ class MigrationFile:
     @property
     def order(self) -> int:
         return int(self.version)
-
-
-def from_properties(props: Mapping[str, Any]) -> MigrationFile:
-    """A migration as a Migration resource's properties carry it (provider, policy pack)."""
-    return MigrationFile(
-        app=props["app"],
-        version=props["version"],
-        name=props["name"],
-        source=props["source"],
-        sql=props["sql"],
-        down_sql=props.get("down_sql"),
-    )
 
 
 def checksum(sql: str) -> str:

@@ -37,13 +37,17 @@ def _violations(validate: Callable[..., None], args: ResourceValidationArgs) -> 
     return found
 
 
-MIGRATION_PROPS = {
+MIGRATION_PROPS: dict[str, Any] = {
     "app": "shop",
     "version": "1",
     "name": "m",
     "source": "migrations/shop/1_m.sql",
     "sql": "create table shop.t (id bigint primary key);\n",
     "down_sql": None,
+    "checksum": "0" * 64,
+    "destructive": False,
+    "down_destructive": False,
+    "options": {},
 }
 
 

@@ -1,0 +1,212 @@
+"""The typed properties of supastack's dynamic resources: the contract between the program,
+which declares them, and the providers, which act on them.
+
+Pulumi hands a provider plain dicts: the inputs, or the outputs (the inputs plus what the
+provider added). Each provider validates them into its class here once, at the boundary, and
+works with typed values from then on; a property the program forgot or misspelt fails there,
+naming it. A class's fields are the resource's inputs, which its diff compares (except those in
+``not_diffed``). Secret properties (connection strings, tokens, values) never show in a repr.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar, Self
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from supastack import alerts, cron, rls, seeds
+from supastack.management_api import ManagementApi
+from supastack.migrations.files import MigrationFile
+from supastack.packaging import FunctionPackage
+from supastack.settings import MigrationSettings
+
+
+class ResourceProps(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+
+    #: Inputs a change of which is no change to deploy (e.g. files a content hash covers).
+    not_diffed: ClassVar[frozenset[str]] = frozenset()
+
+    @classmethod
+    def of(cls, raw: Mapping[str, Any]) -> Self:
+        """The typed properties in ``raw`` (what Pulumi hands a provider)."""
+        return cls.model_validate(dict(raw))
+
+    @classmethod
+    def diffed(cls) -> tuple[str, ...]:
+        """The input names (as Pulumi spells them) whose change is a change to deploy."""
+        names = (field.alias or name for name, field in cls.model_fields.items())
+        return tuple(n for n in names if n not in cls.not_diffed)
+
+
+class ApiRef(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    url: str
+    project_ref: str
+
+
+class OnDatabase(ResourceProps):
+    conninfo: str = Field(repr=False)
+
+
+class OnManagementApi(ResourceProps):
+    api: ApiRef
+    token: str = Field(repr=False)
+
+    def client(self) -> ManagementApi:
+        return ManagementApi(self.api.url, self.token, self.api.project_ref)
+
+
+class MigrationProps(OnDatabase):
+    app: str
+    version: str
+    name: str
+    source: str
+    checksum: str
+    sql: str = Field(repr=False)
+    down_sql: str | None = Field(default=None, repr=False)
+    destructive: bool
+    down_destructive: bool
+    options: dict[str, Any]
+    backups: dict[str, Any] | None = None
+
+    def file(self) -> MigrationFile:
+        return MigrationFile(
+            self.app, self.version, self.name, self.source, self.sql, self.down_sql
+        )
+
+    def settings(self) -> MigrationSettings:
+        return MigrationSettings.model_validate(self.options)
+
+
+class RlsPolicyProps(OnDatabase):
+    schema_: str = Field(alias="schema")
+    table: str
+    name: str
+    command: str
+    roles: list[str]
+    mode: str
+    using: str | None = None
+    with_check: str | None = None
+
+    def policy(self) -> rls.Policy:
+        return rls.Policy(
+            self.schema_, self.table, self.name, self.command, tuple(self.roles), self.mode,
+            self.using, self.with_check,
+        )  # fmt: skip
+
+
+class RowLevelSecurityProps(OnDatabase):
+    schema_: str = Field(alias="schema")
+    table: str
+    enabled: bool = True
+
+
+class PublicationTablesProps(OnDatabase):
+    publication: str
+    tables: list[tuple[str, str]]
+
+
+class PostgresSettingsProps(ResourceProps):
+    conninfo: str = Field(repr=False)
+    token: str | None = Field(default=None, repr=False)
+    target: str
+    local: dict[str, Any] | None = None
+    api: ApiRef | None = None
+    values: dict[str, str]
+
+    def client(self) -> ManagementApi | None:
+        if self.api is None or self.token is None:
+            return None
+        return ManagementApi(self.api.url, self.token, self.api.project_ref)
+
+
+class RealtimeConfigProps(OnManagementApi):
+    values: dict[str, int]
+
+
+class ExposedSchemasProps(OnManagementApi):
+    schemas: list[str]
+
+
+class EdgeFunctionProps(OnManagementApi):
+    not_diffed: ClassVar[frozenset[str]] = frozenset(
+        {"files", "functions_url", "verify_jwt_off_reason"}
+    )
+
+    functions_url: str
+    app: str
+    slug: str
+    hash: str
+    verify_jwt: bool
+    verify_jwt_off_reason: str | None = None
+    files: dict[str, str] = Field(repr=False)
+
+    def package(self) -> FunctionPackage:
+        data = {path: text.encode() for path, text in self.files.items()}
+        return FunctionPackage(self.app, self.slug, self.verify_jwt, data)
+
+
+class FunctionSecretsProps(OnManagementApi):
+    values: dict[str, str] = Field(repr=False)
+
+
+class VaultSecretProps(OnDatabase):
+    name: str
+    value: str = Field(repr=False)
+    description: str = ""
+
+
+class CronJobProps(OnDatabase):
+    name: str
+    schedule: str
+    command: str
+    database: str
+    active: bool = True
+
+    def job(self) -> cron.Job:
+        return cron.Job(self.name, self.schedule, self.command, self.database, self.active)
+
+
+class AlertRuleProps(OnDatabase):
+    name: str
+    severity: str
+    metric_sql: str
+    comparison: str
+    threshold: float
+    window_length: str
+    for_duration: str
+    repeat_every: str
+    channels: list[str]
+
+    def rule(self) -> alerts.Rule:
+        return alerts.Rule(
+            self.name, self.severity, self.metric_sql, self.comparison, self.threshold,
+            self.window_length, self.for_duration, self.repeat_every, tuple(self.channels),
+        )  # fmt: skip
+
+
+class AlertChannelProps(OnDatabase):
+    name: str
+    type: str
+    secret_name: str
+    endpoint: str | None = None
+    severities: list[str]
+
+    def channel(self) -> alerts.Channel:
+        return alerts.Channel(
+            self.name, self.type, self.secret_name, self.endpoint, tuple(self.severities)
+        )
+
+
+class SeedDataProps(OnDatabase):
+    app: str
+    name: str
+    source: str
+    checksum: str
+    sql: str = Field(repr=False)
+
+    def seed(self) -> seeds.SeedFile:
+        return seeds.SeedFile(self.app, self.name, self.source, self.sql)
