@@ -7,7 +7,7 @@ import pulumi
 
 from components.platform import Platform
 from components.stack_config import read_credentials, read_stack_settings
-from supastack.plan import plan_stack
+from supastack.config.plan import plan_stack
 
 project_dir = Path(__file__).parent
 settings = read_stack_settings()
@@ -21,5 +21,5 @@ platform = Platform(
     },
 )
 
-for key, value in platform.outputs.items():  # the contract: supastack.outputs.StackOutputs
+for key, value in platform.outputs.items():  # the contract: supastack.delivery.outputs.StackOutputs
     pulumi.export(key, value)

@@ -19,8 +19,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from supastack.outputs import StackOutputs
-from supastack.smoke import run as smoke
+from supastack.delivery.outputs import StackOutputs
+from supastack.delivery.smoke import run as smoke
 from tests.conftest import start_services
 from tests.e2e.conftest import local_config
 from tests.e2e.harness import deploy

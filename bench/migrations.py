@@ -27,12 +27,12 @@ from pathlib import Path
 
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
+from supastack.database.postgres import connect
 from supastack.local import system
 from supastack.local.environment import LocalEnvironment
 from supastack.migrations.engine import MigrationEngine
 from supastack.migrations.files import discover_app
 from supastack.migrations.lint import lint
-from supastack.postgres import connect
 
 COUNT = 200
 PRELUDE = (

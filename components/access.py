@@ -1,6 +1,6 @@
 """The Access component: an app's roles, grants, default privileges, RLS and policies.
 
-Grants and default privileges (``supastack.privileges``) are chained one after another:
+Grants and default privileges (``supastack.database.privileges``) are chained one after another:
 pulumi-postgresql issues GRANT/REVOKE that collide ("tuple concurrently updated") when run in
 parallel.
 """
@@ -15,9 +15,9 @@ import pulumi_postgresql as postgresql
 import pulumi_random as random
 
 from components.providers.rls import RlsPolicy, RowLevelSecurity
-from supastack import scram
-from supastack.manifest import AppManifest
-from supastack.privileges import privilege_steps
+from supastack.config.manifest import AppManifest
+from supastack.database import scram
+from supastack.database.privileges import privilege_steps
 
 
 class AccessArgs(TypedDict):
@@ -53,7 +53,7 @@ class Access(pulumi.ComponentResource):
                     byte_length=16,
                     opts=pulumi.ResourceOptions(parent=self),
                 )
-                # The role gets a SCRAM verifier, never the plaintext (see supastack.scram).
+                # The role gets a SCRAM verifier, never the plaintext (supastack.database.scram).
                 password = pulumi.Output.secret(
                     pulumi.Output.all(generated.result, salt.b64_std).apply(
                         lambda values: scram.verifier(values[0], base64.b64decode(values[1]))

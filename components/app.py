@@ -20,9 +20,9 @@ from components.providers.cron_job import CronJob
 from components.providers.edge_function import EdgeFunction
 from components.providers.publication import PublicationTables
 from components.providers.seed_data import SeedData
-from supastack.plan import AppPlan
-from supastack.publication import REALTIME
-from supastack.settings import MigrationSettings
+from supastack.config.plan import AppPlan
+from supastack.config.settings import MigrationSettings
+from supastack.database.publication import REALTIME
 
 
 class AppArgs(TypedDict):

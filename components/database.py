@@ -12,7 +12,7 @@ import pulumi
 import pulumi_postgresql as postgresql
 
 from components.providers.postgres_settings import PostgresSettings
-from supastack.manifest import AppManifest, merged_extensions, merged_settings
+from supastack.config.manifest import AppManifest, merged_extensions, merged_settings
 
 
 class DatabaseArgs(TypedDict):

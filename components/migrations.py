@@ -12,10 +12,10 @@ from typing import Any, TypedDict
 import pulumi
 
 from components.providers.migration import Migration
+from supastack.config.settings import MigrationSettings
 from supastack.migrations.files import MigrationFile
 from supastack.migrations.lint import destructive
 from supastack.migrations.review import review
-from supastack.settings import MigrationSettings
 
 
 class MigrationsArgs(TypedDict):

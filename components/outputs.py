@@ -1,4 +1,6 @@
-"""The stack outputs the program exports (the contract is ``supastack.outputs.StackOutputs``).
+"""The stack outputs the program exports.
+
+The contract is ``supastack.delivery.outputs.StackOutputs``.
 
 Everything here is a declaration of values the Platform already has: which apps, migrations,
 functions, jobs and rules the program deploys, and where to reach them. Secrets stay secret.
@@ -12,9 +14,9 @@ from typing import Any
 import pulumi
 
 from components.app import App
-from supastack.drains import DRAINS_SECRET
-from supastack.plan import StackPlan
-from supastack.settings import StackSettings
+from supastack.config.plan import StackPlan
+from supastack.config.settings import StackSettings
+from supastack.functions.drains import DRAINS_SECRET
 
 
 def _function_entry(content_hash: str, verify_jwt: bool) -> Callable[[list[Any]], dict[str, Any]]:

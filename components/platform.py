@@ -21,12 +21,12 @@ from components.providers.exposed_schemas import ExposedSchemas
 from components.providers.realtime_config import RealtimeConfig
 from components.secrets import Secrets
 from components.stack_config import StackCredentials, secret_object
-from supastack import advisors, connection
-from supastack.backups import backup_directory
-from supastack.cron import FUNCTIONS_URL_SECRET
-from supastack.manifest import merged_realtime_config
-from supastack.plan import StackPlan
-from supastack.settings import MONITORING_APP, StackSettings
+from supastack.config.manifest import merged_realtime_config
+from supastack.config.plan import StackPlan
+from supastack.config.settings import MONITORING_APP, StackSettings
+from supastack.database import advisors, connection
+from supastack.database.backups import backup_directory
+from supastack.operations.cron import FUNCTIONS_URL_SECRET
 from supastack.targets import TargetSeam
 
 #: The Postgres major version supastack deploys to (pulumi-postgresql needs it stated).
@@ -37,11 +37,11 @@ class PlatformArgs(TypedDict):
     """Inputs of :class:`Platform`: everything read from disk and config, before it is built."""
 
     settings: StackSettings
-    """The validated stack settings (see ``supastack.settings``)."""
+    """The validated stack settings (see ``supastack.config.settings``)."""
     project_dir: Path
     """The project directory: the local state and backups are found from it."""
     plan: StackPlan
-    """The apps, migrations, functions, jobs and rules, all checked (``supastack.plan``)."""
+    """The apps, migrations, functions, jobs and rules, all checked (``supastack.config.plan``)."""
     credentials: StackCredentials
     """The database password, Management API token and keys, as secrets."""
 
@@ -66,7 +66,7 @@ class Platform(pulumi.ComponentResource):
     apps: dict[str, App]
     """The deployed apps by name, the platform's own first."""
     outputs: dict[str, Any]
-    """The stack outputs (``supastack.outputs.StackOutputs``), for ``pulumi.export``."""
+    """The stack outputs (``supastack.delivery.outputs.StackOutputs``), for ``pulumi.export``."""
 
     def __init__(
         self, name: str, args: PlatformArgs, opts: pulumi.ResourceOptions | None = None

@@ -15,16 +15,16 @@ import pulumi_random as random
 
 from components.providers.function_secrets import FunctionSecrets
 from components.providers.vault_secret import VaultSecret
-from supastack.drains import DRAINS_SECRET, drains_json
-from supastack.manifest import SecretSpec
-from supastack.settings import LogDrainSettings
+from supastack.config.manifest import SecretSpec
+from supastack.config.settings import LogDrainSettings
+from supastack.functions.drains import DRAINS_SECRET, drains_json
 
 
 class SecretsArgs(TypedDict):
     """Inputs of :class:`Secrets`."""
 
     specs: list[SecretSpec]
-    """Every secret of the stack (``supastack.manifest.merged_secrets``)."""
+    """Every secret of the stack (``supastack.config.manifest.merged_secrets``)."""
     provided: pulumi.Output[dict[str, str]] | None
     """``supastack:secretValues`` (a secret object), or None when the stack sets none."""
     provided_names: frozenset[str]

@@ -1,9 +1,9 @@
-"""Read the stack's Pulumi config into :class:`supastack.settings.StackSettings`.
+"""Read the stack's Pulumi config into :class:`supastack.config.settings.StackSettings`.
 
 Pulumi hands the program its config as strings (structured values as JSON). This module turns
 that into the same mapping a stack file holds, with secret values replaced by an opaque
 ``secure`` marker before validation, so no secret value reaches the settings model or an error
-message, and then validates it with :func:`supastack.settings.parse`.
+message, and then validates it with :func:`supastack.config.settings.parse`.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 import pulumi
 from pulumi.runtime import config as runtime_config
 
-from supastack import settings
+from supastack.config import settings
 from supastack.errors import SupastackError
 from supastack.targets import TargetSeam
 

@@ -14,22 +14,23 @@ from typing import Annotated
 
 import typer
 
-from supastack import advisors, connection, settings
-from supastack import rollback as rollbacks
-from supastack.backups import Backups, backup_directory, store_for
+from supastack.config import settings
+from supastack.config.manifest import load_app, manifest_path
+from supastack.database import advisors, connection
+from supastack.database.backups import Backups, backup_directory, store_for
+from supastack.delivery import rollback as rollbacks
+from supastack.delivery.outputs import from_pulumi as outputs_from_pulumi
+from supastack.delivery.outputs import load as load_outputs
+from supastack.delivery.smoke import run as run_smoke
+from supastack.delivery.smoke import table as smoke_table
+from supastack.delivery.smoke import write_junit
 from supastack.errors import SupastackError
 from supastack.local.environment import LocalEnvironment
 from supastack.local.paths import PROJECT_DIR
-from supastack.manifest import load_app, manifest_path
 from supastack.migrations.engine import EngineOptions, refusal
 from supastack.migrations.files import MigrationFile, discover, discover_app
 from supastack.migrations.lint import lint
 from supastack.migrations.review import review
-from supastack.outputs import from_pulumi as outputs_from_pulumi
-from supastack.outputs import load as load_outputs
-from supastack.smoke import run as run_smoke
-from supastack.smoke import table as smoke_table
-from supastack.smoke import write_junit
 from supastack.targets import TargetSeam
 
 app = typer.Typer(no_args_is_help=True, help="Deploy Supabase backends as code (Pulumi).")

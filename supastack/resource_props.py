@@ -15,11 +15,13 @@ from typing import Any, ClassVar, Self
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from supastack import alerts, cron, rls, seeds
-from supastack.management_api import ManagementApi
+from supastack.config.settings import MigrationSettings
+from supastack.database import rls
+from supastack.functions.management_api import ManagementApi
+from supastack.functions.packaging import FunctionPackage
+from supastack.migrations import seeds
 from supastack.migrations.files import MigrationFile
-from supastack.packaging import FunctionPackage
-from supastack.settings import MigrationSettings
+from supastack.operations import alerts, cron
 
 
 class ResourceProps(BaseModel):

@@ -18,12 +18,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from supastack.config.settings import StackSettings, Target
+from supastack.database.pg_settings import (
+    AlterSystemSettings,
+    ManagementApiSettings,
+    SettingsTarget,
+)
+from supastack.functions.management_api import ManagementApi
 from supastack.local.cluster import Cluster
 from supastack.local.credentials import LocalCredentials
 from supastack.local.paths import StatePaths
-from supastack.management_api import ManagementApi
-from supastack.pg_settings import AlterSystemSettings, ManagementApiSettings, SettingsTarget
-from supastack.settings import StackSettings, Target
 
 
 @dataclass(frozen=True)

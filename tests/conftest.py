@@ -22,11 +22,11 @@ import psycopg
 import pytest
 from pulumi.dynamic import CreateResult, ReadResult, UpdateResult
 
+from supastack.config.settings import PLATFORM_APPS
 from supastack.local.credentials import LocalCredentials
 from supastack.local.environment import LocalEnvironment
 from supastack.local.paths import PROJECT_DIR
 from supastack.local.system import free_port
-from supastack.settings import PLATFORM_APPS
 
 T = TypeVar("T")
 

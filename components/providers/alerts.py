@@ -15,8 +15,8 @@ from pulumi.dynamic import (
 )
 
 from components.providers.base import DeclarativeProvider, gone, with_secret_outputs
-from supastack import alerts
 from supastack.errors import SupastackError
+from supastack.operations import alerts
 from supastack.resource_props import AlertChannelProps, AlertRuleProps
 
 

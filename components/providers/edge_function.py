@@ -8,9 +8,9 @@ import pulumi
 from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
 
 from components.providers.base import DeclarativeProvider, gone, with_secret_outputs
+from supastack.functions.packaging import deno_check
 from supastack.local.paths import DENO_DIR
 from supastack.local.system import ensure_deno
-from supastack.packaging import deno_check
 from supastack.resource_props import EdgeFunctionProps
 
 

@@ -8,7 +8,7 @@ import pulumi
 from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
 
 from components.providers.base import DeclarativeProvider, with_secret_outputs
-from supastack import exposed_schemas
+from supastack.database import exposed_schemas
 from supastack.resource_props import ExposedSchemasProps
 
 

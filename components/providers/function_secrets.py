@@ -8,7 +8,7 @@ import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, ReadResult, Resource, UpdateResult
 
 from components.providers.base import DeclarativeProvider, with_secret_outputs
-from supastack import function_secrets
+from supastack.functions import function_secrets
 from supastack.resource_props import FunctionSecretsProps
 
 

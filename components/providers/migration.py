@@ -16,12 +16,12 @@ from pulumi.dynamic import (
 )
 
 from components.providers.base import DeclarativeProvider, gone, with_secret_outputs
-from supastack import backups
+from supastack.config.settings import BackupSettings
+from supastack.database import backups
+from supastack.database.postgres import connect
 from supastack.migrations import history
 from supastack.migrations.engine import BeforeRun, EngineOptions, MigrationEngine
-from supastack.postgres import connect
 from supastack.resource_props import MigrationProps
-from supastack.settings import BackupSettings
 
 
 def _engine(migration: MigrationProps) -> MigrationEngine:

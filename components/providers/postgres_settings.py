@@ -8,7 +8,7 @@ import pulumi
 from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
 
 from components.providers.base import DeclarativeProvider, with_secret_outputs
-from supastack.pg_settings import SettingsTarget
+from supastack.database.pg_settings import SettingsTarget
 from supastack.resource_props import PostgresSettingsProps
 from supastack.targets import settings_target
 

@@ -8,7 +8,7 @@ import pulumi
 from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
 
 from components.providers.base import DeclarativeProvider, with_secret_outputs
-from supastack import publication
+from supastack.database import publication
 from supastack.resource_props import PublicationTablesProps
 
 

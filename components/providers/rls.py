@@ -8,7 +8,7 @@ import pulumi
 from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
 
 from components.providers.base import DeclarativeProvider, gone, with_secret_outputs
-from supastack import rls
+from supastack.database import rls
 from supastack.resource_props import RlsPolicyProps, RowLevelSecurityProps
 
 

@@ -8,7 +8,7 @@ import pulumi
 from pulumi.dynamic import CreateResult, Resource, UpdateResult
 
 from components.providers.base import DeclarativeProvider, with_secret_outputs
-from supastack import seeds
+from supastack.migrations import seeds
 from supastack.resource_props import SeedDataProps
 
 

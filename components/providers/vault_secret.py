@@ -8,7 +8,7 @@ import pulumi
 from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
 
 from components.providers.base import DeclarativeProvider, gone, with_secret_outputs
-from supastack import vault
+from supastack.database import vault
 from supastack.resource_props import VaultSecretProps
 
 

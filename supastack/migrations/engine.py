@@ -25,12 +25,12 @@ from enum import StrEnum
 import psycopg
 from psycopg import errors, sql
 
-from supastack import sqltext
+from supastack.config.settings import MigrationSettings
+from supastack.database import sqltext
+from supastack.database.postgres import Connection, connect
 from supastack.errors import SupastackError
 from supastack.migrations import history
 from supastack.migrations.files import MigrationFile, migration_statements
-from supastack.postgres import Connection, connect
-from supastack.settings import MigrationSettings
 
 #: The advisory lock every supastack deploy takes on a database (a fixed 64-bit key).
 LOCK_KEY = int.from_bytes(hashlib.sha256(b"supastack.migrations").digest()[:8], "big", signed=True)

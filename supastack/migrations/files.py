@@ -16,7 +16,7 @@ from pathlib import Path
 
 from pglast import ast
 
-from supastack import sqltext
+from supastack.database import sqltext
 from supastack.errors import SupastackError
 
 _NAME = re.compile(r"^(?P<version>[0-9]+)_(?P<name>[a-z0-9][a-z0-9_]*)(?P<down>\.down)?\.sql$")

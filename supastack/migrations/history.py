@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from psycopg import sql
 
-from supastack.postgres import Connection
+from supastack.database.postgres import Connection
 
 SCHEMA = "supabase_migrations"
 TABLE = "schema_migrations"

@@ -27,7 +27,7 @@ from pathlib import Path
 from pglast import ast
 from pglast.enums import AlterTableType, ObjectType
 
-from supastack import sqltext
+from supastack.database import sqltext
 from supastack.errors import SupastackError
 from supastack.migrations.files import MigrationFile
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from supastack.advisors import ADVISORS, Level, advise, preview_report
+from supastack.database.advisors import ADVISORS, Level, advise, preview_report
 from supastack.local.bootstrap import apply_bootstrap
 from tests.conftest import Services
 from tests.core.conftest import Database

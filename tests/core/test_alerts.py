@@ -10,12 +10,13 @@ from typing import Any
 import pytest
 
 from components.providers.alerts import AlertChannelProvider, AlertRuleProvider
-from supastack import alerts, vault
+from supastack.database import vault
+from supastack.database.postgres import connect
 from supastack.errors import SupastackError
 from supastack.local.paths import PROJECT_DIR
 from supastack.migrations.engine import MigrationEngine
 from supastack.migrations.files import discover_app
-from supastack.postgres import connect
+from supastack.operations import alerts
 from tests.conftest import Recorded, RecordingServer, Services, outs
 
 

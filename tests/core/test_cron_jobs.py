@@ -13,8 +13,9 @@ import pytest
 from psycopg.conninfo import make_conninfo
 
 from components.providers.cron_job import CronJobProvider
-from supastack import cron, vault
+from supastack.database import vault
 from supastack.errors import SupastackError
+from supastack.operations import cron
 from tests.conftest import RecordingServer, Services, outs
 from tests.core.conftest import Database
 

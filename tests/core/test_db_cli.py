@@ -8,8 +8,8 @@ import pytest
 from psycopg.conninfo import make_conninfo
 from typer.testing import CliRunner
 
-from supastack.backups import Backups, DirectoryStore
 from supastack.cli import app
+from supastack.database.backups import Backups, DirectoryStore
 from supastack.migrations.engine import MigrationEngine
 from supastack.migrations.files import discover_app
 from tests.conftest import Services, write_migrations

@@ -14,10 +14,10 @@ from components.providers.migration import MigrationProvider
 from components.providers.postgres_settings import PostgresSettingsProvider
 from components.providers.publication import PublicationTablesProvider
 from components.providers.rls import RlsPolicyProvider, RowLevelSecurityProvider
+from supastack.database.pg_settings import ManagementApiSettings
 from supastack.errors import SupastackError
-from supastack.management_api import ManagementApi
+from supastack.functions.management_api import ManagementApi
 from supastack.migrations.files import checksum
-from supastack.pg_settings import ManagementApiSettings
 from tests.conftest import Services, outs, wait_until
 from tests.core.conftest import Database
 

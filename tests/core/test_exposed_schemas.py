@@ -10,8 +10,8 @@ import httpx
 import pytest
 
 from components.providers.exposed_schemas import ExposedSchemasProvider
-from supastack.exposed_schemas import merged
-from supastack.management_api import ManagementApi
+from supastack.database.exposed_schemas import merged
+from supastack.functions.management_api import ManagementApi
 from tests.conftest import Services, outs
 
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from supastack.errors import SupastackError
+from supastack.functions.packaging import deno_check, package
 from supastack.local.paths import DENO_DIR, PROJECT_DIR
 from supastack.local.system import ensure_deno
-from supastack.packaging import deno_check, package
 
 USES_SHARED = (
     'import { json, serve } from "../../_shared/mod.ts";\n'

@@ -18,15 +18,15 @@ from psycopg.conninfo import make_conninfo
 from components.providers.edge_function import EdgeFunctionProvider
 from components.providers.function_secrets import FunctionSecretsProvider
 from components.providers.vault_secret import VaultSecretProvider
-from supastack import vault
+from supastack.config.manifest import FunctionSpec
+from supastack.database import vault
 from supastack.errors import SupastackError
+from supastack.functions.management_api import ManagementApi
+from supastack.functions.packaging import package
 from supastack.local.credentials import sign_jwt
 from supastack.local.paths import PROJECT_DIR
-from supastack.management_api import ManagementApi
-from supastack.manifest import FunctionSpec
 from supastack.migrations.engine import MigrationEngine
 from supastack.migrations.files import discover_app
-from supastack.packaging import package
 from tests.conftest import Services, outs, wait_until
 
 DEMO = """\

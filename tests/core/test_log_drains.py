@@ -9,9 +9,9 @@ import httpx
 import pytest
 from pydantic import ValidationError
 
-from supastack.drains import DRAINS_SECRET, drains_json
-from supastack.management_api import ManagementApi, Upload
-from supastack.settings import LogDrainSettings
+from supastack.config.settings import LogDrainSettings
+from supastack.functions.drains import DRAINS_SECRET, drains_json
+from supastack.functions.management_api import ManagementApi, Upload
 from tests.conftest import RecordingServer, Services
 
 OK = 'Deno.serve(() => new Response("fine"));\n'

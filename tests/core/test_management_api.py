@@ -14,7 +14,7 @@ import pytest
 
 from components.providers.realtime_config import RealtimeConfigProvider
 from supastack.errors import SupastackError
-from supastack.management_api import MAX_ATTEMPTS, ManagementApi, Upload
+from supastack.functions.management_api import MAX_ATTEMPTS, ManagementApi, Upload
 from tests.conftest import RecordingServer, Services
 
 HELLO = b'Deno.serve(() => new Response("hello from v1"));\n'

@@ -10,7 +10,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from supastack import scram
+from supastack.database import scram
 from supastack.local.bootstrap import apply_bootstrap
 from tests.conftest import Services
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from components.providers.seed_data import SeedDataProvider
-from supastack import seeds
 from supastack.errors import SupastackError
+from supastack.migrations import seeds
 from tests.conftest import outs
 from tests.core.conftest import Database
 

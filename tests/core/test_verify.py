@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
+from supastack.config.manifest import AppManifest
+from supastack.delivery.verify import HttpProbe, SqlCheck, run_http, run_sql
 from supastack.errors import SupastackError
-from supastack.manifest import AppManifest
-from supastack.verify import HttpProbe, SqlCheck, run_http, run_sql
 from tests.conftest import RecordingServer
 from tests.core.conftest import Database
 

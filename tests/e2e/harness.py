@@ -51,8 +51,8 @@ from pulumi.runtime import rpc
 from pulumi.runtime.mocks import MockMonitor
 
 from policy import validators
+from supastack.database.postgres import connect
 from supastack.local.paths import PROJECT_DIR
-from supastack.postgres import connect
 
 Outputs = dict[str, Any]
 

@@ -14,9 +14,9 @@ import httpx
 import pytest
 import yaml
 
+from supastack.delivery.outputs import StackOutputs
+from supastack.delivery.smoke import run
 from supastack.local.paths import PROJECT_DIR
-from supastack.outputs import StackOutputs
-from supastack.smoke import run
 from tests.conftest import Services
 from tests.e2e.conftest import local_config
 from tests.e2e.harness import deploy

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from supastack.outputs import load
-from supastack.smoke import Check, run
+from supastack.delivery.outputs import load
+from supastack.delivery.smoke import Check, run
 
 OUTPUTS = os.environ.get("SUPASTACK_OUTPUTS")
 

@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from supastack.cron import function_call, validate_schedule
 from supastack.errors import SupastackError
+from supastack.operations.cron import function_call, validate_schedule
 
 LOCAL, SUPABASE = "1.4.2", "1.6"
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pulumi
 import pytest
 
-from supastack import scram
+from supastack.database import scram
 from supastack.errors import SupastackError
 from tests.e2e.harness import plain
 from tests.unit.conftest import RecordingMocks, deploy_platform, make_project, one

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from supastack.errors import SupastackError
-from supastack.manifest import (
+from supastack.config.manifest import (
     AppManifest,
     merged_extensions,
     merged_realtime_config,
     merged_settings,
 )
+from supastack.errors import SupastackError
 
 
 def _app(name: str, **values: object) -> AppManifest:

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from supastack import packaging
 from supastack.errors import SupastackError
-from supastack.packaging import package
+from supastack.functions import packaging
+from supastack.functions.packaging import package
 
 
 def _tree(root: Path, files: dict[str, str]) -> Path:

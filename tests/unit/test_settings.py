@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from supastack import settings
+from supastack.config import settings
+from supastack.config.settings import Target
 from supastack.errors import SupastackError
-from supastack.settings import Target
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 SECURE = {"secure": "v1:AAAA"}

@@ -9,9 +9,9 @@ import pytest
 from typer.testing import CliRunner
 
 from supastack.cli import app
+from supastack.delivery.outputs import load
+from supastack.delivery.smoke import run
 from supastack.errors import SupastackError
-from supastack.outputs import load
-from supastack.smoke import run
 
 MINIMAL = {
     "stack": "local",

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import psycopg
 
+from supastack.database.postgres import connect
 from supastack.errors import SupastackError
-from supastack.postgres import connect
 
 
 def put_secret(conninfo: str, name: str, value: str, description: str = "") -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from supastack.manifest import AppManifest
+from supastack.config.manifest import AppManifest
 
 OBJECT_KINDS = ("table", "sequence", "function")
 

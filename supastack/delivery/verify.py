@@ -27,9 +27,9 @@ import psycopg
 import psycopg.sql
 from pydantic import Field, model_validator
 
-from supastack import sqltext
+from supastack.config.models import ConfigModel
+from supastack.database import sqltext
 from supastack.local.credentials import sign_jwt
-from supastack.models import ConfigModel
 
 
 class SqlExpect(ConfigModel):

@@ -16,10 +16,10 @@ from typing import Protocol
 import psycopg
 from psycopg import sql
 
+from supastack.database.postgres import Connection, connect
 from supastack.errors import SupastackError
+from supastack.functions.management_api import ManagementApi
 from supastack.local.cluster import OWNED_SETTINGS, Cluster
-from supastack.management_api import ManagementApi
-from supastack.postgres import Connection, connect
 
 #: Keys the Management API accepts (UpdatePostgresConfigBody), and those needing a restart.
 SUPABASE_KEYS = frozenset(

@@ -21,11 +21,11 @@ from typing import Annotated, Literal, Self, TypeVar
 import yaml
 from pydantic import AfterValidator, Field, ValidationError, model_validator
 
-from supastack import sqltext
+from supastack.config.models import ConfigModel, SecretName, describe_errors
+from supastack.config.settings import Duration, Severity
+from supastack.database import sqltext
+from supastack.delivery.verify import VerifySpec
 from supastack.errors import SupastackError
-from supastack.models import ConfigModel, SecretName, describe_errors
-from supastack.settings import Duration, Severity
-from supastack.verify import VerifySpec
 
 #: Extensions Supabase pins to a schema: pg_cron must live in pg_catalog.
 PINNED_SCHEMAS = {"pg_cron": "pg_catalog"}
@@ -281,7 +281,7 @@ class AppManifest(ConfigModel):
     alerts: list[AlertRuleSpec] = Field(default_factory=list)
     realtime_config: RealtimeConfigSpec | None = None
     verify: VerifySpec = Field(default_factory=VerifySpec)
-    """The guide's own checks, run by ``supastack smoke`` (``supastack.verify``)."""
+    """The guide's own checks, run by ``supastack smoke`` (``supastack.delivery.verify``)."""
 
     @property
     def schema_name(self) -> str:

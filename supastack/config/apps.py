@@ -12,11 +12,11 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from graphlib import CycleError, TopologicalSorter
 
+from supastack.config.manifest import AppManifest
+from supastack.config.settings import MONITORING_APP, PLATFORM_APPS
 from supastack.errors import SupastackError
-from supastack.manifest import AppManifest
 from supastack.migrations.files import MigrationFile
 from supastack.migrations.lint import created_tables
-from supastack.settings import MONITORING_APP, PLATFORM_APPS
 
 
 def platform_apps_used(manifest: AppManifest) -> tuple[str, ...]:

@@ -23,10 +23,10 @@ from dataclasses import dataclass
 import psycopg
 from psycopg import sql
 
-from supastack import sqltext
+from supastack.config.manifest import AppManifest
+from supastack.database import sqltext
+from supastack.database.postgres import Connection, connect
 from supastack.errors import SupastackError
-from supastack.manifest import AppManifest
-from supastack.postgres import Connection, connect
 
 #: The Vault secret holding the functions' base URL (``https://<ref>.supabase.co`` or local).
 FUNCTIONS_URL_SECRET = "supastack_functions_url"  # noqa: S105 (a name, not a value)
@@ -149,7 +149,8 @@ def _lock_job(conn: Connection, name: str) -> None:
     fail with "tuple concurrently deleted/updated" when two sessions change one job at once
     (two deploys, or a deploy and a rollback)."""
     conn.execute(
-        "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [f"supastack.cron:{name}"]
+        "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
+        [f"supastack.cron:{name}"],
     )
 
 

@@ -1,11 +1,12 @@
-"""Smoke tests of a deployed stack, driven by its outputs (``supastack.outputs``).
+"""Smoke tests of a deployed stack, driven by its outputs (``supastack.delivery.outputs``).
 
 Each check is small and independent and reports a line: the database answers; every declared
 migration is recorded with its checksum; RLS is on for every declared table and enforced (anon
 sees no rows, two fresh users see none, the service role can read); every function answers and
 refuses a missing JWT when ``verify_jwt``; cron jobs are active with their schedules; alert
 rules and channels exist; function secrets and log drains exist by name; the database
-advisors (``supastack.advisors``) find no ERROR or WARN; then each app's ``verify:`` checks.
+advisors (``supastack.database.advisors``) find no ERROR or WARN; then each app's ``verify:``
+checks.
 """
 
 from __future__ import annotations
@@ -20,11 +21,12 @@ import httpx
 import psycopg
 from psycopg import sql
 
-from supastack import advisors, verify
+from supastack.database import advisors
+from supastack.delivery import verify
+from supastack.delivery.outputs import StackOutputs
+from supastack.delivery.verify import act_as
 from supastack.errors import SupastackError
-from supastack.management_api import ManagementApi
-from supastack.outputs import StackOutputs
-from supastack.verify import act_as
+from supastack.functions.management_api import ManagementApi
 
 HTTP_TIMEOUT_S = 15.0
 

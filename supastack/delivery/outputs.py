@@ -16,8 +16,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
+from supastack.delivery.verify import VerifySpec
 from supastack.errors import SupastackError
-from supastack.verify import VerifySpec
 
 
 class _Output(BaseModel):

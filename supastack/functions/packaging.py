@@ -26,10 +26,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from supastack.config.manifest import FUNCTION_SLUG
 from supastack.errors import SupastackError
+from supastack.functions.management_api import Upload
 from supastack.local.system import network_env
-from supastack.management_api import Upload
-from supastack.manifest import FUNCTION_SLUG
 
 #: Supabase refuses bundles over 20 MB; the local runtime does too.
 MAX_BYTES = 20 * 1024 * 1024

@@ -28,12 +28,12 @@ import boto3
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
+from supastack.config.settings import BackupSettings
+from supastack.database.postgres import connect
 from supastack.errors import SupastackError
 from supastack.local.system import PG_BIN
 from supastack.migrations.engine import BeforeRun, Direction
 from supastack.migrations.files import MigrationFile
-from supastack.postgres import connect
-from supastack.settings import BackupSettings
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

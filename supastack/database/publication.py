@@ -11,8 +11,8 @@ from collections.abc import Iterable
 import psycopg
 from psycopg import sql
 
+from supastack.database.postgres import Connection, connect
 from supastack.errors import SupastackError
-from supastack.postgres import Connection, connect
 
 REALTIME = "supabase_realtime"
 Table = tuple[str, str]

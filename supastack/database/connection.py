@@ -14,8 +14,8 @@ from urllib.parse import quote
 
 from psycopg.conninfo import make_conninfo
 
+from supastack.config.settings import StackSettings
 from supastack.errors import SupastackError
-from supastack.settings import StackSettings
 from supastack.targets import TargetSeam, database_endpoint
 
 

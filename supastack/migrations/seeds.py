@@ -15,9 +15,9 @@ from pathlib import Path
 
 import psycopg
 
+from supastack.database.postgres import Connection, connect
 from supastack.errors import SupastackError
 from supastack.migrations.files import migration_statements
-from supastack.postgres import Connection, connect
 
 
 @dataclass(frozen=True)

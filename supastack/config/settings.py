@@ -18,8 +18,8 @@ from typing import Annotated, Any, Literal, Self
 import yaml
 from pydantic import AfterValidator, Field, ValidationError, model_validator
 
+from supastack.config.models import ConfigModel, SecretName, describe_errors
 from supastack.errors import SupastackError
-from supastack.models import ConfigModel, SecretName, describe_errors
 
 NAMESPACE = "supastack"
 

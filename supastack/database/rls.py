@@ -14,9 +14,9 @@ from typing import LiteralString
 import psycopg
 from psycopg import sql
 
-from supastack import sqltext
+from supastack.database import sqltext
+from supastack.database.postgres import Connection, connect
 from supastack.errors import SupastackError
-from supastack.postgres import Connection, connect
 
 _COMMANDS = {
     "all": "ALL",

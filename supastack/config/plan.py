@@ -10,11 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from supastack.alerts import Channel, Rule, channel_of, plan_rules
-from supastack.apps import check_shared_names, deployment_order, uses
-from supastack.cron import Job, plan_jobs
-from supastack.errors import SupastackError
-from supastack.manifest import (
+from supastack.config.apps import check_shared_names, deployment_order, uses
+from supastack.config.manifest import (
     AppManifest,
     SecretSpec,
     available_apps,
@@ -22,11 +19,14 @@ from supastack.manifest import (
     load_app,
     merged_secrets,
 )
+from supastack.config.settings import StackSettings
+from supastack.errors import SupastackError
+from supastack.functions.packaging import FunctionPackage, package
 from supastack.migrations.files import MigrationFile, discover
-from supastack.packaging import FunctionPackage, package
-from supastack.seeds import SeedFile
-from supastack.seeds import discover as discover_seeds
-from supastack.settings import StackSettings
+from supastack.migrations.seeds import SeedFile
+from supastack.migrations.seeds import discover as discover_seeds
+from supastack.operations.alerts import Channel, Rule, channel_of, plan_rules
+from supastack.operations.cron import Job, plan_jobs
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,7 @@ class AppPlan:
     jobs: list[Job]
     rules: list[Rule]
     uses: tuple[str, ...] = ()
-    """The apps this app's resources wait for (``supastack.apps.uses``)."""
+    """The apps this app's resources wait for (``supastack.config.apps.uses``)."""
     seeds: list[SeedFile] = field(default_factory=list)
     """Its seed files, on stacks that seed."""
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 
-from supastack.settings import LogDrainSettings
+from supastack.config.settings import LogDrainSettings
 
 DRAINS_SECRET = "SUPASTACK_LOG_DRAINS"  # noqa: S105 (a name, not a value)
 

@@ -16,11 +16,11 @@ import psycopg
 from pglast import ast
 from psycopg import sql
 
-from supastack import sqltext
+from supastack.config.manifest import AlertRuleSpec, AppManifest, MetricSpec
+from supastack.config.settings import AlertChannel
+from supastack.database import sqltext
+from supastack.database.postgres import connect
 from supastack.errors import SupastackError
-from supastack.manifest import AlertRuleSpec, AppManifest, MetricSpec
-from supastack.postgres import connect
-from supastack.settings import AlertChannel
 
 _RULE_COLUMNS = (
     "severity", "metric_sql", "comparison", "threshold", "window_length", "for_duration",

@@ -21,8 +21,8 @@ from enum import StrEnum
 
 import psycopg
 
+from supastack.database.postgres import connect
 from supastack.errors import SupastackError
-from supastack.postgres import connect
 
 
 class Level(StrEnum):
@@ -241,7 +241,8 @@ def advise(conninfo: str, exposed: list[str] | None = None) -> list[Finding]:
     findings = []
     with connect(conninfo, subject="database advisors") as conn:
         conn.execute(
-            "SELECT set_config('supastack.exposed_schemas', %s, false)", [",".join(schemas)]
+            "SELECT set_config('supastack.exposed_schemas', %s, false)",
+            [",".join(schemas)],
         )
         for advisor in ADVISORS:
             try:

@@ -19,10 +19,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from supastack import settings
+from supastack.config import settings
+from supastack.config.plan import StackPlan, plan_stack
 from supastack.errors import SupastackError
 from supastack.migrations.lint import destructive
-from supastack.plan import StackPlan, plan_stack
 
 
 def _run(command: list[str], cwd: Path, what: str) -> str:

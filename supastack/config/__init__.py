@@ -1,0 +1,1 @@
+"""Stack settings, app manifests and the plan: what a stack deploys, read and checked."""

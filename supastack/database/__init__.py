@@ -1,0 +1,1 @@
+"""Postgres: connections, SQL text, settings, access rules, Vault, backups, advisors."""

@@ -1,0 +1,1 @@
+"""Delivery: the stack outputs, smoke tests, per-app verification, rollback."""

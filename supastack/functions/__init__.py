@@ -1,0 +1,1 @@
+"""Edge functions: packaging, the Management API client, function secrets, drains."""

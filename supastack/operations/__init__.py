@@ -1,0 +1,1 @@
+"""Operations as code: pg_cron jobs and alert rules."""
