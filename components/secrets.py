@@ -15,9 +15,9 @@ import pulumi_random as random
 
 from components.providers.function_secrets import FunctionSecrets
 from components.providers.vault_secret import VaultSecret
-from supastack.config.manifest import SecretSpec
 from supastack.config.settings import LogDrainSettings
 from supastack.functions.drains import DRAINS_SECRET, drains_json
+from supastack.functions.specs import SecretSpec
 
 
 class SecretsArgs(TypedDict):

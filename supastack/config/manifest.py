@@ -1,257 +1,35 @@
 """App manifests: ``apps/<app>.yaml`` declares what one deployed system needs.
 
-This module holds the database part: the app's schema, extensions, Postgres settings, realtime
-tables, roles, grants, default privileges, which of Supabase's default grants to revoke, the
-tables under row level security and their policies. The app's migrations live in
-``migrations/<app>/``.
-
-Identifiers (roles, tables, policies) may be any Postgres name: they are always quoted when
-rendered, never pasted. SQL expressions (a policy's ``using`` and ``withCheck``) are parsed
-here, so an expression that smuggles in a second statement is refused before it reaches a
-database. Every error names the manifest file and the key.
+The manifest is assembled from each concern's specs (``supastack.database.specs``,
+``supastack.functions.specs``, ``supastack.operations.specs``, ``supastack.delivery.verify``);
+this module holds the whole, the checks across its sections, the merges across apps, and
+loading. The app's migrations live in ``migrations/<app>/``. Every error names the manifest
+file and the key.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Annotated, Literal, Self, TypeVar
+from typing import Literal, Self, TypeVar
 
 import yaml
-from pydantic import AfterValidator, Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, model_validator
 
-from supastack.config.models import ConfigModel, SecretName, describe_errors
-from supastack.config.settings import Duration, Severity
-from supastack.database import sqltext
+from supastack.config.models import ConfigModel, describe_errors
+from supastack.database.specs import (
+    DefaultPrivilegeSpec,
+    ExtensionSpec,
+    GrantSpec,
+    Identifier,
+    PolicySpec,
+    RealtimeConfigSpec,
+    RoleSpec,
+)
 from supastack.delivery.verify import VerifySpec
 from supastack.errors import SupastackError
-
-#: Extensions Supabase pins to a schema: pg_cron must live in pg_catalog.
-PINNED_SCHEMAS = {"pg_cron": "pg_catalog"}
-MAX_IDENTIFIER = 63
-
-
-FUNCTION_SLUG = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
-
-
-def _identifier(value: str) -> str:
-    if not value or len(value.encode()) > MAX_IDENTIFIER or "\x00" in value:
-        raise ValueError(f"{value!r} is not a Postgres identifier (1 to 63 bytes, no NUL)")
-    return value
-
-
-Identifier = Annotated[str, AfterValidator(_identifier)]
-Expression = Annotated[str, AfterValidator(sqltext.expression)]
-Privilege = Literal[
-    "SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER",
-    "USAGE", "CREATE", "EXECUTE", "ALL",
-]  # fmt: skip
-
-
-class ExtensionSpec(ConfigModel):
-    """An extension; Supabase keeps them in the ``extensions`` schema (pg_cron in pg_catalog)."""
-
-    name: Identifier
-    schema_: Identifier | None = Field(default=None, alias="schema")
-    version: str | None = None
-
-    @model_validator(mode="before")
-    @classmethod
-    def _from_name(cls, value: object) -> object:
-        return {"name": value} if isinstance(value, str) else value
-
-    @property
-    def schema_name(self) -> str:
-        return self.schema_ or PINNED_SCHEMAS.get(self.name, "extensions")
-
-    @model_validator(mode="after")
-    def _pinned(self) -> Self:
-        pinned = PINNED_SCHEMAS.get(self.name)
-        if pinned and self.schema_ not in (None, pinned):
-            raise ValueError(f"schema: {self.name} must be installed in {pinned} on Supabase")
-        return self
-
-
-class RoleSpec(ConfigModel):
-    """An app role; its password is generated (a Pulumi secret) when it can log in."""
-
-    name: Identifier
-    login: bool = False
-    member_of: list[Identifier] = Field(default_factory=list)
-    connection_limit: int = Field(default=-1, ge=-1)
-
-
-class GrantSpec(ConfigModel):
-    """Privileges on objects of the app's schema (``objects`` empty: all that exist now)."""
-
-    role: Identifier
-    object_type: Literal["schema", "table", "sequence", "function"]
-    objects: list[Identifier] = Field(default_factory=list)
-    privileges: list[Privilege]
-
-
-class DefaultPrivilegeSpec(ConfigModel):
-    """Privileges on objects ``owner`` creates in the app's schema later (by migrations)."""
-
-    role: Identifier
-    object_type: Literal["table", "sequence", "function"]
-    privileges: list[Privilege]
-    owner: Identifier = "postgres"
-
-
-Command = Literal["all", "select", "insert", "update", "delete"]
-
-
-class PolicySpec(ConfigModel):
-    """A row level security policy on a table of the app's schema."""
-
-    name: Identifier
-    table: Identifier
-    command: Command = "all"
-    roles: list[Identifier] = Field(default_factory=lambda: ["public"])
-    mode: Literal["permissive", "restrictive"] = "permissive"
-    using: Expression | None = None
-    with_check: Expression | None = None
-
-    @model_validator(mode="after")
-    def _clauses_fit_the_command(self) -> Self:
-        if self.command in ("select", "delete") and self.with_check is not None:
-            raise ValueError(f"withCheck: a {self.command} policy takes only using")
-        if self.command == "insert" and self.using is not None:
-            raise ValueError("using: an insert policy takes only withCheck")
-        if self.using is None and self.with_check is None:
-            raise ValueError("using: a policy needs using or withCheck")
-        return self
-
-
-class RateLimitSpec(ConfigModel):
-    """Requests per caller per window, enforced by functions/_shared through Postgres."""
-
-    requests: int = Field(gt=0)
-    per_seconds: int = Field(gt=0)
-    by: Literal["user", "ip"] = "user"
-
-
-#: A function's request body limit unless its manifest says otherwise (plenty for JSON APIs).
-DEFAULT_MAX_BODY_BYTES = 1024 * 1024
-#: The largest limit a manifest may set (what one function instance should ever hold).
-MAX_BODY_BYTES = 20 * 1024 * 1024
-
-
-class FunctionSpec(ConfigModel):
-    """A function of the app, ``functions/<app>/<slug>/index.ts``."""
-
-    verify_jwt: bool = True
-    verify_jwt_off_reason: str | None = None
-    """Why the function runs without the gateway's JWT check (the policy pack requires one)."""
-    rate_limit: RateLimitSpec | None = None
-    env: dict[str, str] = Field(default_factory=dict)
-    """Non-secret settings, deployed with the function (its ``function.config.json``)."""
-    max_body_bytes: int = Field(default=DEFAULT_MAX_BODY_BYTES, ge=1, le=MAX_BODY_BYTES)
-    """The largest request body the function reads; ``functions/_shared`` answers 413 past it
-    before parsing anything."""
-
-    def config(self) -> dict[str, object]:
-        """What the function's deployed config file holds (besides its name and verify_jwt)."""
-        body: dict[str, object] = {"env": dict(self.env), "maxBodyBytes": self.max_body_bytes}
-        if self.rate_limit:
-            body["rateLimit"] = self.rate_limit.model_dump(by_alias=True)
-        return body
-
-
-class SecretSpec(ConfigModel):
-    """A function secret: set with ``pulumi config set --secret --path
-    'supastack:secretValues.<name>'`` or generated (``generate``); ``vault`` also stores it
-    in Vault for SQL (cron jobs) to read."""
-
-    name: SecretName
-    generate: bool = False
-    length: int = Field(default=40, ge=16, le=256)
-    optional: bool = False
-    vault: bool = False
-    function: bool = True
-    """Whether functions get it (alert channel secrets are for SQL only)."""
-
-    def deployed(self, provided: Collection[str]) -> bool:
-        """Whether the stack has a value for it: generated, or set in ``secretValues`` (an
-        optional secret the stack does not set is left out, not an error)."""
-        return self.generate or self.name in provided
-
-
-class FunctionTarget(ConfigModel):
-    """A job that calls a function of the app with a JSON body, as a scheduled job."""
-
-    slug: str
-    body: dict[str, object] = Field(default_factory=dict)
-    token_secret: SecretName = "JOB_SECRET"  # noqa: S105 (a name, not a value)
-    """The Vault secret sent as the bearer token (declare it with ``vault: true``)."""
-
-
-class CronJobSpec(ConfigModel):
-    """A pg_cron job: SQL, or a call of one of the app's functions."""
-
-    name: Annotated[str, AfterValidator(_identifier)]
-    schedule: str
-    sql: str | None = None
-    function: FunctionTarget | None = None
-    active: bool = True
-
-    @model_validator(mode="after")
-    def _one_command(self) -> Self:
-        if (self.sql is None) == (self.function is None):
-            raise ValueError("sql: a job runs either sql or a function, exactly one")
-        return self
-
-
-class MetricSpec(ConfigModel):
-    """What a rule measures: one helper, or ``sql`` returning one number (``$1``: the window)."""
-
-    function_error_rate: str | None = None
-    """Share of a function's invocations answered 5xx (0 to 1)."""
-    function_p95_ms: str | None = None
-    """A function's 95th-percentile duration in milliseconds."""
-    cron_failures: str | None = None
-    """Failed runs of a pg_cron job (by name)."""
-    sql: str | None = None
-
-    @model_validator(mode="after")
-    def _exactly_one(self) -> Self:
-        chosen = [k for k, v in self.model_dump().items() if v is not None]
-        if len(chosen) != 1:
-            raise ValueError(
-                "metric: give exactly one of functionErrorRate, functionP95Ms, cronFailures, sql"
-            )
-        return self
-
-
-class AlertRuleSpec(ConfigModel):
-    """A rule: fires when the metric over ``window`` compares true against ``threshold`` for
-    ``for``; repeats every ``repeatEvery`` while firing; resolves when it no longer does."""
-
-    name: Annotated[str, AfterValidator(_identifier)]
-    severity: Severity
-    metric: MetricSpec
-    comparison: Literal[">", ">=", "<", "<=", "=", "<>"] = ">"
-    threshold: float
-    window: Duration = "5min"
-    for_duration: Duration = Field(default="0", alias="for")
-    repeat_every: Duration = "1h"
-    channels: list[str] = Field(default_factory=list)
-    """Channels of ``supastack:alertChannels`` (default: all of them)."""
-
-
-class RealtimeConfigSpec(ConfigModel):
-    """Supabase Realtime limits (Management API ``config/realtime``); the local target has no
-    Realtime server, so there they do not apply."""
-
-    max_concurrent_users: int | None = Field(default=None, ge=1, le=50_000)
-    max_events_per_second: int | None = Field(default=None, ge=1, le=50_000)
-    max_channels_per_client: int | None = Field(default=None, ge=1, le=10_000)
-
-    def api_values(self) -> dict[str, int]:
-        """The API's body: snake_case keys, only what is set."""
-        return {k: v for k, v in self.model_dump().items() if v is not None}
+from supastack.functions.specs import FUNCTION_SLUG, FunctionSpec, SecretSpec
+from supastack.operations.specs import AlertRuleSpec, CronJobSpec
 
 
 class AppManifest(ConfigModel):

@@ -13,7 +13,6 @@ from pathlib import Path
 from supastack.config.apps import check_shared_names, deployment_order, uses
 from supastack.config.manifest import (
     AppManifest,
-    SecretSpec,
     available_apps,
     check_cron_tokens,
     load_app,
@@ -22,6 +21,7 @@ from supastack.config.manifest import (
 from supastack.config.settings import StackSettings
 from supastack.errors import SupastackError
 from supastack.functions.packaging import FunctionPackage, package
+from supastack.functions.specs import SecretSpec
 from supastack.migrations.files import MigrationFile, discover
 from supastack.migrations.seeds import SeedFile
 from supastack.migrations.seeds import discover as discover_seeds

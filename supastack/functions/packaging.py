@@ -26,9 +26,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from supastack.config.manifest import FUNCTION_SLUG
 from supastack.errors import SupastackError
 from supastack.functions.management_api import Upload
+from supastack.functions.specs import FUNCTION_SLUG
 from supastack.local.system import network_env
 
 #: Supabase refuses bundles over 20 MB; the local runtime does too.

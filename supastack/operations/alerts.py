@@ -16,11 +16,12 @@ import psycopg
 from pglast import ast
 from psycopg import sql
 
-from supastack.config.manifest import AlertRuleSpec, AppManifest, MetricSpec
+from supastack.config.manifest import AppManifest
 from supastack.config.settings import AlertChannel
 from supastack.database import sqltext
 from supastack.database.postgres import connect
 from supastack.errors import SupastackError
+from supastack.operations.specs import AlertRuleSpec, MetricSpec
 
 _RULE_COLUMNS = (
     "severity", "metric_sql", "comparison", "threshold", "window_length", "for_duration",

@@ -18,11 +18,11 @@ from psycopg.conninfo import make_conninfo
 from components.providers.edge_function import EdgeFunctionProvider
 from components.providers.function_secrets import FunctionSecretsProvider
 from components.providers.vault_secret import VaultSecretProvider
-from supastack.config.manifest import FunctionSpec
 from supastack.database import vault
 from supastack.errors import SupastackError
 from supastack.functions.management_api import ManagementApi
 from supastack.functions.packaging import package
+from supastack.functions.specs import FunctionSpec
 from supastack.local.credentials import sign_jwt
 from supastack.local.paths import PROJECT_DIR
 from supastack.migrations.engine import MigrationEngine

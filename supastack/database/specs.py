@@ -1,0 +1,124 @@
+"""The database part of an app manifest: extensions, roles, grants, default privileges, row
+level security policies and Realtime limits.
+
+Identifiers (roles, tables, policies) may be any Postgres name: they are always quoted when
+rendered, never pasted. SQL expressions (a policy's ``using`` and ``withCheck``) are parsed
+here, so an expression that smuggles in a second statement is refused before it reaches a
+database.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal, Self
+
+from pydantic import AfterValidator, Field, model_validator
+
+from supastack.config.models import ConfigModel
+from supastack.database import sqltext
+
+#: Extensions Supabase pins to a schema: pg_cron must live in pg_catalog.
+PINNED_SCHEMAS = {"pg_cron": "pg_catalog"}
+MAX_IDENTIFIER = 63
+
+
+def _identifier(value: str) -> str:
+    if not value or len(value.encode()) > MAX_IDENTIFIER or "\x00" in value:
+        raise ValueError(f"{value!r} is not a Postgres identifier (1 to 63 bytes, no NUL)")
+    return value
+
+
+Identifier = Annotated[str, AfterValidator(_identifier)]
+Expression = Annotated[str, AfterValidator(sqltext.expression)]
+Privilege = Literal[
+    "SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER",
+    "USAGE", "CREATE", "EXECUTE", "ALL",
+]  # fmt: skip
+
+
+class ExtensionSpec(ConfigModel):
+    """An extension; Supabase keeps them in the ``extensions`` schema (pg_cron in pg_catalog)."""
+
+    name: Identifier
+    schema_: Identifier | None = Field(default=None, alias="schema")
+    version: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_name(cls, value: object) -> object:
+        return {"name": value} if isinstance(value, str) else value
+
+    @property
+    def schema_name(self) -> str:
+        return self.schema_ or PINNED_SCHEMAS.get(self.name, "extensions")
+
+    @model_validator(mode="after")
+    def _pinned(self) -> Self:
+        pinned = PINNED_SCHEMAS.get(self.name)
+        if pinned and self.schema_ not in (None, pinned):
+            raise ValueError(f"schema: {self.name} must be installed in {pinned} on Supabase")
+        return self
+
+
+class RoleSpec(ConfigModel):
+    """An app role; its password is generated (a Pulumi secret) when it can log in."""
+
+    name: Identifier
+    login: bool = False
+    member_of: list[Identifier] = Field(default_factory=list)
+    connection_limit: int = Field(default=-1, ge=-1)
+
+
+class GrantSpec(ConfigModel):
+    """Privileges on objects of the app's schema (``objects`` empty: all that exist now)."""
+
+    role: Identifier
+    object_type: Literal["schema", "table", "sequence", "function"]
+    objects: list[Identifier] = Field(default_factory=list)
+    privileges: list[Privilege]
+
+
+class DefaultPrivilegeSpec(ConfigModel):
+    """Privileges on objects ``owner`` creates in the app's schema later (by migrations)."""
+
+    role: Identifier
+    object_type: Literal["table", "sequence", "function"]
+    privileges: list[Privilege]
+    owner: Identifier = "postgres"
+
+
+Command = Literal["all", "select", "insert", "update", "delete"]
+
+
+class PolicySpec(ConfigModel):
+    """A row level security policy on a table of the app's schema."""
+
+    name: Identifier
+    table: Identifier
+    command: Command = "all"
+    roles: list[Identifier] = Field(default_factory=lambda: ["public"])
+    mode: Literal["permissive", "restrictive"] = "permissive"
+    using: Expression | None = None
+    with_check: Expression | None = None
+
+    @model_validator(mode="after")
+    def _clauses_fit_the_command(self) -> Self:
+        if self.command in ("select", "delete") and self.with_check is not None:
+            raise ValueError(f"withCheck: a {self.command} policy takes only using")
+        if self.command == "insert" and self.using is not None:
+            raise ValueError("using: an insert policy takes only withCheck")
+        if self.using is None and self.with_check is None:
+            raise ValueError("using: a policy needs using or withCheck")
+        return self
+
+
+class RealtimeConfigSpec(ConfigModel):
+    """Supabase Realtime limits (Management API ``config/realtime``); the local target has no
+    Realtime server, so there they do not apply."""
+
+    max_concurrent_users: int | None = Field(default=None, ge=1, le=50_000)
+    max_events_per_second: int | None = Field(default=None, ge=1, le=50_000)
+    max_channels_per_client: int | None = Field(default=None, ge=1, le=10_000)
+
+    def api_values(self) -> dict[str, int]:
+        """The API's body: snake_case keys, only what is set."""
+        return {k: v for k, v in self.model_dump().items() if v is not None}
