@@ -1,0 +1,37 @@
+"""The Access component alone: login roles get a SCRAM verifier, grants run one at a time, RLS
+comes before the policies that need it."""
+
+from __future__ import annotations
+
+import itertools
+
+from components.access import Access
+from supastack.database import scram
+from tests.e2e.harness import plain
+from tests.unit.components.conftest import build, manifest, secret
+from tests.unit.conftest import RecordingMocks, one
+
+SHOP = manifest(
+    "shop",
+    roles=[{"name": "shop_worker", "login": True}],
+    grants=[{"role": "authenticated", "objectType": "table", "objects": ["items"],
+             "privileges": ["SELECT"]}],
+    rls=["items"],
+    policies=[{"name": "owners read", "table": "items", "command": "select",
+               "roles": ["authenticated"], "using": "owner = (select auth.uid())"}],
+)  # fmt: skip
+
+
+def test_roles_grants_rls_and_policies(pulumi_mocks: RecordingMocks) -> None:
+    build(lambda: Access("shop-access", {"manifest": SHOP, "conninfo": secret(), "database": "db"}))
+    role = one(pulumi_mocks, "postgresql:index/role:Role")
+    assert plain(role.inputs["password"]) == scram.verifier(
+        "generated-password", b"saltsaltsaltsalt"
+    )  # the mocks' fixed pulumi-random values
+    grants = [r for r in pulumi_mocks.resources if r.typ == "postgresql:index/grant:Grant"]
+    assert grants and grants[0].dependencies == [role.urn]
+    for before, after in itertools.pairwise(grants):
+        assert after.dependencies == [before.urn]
+    rls = one(pulumi_mocks, "pulumi-python:dynamic/rls:RowLevelSecurity")
+    policy = one(pulumi_mocks, "pulumi-python:dynamic/rls:RlsPolicy")
+    assert rls.urn in policy.dependencies and policy.inputs["using"].startswith("owner =")

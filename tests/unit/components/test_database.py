@@ -1,0 +1,31 @@
+"""The Database component alone: extensions, one schema per app that owns one, settings."""
+
+from __future__ import annotations
+
+from components.database import Database
+from tests.unit.components.conftest import build, manifest, secret
+from tests.unit.conftest import RecordingMocks, one
+
+
+def test_extensions_schemas_and_settings(pulumi_mocks: RecordingMocks) -> None:
+    apps = [
+        manifest("shop", extensions=["pg_cron", {"name": "citext"}],
+                 postgresSettings={"work_mem": "8MB"}),
+        manifest("blog", schema="public", publicSchemaReason="legacy tables"),
+    ]  # fmt: skip
+    build(lambda: Database("db", {
+        "manifests": apps, "database": "postgres", "protect": True,
+        "settings_target": {"conninfo": secret(), "token": None, "api": None,
+                            "target": "local", "local": {"state_dir": "/s", "port": 1}},
+    }))  # fmt: skip
+    extensions = {
+        r.inputs["name"]: r.inputs["schema"]
+        for r in pulumi_mocks.resources
+        if r.typ == "postgresql:index/extension:Extension"
+    }
+    assert extensions == {"pg_cron": "pg_catalog", "citext": "extensions"}
+    schemas = [r for r in pulumi_mocks.resources if r.typ == "postgresql:index/schema:Schema"]
+    assert [s.inputs["name"] for s in schemas] == ["shop"]  # public is not the app's to create
+    assert all(s.protect for s in schemas)
+    settings = one(pulumi_mocks, "pulumi-python:dynamic/database:PostgresSettings")
+    assert settings.inputs["values"] == {"work_mem": "8MB"}
