@@ -6,7 +6,7 @@ app in its table and JUnit:
 
 - ``sql``: a query (one SELECT) run as a role (``postgres``, ``service_role``, ``anon``, or
   ``authenticated`` as a fresh user), with what it must return: exactly ``rows``, a ``count``
-  of rows, a single value of at least ``min``, or ``empty``.
+  of rows, a single value of at least ``min``, ``empty``, or ``denied`` (refused, 42501).
 - ``http``: a request to one of the app's functions as a caller (``none``, ``anon`` with the
   anon key, ``user`` signed in as a fresh user, ``service`` with the service-role key, ``job``
   with the job secret from Vault), with the status and the JSON keys the answer must have.
@@ -33,22 +33,26 @@ from supastack.local.credentials import sign_jwt
 
 
 class SqlExpect(ConfigModel):
-    """Exactly one of: the rows, their count, a minimum for the single value, or no rows."""
+    """Exactly one of: the rows, their count, a minimum for the single value, no rows, or a
+    refusal (the role may not run the query: SQLSTATE 42501)."""
 
     rows: list[list[Any]] | None = None
     count: int | None = Field(default=None, ge=0)
     min: float | None = None
     empty: bool | None = None
+    denied: bool | None = None
 
     @model_validator(mode="after")
     def _one(self) -> Self:
-        given = [k for k in ("rows", "count", "min", "empty") if getattr(self, k) is not None]
-        if len(given) != 1:
-            raise ValueError("give exactly one of rows, count, min, empty")
+        kinds = ("rows", "count", "min", "empty", "denied")
+        if len([k for k in kinds if getattr(self, k) is not None]) != 1:
+            raise ValueError("give exactly one of rows, count, min, empty, denied")
         return self
 
     def failure(self, rows: list[tuple[Any, ...]]) -> str | None:
         """Why ``rows`` do not meet the expectation, or None."""
+        if self.denied:
+            return f"the query ran ({len(rows)} rows); expected it to be refused"
         if self.rows is not None:
             got = [list(row) for row in rows]
             return None if got == self.rows else f"got {json.dumps(got, default=str)}"
@@ -129,7 +133,12 @@ def run_sql(database_url: str, checks: list[SqlCheck]) -> Iterator[Result]:
                         )
                     rows = conn.execute(check.query.encode()).fetchall()
             except psycopg.Error as exc:
-                yield check.name, False, f"{exc.sqlstate}: {exc.diag.message_primary}"
+                refused = bool(check.expect.denied) and exc.sqlstate == "42501"
+                yield (
+                    check.name,
+                    refused,
+                    "" if refused else f"{exc.sqlstate}: {exc.diag.message_primary}",
+                )
                 continue
             problem = check.expect.failure(rows)
             yield check.name, problem is None, problem or ""

@@ -36,6 +36,16 @@ def test_sql_checks_pass_and_fail_with_what_they_got(database: Database) -> None
     assert results[6] == (False, '42P01: relation "public.missing" does not exist')
 
 
+def test_a_refusal_can_be_what_is_expected(database: Database) -> None:
+    database.execute("create table public.hidden (n int); revoke all on public.hidden from public")
+    checks = [
+        _check("select * from public.hidden", {"denied": True}, role="anon"),
+        _check("select * from public.hidden", {"denied": True}),  # postgres may read it
+    ]
+    results = [(ok, detail) for _, ok, detail in run_sql(database.url, checks)]
+    assert results == [(True, ""), (False, "the query ran (0 rows); expected it to be refused")]
+
+
 def test_a_check_runs_as_its_role_and_leaves_nothing_behind(database: Database) -> None:
     database.execute("create table public.t (n int); grant select on public.t to anon")
     checks = [
@@ -80,7 +90,7 @@ def test_http_probes_check_status_keys_and_callers(http_endpoint: RecordingServe
         ({"sql": [{"name": "x", "query": "delete from t", "expect": {"empty": True}}]},
          r"query: must be one SELECT"),
         ({"sql": [{"name": "x", "query": "select 1", "expect": {"empty": True, "count": 1}}]},
-         r"give exactly one of rows, count, min, empty"),
+         r"give exactly one of rows, count, min, empty, denied"),
     ],
 )  # fmt: skip
 def test_a_wrong_verify_section_is_refused_at_load(verify: object, message: str) -> None:

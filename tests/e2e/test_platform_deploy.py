@@ -70,6 +70,9 @@ def test_the_smoke_tests_pass_on_the_deployed_stack(
         "session-cleanup answers the job secret",
     ):
         assert f"ok   bidding verify: {name}" in result.output, result.output
+    assert "ok   monitoring verify: the API roles cannot read the invocation records" in (
+        result.output
+    )
     assert 'failures="0"' in junit.read_text()
     assert fresh.credentials.db_password not in result.output
 
