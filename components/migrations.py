@@ -81,4 +81,5 @@ class Migrations(pulumi.ComponentResource):
         if result.note:
             pulumi.log.info(result.note, resource=self)
         for finding in result.findings:
-            pulumi.log.warn(str(finding), resource=self)
+            log = pulumi.log.info if finding.info else pulumi.log.warn
+            log(str(finding), resource=self)

@@ -180,7 +180,7 @@ def db_lint(
         typer.Argument(help="migration files or directories (default: migrations/)"),
     ] = None,
 ) -> None:
-    """Lint migration files without a database; exits 1 on any finding."""
+    """Lint migration files without a database; exits 1 on any finding (info aside)."""
     project_dir: Path = ctx.obj
     with _user_errors():
         findings = []
@@ -189,8 +189,9 @@ def db_lint(
                 findings += lint(files, _schema(project_dir, app_name), context)
     for finding in findings:
         typer.echo(str(finding))
-    typer.echo(f"{len(findings)} finding(s)")
-    if findings:
+    problems = [f for f in findings if not f.info]
+    typer.echo(f"{len(problems)} finding(s), {len(findings) - len(problems)} info")
+    if problems:
         raise typer.Exit(code=1)
 
 

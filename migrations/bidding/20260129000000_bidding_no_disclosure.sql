@@ -73,5 +73,10 @@ revoke execute on function
   public.archive_closed_sessions(interval)
 from public, anon, authenticated;
 
+-- Plain index builds: the engine runs each file in one transaction (concurrent builds need a
+-- non-transactional migration, not supported yet); both tables are small (a result per
+-- session, notifications are archived), so the write lock is brief.
+-- squawk-ignore require-concurrent-index-creation
 create index bidding_notifications_by_session on public.bidding_notifications (session_id);
+-- squawk-ignore require-concurrent-index-creation
 create index bidding_results_by_winning_bid on public.bidding_results (winning_bid_id);

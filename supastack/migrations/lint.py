@@ -50,13 +50,12 @@ class Finding:
     line: int
     rule: str
     message: str
-
-    @property
-    def destructive(self) -> bool:
-        return self.rule == "destructive"
+    info: bool = False
+    """Worth knowing, not a problem: a down file dropping what its own up file created."""
 
     def __str__(self) -> str:
-        return f"{self.source}:{self.line}: {self.rule}: {self.message}"
+        level = " (info)" if self.info else ""
+        return f"{self.source}:{self.line}: {self.rule}{level}: {self.message}"
 
 
 def _name(relation: ast.RangeVar | None) -> tuple[str, str]:
@@ -113,6 +112,42 @@ def _destructive(node: ast.Node) -> str | None:
     return None
 
 
+def _dropped(node: ast.Node) -> set[str]:
+    """The tables, schemas and columns a statement drops (``table:s.t``, ``schema:s``,
+    ``column:s.t.c``); empty for anything else."""
+    if isinstance(node, ast.DropStmt) and node.removeType == ObjectType.OBJECT_TABLE:
+        names = [[part.sval for part in obj] for obj in node.objects or ()]
+        return {f"table:{n[-2] if len(n) > 1 else 'public'}.{n[-1]}" for n in names}
+    if isinstance(node, ast.DropStmt) and node.removeType == ObjectType.OBJECT_SCHEMA:
+        return {f"schema:{obj.sval}" for obj in node.objects or ()}
+    if isinstance(node, ast.AlterTableStmt):
+        table = ".".join(_name(node.relation))
+        return {
+            f"column:{table}.{cmd.name}"
+            for cmd in node.cmds or ()
+            if cmd.subtype == AlterTableType.AT_DropColumn
+        }
+    return set()
+
+
+def _created(file: MigrationFile) -> set[str]:
+    """What ``file``'s up file creates, in :func:`_dropped`'s terms."""
+    created = {"table:" + ".".join(table.name) for table in created_tables(file)}
+    for statement in sqltext.split(file.sql, file.source):
+        node = statement.node
+        if isinstance(node, ast.CreateSchemaStmt) and node.schemaname:
+            created.add(f"schema:{node.schemaname}")
+        if isinstance(node, ast.AlterTableStmt):
+            table = ".".join(_name(node.relation))
+            created |= {
+                f"column:{table}.{cmd.def_.colname}"
+                for cmd in node.cmds or ()
+                if cmd.subtype == AlterTableType.AT_AddColumn
+                and isinstance(cmd.def_, ast.ColumnDef)
+            }
+    return created
+
+
 def _definer_without_search_path(node: ast.Node) -> bool:
     if not isinstance(node, ast.CreateFunctionStmt):
         return False
@@ -167,12 +202,21 @@ def _rls_findings(
 
 
 def _statement_findings(file: MigrationFile) -> Iterable[Finding]:
-    """Destructive statements and unpinned SECURITY DEFINER functions, in the up and down file."""
+    """Destructive statements and unpinned SECURITY DEFINER functions, in the up and down file.
+
+    A down file dropping only what its own up file created is what a down file is for: that is
+    reported as info (a backup is still taken before it runs, on stacks that take them).
+    """
+    created = _created(file) if file.down_sql is not None else set()
     for source, text in _texts(file):
+        undoing = source == file.down_source
         for statement in sqltext.split(text, source):
             what = _destructive(statement.node)
             if what:
-                yield Finding(source, statement.line, "destructive", what)
+                dropped = _dropped(statement.node)
+                expected = undoing and bool(dropped) and dropped <= created
+                message = f"{what} (created by its up file)" if expected else what
+                yield Finding(source, statement.line, "destructive", message, info=expected)
             if _definer_without_search_path(statement.node):
                 yield Finding(
                     source,

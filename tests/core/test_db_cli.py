@@ -102,14 +102,14 @@ def test_status_without_the_database_password_says_where_to_put_it(tmp_path: Pat
 
 def test_lint_files_directories_and_the_whole_tree_without_a_database(demo: Path) -> None:
     code, out = run(demo, "lint", str(demo / "migrations" / "demo" / "20240103000000_orders.sql"))
-    assert code == 1 and out.splitlines()[-1] == "2 finding(s)"
+    assert code == 1 and out.splitlines()[-1] == "2 finding(s), 0 info"
     code, out = run(demo, "lint")
     assert code == 1 and "20240101000000_items.sql" not in out  # RLS enabled there
     clean = demo / "clean" / "migrations" / "tidy"
     clean.mkdir(parents=True)
     (clean / "1_t.sql").write_text("select 1;\n")
     code, out = run(demo, "lint", str(clean))
-    assert code == 0 and out.strip() == "0 finding(s)"
+    assert code == 0 and out.strip() == "0 finding(s), 0 info"
     code, out = run(demo, "lint", str(demo / "nope"))
     assert code == 1 and "nope: no such file or directory" in out
 

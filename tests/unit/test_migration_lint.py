@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from typer.testing import CliRunner
 
+from supastack.cli import app
 from supastack.errors import SupastackError
+from supastack.local.paths import PROJECT_DIR
 from supastack.migrations.files import MigrationFile
 from supastack.migrations.lint import destructive, lint
 
@@ -83,3 +86,26 @@ def test_squawk_findings_are_located_in_the_migration_file() -> None:
 def test_a_syntax_error_names_the_file_and_line() -> None:
     with pytest.raises(SupastackError, match=r"migrations/shop/1_m.sql:2: syntax error"):
         lint([_file("select 1;\ncreate tabel x ();\n")], "shop")
+
+
+def test_a_down_file_dropping_what_its_up_file_created_is_info_and_anything_else_is_not() -> None:
+    up = (
+        "create table shop.items (id bigint primary key);\n"
+        "alter table shop.orders add column note text;\n"
+        "alter table shop.items enable row level security;\n"
+    )
+    down = (
+        "alter table shop.orders drop column note;\n"
+        "drop table shop.items;\n"
+        "drop table shop.orders;\n"
+    )
+    found = {
+        (f.line, f.info) for f in lint([_file(up, down=down)], "shop") if f.rule == "destructive"
+    }
+    assert found == {(1, True), (2, True), (3, False)}  # orders was not created by the up file
+
+
+def test_db_lint_passes_on_the_repositorys_own_migrations() -> None:
+    result = CliRunner().invoke(app, ["--cwd", str(PROJECT_DIR), "db", "lint"])
+    assert result.exit_code == 0, result.output
+    assert result.output.strip().endswith("0 finding(s), 10 info")
