@@ -120,10 +120,12 @@ def reset(
 
 
 def _stack(ctx: typer.Context, stack: str) -> tuple[settings.StackSettings, str]:
-    """The stack's settings and its database connection string."""
+    """The stack's settings and its database connection string, once the database answers."""
     project_dir: Path = ctx.obj
     loaded = settings.load(project_dir, stack)
-    return loaded, connection.conninfo(loaded, connection.cli_password(loaded, project_dir))
+    conninfo = connection.conninfo(loaded, connection.cli_password(loaded, project_dir))
+    connection.require_reachable(loaded, conninfo, project_dir)
+    return loaded, conninfo
 
 
 @db_app.command("status")
@@ -140,6 +142,13 @@ def db_status(
     """
     project_dir: Path = ctx.obj
     with _user_errors():
+        deployed = settings.load(project_dir, stack).deployed_apps
+        unknown = [name for name in apps or () if name not in deployed]
+        if unknown:
+            raise SupastackError(
+                f"--app {unknown[0]}: not an app of stack {stack!r} (it deploys: "
+                f"{', '.join(deployed)})"
+            )
         stack_settings, conninfo = _stack(ctx, stack)
         names = apps or stack_settings.deployed_apps
         found = discover(project_dir / "migrations", names)
@@ -269,6 +278,8 @@ def smoke(
 ) -> None:
     """Check the deployed stack against its outputs; exit 1 on any failure."""
     with _user_errors():
+        if outputs is None:
+            settings.load(ctx.obj, stack)  # a stack that does not exist is said as such
         loaded = load_outputs(outputs) if outputs else outputs_from_pulumi(ctx.obj, stack)
         results = run_smoke(loaded)
     typer.echo(smoke_table(results))
@@ -290,6 +301,7 @@ def rollback(
     """Deploy the program and config of an earlier update again, then run the smoke tests."""
     project_dir: Path = ctx.obj
     with _user_errors():
+        settings.load(project_dir, stack)  # a stack that does not exist is said as such
         rollbacks.require_clean(project_dir)
         commit = rollbacks.target_commit(project_dir, stack, to)
         with rollbacks.worktree(project_dir, commit) as tree:

@@ -55,6 +55,16 @@ class TargetSeam:
         takes (the local target has neither)."""
         return not self.is_local
 
+    @property
+    def unreachable_hint(self) -> str:
+        """What to do when the stack's database does not answer."""
+        if self.is_local:
+            return (
+                "start the local environment with `supastack local up` (`supastack local "
+                "status` shows what runs)"
+            )
+        return "check supastack:database in the stack file and PGPASSWORD"
+
     def local_credentials(self) -> LocalCredentials | None:
         """The credentials ``supastack local up`` generated (None on Supabase, whose secrets
         are stack secrets). Reads the state directory: call it before building the program."""

@@ -329,7 +329,9 @@ def load(project_dir: Path, stack: str) -> StackSettings:
     try:
         document = yaml.safe_load(path.read_text())
     except FileNotFoundError:
-        raise SupastackError(f"{path.name}: no such stack file in {project_dir}") from None
+        raise SupastackError(
+            f"no such stack {stack!r}: there is no {path.name} in {project_dir}"
+        ) from None
     except yaml.YAMLError as exc:
         raise SupastackError(f"{path.name}: not valid YAML: {exc}") from None
     if not isinstance(document, Mapping) or not isinstance(document.get("config"), Mapping):

@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 from urllib.parse import quote
 
+import psycopg
 from psycopg.conninfo import make_conninfo
 
 from supastack.config.settings import StackSettings
@@ -56,3 +57,16 @@ def cli_password(stack: StackSettings, project_dir: Path) -> str:
             f"`PGPASSWORD=$(pulumi config get supastack:dbPassword --stack {stack.stack})`"
         )
     return password
+
+
+def require_reachable(stack: StackSettings, conninfo_: str, project_dir: Path) -> None:
+    """Fail with what to do when the stack's database does not answer (the CLI checks first)."""
+    try:
+        psycopg.connect(conninfo_, connect_timeout=5).close()
+    except psycopg.OperationalError as exc:
+        host, port, _ = database_endpoint(stack)
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise SupastackError(
+            f"{stack.source}: the database at {host}:{port} does not answer ({reason}); "
+            f"{TargetSeam(stack, project_dir).unreachable_hint}"
+        ) from None

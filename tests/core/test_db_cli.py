@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 
 from supastack.cli import app
 from supastack.database.backups import Backups, DirectoryStore
+from supastack.local.system import free_port
 from supastack.migrations.engine import MigrationEngine
 from supastack.migrations.files import discover_app
 from tests.conftest import Services, write_migrations
@@ -145,3 +146,26 @@ def test_db_advisors_lists_findings_and_fails_on_errors(demo: Path, database: Da
     database.execute("alter table public.exposed enable row level security")
     code, output = run(demo, "advisors", "--stack", "test", "--level", "WARN")
     assert (code, output.strip()) == (0, "0 ERROR, 0 WARN, 2 INFO")
+
+
+def test_an_unknown_app_or_stack_is_said_as_such(demo: Path) -> None:
+    code, out = run(demo, "status", "--stack", "test", "--app", "nope")
+    assert (
+        code == 1 and "--app nope: not an app of stack 'test' (it deploys: monitoring, demo)" in out
+    )
+    for command in (["smoke", "--stack", "nope"], ["rollback", "--stack", "nope", "--to", "1"]):
+        result = runner.invoke(app, ["--cwd", str(demo), *command])
+        assert result.exit_code == 1
+        assert "no such stack 'nope': there is no Pulumi.nope.yaml in" in result.output
+
+
+def test_a_database_that_does_not_answer_says_what_to_do(demo: Path) -> None:
+    stack_file = demo / "Pulumi.test.yaml"
+    down = stack_file.read_text().replace("dbPort: ", f"dbPort: {free_port()}  # was ")
+    (demo / "Pulumi.down.yaml").write_text(down)
+    code, out = run(demo, "status", "--stack", "down")
+    assert code == 1
+    assert "Pulumi.down.yaml: the database at 127.0.0.1:" in out
+    assert "does not answer (connection failed: " in out
+    assert out.rstrip().endswith("start the local environment with `supastack local up` "
+                                 "(`supastack local status` shows what runs)")  # fmt: skip
