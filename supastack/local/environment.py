@@ -54,7 +54,7 @@ class LocalEnvironment:
     def up(self, report: Report = print, install: bool = True) -> bool:
         """Bring both services up; return False when they already ran (nothing was done)."""
         if install:
-            system.install_packages(system.missing_packages())
+            system.install_packages(system.missing_packages(), report)
         elif missing := system.missing_packages():
             raise SupastackError(f"missing packages: {' '.join(missing)}")
         deno = system.ensure_deno()

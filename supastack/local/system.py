@@ -12,7 +12,7 @@ import random
 import shutil
 import socket
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from supastack.errors import SupastackError
@@ -48,8 +48,16 @@ def _run(cmd: Sequence[str], what: str) -> None:
         raise SupastackError(f"{what} failed ({' '.join(cmd)}):\n" + "\n".join(tail))
 
 
-def install_packages(packages: Sequence[str]) -> None:
-    """Install Debian packages with apt-get; only possible as root on a Debian-like system."""
+#: How long apt-get waits for another process (unattended-upgrades, a second install) to
+#: release the dpkg and package-list locks before giving up.
+APT_LOCK_WAIT_S = 300
+
+
+def install_packages(packages: Sequence[str], report: Callable[[str], None] = print) -> None:
+    """Install Debian packages with apt-get; only possible as root on a Debian-like system.
+
+    Another process holding apt's locks is waited for (at most :data:`APT_LOCK_WAIT_S`,
+    apt's own ``DPkg::Lock::Timeout``), not an error at once."""
     if not packages:
         return
     listed = " ".join(packages)
@@ -63,7 +71,15 @@ def install_packages(packages: Sequence[str]) -> None:
             "and run again"
         )
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for cmd in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", *packages]):
+    report(
+        f"installing {listed} with apt-get (waiting up to {APT_LOCK_WAIT_S} s if another "
+        "process holds apt's lock)"
+    )
+    wait = ["-o", f"DPkg::Lock::Timeout={APT_LOCK_WAIT_S}"]
+    for cmd in (
+        ["apt-get", *wait, "update", "-qq"],
+        ["apt-get", *wait, "install", "-y", "-qq", *packages],
+    ):
         result = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
         if result.returncode != 0:
             tail = "\n".join(result.stderr.strip().splitlines()[-5:])
