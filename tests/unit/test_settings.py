@@ -112,7 +112,9 @@ def test_other_namespaces_are_ignored() -> None:
 
 
 def test_missing_stack_file_is_named(tmp_path: Path) -> None:
-    with pytest.raises(SupastackError, match=r"Pulumi.nope.yaml: no such stack file"):
+    with pytest.raises(
+        SupastackError, match=r"no such stack 'nope': there is no Pulumi.nope.yaml in "
+    ):
         settings.load(tmp_path, "nope")
 
 
