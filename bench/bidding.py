@@ -24,10 +24,10 @@ from pathlib import Path
 import httpx
 import psycopg
 
+from applier.engine import deploy
 from supastack.local.credentials import sign_jwt
 from tests.conftest import start_services
 from tests.e2e.conftest import local_config
-from tests.e2e.harness import deploy
 
 SESSIONS, BIDS, BIDDERS = 20, 30, 10
 

@@ -3,7 +3,7 @@
 The Pulumi engine runs resources whose dependencies are met in parallel, so any order that
 respects the declared dependencies can happen in a real ``pulumi up``. Each run starts a fresh
 local environment, deploys the program with the offline harness in the order a new random seed
-picks (``tests/e2e/harness.py``), runs the smoke checks, and tears the environment down. It
+picks (``applier/engine.py``), runs the smoke checks, and tears the environment down. It
 prints one line per run and ``failures/N`` at the end; a failing seed can be replayed with
 ``SUPASTACK_APPLY_SEED=<seed>``.
 
@@ -19,11 +19,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from applier.engine import deploy
 from supastack.delivery.outputs import StackOutputs
 from supastack.delivery.smoke import run as smoke
 from tests.conftest import start_services
 from tests.e2e.conftest import local_config
-from tests.e2e.harness import deploy
 
 
 def one_run(root: Path, seed: int) -> str | None:

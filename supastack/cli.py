@@ -7,6 +7,7 @@ non-zero; anything else is a bug and keeps its traceback.
 from __future__ import annotations
 
 import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,6 +22,7 @@ from supastack.database.backups import Backups, backup_directory, store_for
 from supastack.delivery import rollback as rollbacks
 from supastack.delivery.outputs import from_pulumi as outputs_from_pulumi
 from supastack.delivery.outputs import load as load_outputs
+from supastack.delivery.outputs import offline_outputs
 from supastack.delivery.smoke import run as run_smoke
 from supastack.delivery.smoke import table as smoke_table
 from supastack.delivery.smoke import write_junit
@@ -103,6 +105,21 @@ def status(ctx: typer.Context, stack: StackOption = "local") -> None:
         typer.echo(f"{component.name:<13} {state:<8} {component.detail}")
     if not all(c.running for c in components):
         raise typer.Exit(code=1)
+
+
+@local_app.command("deploy")
+def local_deploy(ctx: typer.Context, stack: StackOption = "local") -> None:
+    """Deploy the local stack without the Pulumi CLI (the offline applier, not `pulumi up`)."""
+    with _user_errors():
+        _environment(ctx, stack)  # refuses a stack whose target is not local
+    # The applier runs the Pulumi program (the Pulumi layer); the core stays Pulumi-free.
+    result = subprocess.run(
+        [sys.executable, "-m", "applier", "--project", str(ctx.obj), "--stack", stack],
+        cwd=ctx.obj,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise typer.Exit(code=result.returncode)
 
 
 @local_app.command()
@@ -279,7 +296,8 @@ def smoke(
     """Check the deployed stack against its outputs; exit 1 on any failure."""
     with _user_errors():
         if outputs is None:
-            settings.load(ctx.obj, stack)  # a stack that does not exist is said as such
+            stack_settings = settings.load(ctx.obj, stack)  # an unknown stack is said as such
+            outputs = offline_outputs(stack_settings, ctx.obj)
         loaded = load_outputs(outputs) if outputs else outputs_from_pulumi(ctx.obj, stack)
         results = run_smoke(loaded)
     typer.echo(smoke_table(results))

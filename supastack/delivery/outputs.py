@@ -16,8 +16,10 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
+from supastack.config.settings import StackSettings
 from supastack.delivery.verify import VerifySpec
 from supastack.errors import SupastackError
+from supastack.targets import TargetSeam
 
 
 class _Output(BaseModel):
@@ -81,6 +83,19 @@ class StackOutputs(_Output):
     """Names of the function secrets the stack manages."""
     verify: dict[str, VerifySpec] = Field(default_factory=dict)
     """Per app, its manifest's ``verify:`` section."""
+
+
+#: Where ``supastack local deploy`` writes the local stack's outputs (in its state directory).
+OFFLINE_OUTPUTS = "outputs.json"
+
+
+def offline_outputs(stack: StackSettings, project_dir: Path) -> Path | None:
+    """The outputs ``supastack local deploy`` wrote, when the Pulumi CLI (whose state would be
+    the one to ask) is not installed; None otherwise."""
+    if shutil.which("pulumi") is not None or not TargetSeam(stack, project_dir).is_local:
+        return None
+    path = stack.local.state_path(project_dir) / OFFLINE_OUTPUTS
+    return path if path.exists() else None
 
 
 def from_pulumi(project_dir: Path, stack: str) -> StackOutputs:

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from applier.engine import stack_config
 from tests.conftest import Services, start_services
-from tests.e2e.harness import stack_config
 
 
 @pytest.fixture(scope="module")

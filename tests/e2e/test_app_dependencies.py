@@ -9,10 +9,10 @@ import shutil
 import pytest
 import yaml
 
+from applier.engine import Deployment, deploy
 from supastack.local.paths import PROJECT_DIR
 from tests.conftest import Services, write_migrations
 from tests.e2e.conftest import local_config
-from tests.e2e.harness import Deployment, deploy
 
 REPORT = """\
 create table bid_report.daily (day date primary key, bids bigint not null);

@@ -17,10 +17,10 @@ import httpx
 import psycopg
 import pytest
 
+from applier.engine import deploy
 from supastack.local.credentials import sign_jwt
 from tests.conftest import Services
 from tests.e2e.conftest import local_config
-from tests.e2e.harness import deploy
 
 TABLES = (
     "bidding_sessions",

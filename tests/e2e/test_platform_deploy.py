@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from applier.engine import Deployment, applied_of, deploy
 from supastack.cli import app
 from supastack.local.paths import PROJECT_DIR
 from tests.conftest import Services
 from tests.e2e.conftest import local_config
-from tests.e2e.harness import Deployment, applied_of, deploy
 
 
 @pytest.fixture(scope="module")

@@ -14,12 +14,12 @@ import httpx
 import pytest
 import yaml
 
+from applier.engine import deploy
 from supastack.delivery.outputs import StackOutputs
 from supastack.delivery.smoke import run
 from supastack.local.paths import PROJECT_DIR
 from tests.conftest import Services
 from tests.e2e.conftest import local_config
-from tests.e2e.harness import deploy
 
 COMMENTS = """\
 create table public.bid_comments (

@@ -9,9 +9,9 @@ from pathlib import Path
 import pulumi
 import pytest
 
+from applier.engine import plain
 from supastack.database import scram
 from supastack.errors import SupastackError
-from tests.e2e.harness import plain
 from tests.unit.conftest import RecordingMocks, deploy_platform, make_project, one
 
 MANIFEST = """\

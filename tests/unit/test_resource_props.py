@@ -10,9 +10,9 @@ import dill  # type: ignore[import-untyped]
 import pytest
 from pydantic import ValidationError
 
+from applier.engine import plain
 from components.providers.base import DeclarativeProvider
 from supastack.resource_props import CronJobProps, EdgeFunctionProps, RlsPolicyProps
-from tests.e2e.harness import plain
 from tests.unit.conftest import RecordingMocks, deploy_platform, make_project
 
 MANIFEST = """\

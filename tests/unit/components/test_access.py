@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import itertools
 
+from applier.engine import plain
 from components.access import Access
 from supastack.database import scram
-from tests.e2e.harness import plain
 from tests.unit.components.conftest import build, manifest, secret
 from tests.unit.conftest import RecordingMocks, one
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pulumi
 
+from applier.engine import plain
 from components.secrets import Secrets
 from supastack.functions.specs import SecretSpec
-from tests.e2e.harness import plain
 from tests.unit.components.conftest import build, secret
 from tests.unit.conftest import RecordingMocks, one
 

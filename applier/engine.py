@@ -1,4 +1,4 @@
-"""The offline end-to-end harness: run the real program and apply what it registers.
+"""The offline applier's engine: run the real program and apply what it registers.
 
 The Pulumi CLI and its provider plugins cannot run here, so this runs ``__main__.py`` under
 ``pulumi.runtime.set_mocks`` twice:
@@ -22,7 +22,10 @@ Resources are applied as follows:
 
 Every resource also goes through the policy pack's mandatory validators (``violations``).
 
-Test code only: nothing in ``components/`` or ``supastack/`` can reach it.
+Given the previous run's records, a resource registered again is diffed and changed only when
+its inputs changed, and what the program no longer registers is deleted, newest first. The
+records are checkpointed after every change, so a run that fails part-way leaves them matching
+what was applied, and the next run goes on from there.
 """
 
 from __future__ import annotations
@@ -69,6 +72,34 @@ class Applied:
     @property
     def key(self) -> tuple[str, str]:
         return (self.typ, self.name)
+
+    def record(self) -> dict[str, Any]:
+        return {
+            "typ": self.typ, "name": self.name, "id": self.id, "outputs": self.outputs,
+            "provider": self.provider,
+        }  # fmt: skip
+
+
+#: What happened to a resource in a run.
+CREATED, UPDATED, REPLACED, UNCHANGED, DELETED = (
+    "created", "updated", "replaced", "unchanged", "deleted",
+)  # fmt: skip
+
+
+def save_records(path: Path, applied: list[Applied]) -> None:
+    """The records as JSON, atomically, readable by the owner only (they hold the database
+    password and the Management API token, like the credentials beside them)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    scratch = path.with_suffix(".tmp")
+    with os.fdopen(os.open(scratch, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as out:
+        json.dump([a.record() for a in applied], out)
+    scratch.replace(path)
+
+
+def load_records(path: Path) -> list[Applied]:
+    if not path.exists():
+        return []
+    return [Applied(**record) for record in json.loads(path.read_text())]
 
 
 def _provider(blob: str) -> Any:
@@ -206,10 +237,17 @@ class ApplyingMocks(pulumi.runtime.Mocks):
     does for an older program.
     """
 
-    def __init__(self, previous: list[Applied] | None = None) -> None:
+    def __init__(
+        self,
+        previous: list[Applied] | None = None,
+        checkpoint: Callable[[list[Applied]], None] | None = None,
+    ) -> None:
         self.applied: list[Applied] = []
         self.deleted: list[Applied] = []
+        self.actions: list[tuple[str, Applied]] = []
+        """What changed, in order (custom resources only)."""
         self.violations: list[str] = []
+        self._checkpoint = checkpoint
         #: (protect, secret outputs) the monitor saw, by (type, name): what the policies need
         self.options: ResourceOptionsSeen = {}
         self._previous = {a.key: a for a in previous or []}
@@ -222,9 +260,25 @@ class ApplyingMocks(pulumi.runtime.Mocks):
             inputs = plain(dict(args.inputs))
             self._check_policies(args.typ, args.name, inputs)
             old = self._previous.get((args.typ, args.name))
-            applied = self._apply(args.typ, args.name, inputs, bool(args.custom), old)
+            applied, action = self._apply(args.typ, args.name, inputs, bool(args.custom), old)
             self.applied.append(applied)
+            if args.custom:
+                self.actions.append((action, applied))
+            self._save()
             return applied.id, applied.outputs
+
+    def records(self) -> list[Applied]:
+        """What exists now: this run's resources, and the previous run's not yet seen again."""
+        seen = {a.key for a in self.applied}
+        gone = {a.key for a in self.deleted}
+        return [
+            *self.applied,
+            *(a for a in self._previous_order if a.key not in seen and a.key not in gone),
+        ]
+
+    def _save(self) -> None:
+        if self._checkpoint is not None:
+            self._checkpoint(self.records())
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[Outputs, None]:
         return {}, None
@@ -246,34 +300,45 @@ class ApplyingMocks(pulumi.runtime.Mocks):
             if gone.provider is not None:
                 _provider(gone.provider).delete(gone.id, gone.outputs)
             self.deleted.append(gone)
+            if not gone.id.endswith("-component"):
+                self.actions.append((DELETED, gone))
+            self._save()
 
     def _apply(
         self, typ: str, name: str, inputs: Outputs, custom: bool, old: Applied | None
-    ) -> Applied:
+    ) -> tuple[Applied, str]:
         if not custom:
-            return Applied(typ, name, f"{name}-component", inputs)
+            return Applied(typ, name, f"{name}-component", inputs), UNCHANGED
         if typ == "pulumi:providers:postgresql":
             self._conninfo = make_conninfo(
                 host=inputs["host"], port=inputs["port"], dbname=inputs["database"],
                 user=inputs["username"], password=inputs["password"], sslmode=inputs["sslmode"],
             )  # fmt: skip
-            return Applied(typ, name, f"{name}-provider", inputs)
+            return Applied(typ, name, f"{name}-provider", inputs), UNCHANGED
         if typ in RANDOM_EQUIVALENTS:
             if old is not None:
-                return old  # random values are made once
-            return Applied(typ, name, name, {**inputs, **RANDOM_EQUIVALENTS[typ](inputs)})
+                return old, UNCHANGED  # random values are made once
+            made = {**inputs, **RANDOM_EQUIVALENTS[typ](inputs)}
+            return Applied(typ, name, name, made), CREATED
         if typ in SQL_EQUIVALENTS:
-            assert self._conninfo, "the postgresql provider is registered before its resources"
-            with connect(self._conninfo) as conn:
-                for statement in SQL_EQUIVALENTS[typ](inputs):  # idempotent: safe to repeat
-                    conn.execute(statement)
-            return Applied(typ, name, name, inputs)
+            return self._sql_equivalent(typ, name, inputs, old)
         if typ.startswith("pulumi-python:dynamic/"):
             return self._dynamic(typ, name, inputs, old)
-        raise NotImplementedError(f"the harness has no equivalent for {typ}")
+        raise NotImplementedError(f"the offline applier has no equivalent for {typ}")
+
+    def _sql_equivalent(
+        self, typ: str, name: str, inputs: Outputs, old: Applied | None
+    ) -> tuple[Applied, str]:
+        if old is not None and old.outputs == inputs:
+            return old, UNCHANGED
+        assert self._conninfo, "the postgresql provider is registered before its resources"
+        with connect(self._conninfo) as conn:
+            for statement in SQL_EQUIVALENTS[typ](inputs):  # idempotent: safe to repeat
+                conn.execute(statement)
+        return Applied(typ, name, name, inputs), CREATED if old is None else UPDATED
 
     @staticmethod
-    def _dynamic(typ: str, name: str, inputs: Outputs, old: Applied | None) -> Applied:
+    def _dynamic(typ: str, name: str, inputs: Outputs, old: Applied | None) -> tuple[Applied, str]:
         blob = inputs.pop("__provider")
         provider = _provider(blob)
         checked = provider.check(old.outputs if old else {}, inputs)
@@ -283,18 +348,21 @@ class ApplyingMocks(pulumi.runtime.Mocks):
         if old is not None:
             diff = provider.diff(old.id, old.outputs, news)
             if not diff.changes:
-                return Applied(typ, name, old.id, old.outputs, blob)
+                return Applied(typ, name, old.id, old.outputs, blob), UNCHANGED
             if not diff.replaces:
                 updated = provider.update(old.id, old.outputs, news)
-                return Applied(typ, name, old.id, dict(updated.outs or {}), blob)
+                return Applied(typ, name, old.id, dict(updated.outs or {}), blob), UPDATED
             _provider(old.provider or blob).delete(old.id, old.outputs)
         created = provider.create(news)
-        return Applied(typ, name, str(created.id), dict(created.outs or {}), blob)
+        action = CREATED if old is None else REPLACED
+        return Applied(typ, name, str(created.id), dict(created.outs or {}), blob), action
 
 
-def stack_config(stack_file: str, overrides: Mapping[str, object]) -> dict[str, str]:
+def stack_config(
+    stack_file: str, overrides: Mapping[str, object], project: Path = PROJECT_DIR
+) -> dict[str, str]:
     """A stack file's supastack config as Pulumi hands it to the program, with overrides."""
-    config = yaml.safe_load((PROJECT_DIR / stack_file).read_text())["config"]
+    config = yaml.safe_load((project / stack_file).read_text())["config"]
     merged = {**config, **{f"supastack:{k}": v for k, v in overrides.items()}}
     return {k: v if isinstance(v, str) else json.dumps(v) for k, v in merged.items()}
 
@@ -509,17 +577,20 @@ EXECUTOR_THREADS = 1000
 def deploy(
     config: Mapping[str, str],
     *,
-    previous: Deployment | None = None,
+    previous: Deployment | list[Applied] | None = None,
     project: Path = PROJECT_DIR,
     seed: int | None = None,
+    checkpoint: Callable[[list[Applied]], None] | None = None,
 ) -> Deployment:
     """Run ``project``'s ``__main__.py`` for the ``local`` stack with ``config``, applying every
-    resource in a random order that respects the declared dependencies; with ``previous``, as an
-    update of that deployment (changes and deletions)."""
+    resource in a random order that respects the declared dependencies; with ``previous`` (a
+    deployment, or the records of one), as an update of it (changes and deletions).
+    ``checkpoint`` receives the records after every change."""
     seed = apply_seed() if seed is None else seed
     planning = RecordingMonitor(PreviewMocks())
     _run_program(config, project, planning, preview=True)
-    mocks = ApplyingMocks(previous.mocks.applied if previous else None)
+    before = previous.mocks.records() if isinstance(previous, Deployment) else previous
+    mocks = ApplyingMocks(before, checkpoint)
     order = ApplyOrder(planning.graph, seed)
     try:
         exported = _run_program(config, project, RecordingMonitor(mocks, order), preview=False)

@@ -1,0 +1,100 @@
+"""``python -m applier --project DIR --stack local``: what ``supastack local deploy`` runs.
+
+Deploys the stack to the running local environment with the offline applier, keeping its
+records in the stack's state directory (``deploy-records.json``) so the next run changes only
+what changed, and writing the stack outputs there (``outputs.json``, mode 0600) for
+``supastack smoke``. It refuses stacks whose target is not ``local``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+from applier.engine import (
+    UNCHANGED,
+    DeployError,
+    deploy,
+    load_records,
+    save_records,
+    stack_config,
+)
+from supastack.config import settings
+from supastack.delivery.outputs import OFFLINE_OUTPUTS as OUTPUTS
+from supastack.errors import SupastackError
+from supastack.targets import TargetSeam
+
+NOT_PULUMI = (
+    "This is supastack's offline applier, not `pulumi up`: it runs the program under Pulumi's "
+    "mock runtime and applies each resource through the same providers. Staging and prod are "
+    "deployed with the Pulumi CLI."
+)
+RECORDS = "deploy-records.json"
+
+
+def _write_private(path: Path, text: str) -> None:
+    scratch = path.with_suffix(".tmp")
+    with os.fdopen(os.open(scratch, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as out:
+        out.write(text)
+    scratch.replace(path)
+
+
+def run(project: Path, stack_name: str) -> int:
+    stack = settings.load(project, stack_name)
+    if not TargetSeam(stack, project).is_local:
+        raise SupastackError(
+            f"{stack.source}: supastack:target is '{stack.target}'; the offline applier deploys "
+            "only the local target (use the Pulumi CLI for this stack)"
+        )
+    state = stack.local.state_path(project)
+    records = state / RECORDS
+    print(NOT_PULUMI, flush=True)
+    started = time.monotonic()
+    try:
+        deployment = deploy(
+            stack_config(stack.source, {}, project),
+            previous=load_records(records),
+            project=project,
+            seed=0,  # one order, the same every run (any valid order would do)
+            checkpoint=lambda applied: save_records(records, applied),
+        )
+    except DeployError as error:
+        print(f"error: {error}", file=sys.stderr)
+        print(f"The records in {records} match what was applied: run it again to go on.")
+        return 1
+    counts = Counter(action for action, _ in deployment.mocks.actions)
+    for action, applied in deployment.mocks.actions:
+        if action != UNCHANGED:
+            kind = applied.typ.rsplit(":", 1)[-1]
+            print(f"  {action:<9} {kind:<20} {applied.name}", flush=True)
+    _write_private(state / OUTPUTS, json.dumps(deployment.outputs, indent=2))
+    summary = ", ".join(
+        f"{counts[a]} {a}" for a in ("created", "updated", "replaced", "deleted", "unchanged")
+    )
+    print(f"{summary} in {time.monotonic() - started:.1f} s; outputs in {state / OUTPUTS}")
+    if deployment.mocks.violations:
+        print("policy violations:\n  " + "\n  ".join(deployment.mocks.violations), file=sys.stderr)
+        return 1
+    print(NOT_PULUMI)
+    return 0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m applier", description=__doc__)
+    parser.add_argument("--project", type=Path, default=Path.cwd())
+    parser.add_argument("--stack", default="local")
+    args = parser.parse_args()
+    try:
+        sys.exit(run(args.project.resolve(), args.stack))
+    except SupastackError as error:
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

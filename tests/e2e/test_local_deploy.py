@@ -1,0 +1,104 @@
+"""`supastack local deploy`: the local stack deployed without the Pulumi CLI, through the CLI,
+with its records kept so that a second run changes nothing and a removed file is undone."""
+
+from __future__ import annotations
+
+import shutil
+import stat
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from supastack.cli import app
+from supastack.local.paths import PROJECT_DIR
+from tests.conftest import Services, write_migrations
+
+NOTE = "\n".join(
+    [
+        "create table public.deploy_note (id bigint primary key);",
+        "alter table public.deploy_note enable row level security;",
+        "",
+    ]
+)
+
+
+@pytest.fixture(scope="module")
+def project(fresh: Services, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The project, its local stack file pointed at this module's fresh environment."""
+    root = tmp_path_factory.mktemp("project")
+    shutil.copy(PROJECT_DIR / "__main__.py", root)
+    for tree in ("apps", "migrations", "functions"):
+        shutil.copytree(PROJECT_DIR / tree, root / tree)
+    document = yaml.safe_load((PROJECT_DIR / "Pulumi.local.yaml").read_text())
+    config = document["config"]
+    env = fresh.env
+    config["supastack:local"] = {
+        "stateDir": str(env.state_dir), "dbPort": env.db_port, "runtimePort": env.runtime_port,
+    }  # fmt: skip
+    config["supastack:database"]["port"] = env.db_port
+    config["supastack:backups"]["directory"] = str(env.state_dir / "backups")
+    (root / "Pulumi.local.yaml").write_text(yaml.safe_dump(document))
+    shutil.copy(PROJECT_DIR / "Pulumi.staging.yaml", root)
+    return root
+
+
+def _cli(project: Path, *args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(app, ["--cwd", str(project), *args])
+    return result.exit_code, result.output
+
+
+def test_deploy_then_nothing_to_do_then_smoke(
+    fresh: Services, project: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    code, _ = _cli(project, "local", "deploy")
+    first = capfd.readouterr().out  # the applier runs as a process of its own
+    assert code == 0, first
+    assert first.startswith("This is supastack's offline applier, not `pulumi up`")
+    assert "created   Migration            supastack-bidding-migrations-20260128000000" in first
+    assert ", 0 deleted, " in first
+
+    code, _ = _cli(project, "local", "deploy")
+    second = capfd.readouterr().out
+    assert code == 0, second
+    assert "0 created, 0 updated, 0 replaced, 0 deleted, " in second
+    for name in ("deploy-records.json", "outputs.json"):
+        assert stat.S_IMODE((fresh.env.state_dir / name).stat().st_mode) == 0o600
+
+    code, output = _cli(project, "smoke", "--stack", "local")  # no Pulumi CLI: the outputs file
+    assert code == 0, output
+    assert "database advisors: no ERROR findings" in output
+
+
+def test_a_new_file_is_applied_and_a_removed_one_undone(
+    fresh: Services, project: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    migrations = write_migrations(project, "bidding", {"20260401000000_note.sql": NOTE})
+    (migrations / "bidding" / "20260401000000_note.down.sql").write_text(
+        "drop table public.deploy_note;\n"
+    )
+    manifest = yaml.safe_load((project / "apps" / "bidding.yaml").read_text())
+    manifest["rls"].append("deploy_note")
+    (project / "apps" / "bidding.yaml").write_text(yaml.safe_dump(manifest))
+    assert _cli(project, "local", "deploy")[0] == 0
+    added = capfd.readouterr().out
+    assert "created   Migration            supastack-bidding-migrations-20260401000000" in added
+    with fresh.connect() as conn:
+        assert conn.execute("select to_regclass('public.deploy_note')").fetchone() != (None,)
+
+    for path in migrations.glob("bidding/20260401000000_note*.sql"):
+        path.unlink()
+    manifest["rls"].remove("deploy_note")
+    (project / "apps" / "bidding.yaml").write_text(yaml.safe_dump(manifest))
+    assert _cli(project, "local", "deploy")[0] == 0
+    removed = capfd.readouterr().out
+    assert "deleted   Migration            supastack-bidding-migrations-20260401000000" in removed
+    with fresh.connect() as conn:
+        assert conn.execute("select to_regclass('public.deploy_note')").fetchone() == (None,)
+
+
+def test_another_target_is_refused(project: Path) -> None:
+    code, output = _cli(project, "local", "deploy", "--stack", "staging")
+    assert code == 1
+    assert "supastack:target is 'supabase'; `supastack local` manages stacks whose target" in output
