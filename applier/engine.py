@@ -260,7 +260,11 @@ class ApplyingMocks(pulumi.runtime.Mocks):
             inputs = plain(dict(args.inputs))
             self._check_policies(args.typ, args.name, inputs)
             old = self._previous.get((args.typ, args.name))
-            applied, action = self._apply(args.typ, args.name, inputs, bool(args.custom), old)
+            try:
+                applied, action = self._apply(args.typ, args.name, inputs, bool(args.custom), old)
+            except Exception as error:
+                kind = args.typ.rsplit(":", 1)[-1]
+                raise ResourceFailedError(f"{kind} {args.name}: {error}") from error
             self.applied.append(applied)
             if args.custom:
                 self.actions.append((action, applied))
@@ -528,6 +532,10 @@ class RecordingMonitor(MockMonitor):
         if self.order is None or not request.custom:
             return register(request)
         return self.order.run(urn, lambda: register(request))
+
+
+class ResourceFailedError(RuntimeError):
+    """Applying one resource failed; the message names it (type and name) and says why."""
 
 
 class DeployError(RuntimeError):

@@ -98,6 +98,25 @@ def test_a_new_file_is_applied_and_a_removed_one_undone(
         assert conn.execute("select to_regclass('public.deploy_note')").fetchone() == (None,)
 
 
+def test_a_failure_names_the_resource_and_a_rerun_goes_on(
+    fresh: Services, project: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    bad = project / "migrations" / "bidding" / "20260501000000_broken.sql"
+    bad.write_text("select 1/0;\n")
+    code, _ = _cli(project, "local", "deploy")
+    failed = capfd.readouterr()
+    assert code == 1
+    assert "Migration supastack-bidding-migrations-20260501000000: " in failed.err
+    assert "migrations/bidding/20260501000000_broken.sql:1: statement 1 failed" in failed.err
+    assert "run it again to go on" in failed.out
+
+    bad.write_text("select 1;\n")  # fixed: the rerun applies just that
+    assert _cli(project, "local", "deploy")[0] == 0
+    rerun = capfd.readouterr().out
+    assert "created   Migration            supastack-bidding-migrations-20260501000000" in rerun
+    assert "1 created, 0 updated, 0 replaced, 0 deleted, " in rerun  # nothing else again
+
+
 def test_another_target_is_refused(project: Path) -> None:
     code, output = _cli(project, "local", "deploy", "--stack", "staging")
     assert code == 1
