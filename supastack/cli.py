@@ -10,6 +10,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Annotated
 
@@ -27,6 +28,7 @@ from supastack.delivery.smoke import run as run_smoke
 from supastack.delivery.smoke import table as smoke_table
 from supastack.delivery.smoke import write_junit
 from supastack.errors import SupastackError
+from supastack.local import watch as local_watch
 from supastack.local.environment import LocalEnvironment
 from supastack.local.paths import PROJECT_DIR
 from supastack.migrations.engine import EngineOptions, refusal
@@ -108,18 +110,40 @@ def status(ctx: typer.Context, stack: StackOption = "local") -> None:
 
 
 @local_app.command("deploy")
-def local_deploy(ctx: typer.Context, stack: StackOption = "local") -> None:
+def local_deploy(
+    ctx: typer.Context,
+    stack: StackOption = "local",
+    watch: Annotated[
+        bool,
+        typer.Option(
+            "--watch", help="then redeploy when apps/, migrations/, functions/ or seeds/ change"
+        ),
+    ] = False,
+) -> None:
     """Deploy the local stack without the Pulumi CLI (the offline applier, not `pulumi up`)."""
+    project_dir: Path = ctx.obj
     with _user_errors():
         _environment(ctx, stack)  # refuses a stack whose target is not local
-    # The applier runs the Pulumi program (the Pulumi layer); the core stays Pulumi-free.
-    result = subprocess.run(
-        [sys.executable, "-m", "applier", "--project", str(ctx.obj), "--stack", stack],
-        cwd=ctx.obj,
-        check=False,
-    )
-    if result.returncode != 0:
-        raise typer.Exit(code=result.returncode)
+
+    def deploy_once() -> int:
+        # The applier runs the Pulumi program (the Pulumi layer); the core stays Pulumi-free.
+        command = [sys.executable, "-m", "applier", "--project", str(project_dir), "--stack", stack]
+        return subprocess.run(command, cwd=project_dir, check=False).returncode
+
+    code = deploy_once()
+    if not watch:
+        raise typer.Exit(code=code)
+    watched = ", ".join(f"{tree}/" for tree in local_watch.WATCHED)
+    ready = partial(typer.echo, f"watching {watched} (Ctrl-C stops)")
+    for changed in local_watch.changes(project_dir, ready):
+        shown = ", ".join(changed[:5]) + (
+            f" and {len(changed) - 5} more" if len(changed) > 5 else ""
+        )
+        typer.echo(
+            f"changed: {shown}; deploying again",
+        )
+        if deploy_once() != 0:
+            typer.echo("the deploy failed (see above); fix the file and save it again")
 
 
 @local_app.command()

@@ -3,8 +3,14 @@ with its records kept so that a second run changes nothing and a removed file is
 
 from __future__ import annotations
 
+import queue
 import shutil
+import signal
 import stat
+import subprocess
+import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -121,3 +127,57 @@ def test_another_target_is_refused(project: Path) -> None:
     code, output = _cli(project, "local", "deploy", "--stack", "staging")
     assert code == 1
     assert "supastack:target is 'supabase'; `supastack local` manages stacks whose target" in output
+
+
+class _Lines:
+    """A process's output lines, read as they come (a thread feeds a queue)."""
+
+    def __init__(self, process: subprocess.Popen[str]) -> None:
+        self.queue: queue.Queue[str] = queue.Queue()
+        assert process.stdout is not None
+        self.stream = process.stdout
+        threading.Thread(target=self._feed, daemon=True).start()
+
+    def _feed(self) -> None:
+        for line in self.stream:
+            self.queue.put(line)
+
+    def until(self, fragment: str, timeout: float) -> float:
+        """Seconds until a line containing ``fragment`` arrived (fails after ``timeout``)."""
+        started = time.monotonic()
+        while True:
+            left = timeout - (time.monotonic() - started)
+            try:
+                line = self.queue.get(timeout=max(left, 0.01))
+            except queue.Empty:
+                raise AssertionError(f"no line with {fragment!r} within {timeout} s") from None
+            if fragment in line:
+                return time.monotonic() - started
+
+
+def test_watch_redeploys_an_edited_function_within_seconds(project: Path) -> None:
+    command = [str(Path(sys.executable).parent / "supastack"), "--cwd", str(project), "local",
+               "deploy", "--watch"]  # fmt: skip
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1
+    )
+    try:
+        lines = _Lines(process)
+        lines.until("watching apps/, migrations/, functions/, seeds/", timeout=180)
+        source = project / "functions" / "bidding" / "session-cleanup" / "index.ts"
+        source.write_text(source.read_text() + "// edited while watching\n")
+        took = lines.until(
+            "updated   EdgeFunction         supastack-bidding-fn-session-cleanup", 60
+        )
+        assert took < 30  # seconds, including the debounce, deno check and the upload
+
+        manifest = project / "apps" / "bidding.yaml"
+        good = manifest.read_text()
+        manifest.write_text(good + "colour: blue\n")  # a broken file: reported, still watching
+        lines.until("apps/bidding.yaml: colour: is not a known key", timeout=60)
+        lines.until("the deploy failed (see above)", timeout=30)
+        manifest.write_text(good)
+        lines.until("0 deleted, ", timeout=60)
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=30)
