@@ -318,7 +318,8 @@ class ApplyingMocks(pulumi.runtime.Mocks):
                 host=inputs["host"], port=inputs["port"], dbname=inputs["database"],
                 user=inputs["username"], password=inputs["password"], sslmode=inputs["sslmode"],
             )  # fmt: skip
-            return Applied(typ, name, f"{name}-provider", inputs), UNCHANGED
+            action = CREATED if old is None else UNCHANGED if old.outputs == inputs else UPDATED
+            return Applied(typ, name, f"{name}-provider", inputs), action
         if typ in RANDOM_EQUIVALENTS:
             if old is not None:
                 return old, UNCHANGED  # random values are made once

@@ -109,6 +109,13 @@ def status(ctx: typer.Context, stack: StackOption = "local") -> None:
         raise typer.Exit(code=1)
 
 
+def _deploy_locally(project_dir: Path, stack: str) -> int:
+    """Run the offline applier; its exit status. It runs the Pulumi program (the Pulumi layer),
+    so it runs as a process of its own and the core stays Pulumi-free."""
+    command = [sys.executable, "-m", "applier", "--project", str(project_dir), "--stack", stack]
+    return subprocess.run(command, cwd=project_dir, check=False).returncode
+
+
 @local_app.command("deploy")
 def local_deploy(
     ctx: typer.Context,
@@ -124,25 +131,15 @@ def local_deploy(
     project_dir: Path = ctx.obj
     with _user_errors():
         _environment(ctx, stack)  # refuses a stack whose target is not local
-
-    def deploy_once() -> int:
-        # The applier runs the Pulumi program (the Pulumi layer); the core stays Pulumi-free.
-        command = [sys.executable, "-m", "applier", "--project", str(project_dir), "--stack", stack]
-        return subprocess.run(command, cwd=project_dir, check=False).returncode
-
-    code = deploy_once()
+    code = _deploy_locally(project_dir, stack)
     if not watch:
         raise typer.Exit(code=code)
     watched = ", ".join(f"{tree}/" for tree in local_watch.WATCHED)
     ready = partial(typer.echo, f"watching {watched} (Ctrl-C stops)")
     for changed in local_watch.changes(project_dir, ready):
-        shown = ", ".join(changed[:5]) + (
-            f" and {len(changed) - 5} more" if len(changed) > 5 else ""
-        )
-        typer.echo(
-            f"changed: {shown}; deploying again",
-        )
-        if deploy_once() != 0:
+        more = f" and {len(changed) - 5} more" if len(changed) > 5 else ""
+        typer.echo(f"changed: {', '.join(changed[:5])}{more}; deploying again")
+        if _deploy_locally(project_dir, stack) != 0:
             typer.echo("the deploy failed (see above); fix the file and save it again")
 
 
@@ -151,6 +148,9 @@ def reset(
     ctx: typer.Context,
     stack: StackOption = "local",
     yes: Annotated[bool, typer.Option("--yes", help="do not ask")] = False,
+    deploy: Annotated[
+        bool, typer.Option("--deploy", help="then start again and deploy (as supabase db reset)")
+    ] = False,
 ) -> None:
     """Stop everything and delete the local state (database, functions, credentials)."""
     with _user_errors():
@@ -158,6 +158,10 @@ def reset(
         if not yes:
             typer.confirm(f"Delete {environment.state_dir} and everything in it?", abort=True)
         environment.reset(report=typer.echo)
+        if deploy:
+            environment.up(report=typer.echo)
+    if deploy and (code := _deploy_locally(ctx.obj, stack)) != 0:
+        raise typer.Exit(code=code)
 
 
 def _stack(ctx: typer.Context, stack: str) -> tuple[settings.StackSettings, str]:

@@ -13,11 +13,13 @@ import threading
 import time
 from pathlib import Path
 
+import psycopg
 import pytest
 import yaml
 from typer.testing import CliRunner
 
 from supastack.cli import app
+from supastack.local.credentials import LocalCredentials
 from supastack.local.paths import PROJECT_DIR
 from tests.conftest import Services, write_migrations
 
@@ -181,3 +183,20 @@ def test_watch_redeploys_an_edited_function_within_seconds(project: Path) -> Non
     finally:
         process.send_signal(signal.SIGINT)
         process.wait(timeout=30)
+
+
+def test_reset_deploy_starts_from_an_empty_database_and_deploys_again(
+    fresh: Services, project: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    with fresh.connect() as conn:
+        conn.execute("create table public.left_behind (n int)")
+    code, output = _cli(project, "local", "reset", "--deploy", "--yes")
+    applier = capfd.readouterr().out
+    assert code == 0, output + applier
+    assert ", 0 deleted, 0 unchanged in " in applier  # everything created anew
+    credentials = LocalCredentials.load(fresh.env.paths.credentials)  # made anew by `up`
+    dsn = fresh.env.cluster(credentials).dsn()
+    with psycopg.connect(dsn) as conn:
+        assert conn.execute("select to_regclass('public.left_behind')").fetchone() == (None,)
+        assert conn.execute("select to_regclass('public.bids')").fetchone() == ("bids",)
+    assert _cli(project, "smoke", "--stack", "local")[0] == 0
