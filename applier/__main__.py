@@ -17,7 +17,7 @@ from collections import Counter
 from pathlib import Path
 
 from applier.engine import (
-    UNCHANGED,
+    Applied,
     DeployError,
     deploy,
     load_records,
@@ -55,6 +55,13 @@ def run(project: Path, stack_name: str) -> int:
     records = state / RECORDS
     print(NOT_PULUMI, flush=True)
     started = time.monotonic()
+
+    def progress(action: str, applied: Applied) -> None:
+        """A line per change as it happens, with the time since the start."""
+        kind = applied.typ.rsplit(":", 1)[-1]
+        elapsed = time.monotonic() - started
+        print(f"  {action:<9} {kind:<20} {applied.name}  ({elapsed:.1f} s)", flush=True)
+
     try:
         deployment = deploy(
             stack_config(stack.source, {}, project),
@@ -62,16 +69,13 @@ def run(project: Path, stack_name: str) -> int:
             project=project,
             seed=0,  # one order, the same every run (any valid order would do)
             checkpoint=lambda applied: save_records(records, applied),
+            on_change=progress,
         )
     except DeployError as error:
         print(f"error: {error}", file=sys.stderr)
         print(f"The records in {records} match what was applied: run it again to go on.")
         return 1
     counts = Counter(action for action, _ in deployment.mocks.actions)
-    for action, applied in deployment.mocks.actions:
-        if action != UNCHANGED:
-            kind = applied.typ.rsplit(":", 1)[-1]
-            print(f"  {action:<9} {kind:<20} {applied.name}", flush=True)
     _write_private(state / OUTPUTS, json.dumps(deployment.outputs, indent=2))
     summary = ", ".join(
         f"{counts[a]} {a}" for a in ("created", "updated", "replaced", "deleted", "unchanged")

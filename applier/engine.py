@@ -241,6 +241,7 @@ class ApplyingMocks(pulumi.runtime.Mocks):
         self,
         previous: list[Applied] | None = None,
         checkpoint: Callable[[list[Applied]], None] | None = None,
+        on_change: Callable[[str, Applied], None] | None = None,
     ) -> None:
         self.applied: list[Applied] = []
         self.deleted: list[Applied] = []
@@ -248,6 +249,7 @@ class ApplyingMocks(pulumi.runtime.Mocks):
         """What changed, in order (custom resources only)."""
         self.violations: list[str] = []
         self._checkpoint = checkpoint
+        self._on_change = on_change
         #: (protect, secret outputs) the monitor saw, by (type, name): what the policies need
         self.options: ResourceOptionsSeen = {}
         self._previous = {a.key: a for a in previous or []}
@@ -267,9 +269,14 @@ class ApplyingMocks(pulumi.runtime.Mocks):
                 raise ResourceFailedError(f"{kind} {args.name}: {error}") from error
             self.applied.append(applied)
             if args.custom:
-                self.actions.append((action, applied))
+                self._record_action(action, applied)
             self._save()
             return applied.id, applied.outputs
+
+    def _record_action(self, action: str, applied: Applied) -> None:
+        self.actions.append((action, applied))
+        if self._on_change is not None and action != UNCHANGED:
+            self._on_change(action, applied)
 
     def records(self) -> list[Applied]:
         """What exists now: this run's resources, and the previous run's not yet seen again."""
@@ -305,7 +312,7 @@ class ApplyingMocks(pulumi.runtime.Mocks):
                 _provider(gone.provider).delete(gone.id, gone.outputs)
             self.deleted.append(gone)
             if not gone.id.endswith("-component"):
-                self.actions.append((DELETED, gone))
+                self._record_action(DELETED, gone)
             self._save()
 
     def _apply(
@@ -590,16 +597,18 @@ def deploy(
     project: Path = PROJECT_DIR,
     seed: int | None = None,
     checkpoint: Callable[[list[Applied]], None] | None = None,
+    on_change: Callable[[str, Applied], None] | None = None,
 ) -> Deployment:
     """Run ``project``'s ``__main__.py`` for the ``local`` stack with ``config``, applying every
     resource in a random order that respects the declared dependencies; with ``previous`` (a
     deployment, or the records of one), as an update of it (changes and deletions).
-    ``checkpoint`` receives the records after every change."""
+    ``checkpoint`` receives the records after every change, ``on_change`` each change as it
+    happens."""
     seed = apply_seed() if seed is None else seed
     planning = RecordingMonitor(PreviewMocks())
     _run_program(config, project, planning, preview=True)
     before = previous.mocks.records() if isinstance(previous, Deployment) else previous
-    mocks = ApplyingMocks(before, checkpoint)
+    mocks = ApplyingMocks(before, checkpoint, on_change)
     order = ApplyOrder(planning.graph, seed)
     try:
         exported = _run_program(config, project, RecordingMonitor(mocks, order), preview=False)

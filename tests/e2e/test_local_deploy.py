@@ -4,6 +4,7 @@ with its records kept so that a second run changes nothing and a removed file is
 from __future__ import annotations
 
 import queue
+import re
 import shutil
 import signal
 import stat
@@ -66,6 +67,9 @@ def test_deploy_then_nothing_to_do_then_smoke(
     assert first.startswith("This is supastack's offline applier, not `pulumi up`")
     assert "created   Migration            supastack-bidding-migrations-20260128000000" in first
     assert ", 0 deleted, " in first
+    # each change is a line as it happens, with the time since the start (progress)
+    assert re.search(r"^  created   EdgeFunction +supastack-bidding-fn-submit-bid  \(\d+\.\d s\)$",
+                     first, re.M)  # fmt: skip
 
     code, _ = _cli(project, "local", "deploy")
     second = capfd.readouterr().out
