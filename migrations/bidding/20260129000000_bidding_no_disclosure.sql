@@ -1,4 +1,4 @@
--- What the hardening audit found (README, "Hardening"):
+-- What the hardening audit found (docs/security.md):
 --
 -- 1. bids_check runs BEFORE the row-level security check of an INSERT, so its errors told a
 --    signed-in user things about sessions they cannot read: whether a session id exists, who
