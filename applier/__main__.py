@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from collections import Counter
@@ -27,6 +26,7 @@ from applier.engine import (
 from supastack.config import settings
 from supastack.delivery.outputs import OFFLINE_OUTPUTS as OUTPUTS
 from supastack.errors import SupastackError
+from supastack.private_files import write_private
 from supastack.targets import TargetSeam
 
 NOT_PULUMI = (
@@ -35,13 +35,6 @@ NOT_PULUMI = (
     "deployed with the Pulumi CLI."
 )
 RECORDS = "deploy-records.json"
-
-
-def _write_private(path: Path, text: str) -> None:
-    scratch = path.with_suffix(".tmp")
-    with os.fdopen(os.open(scratch, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as out:
-        out.write(text)
-    scratch.replace(path)
 
 
 def run(project: Path, stack_name: str) -> int:
@@ -76,7 +69,7 @@ def run(project: Path, stack_name: str) -> int:
         print(f"The records in {records} match what was applied: run it again to go on.")
         return 1
     counts = Counter(action for action, _ in deployment.mocks.actions)
-    _write_private(state / OUTPUTS, json.dumps(deployment.outputs, indent=2))
+    write_private(state / OUTPUTS, json.dumps(deployment.outputs, indent=2))
     summary = ", ".join(
         f"{counts[a]} {a}" for a in ("created", "updated", "replaced", "deleted", "unchanged")
     )

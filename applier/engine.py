@@ -56,6 +56,7 @@ from pulumi.runtime.mocks import MockMonitor
 from policy import validators
 from supastack.database.postgres import connect
 from supastack.local.paths import PROJECT_DIR
+from supastack.private_files import write_private
 
 Outputs = dict[str, Any]
 
@@ -89,11 +90,7 @@ CREATED, UPDATED, REPLACED, UNCHANGED, DELETED = (
 def save_records(path: Path, applied: list[Applied]) -> None:
     """The records as JSON, atomically, readable by the owner only (they hold the database
     password and the Management API token, like the credentials beside them)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    scratch = path.with_suffix(".tmp")
-    with os.fdopen(os.open(scratch, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as out:
-        json.dump([a.record() for a in applied], out)
-    scratch.replace(path)
+    write_private(path, json.dumps([a.record() for a in applied]))
 
 
 def load_records(path: Path) -> list[Applied]:
@@ -392,8 +389,7 @@ class Deployment:
 
     def write_outputs(self, path: Path) -> Path:
         """The outputs as `pulumi stack output --json --show-secrets` would print them."""
-        path.write_text(json.dumps(self.outputs, indent=2))
-        path.chmod(0o600)
+        write_private(path, json.dumps(self.outputs, indent=2))
         return path
 
 

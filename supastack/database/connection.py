@@ -16,7 +16,7 @@ import psycopg
 from psycopg.conninfo import make_conninfo
 
 from supastack.config.settings import StackSettings
-from supastack.errors import SupastackError
+from supastack.errors import SupastackError, first_line
 from supastack.targets import TargetSeam, database_endpoint
 
 
@@ -65,8 +65,7 @@ def require_reachable(stack: StackSettings, conninfo_: str, project_dir: Path) -
         psycopg.connect(conninfo_, connect_timeout=5).close()
     except psycopg.OperationalError as exc:
         host, port, _ = database_endpoint(stack)
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise SupastackError(
-            f"{stack.source}: the database at {host}:{port} does not answer ({reason}); "
+            f"{stack.source}: the database at {host}:{port} does not answer ({first_line(exc)}); "
             f"{TargetSeam(stack, project_dir).unreachable_hint}"
         ) from None

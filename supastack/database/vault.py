@@ -39,6 +39,15 @@ def delete_secret(conninfo: str, name: str) -> None:
         conn.execute("DELETE FROM vault.secrets WHERE name = %s", [name])
 
 
+def read_secret(conninfo: str, name: str) -> str | None:
+    """The decrypted value Vault holds under ``name`` (None: no such secret)."""
+    with connect(conninfo) as conn:
+        row = conn.execute(
+            "SELECT decrypted_secret FROM vault.decrypted_secrets WHERE name = %s", [name]
+        ).fetchone()
+    return None if row is None else str(row[0])
+
+
 def holds(conninfo: str, name: str, value: str) -> bool | None:
     """Whether Vault holds ``value`` under ``name`` (None: no such secret); compared in SQL."""
     with connect(conninfo) as conn:

@@ -21,7 +21,7 @@ import httpx
 import psycopg
 from psycopg import sql
 
-from supastack.database import advisors
+from supastack.database import advisors, vault
 from supastack.delivery import verify
 from supastack.delivery.outputs import StackOutputs
 from supastack.delivery.verify import act_as
@@ -168,26 +168,17 @@ def _advisors(out: StackOutputs) -> Iterator[Check]:
         yield Check(f"database advisors: no {level} findings", not found, "; ".join(found))
 
 
-def _job_secret(out: StackOutputs) -> str | None:
-    """The job secret the scheduled jobs send, from Vault (where the stack keeps it)."""
-    with _connect(out.database_url) as conn:
-        row = conn.execute(
-            "SELECT decrypted_secret FROM vault.decrypted_secrets WHERE name = 'JOB_SECRET'"
-        ).fetchone()
-    return str(row[0]) if row else None
-
-
 def _verify(out: StackOutputs) -> Iterator[Check]:
     """Each app's own checks (its manifest's ``verify:``), after the generic ones."""
     if not out.verify:
         return
+    callers = {probe.caller for spec in out.verify.values() for probe in spec.http}
     credentials = {
         "anon": out.anon_key,
         "service": out.service_role_key,
         "user": verify.user_token(out.jwt_secret) if out.jwt_secret else None,
-        "job": _job_secret(out)
-        if any(p.caller == "job" for s in out.verify.values() for p in s.http)
-        else None,
+        # the job secret the scheduled jobs send, from Vault, where the stack keeps it
+        "job": vault.read_secret(out.database_url, "JOB_SECRET") if "job" in callers else None,
     }
     for app, spec in sorted(out.verify.items()):
         results = [

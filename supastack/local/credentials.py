@@ -9,7 +9,6 @@ kept in the state directory (mode 0600, git-ignored), and never printed: ``repr`
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import time
 from dataclasses import asdict, dataclass, field
@@ -18,6 +17,7 @@ from pathlib import Path
 import jwt
 
 from supastack.errors import SupastackError
+from supastack.private_files import write_private
 
 #: The project ref the local Management API answers to.
 LOCAL_PROJECT_REF = "local"
@@ -72,10 +72,7 @@ class LocalCredentials:
             ) from None
 
     def save(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as out:
-            json.dump(asdict(self), out)
+        write_private(path, json.dumps(asdict(self)))
 
     @classmethod
     def load_or_generate(cls, path: Path) -> LocalCredentials:

@@ -22,6 +22,7 @@ from supastack.errors import SupastackError
 from supastack.local import system
 from supastack.local.credentials import LocalCredentials
 from supastack.local.paths import DENO_DIR, RUNTIME_SOURCE, StatePaths
+from supastack.private_files import write_private
 
 START_TIMEOUT_S = 120.0
 STOP_TIMEOUT_S = 15.0
@@ -83,9 +84,7 @@ class EdgeRuntime:
             "jwtSecret": self.credentials.jwt_secret,
             "functionEnv": self.function_env(),
         }
-        fd = os.open(self.paths.runtime_config, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as out:
-            json.dump(config, out)
+        write_private(self.paths.runtime_config, json.dumps(config))
         state = str(self.paths.runtime_state.resolve())
         # The runtime's own dependencies are pinned by its committed deno.lock; functions import
         # npm packages of their own, so the process runs on a copy that may grow (new packages

@@ -28,7 +28,7 @@ from psycopg import errors, sql
 from supastack.config.settings import MigrationSettings
 from supastack.database import sqltext
 from supastack.database.postgres import Connection, connect
-from supastack.errors import SupastackError
+from supastack.errors import SupastackError, first_line
 from supastack.migrations import history
 from supastack.migrations.files import MigrationFile, migration_statements
 
@@ -189,7 +189,7 @@ class MigrationEngine:
                 if not conn.broken:
                     raise
                 raise SupastackError(
-                    f"{subject}: the connection to the database was lost ({_reason(exc)}); "
+                    f"{subject}: the connection to the database was lost ({first_line(exc)}); "
                     "migrations reported applied before it stay applied; deploy again once the "
                     "database answers"
                 ) from None
@@ -318,7 +318,7 @@ class MigrationEngine:
                 raise  # a statement's failure is named already (a lost session rolls back)
             raise SupastackError(
                 f"{source}: the connection to the database was lost "
-                f"({_reason(exc)}); the file's transaction did not commit, nothing of it "
+                f"({first_line(exc)}); the file's transaction did not commit, nothing of it "
                 "is applied; deploy again once the database answers"
             ) from None
         try:
@@ -329,7 +329,8 @@ class MigrationEngine:
             conn.execute("ROLLBACK; RESET ALL")
             raise SupastackError(
                 f"{source}: failed at COMMIT (a deferred constraint or trigger): "
-                f"{_reason(exc)}; the file's transaction was rolled back; nothing of it is applied"
+                f"{first_line(exc)}; the file's transaction was rolled back; nothing of it is "
+                "applied"
             ) from None
         return backup_key
 
@@ -339,7 +340,9 @@ class MigrationEngine:
         """What happened to a file whose connection was lost during COMMIT: the commit may or
         may not have happened, and only its history row (written in the same transaction) says
         which, so look on a new connection."""
-        head = f"{source}: the connection to the database was lost during COMMIT ({_reason(lost)})"
+        head = (
+            f"{source}: the connection to the database was lost during COMMIT ({first_line(lost)})"
+        )
         try:
             with connect(self._conninfo) as conn:
                 recorded = any(
@@ -348,8 +351,8 @@ class MigrationEngine:
                 )
         except (SupastackError, psycopg.Error) as exc:
             return (
-                f"{head}; whether it committed is unknown, and checking failed ({_reason(exc)}): "
-                "run `supastack db status` when the database answers"
+                f"{head}; whether it committed is unknown, and checking failed "
+                f"({first_line(exc)}): run `supastack db status` when the database answers"
             )
         done = recorded if direction is Direction.UP else not recorded
         what = "applied" if direction is Direction.UP else "reverted"
@@ -405,9 +408,3 @@ class MigrationEngine:
             f" [{diag.sqlstate}]{hint}\n  {statement.summary}\n"
             "the file's transaction was rolled back; nothing of it is applied"
         )
-
-
-def _reason(exc: BaseException) -> str:
-    """The first line of a database error, for messages that already name the file."""
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
