@@ -68,12 +68,15 @@ class MigrationProvider(DeclarativeProvider[MigrationProps]):
         migration = self.typed(props)
         outcome = _engine(migration).apply(migration.file(), _before_run(migration))
         return CreateResult(
-            f"{migration.app}:{migration.version}", {**props, "backup_key": outcome.backup_key}
+            f"{migration.app}:{migration.version}",
+            {**props, "backup_key": outcome.backup_key, "repaired": list(outcome.notes)},
         )
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         """Only settings, the down file or the connection changed: nothing to run."""
-        return UpdateResult({**news, "backup_key": olds.get("backup_key")})
+        return UpdateResult(
+            {**news, "backup_key": olds.get("backup_key"), "repaired": olds.get("repaired", [])}
+        )
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
         migration = self.typed(props)
@@ -96,10 +99,15 @@ class Migration(Resource, module="migrations", name="Migration"):
     checksum: pulumi.Output[str]
     backup_key: pulumi.Output[str | None]
     """The backup taken before this file ran (destructive files on stacks with backups)."""
+    repaired: pulumi.Output[list[str]]
+    """What the deploy repaired first (an INVALID index a failed concurrent build left)."""
 
     def __init__(
         self, name: str, props: dict[str, Any], opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__(
-            MigrationProvider(), name, {**props, "backup_key": None}, with_secret_outputs(opts)
+            MigrationProvider(),
+            name,
+            {**props, "backup_key": None, "repaired": None},
+            with_secret_outputs(opts),
         )

@@ -12,6 +12,11 @@ Rules, each enforced before any SQL of a file runs:
   is a new file whose version sorts before the app's last applied version, unless the stack
   allows out-of-order migrations.
 - Reverting runs the down file in a transaction with the deletion of the history row.
+- A ``-- supastack:no-transaction`` file (one statement, ``supastack.migrations.files``) runs
+  outside a transaction, still under the lock and the timeouts; its history row is written
+  after the statement succeeds. A ``CREATE INDEX CONCURRENTLY`` that fails or is killed leaves
+  an INVALID index behind, which would make the rerun fail with "already exists": the rerun
+  drops it first, and the outcome says so.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 import psycopg
+from pglast import ast
 from psycopg import errors, sql
 
 from supastack.config.settings import MigrationSettings
@@ -30,7 +36,12 @@ from supastack.database import sqltext
 from supastack.database.postgres import Connection, connect
 from supastack.errors import SupastackError, first_line
 from supastack.migrations import history
-from supastack.migrations.files import MigrationFile, migration_statements
+from supastack.migrations.files import (
+    NO_TRANSACTION,
+    MigrationFile,
+    migration_statements,
+    no_transaction,
+)
 
 #: The advisory lock every supastack deploy takes on a database (a fixed 64-bit key).
 LOCK_KEY = int.from_bytes(hashlib.sha256(b"supastack.migrations").digest()[:8], "big", signed=True)
@@ -89,6 +100,8 @@ class Outcome:
 
     changed: bool
     backup_key: str | None = None
+    notes: tuple[str, ...] = ()
+    """What the engine repaired on the way (an INVALID index left by an earlier failed build)."""
 
 
 def _same_statements(file: MigrationFile, row: history.AppliedMigration) -> bool:
@@ -246,7 +259,7 @@ class MigrationEngine:
             if entry.state is State.APPLIED:
                 self._adopt(conn, [entry])
                 return Outcome(changed=False)
-            return Outcome(True, self._run(conn, file, Direction.UP, before_run))
+            return self._run(conn, file, Direction.UP, before_run)
 
     def revert(self, file: MigrationFile, before_run: BeforeRun | None = None) -> Outcome:
         """Run the down file and forget the migration (the Pulumi resource's delete)."""
@@ -259,7 +272,7 @@ class MigrationEngine:
                     f"{file.source}: cannot be reverted, it has no down file; add "
                     f"{file.down_source} or keep the migration"
                 )
-            return Outcome(True, self._run(conn, file, Direction.DOWN, before_run))
+            return self._run(conn, file, Direction.DOWN, before_run)
 
     def _adopt(self, conn: Connection, entries: Sequence[Entry]) -> None:
         """Claim applied rows that no app owns yet (written by the Supabase CLI)."""
@@ -286,12 +299,14 @@ class MigrationEngine:
         file: MigrationFile,
         direction: Direction,
         before_run: BeforeRun | None,
-    ) -> str | None:
-        """Run one file (or its down file) in a transaction with its history change."""
-        source = file.source if direction is Direction.UP else file.down_source
-        text = file.sql if direction is Direction.UP else file.down_sql or ""
+    ) -> Outcome:
+        """Run one file (or its down file) with its history change."""
+        source, text = _side(file, direction)
         statements = migration_statements(text, source, down=direction is Direction.DOWN)
         backup_key = before_run(file, direction) if before_run else None
+        if no_transaction(text):
+            notes = self._run_alone(conn, file, direction, statements, backup_key)
+            return Outcome(True, backup_key, notes)
         # BEGIN and the timeouts go in one round trip, COMMIT and RESET ALL (which undoes any
         # session SET a file made, before the next file) in another.
         begin = sql.SQL("BEGIN; SET LOCAL lock_timeout = {}; SET LOCAL statement_timeout = {}")
@@ -308,6 +323,7 @@ class MigrationEngine:
                 except psycopg.Error as exc:
                     raise SupastackError(
                         self._failure(source, text, index, statement, exc)
+                        + "\nthe file's transaction was rolled back; nothing of it is applied"
                     ) from None
             self._record(conn, file, direction, [s.text for s in statements], backup_key)
         except BaseException as exc:
@@ -332,7 +348,67 @@ class MigrationEngine:
                 f"{first_line(exc)}; the file's transaction was rolled back; nothing of it is "
                 "applied"
             ) from None
-        return backup_key
+        return Outcome(True, backup_key)
+
+    def _run_alone(
+        self,
+        conn: Connection,
+        file: MigrationFile,
+        direction: Direction,
+        statements: list[sqltext.Statement],
+        backup_key: str | None,
+    ) -> tuple[str, ...]:
+        """A no-transaction file: its one statement, then (if it succeeded) its history change.
+
+        The timeouts are set for the session and reset afterwards. Returns what was repaired.
+        """
+        source, text = _side(file, direction)
+        done = "applied" if direction is Direction.UP else "reverted"
+        statement = statements[0] if statements else None
+        index_name = concurrent_index(statement.node) if statement else None
+        timeouts = sql.SQL("SET lock_timeout = {}; SET statement_timeout = {}").format(
+            sql.Literal(self.options.lock_timeout), sql.Literal(self.options.statement_timeout)
+        )
+        notes: tuple[str, ...] = ()
+        try:
+            conn.execute(timeouts)
+            if index_name and _drop_invalid_index(conn, index_name):
+                notes = (
+                    f"{source}: dropped the INVALID index {index_name} that an earlier failed "
+                    "or interrupted build of this file left behind, and built it again",
+                )
+            if statement is not None:
+                try:
+                    conn.execute(statement.text.encode())
+                except psycopg.Error as exc:
+                    if conn.broken:
+                        raise
+                    leftover = (
+                        f"; the build left the INVALID index {index_name} behind, which the next "
+                        "deploy drops before building it again"
+                        if index_name and _invalid_index(conn, index_name)
+                        else ""
+                    )
+                    raise SupastackError(
+                        self._failure(source, text, 1, statement, exc)
+                        + f"\nthe file runs outside a transaction ({NO_TRANSACTION}); it "
+                        f"is not recorded as {done}{leftover}"
+                    ) from None
+            with conn.transaction():
+                self._record(conn, file, direction, [s.text for s in statements], backup_key)
+        except psycopg.OperationalError as exc:
+            if not conn.broken:
+                raise
+            raise SupastackError(
+                f"{source}: the connection to the database was lost ({first_line(exc)}) while "
+                "the file ran outside a transaction; it is not recorded, and a CREATE INDEX "
+                "CONCURRENTLY it ran is left INVALID: the next deploy drops that index and runs "
+                "the file again"
+            ) from None
+        finally:
+            if not conn.broken:
+                conn.execute("RESET ALL")
+        return notes
 
     def _commit_outcome(
         self, file: MigrationFile, direction: Direction, source: str, lost: psycopg.Error
@@ -405,6 +481,40 @@ class MigrationEngine:
             )
         return (
             f"{source}:{line}: statement {index} failed: {diag.message_primary or exc}"
-            f" [{diag.sqlstate}]{hint}\n  {statement.summary}\n"
-            "the file's transaction was rolled back; nothing of it is applied"
+            f" [{diag.sqlstate}]{hint}\n  {statement.summary}"
         )
+
+
+def _side(file: MigrationFile, direction: Direction) -> tuple[str, str]:
+    """(path shown, text) of the up or the down file."""
+    if direction is Direction.UP:
+        return file.source, file.sql
+    return file.down_source, file.down_sql or ""
+
+
+def concurrent_index(node: ast.Node) -> str | None:
+    """The qualified name of the index a ``CREATE INDEX CONCURRENTLY`` builds, or None.
+
+    The index lives in its table's schema; an unqualified table is resolved by Postgres, so the
+    name is looked up with ``to_regclass`` on the same search path.
+    """
+    if not isinstance(node, ast.IndexStmt) or not node.concurrent or not node.idxname:
+        return None
+    schema = node.relation.schemaname if node.relation else None
+    name = sql.Identifier(node.idxname) if schema is None else sql.Identifier(schema, node.idxname)
+    return name.as_string()
+
+
+def _invalid_index(conn: Connection, name: str) -> bool:
+    row = conn.execute(
+        "SELECT NOT indisvalid FROM pg_index WHERE indexrelid = to_regclass(%s)", [name]
+    ).fetchone()
+    return bool(row and row[0])
+
+
+def _drop_invalid_index(conn: Connection, name: str) -> bool:
+    """Drop ``name`` if it is an INVALID index (a failed concurrent build); True if it was."""
+    if not _invalid_index(conn, name):
+        return False
+    conn.execute(sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {}").format(sql.SQL(name)))
+    return True

@@ -4,6 +4,11 @@ The naming follows the Supabase CLI (``<version>_<name>.sql``, version digits), 
 optional ``<version>_<name>.down.sql`` holding the statements that undo it. Anything that
 looks like a migration but is not one is an error naming the file: a file silently skipped
 is a migration silently never applied.
+
+A file whose first line is ``-- supastack:no-transaction`` runs outside a transaction, for the
+statements Postgres refuses inside one (``CREATE INDEX CONCURRENTLY`` and the like). Such a
+file holds exactly one statement: with two, a failure of the second would leave the first
+applied and the file unrecorded, which is what one transaction per file exists to prevent.
 """
 
 from __future__ import annotations
@@ -18,6 +23,9 @@ from pglast import ast
 
 from supastack.database import sqltext
 from supastack.errors import SupastackError
+
+#: The first line that makes a file (up or down) run outside a transaction.
+NO_TRANSACTION = "-- supastack:no-transaction"
 
 _NAME = re.compile(r"^(?P<version>[0-9]+)_(?P<name>[a-z0-9][a-z0-9_]*)(?P<down>\.down)?\.sql$")
 
@@ -40,6 +48,11 @@ class MigrationFile:
         return checksum(self.sql)
 
     @property
+    def transactional(self) -> bool:
+        """Whether the up file runs in a transaction (no ``-- supastack:no-transaction``)."""
+        return not no_transaction(self.sql)
+
+    @property
     def down_source(self) -> str:
         return self.source.removesuffix(".sql") + ".down.sql"
 
@@ -52,6 +65,31 @@ def checksum(sql: str) -> str:
     return hashlib.sha256(sql.encode()).hexdigest()
 
 
+def no_transaction(text: str) -> bool:
+    """Whether ``text`` starts with the ``-- supastack:no-transaction`` line."""
+    return text.split("\n", 1)[0].rstrip() == NO_TRANSACTION
+
+
+def _outside_transaction(node: ast.Node) -> str | None:
+    """What about a statement Postgres refuses inside a transaction block, or None."""
+    if isinstance(node, ast.IndexStmt | ast.DropStmt) and node.concurrent:
+        return "CONCURRENTLY"
+    if isinstance(node, ast.ReindexStmt) and any(
+        p.defname == "concurrently" for p in node.params or ()
+    ):
+        return "REINDEX ... CONCURRENTLY"
+    if isinstance(node, ast.AlterTableStmt) and any(
+        isinstance(cmd, ast.PartitionCmd) and cmd.concurrent
+        for cmd in (getattr(c, "def_", None) for c in node.cmds or ())
+    ):
+        return "DETACH PARTITION ... CONCURRENTLY"
+    if isinstance(node, ast.VacuumStmt) and node.is_vacuumcmd:
+        return "VACUUM"
+    if isinstance(node, ast.CreatedbStmt | ast.DropdbStmt | ast.AlterSystemStmt):
+        return "a database-level command"
+    return None
+
+
 def migration_statements(text: str, source: str, *, down: bool = False) -> list[sqltext.Statement]:
     """The statements of a migration file, refusing what the engine cannot run safely.
 
@@ -62,6 +100,9 @@ def migration_statements(text: str, source: str, *, down: bool = False) -> list[
     - An up file with no statement (empty or only comments): it would be recorded as applied,
       and writing its SQL later would be refused as an edit. A down file may be empty (its
       migration has nothing to undo).
+    - A ``-- supastack:no-transaction`` file with more than one statement, and a statement that
+      cannot run in a transaction (``CREATE INDEX CONCURRENTLY``) in a file without the header:
+      Postgres would refuse it only when the deploy reaches it.
     """
     found = sqltext.split(text, source)
     if not found and not down:
@@ -81,6 +122,30 @@ def migration_statements(text: str, source: str, *, down: bool = False) -> list[
                 for s in control
             )
         )
+    if no_transaction(text):
+        if len(found) > 1:
+            raise SupastackError(
+                f"{source}:{found[1].line}: a {NO_TRANSACTION} file holds exactly one statement "
+                f"(it has {len(found)}): outside a transaction, a failure of a later statement "
+                "would leave the earlier ones applied and the file unrecorded; put each "
+                "statement in a file of its own"
+            )
+        unnamed = [s for s in found if isinstance(s.node, ast.IndexStmt) and not s.node.idxname]
+        if unnamed:
+            raise SupastackError(
+                f"{source}:{unnamed[0].line}: {unnamed[0].summary}: name the index; a failed "
+                "concurrent build leaves an INVALID index behind, which the rerun finds by name "
+                "and drops"
+            )
+        return found
+    for statement in found:
+        what = _outside_transaction(statement.node)
+        if what:
+            raise SupastackError(
+                f"{source}:{statement.line}: {statement.summary}: {what} cannot run inside a "
+                "transaction, and every migration file runs in one; put this statement alone in "
+                f"a file whose first line is {NO_TRANSACTION}"
+            )
     return found
 
 

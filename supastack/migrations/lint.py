@@ -1,10 +1,14 @@
 """Lint migrations before they run: squawk's rules plus three checks of supastack's own.
 
 - squawk (PyPI ``squawk-cli``) runs with ``--assume-in-transaction``, as the engine wraps each
-  file in a transaction. Rules the engine makes moot are off: ``require-lock-timeout`` and
-  ``require-statement-timeout`` (the engine sets both per file) and ``prefer-robust-stmts`` (a
-  failed file rolls back whole, so it never needs re-running half-way). squawk's drop and
-  type-change rules are off because the ``destructive`` check below reports them once.
+  file in a transaction (``-- supastack:no-transaction`` files are linted without it). Its
+  ``require-concurrent-index-creation`` (a plain ``CREATE INDEX`` on a table an earlier file
+  created, which blocks writes for the whole build) is reported pointing to the
+  ``-- supastack:no-transaction`` header. Rules the engine makes moot are off:
+  ``require-lock-timeout`` and ``require-statement-timeout`` (the engine sets both per file)
+  and ``prefer-robust-stmts`` (a failed file rolls back whole, and a failed concurrent build's
+  INVALID index is dropped before the rerun, so no file needs ``IF NOT EXISTS``). squawk's drop
+  and type-change rules are off because the ``destructive`` check below reports them once.
 - ``rls-not-enabled``: a table created in the app's schema (or ``public``) without
   ``ENABLE ROW LEVEL SECURITY`` anywhere in the app's migrations; Supabase exposes such a table
   to every API key.
@@ -29,7 +33,7 @@ from pglast.enums import AlterTableType, ObjectType
 
 from supastack.database import sqltext
 from supastack.errors import SupastackError
-from supastack.migrations.files import MigrationFile
+from supastack.migrations.files import NO_TRANSACTION, MigrationFile
 
 SQUAWK_EXCLUDED = (
     "require-lock-timeout",
@@ -40,6 +44,12 @@ SQUAWK_EXCLUDED = (
     "changing-column-type",
 )
 SQUAWK_PG_VERSION = "15.0"
+_PLAIN_INDEX = "require-concurrent-index-creation"
+_PLAIN_INDEX_MESSAGE = (
+    "CREATE INDEX without CONCURRENTLY on a table an earlier migration created blocks writes to "
+    "it for the whole build; use CREATE INDEX CONCURRENTLY, alone in a file whose first line is "
+    f"{NO_TRANSACTION}"
+)
 
 
 @dataclass(frozen=True, order=True)
@@ -237,7 +247,17 @@ def own_findings(
 
 
 def squawk_findings(files: Sequence[MigrationFile]) -> list[Finding]:
-    """squawk's findings for the up files (one squawk process for all of them)."""
+    """squawk's findings for the up files (one squawk process per transaction mode)."""
+    return [
+        finding
+        for in_transaction in (True, False)
+        for finding in _squawk(
+            [f for f in files if f.transactional == in_transaction], in_transaction
+        )
+    ]
+
+
+def _squawk(files: Sequence[MigrationFile], in_transaction: bool) -> list[Finding]:
     if not files:
         return []
     binary = Path(sysconfig.get_path("scripts")) / "squawk"
@@ -250,7 +270,7 @@ def squawk_findings(files: Sequence[MigrationFile]) -> list[Finding]:
         result = subprocess.run(
             [
                 str(binary),
-                "--assume-in-transaction",
+                *(["--assume-in-transaction"] if in_transaction else []),
                 "--reporter=json",
                 f"--pg-version={SQUAWK_PG_VERSION}",
                 f"--exclude={','.join(SQUAWK_EXCLUDED)}",
@@ -265,7 +285,10 @@ def squawk_findings(files: Sequence[MigrationFile]) -> list[Finding]:
         raise SupastackError(f"squawk failed (exit {result.returncode}): {result.stderr.strip()}")
     return [
         Finding(
-            names[Path(item["file"]).name], item["line"] + 1, item["rule_name"], item["message"]
+            names[Path(item["file"]).name],
+            item["line"] + 1,
+            item["rule_name"],
+            _PLAIN_INDEX_MESSAGE if item["rule_name"] == _PLAIN_INDEX else item["message"],
         )
         for item in json.loads(result.stdout or "[]")
     ]

@@ -88,6 +88,20 @@ def test_two_apps_cannot_share_a_version(tmp_path: Path) -> None:
         ({"1_items.sql": ""}, r"migrations/shop/1_items.sql: has no SQL statement"),
         ({"1_items.sql": "-- to do\n/* later */\n  \n"}, r"1_items.sql: has no SQL statement"),
         ({"1_items.sql": "create tabel a ();"}, r"migrations/shop/1_items.sql:1: syntax error"),
+        ({"1_items.sql": "select 1;\ncreate index concurrently i on a (x);\n"},
+         r"1_items.sql:2: create index concurrently i on a \(x\): CONCURRENTLY cannot run inside "
+         r"a transaction.*first line is -- supastack:no-transaction"),
+        ({"1_items.sql": "select 1;", "1_items.down.sql": "drop index concurrently i;\n"},
+         r"1_items.down.sql:1: drop index concurrently i: CONCURRENTLY cannot run inside"),
+        ({"1_items.sql": "reindex index concurrently i;"}, r"REINDEX ... CONCURRENTLY cannot"),
+        ({"1_items.sql": "alter table a detach partition b concurrently;"}, r"DETACH PARTITION"),
+        ({"1_items.sql": "vacuum a;"}, r"1_items.sql:1: vacuum a: VACUUM cannot run inside"),
+        ({"1_items.sql": "-- supastack:no-transaction\ncreate index concurrently i on a (x);\n"
+                         "create index concurrently j on a (y);\n"},
+         r"1_items.sql:3: a -- supastack:no-transaction file holds exactly one statement \(it "
+         r"has 2\)"),
+        ({"1_items.sql": "-- supastack:no-transaction\ncreate index concurrently on a (x);\n"},
+         r"1_items.sql:2: create index concurrently on a \(x\): name the index"),
     ],
 )  # fmt: skip
 def test_files_the_engine_cannot_run_atomically_are_refused_at_discovery(
@@ -104,3 +118,18 @@ def test_a_down_file_may_be_empty_when_there_is_nothing_to_undo(tmp_path: Path) 
         tmp_path, "shop", {"1_seed.sql": "select 1;", "1_seed.down.sql": "-- nothing to undo\n"}
     )
     assert discover_app(root, "shop")[0].down_sql == "-- nothing to undo\n"
+
+
+def test_a_no_transaction_header_makes_a_one_statement_file_run_outside_a_transaction(
+    tmp_path: Path,
+) -> None:
+    root = write_migrations(
+        tmp_path,
+        "shop",
+        {
+            "1_items.sql": "create table a (x int);\n",
+            "2_by_x.sql": "-- supastack:no-transaction\r\ncreate index concurrently i on a (x);",
+            "3_later.sql": "select 1;\n-- supastack:no-transaction\n",
+        },
+    )
+    assert [f.transactional for f in discover_app(root, "shop")] == [True, False, True]
