@@ -3,8 +3,10 @@
 Migrations run after the database (extensions, the app's schema); access rules and realtime
 membership come after the migrations that create the tables they name, functions after the
 migrations and the secrets they use, seed data (on stacks that seed) after the migrations and
-access rules. Deleting resources runs
-this order backwards, which is what makes deploying an older program a rollback.
+access rules, partitioned tables (pg_partman) and scheduled refreshes of materialized views
+after the migrations that create them, each maintenance job after its table's registration.
+Deleting resources runs this order backwards, which is what makes deploying an older program a
+rollback.
 """
 
 from __future__ import annotations
@@ -18,11 +20,14 @@ from components.migrations import Migrations
 from components.providers.alerts import AlertRule
 from components.providers.cron_job import CronJob
 from components.providers.edge_function import EdgeFunction
+from components.providers.matview_refresh import MaterializedViewRefresh
+from components.providers.partition_set import PartitionSet
 from components.providers.publication import PublicationTables
 from components.providers.seed_data import SeedData
 from supastack.config.plan import AppPlan
 from supastack.config.settings import MigrationSettings
 from supastack.database.publication import REALTIME
+from supastack.operations.cron import Job
 
 
 class AppArgs(TypedDict):
@@ -109,20 +114,34 @@ class App(pulumi.ComponentResource):
                 pulumi.ResourceOptions(parent=self, depends_on=before_functions),
             )
         for job in args["plan"].jobs:
-            CronJob(
+            self._cron_job(name, args, job, [*before_functions, *self.functions.values()])
+        for planned in args["plan"].partitions:
+            table = planned.partitions
+            registered = PartitionSet(
+                f"{name}-partitions-{table.table}",
+                {
+                    "conninfo": args["conninfo"], "schema": table.schema, "table": table.table,
+                    "control": table.control, "interval": table.interval,
+                    "premake": table.premake, "retention": table.retention,
+                    "retention_keep_table": table.retention_keep_table,
+                },
+                # after the grants: a schema-wide grant would reach partitions made before it
+                pulumi.ResourceOptions(parent=self, depends_on=[self.migrations, self.access]),
+            )  # fmt: skip
+            self._cron_job(name, args, planned.maintenance, [registered])
+        for refresh in args["plan"].refreshes:
+            job = refresh.job
+            MaterializedViewRefresh(
                 f"{name}-cron-{job.name}",
                 {
-                    "conninfo": args["cron_conninfo"],
-                    "name": job.name,
-                    "schedule": job.schedule,
-                    "command": job.command,
-                    "database": job.database,
-                    "active": job.active,
+                    "conninfo": args["cron_conninfo"], "app_conninfo": args["conninfo"],
+                    "source": manifest.source, "schema": refresh.refresh.schema,
+                    "view": refresh.refresh.view, "concurrently": refresh.refresh.concurrently,
+                    "name": job.name, "schedule": job.schedule, "command": job.command,
+                    "database": job.database, "active": job.active,
                 },
-                pulumi.ResourceOptions(
-                    parent=self, depends_on=[*before_functions, *self.functions.values()]
-                ),
-            )
+                pulumi.ResourceOptions(parent=self, depends_on=[self.migrations]),
+            )  # fmt: skip
         for rule in args["plan"].rules:
             AlertRule(
                 f"{name}-alert-{rule.name}",
@@ -142,6 +161,22 @@ class App(pulumi.ComponentResource):
                 pulumi.ResourceOptions(parent=self, depends_on=[self.migrations, self.access]),
             )  # fmt: skip
         self.register_outputs({"migrations": self.migrations.versions})
+
+    def _cron_job(
+        self, name: str, args: AppArgs, job: Job, after: list[pulumi.Resource]
+    ) -> CronJob:
+        return CronJob(
+            f"{name}-cron-{job.name}",
+            {
+                "conninfo": args["cron_conninfo"],
+                "name": job.name,
+                "schedule": job.schedule,
+                "command": job.command,
+                "database": job.database,
+                "active": job.active,
+            },
+            pulumi.ResourceOptions(parent=self, depends_on=after),
+        )
 
     @property
     def used(self) -> list[pulumi.Resource]:

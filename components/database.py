@@ -14,6 +14,9 @@ import pulumi_postgresql as postgresql
 from components.providers.postgres_settings import PostgresSettings
 from supastack.config.manifest import AppManifest, merged_extensions, merged_settings
 
+#: Schemas every Supabase database has; an extension installed elsewhere gets its schema made.
+PLATFORM_SCHEMAS = frozenset({"extensions", "pg_catalog", "public"})
+
 
 class DatabaseArgs(TypedDict):
     """Inputs of :class:`Database`."""
@@ -35,14 +38,23 @@ class Database(pulumi.ComponentResource):
     ) -> None:
         super().__init__("supastack:database:Database", name, {}, opts)
         child = pulumi.ResourceOptions(parent=self, protect=args["protect"])
+        homes: dict[str, pulumi.Resource] = {}
         for extension in merged_extensions(args["manifests"]):
+            home = extension.schema_name
+            if home not in PLATFORM_SCHEMAS and home not in homes:
+                # a schema of the extension's own (pg_partman's ``partman``)
+                homes[home] = postgresql.Schema(
+                    f"{name}-ext-schema-{home}", name=home, database=args["database"], opts=child
+                )
             postgresql.Extension(
                 f"{name}-ext-{extension.name}",
                 name=extension.name,
                 schema=extension.schema_name,
                 version=extension.version,
                 database=args["database"],
-                opts=child,
+                opts=pulumi.ResourceOptions.merge(
+                    child, pulumi.ResourceOptions(depends_on=[homes[home]] if home in homes else [])
+                ),
             )
         for manifest in args["manifests"]:
             if not manifest.owns_schema:

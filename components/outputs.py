@@ -79,7 +79,12 @@ def stack_outputs(
         "cronJobs": [
             {"name": j.name, "schedule": j.schedule, "active": j.active}
             for a in plan.apps
-            for j in a.jobs
+            for j in a.all_jobs
+        ],
+        "materializedViews": [
+            {"schema": r.refresh.schema, "view": r.refresh.view, "job": r.job.name}
+            for a in plan.apps
+            for r in a.refreshes
         ],
         "alertRules": [
             {"name": r.name, "severity": r.severity} for a in plan.apps for r in a.rules

@@ -17,6 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from supastack.config.settings import MigrationSettings
 from supastack.database import rls
+from supastack.database.matviews import Refresh
+from supastack.database.partitions import PartitionSet
 from supastack.functions.management_api import ManagementApi
 from supastack.functions.packaging import FunctionPackage
 from supastack.migrations import seeds
@@ -170,6 +172,34 @@ class CronJobProps(OnDatabase):
 
     def job(self) -> cron.Job:
         return cron.Job(self.name, self.schedule, self.command, self.database, self.active)
+
+
+class MaterializedViewRefreshProps(CronJobProps):
+    app_conninfo: str = Field(repr=False)
+    """The app's database, where the view is (``conninfo`` is pg_cron's)."""
+    source: str
+    schema_: str = Field(alias="schema")
+    view: str
+    concurrently: bool
+
+    def refresh(self) -> Refresh:
+        return Refresh(self.schema_, self.view, self.concurrently)
+
+
+class PartitionSetProps(OnDatabase):
+    schema_: str = Field(alias="schema")
+    table: str
+    control: str
+    interval: str
+    premake: int
+    retention: str | None = None
+    retention_keep_table: bool = True
+
+    def partitions(self) -> PartitionSet:
+        return PartitionSet(
+            self.schema_, self.table, self.control, self.interval, self.premake,
+            self.retention, self.retention_keep_table,
+        )  # fmt: skip
 
 
 class AlertRuleProps(OnDatabase):

@@ -11,7 +11,7 @@ from supastack.resource_props import ResourceProps
 
 #: Properties that hold secrets (connection strings, tokens, secret values and their digests);
 #: every dynamic resource keeps them secret in its outputs too.
-SECRET_OUTPUTS = ["conninfo", "token", "value", "values", "digests"]
+SECRET_OUTPUTS = ["conninfo", "app_conninfo", "token", "value", "values", "digests"]
 
 P = TypeVar("P", bound=ResourceProps)
 

@@ -22,6 +22,8 @@ from supastack.database.specs import (
     ExtensionSpec,
     GrantSpec,
     Identifier,
+    MaterializedViewSpec,
+    PartitionSpec,
     PolicySpec,
     RealtimeConfigSpec,
     RoleSpec,
@@ -58,6 +60,10 @@ class AppManifest(ConfigModel):
     cron: list[CronJobSpec] = Field(default_factory=list)
     alerts: list[AlertRuleSpec] = Field(default_factory=list)
     realtime_config: RealtimeConfigSpec | None = None
+    partitions: list[PartitionSpec] = Field(default_factory=list)
+    """Tables partitioned by time, handed to pg_partman (``supastack.database.partitions``)."""
+    materialized_views: list[MaterializedViewSpec] = Field(default_factory=list)
+    """Materialized views refreshed on a schedule (``supastack.database.matviews``)."""
     verify: VerifySpec = Field(default_factory=VerifySpec)
     """The guide's own checks, run by ``supastack smoke`` (``supastack.delivery.verify``)."""
 
@@ -112,6 +118,7 @@ class AppManifest(ConfigModel):
         job_names = [j.name for j in self.cron]
         if len(set(job_names)) != len(job_names):
             raise ValueError("cron: two jobs share a name")
+        self._check_partitions()
         for index, probe in enumerate(self.verify.http):
             if probe.function not in self.functions:
                 raise ValueError(
@@ -119,6 +126,34 @@ class AppManifest(ConfigModel):
                     "functions"
                 )
         return self
+
+    def _check_partitions(self) -> None:
+        """Partitioned tables and materialized views: each listed once; partitions need
+        pg_partman, and no schema-wide table grant to the API roles (it reaches partitions)."""
+        views = [v.view for v in self.materialized_views]
+        if len(set(views)) != len(views):
+            raise ValueError("materializedViews: a view is listed twice")
+        if not self.partitions:
+            return
+        tables = [p.table for p in self.partitions]
+        if len(set(tables)) != len(tables):
+            raise ValueError("partitions: a table is listed twice")
+        if "pg_partman" not in {e.name for e in self.extensions}:
+            raise ValueError(
+                "partitions: need the pg_partman extension; add it under extensions "
+                "(extensions: [pg_partman], installed in schema partman)"
+            )
+        for index, grant in enumerate(self.grants):
+            if (
+                grant.object_type == "table"
+                and not grant.objects
+                and grant.role in ("anon", "authenticated")
+            ):
+                raise ValueError(
+                    f"grants.{index}.objects: a grant to {grant.role} on every table of the "
+                    "schema reaches each partition too, where the parent's policies do not "
+                    f"apply; list the tables ({', '.join(tables)} covers their partitions)"
+                )
 
 
 V = TypeVar("V")

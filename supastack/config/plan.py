@@ -19,6 +19,8 @@ from supastack.config.manifest import (
     merged_secrets,
 )
 from supastack.config.settings import StackSettings
+from supastack.database.matviews import Refresh
+from supastack.database.partitions import PartitionSet, maintenance_command
 from supastack.errors import SupastackError
 from supastack.functions.packaging import FunctionPackage, package
 from supastack.functions.specs import SecretSpec
@@ -26,7 +28,47 @@ from supastack.migrations.files import MigrationFile, discover
 from supastack.migrations.seeds import SeedFile
 from supastack.migrations.seeds import discover as discover_seeds
 from supastack.operations.alerts import Channel, Rule, channel_of, plan_rules
-from supastack.operations.cron import Job, plan_jobs
+from supastack.operations.cron import Job, plan_jobs, validate_schedule
+
+
+@dataclass(frozen=True)
+class PartitionPlan:
+    """A partitioned table and the pg_cron job that runs its maintenance."""
+
+    partitions: PartitionSet
+    maintenance: Job
+
+
+@dataclass(frozen=True)
+class RefreshPlan:
+    """A materialized view and the pg_cron job that refreshes it."""
+
+    refresh: Refresh
+    job: Job
+
+
+def plan_partitions(manifest: AppManifest, pg_cron: str, database: str) -> list[PartitionPlan]:
+    plans = []
+    for spec in manifest.partitions:
+        partitions = PartitionSet(
+            manifest.schema_name, spec.table, spec.control, spec.interval, spec.premake,
+            spec.retention, spec.retention_mode == "detach",
+        )  # fmt: skip
+        name = f"partman-{manifest.schema_name}-{spec.table}"
+        schedule = validate_schedule(spec.maintenance, pg_cron, name)
+        job = Job(name, schedule, maintenance_command(partitions), database)
+        plans.append(PartitionPlan(partitions, job))
+    return plans
+
+
+def plan_refreshes(manifest: AppManifest, pg_cron: str, database: str) -> list[RefreshPlan]:
+    plans = []
+    for spec in manifest.materialized_views:
+        refresh = Refresh(manifest.schema_name, spec.view, spec.concurrently)
+        name = f"refresh-{manifest.schema_name}-{spec.view}"
+        schedule = validate_schedule(spec.schedule, pg_cron, name)
+        plans.append(RefreshPlan(refresh, Job(name, schedule, refresh.command, database)))
+    return plans
 
 
 @dataclass(frozen=True)
@@ -40,6 +82,17 @@ class AppPlan:
     """The apps this app's resources wait for (``supastack.config.apps.uses``)."""
     seeds: list[SeedFile] = field(default_factory=list)
     """Its seed files, on stacks that seed."""
+    partitions: list[PartitionPlan] = field(default_factory=list)
+    refreshes: list[RefreshPlan] = field(default_factory=list)
+
+    @property
+    def all_jobs(self) -> list[Job]:
+        """The manifest's jobs and those supastack schedules for partitions and views."""
+        return [
+            *self.jobs,
+            *(p.maintenance for p in self.partitions),
+            *(r.job for r in self.refreshes),
+        ]
 
 
 @dataclass(frozen=True)
@@ -91,8 +144,27 @@ def plan_stack(stack: StackSettings, project_dir: Path) -> StackPlan:
             rules=plan_rules(m, stack.alert_channels),
             uses=uses(m),
             seeds=discover_seeds(project_dir / "seeds", m.app) if stack.seeds_enabled else [],
+            partitions=plan_partitions(m, stack.pg_cron, stack.database.name),
+            refreshes=plan_refreshes(m, stack.pg_cron, stack.database.name),
         )
         for m in manifests
     ]
+    _check_job_names(apps)
     channels = [channel_of(name, config) for name, config in stack.alert_channels.items()]
     return StackPlan(apps, secrets, channels)
+
+
+def _check_job_names(apps: list[AppPlan]) -> None:
+    """pg_cron upserts jobs by name: a manifest's job named like one supastack schedules
+    (``partman-<schema>-<table>``, ``refresh-<schema>-<view>``) would replace it. (Manifest
+    jobs sharing a name are refused with the manifests.)"""
+    seen: dict[str, str] = {}
+    for plan in apps:
+        for job in plan.all_jobs:
+            if job.name in seen:
+                raise SupastackError(
+                    f"{plan.manifest.source}: cron: job name {job.name!r} is also the name of "
+                    "the job supastack schedules for a partitioned table or a materialized view "
+                    f"(in {seen[job.name]}); rename it"
+                )
+            seen[job.name] = plan.manifest.source

@@ -1,5 +1,5 @@
 """The database part of an app manifest: extensions, roles, grants, default privileges, row
-level security policies and Realtime limits.
+level security policies, Realtime limits, partitioned tables and materialized views.
 
 Identifiers (roles, tables, policies) may be any Postgres name: they are always quoted when
 rendered, never pasted. SQL expressions (a policy's ``using`` and ``withCheck``) are parsed
@@ -9,6 +9,7 @@ database.
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Literal, Self
 
 from pydantic import AfterValidator, Field, model_validator
@@ -18,6 +19,9 @@ from supastack.database import sqltext
 
 #: Extensions Supabase pins to a schema: pg_cron must live in pg_catalog.
 PINNED_SCHEMAS = {"pg_cron": "pg_catalog"}
+#: Where an extension goes when the manifest does not say (else ``extensions``): Supabase's
+#: guide installs pg_partman in a schema of its own.
+DEFAULT_SCHEMAS = {"pg_partman": "partman"}
 MAX_IDENTIFIER = 63
 
 
@@ -28,6 +32,21 @@ def _identifier(value: str) -> str:
 
 
 Identifier = Annotated[str, AfterValidator(_identifier)]
+
+_SPAN = re.compile(r"^[1-9][0-9]* (hour|day|week|month|year)s?$")
+
+
+def _span(value: str) -> str:
+    if not _SPAN.match(value):
+        raise ValueError(
+            f"{value!r} is not a span such as '1 month', '7 days' or '1 year' "
+            "(a number, then hour, day, week, month or year)"
+        )
+    return value
+
+
+#: A calendar span (``1 month``, ``90 days``): a partition's width or a retention.
+Span = Annotated[str, AfterValidator(_span)]
 Expression = Annotated[str, AfterValidator(sqltext.expression)]
 Privilege = Literal[
     "SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER",
@@ -49,7 +68,8 @@ class ExtensionSpec(ConfigModel):
 
     @property
     def schema_name(self) -> str:
-        return self.schema_ or PINNED_SCHEMAS.get(self.name, "extensions")
+        default = DEFAULT_SCHEMAS.get(self.name, "extensions")
+        return self.schema_ or PINNED_SCHEMAS.get(self.name, default)
 
     @model_validator(mode="after")
     def _pinned(self) -> Self:
@@ -122,3 +142,34 @@ class RealtimeConfigSpec(ConfigModel):
     def api_values(self) -> dict[str, int]:
         """The API's body: snake_case keys, only what is set."""
         return {k: v for k, v in self.model_dump().items() if v is not None}
+
+
+class PartitionSpec(ConfigModel):
+    """A table partitioned by range of a time column, handed to pg_partman.
+
+    The table itself (``PARTITION BY RANGE (control)``) comes from a migration.
+    """
+
+    table: Identifier
+    control: Identifier
+    """The column the table is partitioned by (a timestamp or date)."""
+    interval: Span
+    """The width of one partition: ``1 month``, ``1 day``, ..."""
+    premake: int = Field(default=4, ge=1, le=100)
+    """How many partitions ahead of now exist at all times."""
+    retention: Span | None = None
+    """How long partitions stay attached; none: forever."""
+    retention_mode: Literal["detach", "drop"] = "detach"
+    """Past retention: ``detach`` keeps the partition as a table of its own (archive it, then
+    drop it), ``drop`` deletes it with its rows."""
+    maintenance: str = "@hourly"
+    """The pg_cron schedule of pg_partman's maintenance (premake and retention)."""
+
+
+class MaterializedViewSpec(ConfigModel):
+    """A materialized view (created by a migration) refreshed by a pg_cron job."""
+
+    view: Identifier
+    schedule: str
+    concurrently: bool = False
+    """Refresh without blocking readers; needs a unique index on the view (checked first)."""

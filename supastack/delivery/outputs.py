@@ -45,6 +45,13 @@ class CronJobOutput(_Output):
     active: bool
 
 
+class MaterializedViewOutput(_Output):
+    schema_: str = Field(alias="schema")
+    view: str
+    job: str
+    """The pg_cron job that refreshes it."""
+
+
 class AlertRuleOutput(_Output):
     name: str
     severity: str
@@ -74,6 +81,8 @@ class StackOutputs(_Output):
     rls_tables: dict[str, list[str]] = Field(default_factory=dict)
     """Per app, the ``schema.table`` names under row level security."""
     cron_jobs: list[CronJobOutput] = Field(default_factory=list)
+    materialized_views: list[MaterializedViewOutput] = Field(default_factory=list)
+    """The views refreshed on a schedule, with their jobs."""
     alert_rules: list[AlertRuleOutput] = Field(default_factory=list)
     alert_channels: list[str] = Field(default_factory=list)
     exposed_schemas: list[str] = Field(default_factory=list)

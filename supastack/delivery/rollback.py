@@ -108,8 +108,8 @@ def _plan(tree: Path, stack: str) -> StackPlan:
 def changes(current: StackPlan, target: StackPlan) -> list[Change]:
     """What deploying ``target`` over ``current`` does, in the order it happens."""
     found: list[Change] = []
-    now_jobs = {j.name for a in current.apps for j in a.jobs}
-    then_jobs = {j.name for a in target.apps for j in a.jobs}
+    now_jobs = {j.name for a in current.apps for j in a.all_jobs}
+    then_jobs = {j.name for a in target.apps for j in a.all_jobs}
     found += [Change("job", n, "removed") for n in sorted(now_jobs - then_jobs)]
     found += [Change("job", n, "restored") for n in sorted(then_jobs - now_jobs)]
     now_rules = {r.name for a in current.apps for r in a.rules}

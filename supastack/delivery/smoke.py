@@ -3,7 +3,8 @@
 Each check is small and independent and reports a line: the database answers; every declared
 migration is recorded with its checksum; RLS is on for every declared table and enforced (anon
 sees no rows, two fresh users see none, the service role can read); every function answers and
-refuses a missing JWT when ``verify_jwt``; cron jobs are active with their schedules; alert
+refuses a missing JWT when ``verify_jwt``; cron jobs are active with their schedules; each
+scheduled materialized view is populated (with the age of its last refresh); alert
 rules and channels exist; function secrets and log drains exist by name; the database
 advisors (``supastack.database.advisors``) find no ERROR or WARN; then each app's ``verify:``
 checks.
@@ -21,7 +22,8 @@ import httpx
 import psycopg
 from psycopg import sql
 
-from supastack.database import advisors, vault
+from supastack.database import advisors, matviews, vault
+from supastack.database.matviews import Refresh
 from supastack.delivery import verify
 from supastack.delivery.outputs import StackOutputs
 from supastack.delivery.verify import act_as
@@ -143,6 +145,16 @@ def _operations(out: StackOutputs) -> Iterator[Check]:
             f"cron job {job.name} active on {job.schedule!r}",
             live == (job.schedule, job.active),
             f"cron.job has {live}",
+        )
+    for view in out.materialized_views:
+        state = matviews.status(
+            out.database_url, cron_url, Refresh(view.schema_, view.view), view.job
+        )
+        age = state.refreshed_s_ago
+        yield Check(
+            f"materialized view {state.name} populated",
+            state.populated,
+            "not refreshed by its job yet" if age is None else f"last refreshed {age:.0f} s ago",
         )
     with _connect(out.database_url) as conn:
         rules = {str(r[0]) for r in conn.execute("SELECT name FROM monitoring.alert_rules")}

@@ -54,3 +54,14 @@ def database(services: Services) -> Iterator[Database]:
     yield Database(name, make_conninfo(services.dsn(), dbname=name))
     with services.connect() as conn:
         conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@pytest.fixture
+def cron_db(services: Services) -> Iterator[str]:
+    """The cron database (`postgres`) with pg_cron; jobs a test leaves (named ``test-...``) are
+    removed after it."""
+    with services.connect() as conn:
+        conn.execute("create extension if not exists pg_cron with schema pg_catalog")
+    yield services.dsn()
+    with services.connect() as conn:
+        conn.execute("select cron.unschedule(jobid) from cron.job where jobname like 'test-%'")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import secrets
 import threading
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -20,16 +19,6 @@ from tests.conftest import RecordingServer, Services, outs
 from tests.core.conftest import Database
 
 TOKEN_SECRET = "CRON_TEST_TOKEN"
-
-
-@pytest.fixture
-def cron_db(services: Services) -> Iterator[str]:
-    """The cron database (`postgres`) with pg_cron; jobs a test leaves are removed after it."""
-    with services.connect() as conn:
-        conn.execute("create extension if not exists pg_cron with schema pg_catalog")
-    yield services.dsn()
-    with services.connect() as conn:
-        conn.execute("select cron.unschedule(jobid) from cron.job where jobname like 'test-%'")
 
 
 @pytest.fixture

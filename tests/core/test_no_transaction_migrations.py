@@ -66,7 +66,7 @@ def _apply_in_background(engine: MigrationEngine, file: MigrationFile) -> Backgr
     def run() -> None:
         try:
             background.result.append(engine.apply(file))
-        except BaseException as exc:  # noqa: BLE001 (handed to the test)
+        except BaseException as exc:
             background.error.append(exc)
 
     background.thread = threading.Thread(target=run)

@@ -165,6 +165,40 @@ def test_lint_findings_are_warned_during_preview(
         ),
         ("colour: blue\n", r"apps/shop.yaml: colour: is not a known key"),
         (
+            "partitions: [{table: items, control: at, interval: 1 month}]\n",
+            r"apps/shop.yaml: partitions: need the pg_partman extension",
+        ),
+        (
+            "extensions: [pg_partman]\npartitions: [{table: items, control: at, interval: monthly}]\n",
+            r"apps/shop.yaml: partitions.0.interval: 'monthly' is not a span such as '1 month'",
+        ),
+        (
+            "extensions: [pg_partman]\npartitions: [{table: items, control: at, interval: 1 day, "
+            "retention: 30 days, retentionMode: archive}]\n",
+            r"apps/shop.yaml: partitions.0.retentionMode: ",
+        ),
+        (
+            "extensions: [pg_partman]\npartitions: [{table: items, control: at, interval: 1 day}]\n"
+            "grants: [{role: authenticated, objectType: table, privileges: [SELECT]}]\n",
+            r"apps/shop.yaml: grants.0.objects: a grant to authenticated on every table of the "
+            r"schema reaches each partition too",
+        ),
+        (
+            "extensions: [pg_partman]\n"
+            "partitions: [{table: items, control: at, interval: 1 day, maintenance: '* * *'}]\n",
+            r"cron job 'partman-shop-items': schedule '\* \* \*': expected five fields",
+        ),
+        (
+            "materializedViews: [{view: v, schedule: '1 2 3'}, {view: v, schedule: '@daily'}]\n",
+            r"apps/shop.yaml: materializedViews: a view is listed twice",
+        ),
+        (
+            "materializedViews: [{view: v, schedule: '@daily'}]\n"
+            "cron: [{name: refresh-shop-v, schedule: '@daily', sql: 'select 1'}]\n",
+            r"apps/shop.yaml: cron: job name 'refresh-shop-v' is also the name of the job "
+            r"supastack schedules",
+        ),
+        (
             "schema: public\n",
             r"apps/shop.yaml: schema: an app owns its schema; public .* needs "
             r"publicSchemaReason",

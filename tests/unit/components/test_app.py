@@ -69,3 +69,49 @@ def test_everything_of_an_app_waits_for_what_it_uses(
     assert migration.urn in access.dependencies and rls.urn.startswith(
         "urn:pulumi:test::supastack::supastack:access:Access$"
     )
+
+
+STORAGE = """\
+extensions: [pg_partman]
+rls: [events]
+partitions: [{table: events, control: at, interval: 1 month, retention: 90 days}]
+materializedViews: [{view: daily, schedule: '*/15 * * * *', concurrently: true}]
+"""
+
+
+def test_partitions_and_refreshes_wait_for_their_tables_and_maintenance_for_the_set(
+    pulumi_mocks: RecordingMocks, tmp_path: Path
+) -> None:
+    root = make_project(
+        tmp_path,
+        STORAGE,
+        {
+            "1_events.sql": "create table shop.events (at timestamptz) partition by range (at);\n"
+            "alter table shop.events enable row level security;\n"
+        },
+    )
+    stack = settings.parse(
+        "test",
+        {"supastack:target": "local", "supastack:apps": ["shop"],
+         "supastack:local": {"stateDir": str(tmp_path / "state"), "dbPort": free_port()}},
+        "Pulumi.test.yaml",
+    )  # fmt: skip
+    planned = next(a for a in plan_stack(stack, root).apps if a.manifest.app == "shop")
+    build(lambda: App("shop", {
+        "plan": planned, "conninfo": secret(), "database": "postgres",
+        "migration_settings": stack.migrations, "backups": None, "protect": False,
+        "functions_url": "http://fn", "api": {"url": "http://api", "project_ref": "local"},
+        "token": secret(), "secrets": None, "cron_conninfo": secret(), "alert_channels": [],
+    }))  # fmt: skip
+    migration = one(pulumi_mocks, "pulumi-python:dynamic/migrations:Migration")
+    rls = one(pulumi_mocks, "pulumi-python:dynamic/rls:RowLevelSecurity")  # in Access
+    registered = one(pulumi_mocks, "pulumi-python:dynamic/database:PartitionSet")
+    maintenance = one(pulumi_mocks, "pulumi-python:dynamic/cron:CronJob")
+    refresh = one(pulumi_mocks, "pulumi-python:dynamic/database:MaterializedViewRefresh")
+    assert {migration.urn, rls.urn} <= set(registered.dependencies)
+    assert registered.urn in maintenance.dependencies
+    assert migration.urn in refresh.dependencies
+    assert (registered.inputs["interval"], registered.inputs["retention"]) == ("1 month", "90 days")
+    assert maintenance.inputs["name"] == "partman-shop-events"
+    assert "partman.run_maintenance(''shop.events'')" in maintenance.inputs["command"]
+    assert refresh.inputs["command"] == 'REFRESH MATERIALIZED VIEW CONCURRENTLY "shop"."daily"'

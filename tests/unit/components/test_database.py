@@ -29,3 +29,20 @@ def test_extensions_schemas_and_settings(pulumi_mocks: RecordingMocks) -> None:
     assert all(s.protect for s in schemas)
     settings = one(pulumi_mocks, "pulumi-python:dynamic/database:PostgresSettings")
     assert settings.inputs["values"] == {"work_mem": "8MB"}
+
+
+def test_an_extension_in_a_schema_of_its_own_waits_for_that_schema(
+    pulumi_mocks: RecordingMocks,
+) -> None:
+    apps = [manifest("shop", extensions=["pg_partman"]), manifest("blog", extensions=["citext"])]
+    build(lambda: Database("db", {
+        "manifests": apps, "database": "postgres", "protect": False,
+        "settings_target": {"conninfo": secret(), "token": None, "api": None,
+                            "target": "local", "local": {"state_dir": "/s", "port": 1}},
+    }))  # fmt: skip
+    partman = one(pulumi_mocks, "postgresql:index/extension:Extension", "pg_partman")
+    home = one(pulumi_mocks, "postgresql:index/schema:Schema", "ext-schema-partman")
+    assert (partman.inputs["schema"], home.inputs["name"]) == ("partman", "partman")
+    assert home.urn in partman.dependencies
+    citext = one(pulumi_mocks, "postgresql:index/extension:Extension", "citext")
+    assert citext.dependencies == []  # extensions exists on every Supabase database
