@@ -43,7 +43,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import dill  # type: ignore[import-untyped]
 import pulumi
@@ -55,6 +55,7 @@ from pulumi.runtime.mocks import MockMonitor
 
 from policy import validators
 from supastack.database.postgres import connect
+from supastack.database.privileges import PrivilegeStep, step_statements
 from supastack.local.paths import PROJECT_DIR
 from supastack.private_files import write_private
 
@@ -104,47 +105,22 @@ def _provider(blob: str) -> Any:
     return dill.loads(base64.b64decode(blob))  # noqa: S301
 
 
-def _privileges(inputs: Mapping[str, Any]) -> sql.Composable:
-    names = inputs.get("privileges") or []
-    return sql.SQL(", ").join(sql.SQL(p) for p in names) if names else sql.SQL("ALL")
-
-
-def _kind(object_type: str) -> sql.Composable:
-    return sql.SQL(
-        {"table": "TABLES", "sequence": "SEQUENCES", "function": "FUNCTIONS"}[object_type]
-    )
+def _step(inputs: Mapping[str, Any], scope: Literal["existing", "future"]) -> PrivilegeStep:
+    """A postgresql.Grant or DefaultPrivileges resource's inputs as the step they came from."""
+    return PrivilegeStep(
+        label="", scope=scope, role=inputs["role"], object_type=inputs["objectType"],
+        privileges=list(inputs.get("privileges") or []), objects=list(inputs.get("objects") or []),
+        owner=inputs.get("owner") or "postgres",
+    )  # fmt: skip
 
 
 def _grant(inputs: Mapping[str, Any]) -> list[sql.Composed]:
     """postgresql.Grant: exactly the listed privileges on a schema or its objects."""
-    role, schema = sql.Identifier(inputs["role"]), sql.Identifier(inputs["schema"])
-    revoke = not inputs.get("privileges")
-    if inputs["objectType"] == "schema":
-        target: sql.Composable = sql.SQL("SCHEMA {}").format(schema)
-    elif inputs.get("objects"):
-        target = sql.SQL("{} {}").format(
-            sql.SQL(inputs["objectType"].upper()),
-            sql.SQL(", ").join(
-                sql.SQL("{}.{}").format(schema, sql.Identifier(o)) for o in inputs["objects"]
-            ),
-        )
-    else:
-        target = sql.SQL("ALL {} IN SCHEMA {}").format(_kind(inputs["objectType"]), schema)
-    # As pulumi-postgresql does: the listed privileges become the role's whole set there.
-    statements = [sql.SQL("REVOKE ALL ON {} FROM {}").format(target, role)]
-    if not revoke:
-        statements.append(sql.SQL("GRANT {} ON {} TO {}").format(_privileges(inputs), target, role))
-    return statements
+    return step_statements(_step(inputs, "existing"), inputs["schema"])
 
 
 def _default_privileges(inputs: Mapping[str, Any]) -> list[sql.Composed]:
-    head = sql.SQL("ALTER DEFAULT PRIVILEGES FOR ROLE {} IN SCHEMA {}").format(
-        sql.Identifier(inputs["owner"]), sql.Identifier(inputs["schema"])
-    )
-    kind, role = _kind(inputs["objectType"]), sql.Identifier(inputs["role"])
-    if not inputs.get("privileges"):
-        return [sql.SQL("{} REVOKE ALL ON {} FROM {}").format(head, kind, role)]
-    return [sql.SQL("{} GRANT {} ON {} TO {}").format(head, _privileges(inputs), kind, role)]
+    return step_statements(_step(inputs, "future"), inputs["schema"])
 
 
 def _role(inputs: Mapping[str, Any]) -> list[sql.Composed]:

@@ -13,9 +13,7 @@ import pulumi_postgresql as postgresql
 
 from components.providers.postgres_settings import PostgresSettings
 from supastack.config.manifest import AppManifest, merged_extensions, merged_settings
-
-#: Schemas every Supabase database has; an extension installed elsewhere gets its schema made.
-PLATFORM_SCHEMAS = frozenset({"extensions", "pg_catalog", "public"})
+from supastack.database.specs import PLATFORM_SCHEMAS
 
 
 class DatabaseArgs(TypedDict):

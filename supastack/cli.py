@@ -17,7 +17,8 @@ from typing import Annotated
 import typer
 
 from supastack.config import settings
-from supastack.config.manifest import load_app, manifest_path
+from supastack.config.apps import deployment_order
+from supastack.config.manifest import available_apps, load_app, manifest_path
 from supastack.database import advisors, connection
 from supastack.database.backups import Backups, backup_directory, store_for
 from supastack.delivery import rollback as rollbacks
@@ -31,6 +32,7 @@ from supastack.errors import SupastackError
 from supastack.local import watch as local_watch
 from supastack.local.environment import LocalEnvironment
 from supastack.local.paths import PROJECT_DIR
+from supastack.migrations.drift import drift as schema_drift
 from supastack.migrations.engine import EngineOptions, refusal
 from supastack.migrations.files import MigrationFile, discover, discover_app
 from supastack.migrations.lint import lint
@@ -286,6 +288,43 @@ def db_advisors(
         typer.echo(str(finding))
     typer.echo(advisors.summary(findings))
     if any(f.level is advisors.Level.ERROR for f in findings):
+        raise typer.Exit(code=1)
+
+
+@db_app.command("drift")
+def db_drift(
+    ctx: typer.Context,
+    stack: StackOption = "local",
+    apps: Annotated[
+        list[str] | None, typer.Option("--app", help="app to compare (default: the stack's apps)")
+    ] = None,
+) -> None:
+    """Compare the live schema with one built from the migrations recorded as applied; print
+    the SQL that would bring the live one back; exit 1 on drift."""
+    project_dir: Path = ctx.obj
+    with _user_errors():
+        stack_settings, conninfo = _stack(ctx, stack)
+        manifests = deployment_order(
+            [load_app(project_dir, name) for name in stack_settings.deployed_apps],
+            stack,
+            available_apps(project_dir),
+        )
+        unknown = [name for name in apps or () if name not in stack_settings.deployed_apps]
+        if unknown:
+            raise SupastackError(f"--app {unknown[0]}: not an app of stack {stack!r}")
+        files = discover(project_dir / "migrations", stack_settings.deployed_apps)
+        compared = [m for m in manifests if not apps or m.app in apps]
+        found = schema_drift(conninfo, manifests, files, compared)
+    for note in found.notes:
+        typer.echo(f"-- note: {note}")
+    for item in found.differences:
+        typer.echo(str(item))
+    schemas = ", ".join(dict.fromkeys(m.schema_name for m in compared))
+    typer.echo(
+        f"-- {len(found.differences)} difference(s) in {schemas}"
+        + ("" if found.differences else ": the live schema is what the migrations made")
+    )
+    if not found.clean:
         raise typer.Exit(code=1)
 
 

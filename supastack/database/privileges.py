@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from psycopg import sql
+
 from supastack.config.manifest import AppManifest
 
 OBJECT_KINDS = ("table", "sequence", "function")
@@ -53,3 +55,37 @@ def privilege_steps(manifest: AppManifest) -> list[PrivilegeStep]:
                     PrivilegeStep(f"revoke-default-{role}-{kind}", "future", role, kind, [])
                 )
     return steps
+
+
+_KINDS = {"table": "TABLES", "sequence": "SEQUENCES", "function": "FUNCTIONS"}
+
+
+def _privileges(step: PrivilegeStep) -> sql.Composable:
+    return sql.SQL(", ").join(sql.SQL(p) for p in step.privileges)
+
+
+def step_statements(step: PrivilegeStep, schema: str) -> list[sql.Composed]:
+    """The SQL of one step, as pulumi-postgresql's Grant and DefaultPrivileges apply it: the
+    listed privileges become the role's whole set there (none: all revoked)."""
+    role, in_schema = sql.Identifier(step.role), sql.Identifier(schema)
+    if step.scope == "future":
+        head = sql.SQL("ALTER DEFAULT PRIVILEGES FOR ROLE {} IN SCHEMA {}").format(
+            sql.Identifier(step.owner), in_schema
+        )
+        kind = sql.SQL(_KINDS[step.object_type])
+        if not step.privileges:
+            return [sql.SQL("{} REVOKE ALL ON {} FROM {}").format(head, kind, role)]
+        return [sql.SQL("{} GRANT {} ON {} TO {}").format(head, _privileges(step), kind, role)]
+    if step.object_type == "schema":
+        target: sql.Composable = sql.SQL("SCHEMA {}").format(in_schema)
+    elif step.objects:
+        target = sql.SQL("{} {}").format(
+            sql.SQL(step.object_type.upper()),
+            sql.SQL(", ").join(sql.Identifier(schema, o) for o in step.objects),
+        )
+    else:
+        target = sql.SQL("ALL {} IN SCHEMA {}").format(sql.SQL(_KINDS[step.object_type]), in_schema)
+    statements = [sql.SQL("REVOKE ALL ON {} FROM {}").format(target, role)]
+    if step.privileges:
+        statements.append(sql.SQL("GRANT {} ON {} TO {}").format(_privileges(step), target, role))
+    return statements

@@ -19,6 +19,8 @@ from supastack.database import sqltext
 
 #: Extensions Supabase pins to a schema: pg_cron must live in pg_catalog.
 PINNED_SCHEMAS = {"pg_cron": "pg_catalog"}
+#: Schemas every Supabase database has; an extension installed elsewhere gets its schema made.
+PLATFORM_SCHEMAS = frozenset({"extensions", "pg_catalog", "public"})
 #: Where an extension goes when the manifest does not say (else ``extensions``): Supabase's
 #: guide installs pg_partman in a schema of its own.
 DEFAULT_SCHEMAS = {"pg_partman": "partman"}

@@ -82,6 +82,10 @@ def test_deploy_then_nothing_to_do_then_smoke(
     assert code == 0, output
     assert "database advisors: no ERROR findings" in output
 
+    code, output = _cli(project, "db", "drift", "--stack", "local")
+    assert code == 0, output
+    assert output.endswith("the live schema is what the migrations made\n")
+
 
 def test_a_new_file_is_applied_and_a_removed_one_undone(
     fresh: Services, project: Path, capfd: pytest.CaptureFixture[str]

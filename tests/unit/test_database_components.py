@@ -169,7 +169,8 @@ def test_lint_findings_are_warned_during_preview(
             r"apps/shop.yaml: partitions: need the pg_partman extension",
         ),
         (
-            "extensions: [pg_partman]\npartitions: [{table: items, control: at, interval: monthly}]\n",
+            "extensions: [pg_partman]\n"
+            "partitions: [{table: items, control: at, interval: monthly}]\n",
             r"apps/shop.yaml: partitions.0.interval: 'monthly' is not a span such as '1 month'",
         ),
         (

@@ -1,0 +1,197 @@
+"""Whole-schema drift: the live database next to one built from what the stack says it applied.
+
+``supastack db drift`` reads the migrations recorded as applied in the live history, builds a
+shadow database in a throwaway cluster (the local bootstrap, the apps' extensions, roles and
+schemas, those migrations in order, and the manifests' grants, default privileges, RLS,
+policies and realtime membership: what a deploy would have made), snapshots the stack's app
+schemas in both (``supastack.database.schema_snapshot``) and returns the statements that bring
+the live database back. A cluster of its own (not a database beside the live one) is what
+lets the same command check staging and prod: the Supabase CLI's shadow database does the
+same in Docker.
+"""
+
+from __future__ import annotations
+
+import secrets
+import shutil
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+
+from supastack.config.manifest import AppManifest, merged_extensions
+from supastack.database import publication, rls
+from supastack.database.postgres import connect
+from supastack.database.privileges import privilege_steps, step_statements
+from supastack.database.schema_snapshot import Difference, difference, snapshot
+from supastack.database.specs import PLATFORM_SCHEMAS
+from supastack.errors import SupastackError, first_line
+from supastack.local import system
+from supastack.local.bootstrap import apply_bootstrap
+from supastack.local.cluster import Cluster
+from supastack.local.paths import StatePaths
+from supastack.migrations import history
+from supastack.migrations.engine import MigrationEngine
+from supastack.migrations.files import MigrationFile
+
+
+@dataclass(frozen=True)
+class Drift:
+    """What ``db drift`` found."""
+
+    differences: list[Difference]
+    notes: list[str]
+    """Recorded migrations whose file is missing or was edited (the shadow cannot be exact)."""
+
+    @property
+    def clean(self) -> bool:
+        return not self.differences and not self.notes
+
+
+def recorded_files(
+    conninfo: str, app: str, files: Sequence[MigrationFile]
+) -> tuple[list[MigrationFile], list[str]]:
+    """The app's files recorded as applied in the live history, and notes on recorded rows the
+    files do not match (missing, or edited since)."""
+    with connect(conninfo, subject=f"migration history of app {app!r}") as conn:
+        rows = {r.version: r for r in history.read(conn, app) if r.app == app}
+    by_version = {f.version: f for f in files}
+    chosen = [f for f in files if f.version in rows]
+    notes = [
+        f"migration {version}_{row.name} of app {app!r} is recorded as applied but its file is "
+        "missing; the shadow database is built without it"
+        for version, row in sorted(rows.items())
+        if version not in by_version
+    ]
+    notes += [
+        f"{f.source}: was edited after it was applied (checksum differs); the shadow database "
+        "runs it as it is now"
+        for f in chosen
+        if rows[f.version].checksum not in (None, f.checksum)
+    ]
+    return chosen, notes
+
+
+@contextmanager
+def shadow_cluster() -> Iterator[str]:
+    """A throwaway Postgres cluster with the Supabase-compatible bootstrap; yields its
+    connection string and removes everything afterwards."""
+    root = Path(tempfile.mkdtemp(prefix="supastack-shadow-"))
+    root.chmod(0o755)  # the cluster's owner (postgres, when run as root) must reach it
+    cluster = Cluster(StatePaths(root), system.free_port(), secrets.token_urlsafe(24))
+    try:
+        cluster.create()
+        cluster.start()
+        apply_bootstrap(cluster.dsn(), secrets.token_urlsafe(24))
+        yield cluster.dsn()
+    finally:
+        cluster.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _declare(conninfo: str, manifests: Sequence[AppManifest]) -> None:
+    """What the stack's resources make besides migrations: extensions, roles, schemas first."""
+    with connect(conninfo, subject="the shadow database") as conn:
+        for extension in merged_extensions(list(manifests)):
+            home = sql.Identifier(extension.schema_name)
+            if extension.schema_name not in PLATFORM_SCHEMAS:
+                conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(home))
+            conn.execute(
+                sql.SQL("CREATE EXTENSION IF NOT EXISTS {} WITH SCHEMA {}").format(
+                    sql.Identifier(extension.name), home
+                )
+            )
+        for manifest in manifests:
+            for role in manifest.roles:
+                conn.execute(
+                    sql.SQL("DO $$ BEGIN CREATE ROLE {} NOLOGIN; EXCEPTION WHEN duplicate_object "
+                            "THEN NULL; END $$").format(sql.Identifier(role.name))
+                )  # fmt: skip
+                for member in role.member_of:
+                    conn.execute(
+                        sql.SQL("GRANT {} TO {}").format(
+                            sql.Identifier(member), sql.Identifier(role.name)
+                        )
+                    )
+            if manifest.owns_schema:
+                conn.execute(
+                    sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(
+                        sql.Identifier(manifest.schema_name)
+                    )
+                )
+
+
+def _access(conninfo: str, manifest: AppManifest) -> None:
+    """The app's grants, default privileges, RLS, policies and realtime membership."""
+    schema = manifest.schema_name
+    with connect(conninfo, subject="the shadow database") as conn:
+        for step in privilege_steps(manifest):
+            for statement in step_statements(step, schema):
+                conn.execute(statement)
+    for table in manifest.rls:
+        rls.enable_rls(conninfo, schema, table)
+    for spec in manifest.policies:
+        rls.create_policy(
+            conninfo,
+            rls.Policy(
+                schema, spec.table, spec.name, spec.command, tuple(spec.roles), spec.mode,
+                spec.using, spec.with_check,
+            ),
+        )  # fmt: skip
+    if manifest.realtime:
+        publication.add_tables(
+            conninfo, publication.REALTIME, [(schema, table) for table in manifest.realtime]
+        )
+
+
+def build_expected(
+    conninfo: str, manifests: Sequence[AppManifest], applied: dict[str, list[MigrationFile]]
+) -> None:
+    """Make the shadow database what the stack would have made, app after app."""
+    try:
+        _declare(conninfo, manifests)
+        engine = MigrationEngine(conninfo)
+        for manifest in manifests:
+            engine.migrate(manifest.app, applied.get(manifest.app, []))
+            _access(conninfo, manifest)
+    except psycopg.Error as exc:
+        raise SupastackError(f"building the shadow database failed: {first_line(exc)}") from None
+
+
+def _compared(manifests: Sequence[AppManifest]) -> tuple[list[str], list[str]]:
+    """The schemas compared, and the partitioned parents whose partitions are left out."""
+    schemas = list(dict.fromkeys(m.schema_name for m in manifests))
+    parents = [f"{m.schema_name}.{p.table}" for m in manifests for p in m.partitions]
+    return schemas, parents
+
+
+def drift(
+    live: str,
+    manifests: Sequence[AppManifest],
+    files: dict[str, list[MigrationFile]],
+    compared: Sequence[AppManifest] | None = None,
+) -> Drift:
+    """Compare the live database with the shadow built from its recorded migrations.
+
+    ``manifests`` are the stack's apps in deployment order (all of them go into the shadow);
+    ``compared`` the apps whose schemas are compared (default: all).
+    """
+    applied: dict[str, list[MigrationFile]] = {}
+    notes: list[str] = []
+    for manifest in manifests:
+        applied[manifest.app], found = recorded_files(
+            live, manifest.app, files.get(manifest.app, [])
+        )
+        notes += found
+    schemas, parents = _compared(compared or manifests)
+    with connect(live, subject="the live database") as conn:
+        live_snapshot = snapshot(conn, schemas, parents)
+    with shadow_cluster() as shadow:
+        build_expected(shadow, manifests, applied)
+        with connect(shadow, subject="the shadow database") as conn:
+            expected = snapshot(conn, schemas, parents)
+    return Drift(difference(live_snapshot, expected), notes)
