@@ -189,13 +189,7 @@ def db_status(
     """
     project_dir: Path = ctx.obj
     with _user_errors():
-        deployed = settings.load(project_dir, stack).deployed_apps
-        unknown = [name for name in apps or () if name not in deployed]
-        if unknown:
-            raise SupastackError(
-                f"--app {unknown[0]}: not an app of stack {stack!r} (it deploys: "
-                f"{', '.join(deployed)})"
-            )
+        _check_apps(settings.load(project_dir, stack), apps)
         stack_settings, conninfo = _stack(ctx, stack)
         names = apps or stack_settings.deployed_apps
         found = discover(project_dir / "migrations", names)
@@ -219,6 +213,17 @@ def db_status(
                 typer.echo(f"  lint {finding}")
     if refused:
         raise typer.Exit(code=1)
+
+
+def _check_apps(stack: settings.StackSettings, apps: list[str] | None) -> None:
+    """Refuse an ``--app`` the stack does not deploy."""
+    deployed = stack.deployed_apps
+    unknown = [name for name in apps or () if name not in deployed]
+    if unknown:
+        raise SupastackError(
+            f"--app {unknown[0]}: not an app of stack {stack.stack!r} (it deploys: "
+            f"{', '.join(deployed)})"
+        )
 
 
 def _schema(project_dir: Path, app_name: str) -> str:
@@ -303,15 +308,13 @@ def db_drift(
     the SQL that would bring the live one back; exit 1 on drift."""
     project_dir: Path = ctx.obj
     with _user_errors():
+        _check_apps(settings.load(project_dir, stack), apps)
         stack_settings, conninfo = _stack(ctx, stack)
         manifests = deployment_order(
             [load_app(project_dir, name) for name in stack_settings.deployed_apps],
             stack,
             available_apps(project_dir),
         )
-        unknown = [name for name in apps or () if name not in stack_settings.deployed_apps]
-        if unknown:
-            raise SupastackError(f"--app {unknown[0]}: not an app of stack {stack!r}")
         files = discover(project_dir / "migrations", stack_settings.deployed_apps)
         compared = [m for m in manifests if not apps or m.app in apps]
         found = schema_drift(conninfo, manifests, files, compared)

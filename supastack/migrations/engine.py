@@ -307,25 +307,30 @@ class MigrationEngine:
         if no_transaction(text):
             notes = self._run_alone(conn, file, direction, statements, backup_key)
             return Outcome(True, backup_key, notes)
-        # BEGIN and the timeouts go in one round trip, COMMIT and RESET ALL (which undoes any
-        # session SET a file made, before the next file) in another.
-        begin = sql.SQL("BEGIN; SET LOCAL lock_timeout = {}; SET LOCAL statement_timeout = {}")
-        try:
-            conn.execute(
-                begin.format(
-                    sql.Literal(self.options.lock_timeout),
-                    sql.Literal(self.options.statement_timeout),
-                )
+        # Round trips are the engine's cost: BEGIN and the timeouts travel with the first
+        # statement, the history change with COMMIT and RESET ALL (which undoes any session SET
+        # a file made, before the next file). A failing statement is still named: its position
+        # is taken relative to its own text.
+        head = (
+            sql.SQL("BEGIN; SET LOCAL lock_timeout = {}; SET LOCAL statement_timeout = {}; ")
+            .format(
+                sql.Literal(self.options.lock_timeout),
+                sql.Literal(self.options.statement_timeout),
             )
+            .as_string(conn)
+        )
+        try:
+            if not statements:
+                conn.execute(head.encode())
             for index, statement in enumerate(statements, 1):
+                shift = len(head) if index == 1 else 0
                 try:
-                    conn.execute(statement.text.encode())
+                    conn.execute((head[:shift] + statement.text).encode())
                 except psycopg.Error as exc:
                     raise SupastackError(
-                        self._failure(source, text, index, statement, exc)
+                        self._failure(source, text, index, statement, exc, shift=shift)
                         + "\nthe file's transaction was rolled back; nothing of it is applied"
                     ) from None
-            self._record(conn, file, direction, [s.text for s in statements], backup_key)
         except BaseException as exc:
             if not conn.broken:
                 conn.execute("ROLLBACK; RESET ALL")
@@ -337,12 +342,18 @@ class MigrationEngine:
                 f"({first_line(exc)}); the file's transaction did not commit, nothing of it "
                 "is applied; deploy again once the database answers"
             ) from None
+        change = self._history_change(file, direction, [s.text for s in statements], backup_key)
         try:
-            conn.execute("COMMIT; RESET ALL")
+            conn.execute(sql.Composed([change, sql.SQL("; COMMIT; RESET ALL")]))
         except psycopg.Error as exc:
             if conn.broken:
                 raise SupastackError(self._commit_outcome(file, direction, source, exc)) from None
             conn.execute("ROLLBACK; RESET ALL")
+            if isinstance(exc, errors.UniqueViolation) and exc.diag.table_name == history.TABLE:
+                raise SupastackError(
+                    f"{file.source}: version {file.version} is recorded for another app; the "
+                    "file's transaction was rolled back"
+                ) from None
             raise SupastackError(
                 f"{source}: failed at COMMIT (a deferred constraint or trigger): "
                 f"{first_line(exc)}; the file's transaction was rolled back; nothing of it is "
@@ -394,8 +405,8 @@ class MigrationEngine:
                         + f"\nthe file runs outside a transaction ({NO_TRANSACTION}); it "
                         f"is not recorded as {done}{leftover}"
                     ) from None
-            with conn.transaction():
-                self._record(conn, file, direction, [s.text for s in statements], backup_key)
+            change = self._history_change(file, direction, [s.text for s in statements], backup_key)
+            conn.execute(sql.Composed([sql.SQL("BEGIN; "), change, sql.SQL("; COMMIT")]))
         except psycopg.OperationalError as exc:
             if not conn.broken:
                 raise
@@ -436,38 +447,44 @@ class MigrationEngine:
             return f"{head}; it did commit: the migration is {what}; deploy again to go on"
         return f"{head}; it did not commit: nothing of it is {what}; deploy again"
 
-    def _record(
-        self,
-        conn: Connection,
-        file: MigrationFile,
-        direction: Direction,
-        statements: list[str],
-        backup_key: str | None,
-    ) -> None:
-        """The history change that commits with the file."""
+    @staticmethod
+    def _history_change(
+        file: MigrationFile, direction: Direction, statements: list[str], backup_key: str | None
+    ) -> sql.Composed:
+        """The history change that commits with the file (a pending file has no row yet, so a
+        row of another app with its version fails the insert, and with it the file)."""
         if direction is Direction.DOWN:
-            history.forget(conn, file.app, file.version)
-        elif not history.record(
-            conn,
-            file.app,
-            file.version,
-            name=file.name,
-            checksum=file.checksum,
-            statements=statements,
-        ):
-            raise SupastackError(
-                f"{file.source}: version {file.version} is recorded for another app"
-            )
+            parts = [history.forget_statement(file.app, file.version)]
+        else:
+            parts = [
+                history.insert_statement(
+                    file.app, file.version, name=file.name, checksum=file.checksum,
+                    statements=statements,
+                )
+            ]  # fmt: skip
         if backup_key:
-            history.record_backup(conn, backup_key, file.app, file.version, direction.value)
+            parts.append(
+                history.backup_statement(backup_key, file.app, file.version, direction.value)
+            )
+        return sql.SQL("; ").join(parts)
 
     def _failure(
-        self, source: str, text: str, index: int, statement: sqltext.Statement, exc: psycopg.Error
+        self,
+        source: str,
+        text: str,
+        index: int,
+        statement: sqltext.Statement,
+        exc: psycopg.Error,
+        *,
+        shift: int = 0,
     ) -> str:
+        """``shift``: characters sent before the statement in the same query (its position in
+        the error counts them)."""
         diag = exc.diag
         line = statement.line
-        if diag.statement_position:
-            line = sqltext.line_of(text, statement.offset + int(diag.statement_position) - 1)
+        if diag.statement_position and int(diag.statement_position) > shift:
+            position = int(diag.statement_position) - shift
+            line = sqltext.line_of(text, statement.offset + position - 1)
         hint = ""
         if isinstance(exc, errors.QueryCanceled):
             hint = (

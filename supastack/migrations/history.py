@@ -112,16 +112,28 @@ def record(
     return cursor.fetchone() is not None
 
 
-def forget(conn: Connection, app: str, version: str) -> None:
-    conn.execute(
-        "DELETE FROM supabase_migrations.schema_migrations WHERE version = %s AND app = %s",
-        [version, app],
-    )
+# The statements below are composed with literals, not sent with parameters: the engine sends
+# them in one round trip with the COMMIT of the file they record.
 
 
-def record_backup(conn: Connection, key: str, app: str, version: str, direction: str) -> None:
-    conn.execute(
+def insert_statement(
+    app: str, version: str, *, name: str, checksum: str, statements: list[str]
+) -> sql.Composed:
+    """The row of a newly applied migration (a row with its version fails: unique key)."""
+    return sql.SQL(
+        "INSERT INTO supabase_migrations.schema_migrations "
+        "(version, name, statements, app, checksum) VALUES ({}, {}, {}, {}, {})"
+    ).format(*map(sql.Literal, (version, name, statements, app, checksum)))
+
+
+def forget_statement(app: str, version: str) -> sql.Composed:
+    return sql.SQL(
+        "DELETE FROM supabase_migrations.schema_migrations WHERE version = {} AND app = {}"
+    ).format(sql.Literal(version), sql.Literal(app))
+
+
+def backup_statement(key: str, app: str, version: str, direction: str) -> sql.Composed:
+    return sql.SQL(
         "INSERT INTO supabase_migrations.supastack_backups (key, app, version, direction) "
-        "VALUES (%s, %s, %s, %s)",
-        [key, app, version, direction],
-    )
+        "VALUES ({}, {}, {}, {})"
+    ).format(*map(sql.Literal, (key, app, version, direction)))

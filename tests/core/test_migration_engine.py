@@ -427,12 +427,16 @@ def _terminate(database: Database, worker: subprocess.Popen[str], pid: int) -> s
     return error
 
 
+#: The history row travels with COMMIT, in one query (one round trip per file saved).
+HISTORY_AND_COMMIT = "INSERT INTO supabase_migrations.schema_migrations"
+
+
 def test_a_connection_lost_while_recording_the_history_row_is_named_and_applies_nothing(
     database: Database, tmp_path: Path
 ) -> None:
     with _deploy_stuck_in(
         database, tmp_path, "create table shop.late (id bigint);\n",
-        "INSERT INTO supabase_migrations.schema_migrations",
+        HISTORY_AND_COMMIT,
         _locking("lock table supabase_migrations.schema_migrations in share mode"),
     ) as (worker, pid, migrations):  # fmt: skip
         stderr = _terminate(database, worker, pid)
@@ -452,7 +456,7 @@ def test_a_connection_lost_during_a_commit_that_did_not_happen_says_so(
         database,
         tmp_path,
         GATED_COMMIT,
-        "COMMIT",
+        HISTORY_AND_COMMIT,
         _locking("lock table shop.gate in exclusive mode"),
     ) as (worker, pid, _):
         stderr = _terminate(database, worker, pid)
@@ -477,7 +481,11 @@ def test_a_connection_lost_during_a_commit_that_happened_says_so(
 
     try:
         with _deploy_stuck_in(
-            database, tmp_path, "create table shop.late (id bigint);\n", "COMMIT", absent_standby
+            database,
+            tmp_path,
+            "create table shop.late (id bigint);\n",
+            HISTORY_AND_COMMIT,
+            absent_standby,
         ) as (worker, pid, migrations):
             stderr = _terminate(database, worker, pid)
     finally:

@@ -25,6 +25,23 @@ alerts: [{name: slow, severity: warning, metric: {functionP95Ms: hello}, thresho
 """
 
 
+def _build_app(root: Path, tmp_path: Path, secrets: pulumi.Resource | None) -> None:
+    """The App of the project's ``shop``, planned for a local stack, built under the mocks."""
+    stack = settings.parse(
+        "test",
+        {"supastack:target": "local", "supastack:apps": ["shop"],
+         "supastack:local": {"stateDir": str(tmp_path / "state"), "dbPort": free_port()}},
+        "Pulumi.test.yaml",
+    )  # fmt: skip
+    planned = next(a for a in plan_stack(stack, root).apps if a.manifest.app == "shop")
+    build(lambda: App("shop", {
+        "plan": planned, "conninfo": secret(), "database": "postgres",
+        "migration_settings": stack.migrations, "backups": None, "protect": False,
+        "functions_url": "http://fn", "api": {"url": "http://api", "project_ref": "local"},
+        "token": secret(), "secrets": secrets, "cron_conninfo": secret(), "alert_channels": [],
+    }))  # fmt: skip
+
+
 def test_everything_of_an_app_waits_for_what_it_uses(
     pulumi_mocks: RecordingMocks, tmp_path: Path
 ) -> None:
@@ -37,20 +54,7 @@ def test_everything_of_an_app_waits_for_what_it_uses(
     )
     (root / "seeds" / "shop").mkdir(parents=True)
     (root / "seeds" / "shop" / "01.sql").write_text("insert into shop.items values (1);\n")
-    stack = settings.parse(
-        "test",
-        {"supastack:target": "local", "supastack:apps": ["shop"],
-         "supastack:local": {"stateDir": str(tmp_path / "state"), "dbPort": free_port()}},
-        "Pulumi.test.yaml",
-    )  # fmt: skip
-    planned = next(a for a in plan_stack(stack, root).apps if a.manifest.app == "shop")
-    secrets = pulumi.CustomResource("test:index:Secrets", "secrets", {})
-    build(lambda: App("shop", {
-        "plan": planned, "conninfo": secret(), "database": "postgres",
-        "migration_settings": stack.migrations, "backups": None, "protect": False,
-        "functions_url": "http://fn", "api": {"url": "http://api", "project_ref": "local"},
-        "token": secret(), "secrets": secrets, "cron_conninfo": secret(), "alert_channels": [],
-    }))  # fmt: skip
+    _build_app(root, tmp_path, pulumi.CustomResource("test:index:Secrets", "secrets", {}))
     migration = one(pulumi_mocks, "pulumi-python:dynamic/migrations:Migration")
     function = one(pulumi_mocks, "pulumi-python:dynamic/functions:EdgeFunction")
     job = one(pulumi_mocks, "pulumi-python:dynamic/cron:CronJob")
@@ -90,19 +94,7 @@ def test_partitions_and_refreshes_wait_for_their_tables_and_maintenance_for_the_
             "alter table shop.events enable row level security;\n"
         },
     )
-    stack = settings.parse(
-        "test",
-        {"supastack:target": "local", "supastack:apps": ["shop"],
-         "supastack:local": {"stateDir": str(tmp_path / "state"), "dbPort": free_port()}},
-        "Pulumi.test.yaml",
-    )  # fmt: skip
-    planned = next(a for a in plan_stack(stack, root).apps if a.manifest.app == "shop")
-    build(lambda: App("shop", {
-        "plan": planned, "conninfo": secret(), "database": "postgres",
-        "migration_settings": stack.migrations, "backups": None, "protect": False,
-        "functions_url": "http://fn", "api": {"url": "http://api", "project_ref": "local"},
-        "token": secret(), "secrets": None, "cron_conninfo": secret(), "alert_channels": [],
-    }))  # fmt: skip
+    _build_app(root, tmp_path, None)
     migration = one(pulumi_mocks, "pulumi-python:dynamic/migrations:Migration")
     rls = one(pulumi_mocks, "pulumi-python:dynamic/rls:RowLevelSecurity")  # in Access
     registered = one(pulumi_mocks, "pulumi-python:dynamic/database:PartitionSet")
