@@ -184,6 +184,7 @@ class MigrationEngine:
         error naming ``subject``; files committed before it stay applied.
         """
         with connect(self._conninfo, subject=subject) as conn:
+            conn.prepare_threshold = None  # a migration's statements run once: never prepare
             try:
                 conn.execute(
                     "SELECT set_config('lock_timeout', %s, false)", [self.options.deploy_lock_wait]
