@@ -391,8 +391,11 @@ class ResourceGraph:
         waits = set(request.dependencies)
         if request.parent:
             waits.add(request.parent)
-        if request.provider:  # "<urn>::<id>"
-            waits.add(request.provider.rsplit("::", 1)[0])
+        # "<urn>::<id>": a resource's provider, and a component's providers for its children
+        # (the component registers once they have, and its children after it)
+        for reference in [request.provider, *request.providers.values()]:
+            if reference:
+                waits.add(reference.rsplit("::", 1)[0])
         self.waits_for[urn] = waits
         if request.custom:
             self.custom.add(urn)

@@ -115,6 +115,7 @@ class App(pulumi.ComponentResource):
             )
         for job in args["plan"].jobs:
             self._cron_job(name, args, job, [*before_functions, *self.functions.values()])
+        partition_sets: list[pulumi.Resource] = []
         for planned in args["plan"].partitions:
             table = planned.partitions
             registered = PartitionSet(
@@ -129,6 +130,7 @@ class App(pulumi.ComponentResource):
                 pulumi.ResourceOptions(parent=self, depends_on=[self.migrations, self.access]),
             )  # fmt: skip
             self._cron_job(name, args, planned.maintenance, [registered])
+            partition_sets.append(registered)
         for refresh in args["plan"].refreshes:
             job = refresh.job
             MaterializedViewRefresh(
@@ -158,7 +160,9 @@ class App(pulumi.ComponentResource):
                     "conninfo": args["conninfo"], "app": seed.app, "name": seed.name,
                     "source": seed.source, "checksum": seed.checksum, "sql": seed.sql,
                 },
-                pulumi.ResourceOptions(parent=self, depends_on=[self.migrations, self.access]),
+                pulumi.ResourceOptions(
+                    parent=self, depends_on=[self.migrations, self.access, *partition_sets]
+                ),
             )  # fmt: skip
         self.register_outputs({"migrations": self.migrations.versions})
 

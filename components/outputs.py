@@ -76,6 +76,11 @@ def stack_outputs(
             a.manifest.app: [f"{a.manifest.schema_name}.{t}" for t in a.manifest.rls]
             for a in plan.apps
         },
+        "publicTables": {
+            a.manifest.app: [f"{a.manifest.schema_name}.{t}" for t in a.manifest.public_tables]
+            for a in plan.apps
+            if a.manifest.public_tables
+        },
         "cronJobs": [
             {"name": j.name, "schedule": j.schedule, "active": j.active}
             for a in plan.apps

@@ -25,6 +25,7 @@ from supastack.database.pg_settings import (
     SettingsTarget,
 )
 from supastack.functions.management_api import ManagementApi
+from supastack.functions.specs import SecretSpec
 from supastack.local.cluster import Cluster
 from supastack.local.credentials import LocalCredentials
 from supastack.local.paths import StatePaths
@@ -72,6 +73,11 @@ class TargetSeam:
             return None
         state = StatePaths(self.stack.local.state_path(self.project_dir))
         return LocalCredentials.load(state.credentials)
+
+    def secrets(self, specs: list[SecretSpec]) -> list[SecretSpec]:
+        """The stack's secrets as this target deploys them (``generateLocally`` ones are
+        generated on local)."""
+        return [spec.on_local_target() for spec in specs] if self.is_local else specs
 
     def management_api(self, local: LocalCredentials | None) -> dict[str, Any]:
         """The Management API's ``url`` and ``project_ref`` (the local runtime's, locally)."""

@@ -55,7 +55,7 @@ function failure(err: unknown, requestId: string): { response: Response; errorCl
 }
 
 /** Background work the platform should let finish (Supabase's EdgeRuntime.waitUntil). */
-function inBackground(work: Promise<void>): void {
+export function inBackground(work: Promise<void>): void {
   const runtime = (globalThis as { EdgeRuntime?: { waitUntil(p: Promise<unknown>): void } })
     .EdgeRuntime;
   runtime?.waitUntil(work);

@@ -79,6 +79,11 @@ class AppManifest(ConfigModel):
         return list(self.api) if self.api else []
 
     @property
+    def public_tables(self) -> list[str]:
+        """Tables a policy opens to ``anon``: meant to be read by everyone (a listing)."""
+        return sorted({p.table for p in self.policies if "anon" in p.roles})
+
+    @property
     def owns_schema(self) -> bool:
         """Whether supastack creates (and may drop) the schema: never ``public``, which every
         database has and other apps share."""

@@ -126,7 +126,7 @@ _QUERIES: dict[str, str] = {
                false, format('%%I.%%I', n.nspname, c.relname)
         FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid
         JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE k.contype IN ('p', 'u', 'f', 'c', 'x') AND {relations}""",
+        WHERE k.contype IN ('p', 'u', 'f', 'c', 'x') AND k.conparentid = 0 AND {relations}""",
     "index": """
         SELECT format('%%I.%%I', n.nspname, ic.relname), pg_get_indexdef(i.indexrelid),
                pg_get_indexdef(i.indexrelid), format('DROP INDEX %%I.%%I', n.nspname, ic.relname),

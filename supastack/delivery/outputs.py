@@ -80,6 +80,8 @@ class StackOutputs(_Output):
     migrations: dict[str, list[MigrationOutput]] = Field(default_factory=dict)
     rls_tables: dict[str, list[str]] = Field(default_factory=dict)
     """Per app, the ``schema.table`` names under row level security."""
+    public_tables: dict[str, list[str]] = Field(default_factory=dict)
+    """Per app, the tables a policy opens to everyone (``anon``): rows there are no leak."""
     cron_jobs: list[CronJobOutput] = Field(default_factory=list)
     materialized_views: list[MaterializedViewOutput] = Field(default_factory=list)
     """The views refreshed on a schedule, with their jobs."""

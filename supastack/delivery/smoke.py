@@ -83,11 +83,16 @@ def _database(out: StackOutputs) -> Iterator[Check]:
                     "" if found == m.checksum else f"recorded checksum {found!r}",
                 )
         for app, tables in out.rls_tables.items():
+            public = set(out.public_tables.get(app, ()))
             for table in tables:
-                yield from _rls(conn, app, table)
+                yield from _rls(conn, app, table, public=table in public)
 
 
-def _rls(conn: psycopg.Connection[tuple[object, ...]], app: str, table: str) -> Iterator[Check]:
+def _rls(
+    conn: psycopg.Connection[tuple[object, ...]], app: str, table: str, *, public: bool
+) -> Iterator[Check]:
+    """RLS is on and the service reads the table; unless a policy opens the table to everyone
+    (``public``), anon and two fresh users read no rows of it."""
     schema, name = table.split(".", 1)
     row = conn.execute(
         "SELECT c.relrowsecurity FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
@@ -95,6 +100,17 @@ def _rls(conn: psycopg.Connection[tuple[object, ...]], app: str, table: str) -> 
         [schema, name],
     ).fetchone()
     yield Check(f"{app}: RLS enabled on {table}", row == (True,), "" if row else "no such table")
+    if not public:
+        yield from _no_rows_for_strangers(conn, app, table)
+    service = _as_role(conn, "service_role", table)
+    yield Check(
+        f"{app}: the service role reads {table}", isinstance(service, int), f"got {service}"
+    )
+
+
+def _no_rows_for_strangers(
+    conn: psycopg.Connection[tuple[object, ...]], app: str, table: str
+) -> Iterator[Check]:
     anon = _as_role(conn, "anon", table)
     yield Check(f"{app}: anon reads no rows of {table}", anon in (0, "42501"), f"got {anon}")
     first, second = (_as_role(conn, "authenticated", table, str(uuid.uuid4())) for _ in range(2))
@@ -102,10 +118,6 @@ def _rls(conn: psycopg.Connection[tuple[object, ...]], app: str, table: str) -> 
         f"{app}: two fresh users read no rows of {table}",
         first in (0, "42501") and second in (0, "42501"),
         f"got {first}, {second}",
-    )
-    service = _as_role(conn, "service_role", table)
-    yield Check(
-        f"{app}: the service role reads {table}", isinstance(service, int), f"got {service}"
     )
 
 

@@ -93,6 +93,8 @@ class HttpProbe(ConfigModel):
     path: str = ""
     """Appended to the function's URL (e.g. ``?q=1`` or ``/sub/path``)."""
     caller: Literal["none", "anon", "user", "service", "job"] = "none"
+    headers: dict[str, str] = Field(default_factory=dict)
+    """Headers the request carries besides the caller's (e.g. ``Idempotency-Key``)."""
     body: Any = None
     expect: HttpExpect
 
@@ -150,7 +152,7 @@ def run_http(
     """Each probe with its caller's credentials (``credentials`` by caller; None: not known)."""
     with httpx.Client(timeout=15.0) as client:
         for probe in probes:
-            headers = {}
+            headers = dict(probe.headers)
             if probe.caller != "none":
                 token = credentials.get(probe.caller)
                 if token is None:

@@ -60,6 +60,14 @@ class SecretSpec(ConfigModel):
     vault: bool = False
     function: bool = True
     """Whether functions get it (alert channel secrets are for SQL only)."""
+    generate_locally: bool = False
+    """Generated on the local target, where the provider it is for cannot be reached (a
+    payment provider's keys, checked by a local fake in tests); set in ``secretValues`` on
+    Supabase like any other."""
+
+    def on_local_target(self) -> SecretSpec:
+        """The spec as the local target deploys it."""
+        return self.model_copy(update={"generate": True}) if self.generate_locally else self
 
     def deployed(self, provided: Collection[str]) -> bool:
         """Whether the stack has a value for it: generated, or set in ``secretValues`` (an
