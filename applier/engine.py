@@ -54,6 +54,7 @@ from pulumi.runtime import rpc
 from pulumi.runtime.mocks import MockMonitor
 
 from policy import validators
+from supastack.config import settings
 from supastack.database.postgres import connect
 from supastack.database.privileges import PrivilegeStep, step_statements
 from supastack.local.paths import PROJECT_DIR
@@ -541,7 +542,10 @@ def _run_program(
     loop = asyncio.new_event_loop()
     loop.set_default_executor(ThreadPoolExecutor(max_workers=EXECUTOR_THREADS))
     asyncio.set_event_loop(loop)
-    pulumi.runtime.set_all_config(dict(config), [])
+    # The keys that hold secrets are secret config, as `pulumi config set --secret` makes them
+    # (a test hands the applier secretValues; the local stack file has none).
+    secret_keys = [k for k in config if k.rpartition(":")[2] in settings.SECRET_KEYS]
+    pulumi.runtime.set_all_config(dict(config), secret_keys)
     pulumi.runtime.set_mocks(
         monitor.applying, project="supastack", stack="local", preview=preview, monitor=monitor
     )

@@ -77,7 +77,9 @@ class TargetSeam:
     def secrets(self, specs: list[SecretSpec]) -> list[SecretSpec]:
         """The stack's secrets as this target deploys them (``generateLocally`` ones are
         generated on local)."""
-        return [spec.on_local_target() for spec in specs] if self.is_local else specs
+        if not self.is_local:
+            return specs
+        return [spec.on_local_target(self.stack.secret_values_set) for spec in specs]
 
     def management_api(self, local: LocalCredentials | None) -> dict[str, Any]:
         """The Management API's ``url`` and ``project_ref`` (the local runtime's, locally)."""

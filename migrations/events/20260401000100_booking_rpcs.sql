@@ -187,7 +187,7 @@ returns text language plpgsql set search_path = '' as $$
 declare
   r events.registrations;
   e events.class_events;
-  outcome text;
+  result text;
 begin
   insert into events.stripe_events (id, type, payment_intent_id, outcome)
   values (p_event_id, p_type, p_payment_intent, 'processing')
@@ -196,8 +196,10 @@ begin
     return 'duplicate';
   end if;
   select * into r from events.registrations where payment_intent_id = p_payment_intent;
-  if not found then
-    outcome := 'unknown payment intent';
+  if p_type not in ('payment_intent.succeeded', 'payment_intent.payment_failed') then
+    result := 'ignored';
+  elsif r.id is null then
+    result := 'unknown payment intent';
   elsif p_type = 'payment_intent.succeeded' then
     e := events.lock_event(r.event_id);
     update events.registrations
@@ -206,8 +208,8 @@ begin
         payment_status = 'succeeded', hold_expires_at = null, updated_at = now()
     where id = r.id;
     -- paid after its hold expired: the money is in, the seat is gone; refund by hand
-    outcome := case when r.status = 'pending' then 'confirmed' else 'paid after release' end;
-  elsif p_type = 'payment_intent.payment_failed' then
+    result := case when r.status = 'pending' then 'confirmed' else 'paid after release' end;
+  else
     e := events.lock_event(r.event_id);
     update events.registrations
     set status = case when status = 'pending' then 'cancelled' else status end,
@@ -216,12 +218,10 @@ begin
     where id = r.id;
     select * into e from events.class_events where id = r.event_id;
     perform events.promote_locked(e);
-    outcome := 'released';
-  else
-    outcome := 'ignored';
+    result := 'released';
   end if;
-  update events.stripe_events set outcome = apply_stripe_event.outcome where id = p_event_id;
-  return outcome;
+  update events.stripe_events set outcome = result where id = p_event_id;
+  return result;
 end
 $$;
 

@@ -89,10 +89,10 @@ $$;
 create function events.get_cron_job_history(p_hours integer) returns jsonb
 language sql stable set search_path = '' as $$
   select coalesce(jsonb_agg(jsonb_build_object(
-           'job', j.jobname, 'runs', count, 'failed', failed, 'last_run', last_run)
+           'job', j.jobname, 'runs', runs.total, 'failed', runs.failed, 'last_run', runs.last_run)
            order by j.jobname), '[]')
   from cron.job j
-  join lateral (select count(*) as count, count(*) filter (where d.status = 'failed') as failed,
+  join lateral (select count(*) as total, count(*) filter (where d.status = 'failed') as failed,
                        max(d.end_time) as last_run
                 from cron.job_run_details d
                 where d.jobid = j.jobid

@@ -61,13 +61,14 @@ class SecretSpec(ConfigModel):
     function: bool = True
     """Whether functions get it (alert channel secrets are for SQL only)."""
     generate_locally: bool = False
-    """Generated on the local target, where the provider it is for cannot be reached (a
-    payment provider's keys, checked by a local fake in tests); set in ``secretValues`` on
-    Supabase like any other."""
+    """Generated on the local target unless ``secretValues`` sets it there (the provider it is
+    for cannot be reached locally; tests set it, for a local fake); required on Supabase."""
 
-    def on_local_target(self) -> SecretSpec:
-        """The spec as the local target deploys it."""
-        return self.model_copy(update={"generate": True}) if self.generate_locally else self
+    def on_local_target(self, provided: Collection[str]) -> SecretSpec:
+        """The spec as the local target deploys it, given the stack's ``secretValues``."""
+        if self.generate_locally and self.name not in provided:
+            return self.model_copy(update={"generate": True})
+        return self
 
     def deployed(self, provided: Collection[str]) -> bool:
         """Whether the stack has a value for it: generated, or set in ``secretValues`` (an

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import psycopg
 import pytest
 
 from applier.engine import stack_config
@@ -34,3 +37,40 @@ def local_config(services: Services, **overrides: object) -> dict[str, str]:
             **overrides,
         },
     )  # fmt: skip
+
+
+class As:
+    """Run statements as an API role, as PostgREST does (role and JWT claims per transaction)."""
+
+    def __init__(self, stack: Services, role: str, user: str | None = None) -> None:
+        self.stack, self.role, self.user = stack, role, user
+
+    def run(self, statement: str, params: list[Any] | None = None) -> list[tuple[Any, ...]] | str:
+        """The rows, or the SQLSTATE of the error."""
+        outcome = self.outcome(statement, params)
+        return outcome if isinstance(outcome, list) else outcome[0]
+
+    def outcome(
+        self, statement: str, params: list[Any] | None = None
+    ) -> list[tuple[Any, ...]] | tuple[str, str]:
+        """The rows, or the error's SQLSTATE and message: all a caller learns."""
+        with self.stack.connect() as conn:
+            try:
+                with conn.transaction():
+                    conn.execute(f"set local role {self.role}".encode())
+                    claims = {"role": self.role, **({"sub": self.user} if self.user else {})}
+                    conn.execute(
+                        "select set_config('request.jwt.claims', %s, true)", [json.dumps(claims)]
+                    )
+                    cursor = conn.execute(statement.encode(), params)
+                    rows = cursor.fetchall() if cursor.description else []
+                    raise _RolledBackError(rows)
+            except _RolledBackError as done:
+                return done.rows
+            except psycopg.Error as exc:
+                return str(exc.sqlstate), str(exc.diag.message_primary)
+
+
+class _RolledBackError(Exception):
+    def __init__(self, rows: list[tuple[Any, ...]]) -> None:
+        self.rows = rows

@@ -1,0 +1,96 @@
+"""Stripe, as far as the events app uses it, on 127.0.0.1: PaymentIntents are created with the
+shape Stripe documents (honouring the Idempotency-Key header, as Stripe does), and webhook
+signatures are made by Stripe's own SDK (``stripe.webhooks.generateTestHeaderString``, the same
+npm package the function verifies with)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import threading
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qs
+
+from supastack.local.paths import PROJECT_DIR
+from supastack.local.system import ensure_deno
+
+#: The SDK the functions pin (functions/events/deno.json and deno.lock).
+STRIPE_NPM = "npm:stripe@17.7.0"
+
+
+class FakeStripe:
+    """``POST /v1/payment_intents``: a PaymentIntent, the same one again for a repeated key."""
+
+    def __init__(self) -> None:
+        self.created: dict[str, dict[str, object]] = {}
+        self.requests: list[dict[str, list[str]]] = []
+        self.fail = False
+        """Answer 500 (Stripe unreachable as far as the caller can tell)."""
+        fake = self
+        lock = threading.Lock()
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                form = parse_qs(self.rfile.read(length).decode())
+                key = self.headers.get("Idempotency-Key") or str(uuid.uuid4())
+                with lock:
+                    fake.requests.append(form)
+                    if fake.fail or self.path != "/v1/payment_intents":
+                        self._answer(500, {"error": {"type": "api_error", "message": "down"}})
+                        return
+                    intent = fake.created.setdefault(key, {
+                        "id": f"pi_{uuid.uuid4().hex[:24]}", "object": "payment_intent",
+                        "amount": int(form["amount"][0]), "currency": form["currency"][0],
+                        "status": "requires_payment_method",
+                        "metadata": {"registration_id": form["metadata[registration_id]"][0]},
+                    })  # fmt: skip
+                    intent["client_secret"] = f"{intent['id']}_secret_test"
+                self._answer(200, intent)
+
+            def _answer(self, status: int, body: object) -> None:
+                payload = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def log_message(self, format: str, *args: object) -> None:
+                return
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+_SIGN = f"""
+import Stripe from "{STRIPE_NPM}";
+const stripe = new Stripe("sk_test_unused");
+const [payload, secret, timestamp] = JSON.parse(await new Response(Deno.stdin.readable).text());
+const header = await stripe.webhooks.generateTestHeaderStringAsync({{
+  payload, secret, timestamp, cryptoProvider: Stripe.createSubtleCryptoProvider(),
+}});
+console.log(header);
+"""
+
+
+def signature(payload: str, secret: str, timestamp: int) -> str:
+    """The Stripe-Signature header Stripe would send for ``payload`` at ``timestamp``."""
+    config = PROJECT_DIR / "functions" / "events" / "deno.json"
+    result = subprocess.run(
+        [str(ensure_deno()), "eval", "--config", str(config), "--lock",
+         str(config.with_name("deno.lock")), "--frozen", _SIGN],
+        input=json.dumps([payload, secret, timestamp]),
+        capture_output=True, text=True, check=True, timeout=120,
+        env={**os.environ, "DENO_DIR": str(Path(PROJECT_DIR / ".supastack" / "deno")),
+             "NO_COLOR": "1"},
+    )  # fmt: skip
+    return result.stdout.strip()
