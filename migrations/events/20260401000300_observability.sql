@@ -74,30 +74,37 @@ begin
 end
 $$;
 
--- The jobs of this database and how their last run went.
+-- The jobs of this database and how their last run went (PL/pgSQL: pg_cron's tables are
+-- looked up when called, so the migration applies before pg_cron is there too).
 create function events.get_cron_job_status() returns jsonb
-language sql stable set search_path = '' as $$
-  select coalesce(jsonb_agg(jsonb_build_object(
-           'job', j.jobname, 'schedule', j.schedule, 'active', j.active,
-           'last_status', last.status, 'last_run', last.end_time) order by j.jobname), '[]')
-  from cron.job j
-  left join lateral (select d.status, d.end_time from cron.job_run_details d
-                     where d.jobid = j.jobid order by d.start_time desc limit 1) last on true
-  where j.database = current_database()
+language plpgsql stable set search_path = '' as $$
+begin
+  return (
+    select coalesce(jsonb_agg(jsonb_build_object(
+             'job', j.jobname, 'schedule', j.schedule, 'active', j.active,
+             'last_status', last.status, 'last_run', last.end_time) order by j.jobname), '[]')
+    from cron.job j
+    left join lateral (select d.status, d.end_time from cron.job_run_details d
+                       where d.jobid = j.jobid order by d.start_time desc limit 1) last on true
+    where j.database = current_database());
+end
 $$;
 
 create function events.get_cron_job_history(p_hours integer) returns jsonb
-language sql stable set search_path = '' as $$
-  select coalesce(jsonb_agg(jsonb_build_object(
-           'job', j.jobname, 'runs', runs.total, 'failed', runs.failed, 'last_run', runs.last_run)
-           order by j.jobname), '[]')
-  from cron.job j
-  join lateral (select count(*) as total, count(*) filter (where d.status = 'failed') as failed,
-                       max(d.end_time) as last_run
-                from cron.job_run_details d
-                where d.jobid = j.jobid
-                  and d.start_time > now() - make_interval(hours => p_hours)) runs on true
-  where j.database = current_database()
+language plpgsql stable set search_path = '' as $$
+begin
+  return (
+    select coalesce(jsonb_agg(jsonb_build_object(
+             'job', j.jobname, 'runs', runs.total, 'failed', runs.failed,
+             'last_run', runs.last_run) order by j.jobname), '[]')
+    from cron.job j
+    join lateral (select count(*) as total, count(*) filter (where d.status = 'failed') as failed,
+                         max(d.end_time) as last_run
+                  from cron.job_run_details d
+                  where d.jobid = j.jobid
+                    and d.start_time > now() - make_interval(hours => p_hours)) runs on true
+    where j.database = current_database());
+end
 $$;
 
 create function events.get_booking_performance_summary() returns jsonb

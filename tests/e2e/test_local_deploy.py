@@ -90,8 +90,8 @@ def test_deploy_then_nothing_to_do_then_smoke(
 def test_a_new_file_is_applied_and_a_removed_one_undone(
     fresh: Services, project: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:
-    migrations = write_migrations(project, "bidding", {"20260401000000_note.sql": NOTE})
-    (migrations / "bidding" / "20260401000000_note.down.sql").write_text(
+    migrations = write_migrations(project, "bidding", {"20261001000000_note.sql": NOTE})
+    (migrations / "bidding" / "20261001000000_note.down.sql").write_text(
         "drop table public.deploy_note;\n"
     )
     manifest = yaml.safe_load((project / "apps" / "bidding.yaml").read_text())
@@ -99,17 +99,17 @@ def test_a_new_file_is_applied_and_a_removed_one_undone(
     (project / "apps" / "bidding.yaml").write_text(yaml.safe_dump(manifest))
     assert _cli(project, "local", "deploy")[0] == 0
     added = capfd.readouterr().out
-    assert "created   Migration            supastack-bidding-migrations-20260401000000" in added
+    assert "created   Migration            supastack-bidding-migrations-20261001000000" in added
     with fresh.connect() as conn:
         assert conn.execute("select to_regclass('public.deploy_note')").fetchone() != (None,)
 
-    for path in migrations.glob("bidding/20260401000000_note*.sql"):
+    for path in migrations.glob("bidding/20261001000000_note*.sql"):
         path.unlink()
     manifest["rls"].remove("deploy_note")
     (project / "apps" / "bidding.yaml").write_text(yaml.safe_dump(manifest))
     assert _cli(project, "local", "deploy")[0] == 0
     removed = capfd.readouterr().out
-    assert "deleted   Migration            supastack-bidding-migrations-20260401000000" in removed
+    assert "deleted   Migration            supastack-bidding-migrations-20261001000000" in removed
     with fresh.connect() as conn:
         assert conn.execute("select to_regclass('public.deploy_note')").fetchone() == (None,)
 

@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 from applier.engine import Deployment, applied_of, deploy
 from supastack.cli import app
 from supastack.local.paths import PROJECT_DIR
+from supastack.migrations.files import discover_app
 from tests.conftest import Services
 from tests.e2e.conftest import local_config
 
@@ -26,12 +27,12 @@ def test_the_local_stack_deploys_to_a_fresh_target(fresh: Services, deployment: 
     mocks = deployment.mocks
     assert mocks.violations == []  # the policy pack passes every resource
     migrations = sorted(a.id for a in applied_of(mocks, "migrations:Migration"))
-    assert migrations == [
-        "bidding:20260128000000",
-        "bidding:20260129000000",
-        "monitoring:20260101000000",
-        "monitoring:20260102000000",
-    ]
+    expected = sorted(
+        f"{app}:{file.version}"
+        for app in ("bidding", "events", "monitoring")
+        for file in discover_app(PROJECT_DIR / "migrations", app)
+    )
+    assert migrations == expected
     with fresh.connect() as conn:
         job = conn.execute(
             "select schedule, active from cron.job where jobname = 'supastack-evaluate-alerts'"
@@ -42,7 +43,7 @@ def test_the_local_stack_deploys_to_a_fresh_target(fresh: Services, deployment: 
         ).fetchone()
         evaluated = conn.execute("select monitoring.evaluate_alerts()").fetchone()
     assert job == ("* * * * *", True)
-    assert deployment.outputs["exposedSchemas"] == ["public"]  # bidding's api: true, recorded
+    assert deployment.outputs["exposedSchemas"] == ["public", "events"]  # the apps' api: true
     assert rls == (True,)
     assert evaluated == (len(applied_of(mocks, "alerts:AlertRule")),)  # every rule ran
 

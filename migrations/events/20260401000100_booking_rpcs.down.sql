@@ -1,0 +1,14 @@
+drop function events.revert_class_instance_migration();
+drop function events.migrate_class_instances_to_events();
+drop function events.generate_events_for_all(date);
+drop function events.partitions_until();
+drop function events.generate_events_for_series(events.class_series, date);
+drop function events.cleanup_expired_holds();
+drop function events.apply_stripe_event(text, text, text);
+drop function events.attach_payment_intent(uuid, text);
+drop function events.cancel_registration(uuid, uuid);
+drop function events.promote_all_waitlists();
+drop function events.promote_waitlist(uuid);
+drop function events.promote_locked(events.class_events);
+drop function events.book(uuid, uuid, text, text);
+drop function events.lock_event(uuid);
