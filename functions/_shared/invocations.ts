@@ -3,7 +3,7 @@
  * The row is written after the response is handed back, so it never delays a caller; a failed
  * write is logged, not thrown.
  */
-import { db } from "./db.ts";
+import { telemetry } from "./db.ts";
 import { Drains } from "./drains.ts";
 
 /** Locally the edge runtime forwards log lines to the drains; on Supabase this module does. */
@@ -30,7 +30,7 @@ export async function flushDrains(): Promise<void> {
 
 export function record(invocation: Invocation): Promise<void> {
   log(invocation.status >= 500 ? "error" : "info", { event: "invocation", ...invocation });
-  return db()`
+  return telemetry()`
     insert into monitoring.function_invocations
       (function_name, status, duration_ms, error_class, request_id)
     values (${invocation.function}, ${invocation.status}, ${invocation.durationMs},

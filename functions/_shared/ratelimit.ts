@@ -2,7 +2,7 @@
  * Per-caller rate limits backed by Postgres: `monitoring.take_token` is an atomic token bucket,
  * so every instance of a function (and every concurrent request) shares one budget.
  */
-import { db } from "./db.ts";
+import { telemetry } from "./db.ts";
 import { HttpError } from "./errors.ts";
 
 export interface RateLimit {
@@ -24,7 +24,7 @@ export class RateLimited extends HttpError {
 
 /** Take a token for `key` or throw RateLimited (429 with Retry-After). */
 export async function enforce(fn: string, key: string, limit: RateLimit): Promise<void> {
-  const [row] = await db()`
+  const [row] = await telemetry()`
     select monitoring.take_token(${`${fn}:${key}`}, ${limit.requests},
                                  ${limit.requests / limit.perSeconds}) as wait`;
   const wait = Number(row.wait);

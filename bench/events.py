@@ -1,0 +1,270 @@
+"""Bookings through the `book` function, next to the same load on the booking RPC directly.
+
+The local stack's events app is deployed to a throwaway target by the offline harness. Then,
+for each path in the same run, 50 concurrent clients book for ``--seconds`` seconds over 400
+upcoming events (a tenth with 5 seats, so they fill and waitlist; the rest with 500), each
+booking by a new customer with a new Idempotency-Key:
+
+- through `POST /functions/v1/book` (gateway JWT check, middleware, rate limit, the RPC,
+  invocation row), driven by wrk (50 connections, tokens signed beforehand);
+- as `select * from events.book(...)` on 50 connections, driven by pgbench.
+
+Compiled load generators on both sides: a Python client spent a core of this 2-core machine
+on itself and measured its own speed. Prints bookings per second, p50 / p95, the
+confirmed / waitlisted split, overbooked events (must be 0), the function path's share of the
+SQL path's throughput, and where the CPU went per booking (Postgres, the edge runtime, the
+load generator). Targets: >= 500 bookings/s and p95 < 300 ms through the function, 0
+overbookings, the function path >= 50 % of the SQL path.
+
+    .venv/bin/python -m bench.events [--seconds 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import resource
+import shutil
+import statistics
+import subprocess
+import tempfile
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+from psycopg.conninfo import conninfo_to_dict
+
+from applier.engine import deploy
+from supastack.local import system
+from supastack.local.credentials import sign_jwt
+from tests.conftest import Services, start_services
+from tests.e2e.conftest import local_config
+
+EVENTS, SMALL_EVERY, SMALL, LARGE, CLIENTS = 400, 10, 5, 500, 50
+
+#: wrk: one pre-signed customer token and event per request; a fresh Idempotency-Key each.
+WRK_SCRIPT = """
+local lines, thread_id, threads, counter = {}, 0, 2, 0
+local next_id = 0
+function setup(thread)
+  thread:set("id", next_id)
+  next_id = next_id + 1
+end
+function init(args)
+  thread_id = id
+  for line in io.lines(args[1]) do lines[#lines + 1] = line end
+end
+function request()
+  local line = lines[(counter * threads + thread_id) % #lines + 1]
+  counter = counter + 1
+  local token, event = line:match("([^\\t]+)\\t(.+)")
+  return wrk.format("POST", nil, {
+    ["Authorization"] = "Bearer " .. token,
+    ["Idempotency-Key"] = "bench-" .. thread_id .. "-" .. counter,
+    ["Content-Type"] = "application/json",
+  }, '{"eventId": "' .. event .. '", "paymentMethod": "none"}')
+end
+done = function(summary, latency, requests)
+  io.write(string.format('{"requests": %d, "seconds": %f, "p50_ms": %f, "p95_ms": %f, '
+    .. '"non_2xx": %d}\\n', summary.requests, summary.duration / 1e6,
+    latency:percentile(50) / 1000, latency:percentile(95) / 1000,
+    summary.errors.status + summary.errors.connect + summary.errors.read
+      + summary.errors.timeout))
+end
+"""
+
+PGBENCH_SCRIPT = """\\set n random(1, {events})
+select * from events.book((select id from public.bench_events where n = :n),
+  gen_random_uuid(), gen_random_uuid()::text, 'none');
+"""
+
+
+@dataclass(frozen=True)
+class PathResult:
+    label: str
+    bookings: int
+    seconds: float
+    p50_ms: float
+    p95_ms: float
+    failed: int
+    cpu: dict[str, float]
+
+    @property
+    def rate(self) -> float:
+        return self.bookings / self.seconds
+
+    def print(self, split: str) -> None:
+        per_booking = ", ".join(
+            f"{name} {1000 * seconds / max(self.bookings, 1):.2f} ms"
+            for name, seconds in sorted(self.cpu.items(), key=lambda kv: -kv[1])
+        )
+        print(f"  {self.label:<13} {self.rate:6.0f} bookings/s, p50 {self.p50_ms:6.1f} ms, "
+              f"p95 {self.p95_ms:6.1f} ms; {split}; {self.failed} failed")  # fmt: skip
+        print(f"  {'':<13} CPU per booking: {per_booking}")
+
+
+def cpu_seconds() -> dict[str, float]:
+    """CPU seconds used so far by Postgres (backends, and those that ended: the postmaster's
+    reaped children) and the edge runtime (Deno); the load generators are this process's
+    children (:func:`resource.getrusage`)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    used: dict[str, float] = {}
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            continue
+        name = stat[stat.index("(") + 1 : stat.rindex(")")]
+        kind = next((k for k in ("postgres", "deno") if name.startswith(k)), "")
+        if kind:
+            fields = stat[stat.rindex(")") + 2 :].split()
+            ticks = sum(int(f) for f in fields[11:15])  # utime, stime, cutime, cstime
+            used[kind] = used.get(kind, 0.0) + ticks / tick
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    used["load generator"] = children.ru_utime + children.ru_stime
+    return used
+
+
+def measured(run: Callable[[], tuple[int, float, float, float, int]], label: str) -> PathResult:
+    before = cpu_seconds()
+    bookings, seconds, p50, p95, failed = run()
+    after = cpu_seconds()
+    spent = {k: after[k] - before.get(k, 0.0) for k in after if after[k] > before.get(k, 0.0)}
+    return PathResult(label, bookings, seconds, p50, p95, failed, spent)
+
+
+def make_events(dsn: str, table: str | None = None) -> list[str]:
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        org = conn.execute(
+            "insert into events.organizations (slug, name, path) values (%s, 'bench', %s) "
+            "returning id",
+            [f"bench-{uuid.uuid4().hex[:8]}", f"bench_{uuid.uuid4().hex[:8]}"],
+        ).fetchone()
+        assert org is not None
+        rows = conn.execute(
+            "insert into events.class_events (org_id, title, starts_at, ends_at, capacity) "
+            "select %s, 'bench', now() + make_interval(days => 1 + g %% 60), "
+            "now() + make_interval(days => 1 + g %% 60, hours => 1), "
+            "case when g %% %s = 0 then %s else %s end "
+            "from generate_series(1, %s) g returning id",
+            [org[0], SMALL_EVERY, SMALL, LARGE, EVENTS],
+        ).fetchall()
+        ids = [str(r[0]) for r in rows]
+        if table:
+            conn.execute(f"create table public.{table} (n int primary key, id uuid)".encode())
+            with conn.cursor().copy(f"copy public.{table} (n, id) from stdin".encode()) as copy:
+                for n, event in enumerate(ids, 1):
+                    copy.write_row((n, event))
+    return ids
+
+
+def split(dsn: str, events: list[str]) -> str:
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        rows = conn.execute(
+            "select status, count(*) from events.registrations where event_id = any(%s::uuid[]) "
+            "group by status order by status",
+            [events],
+        ).fetchall()
+    return ", ".join(f"{status} {count}" for status, count in rows)
+
+
+def overbooked(dsn: str, events: list[str]) -> int:
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        row = conn.execute(
+            "select count(*) from (select e.id from events.class_events e "
+            "left join events.registrations r on r.event_id = e.id and r.status = 'confirmed' "
+            "where e.id = any(%s::uuid[]) group by e.id, e.reg_count, e.capacity "
+            "having count(r.id) <> e.reg_count or count(r.id) > e.capacity) bad",
+            [events],
+        ).fetchone()
+    return int(row[0]) if row else -1
+
+
+def through_function(services: Services, events: list[str], seconds: int, work: Path) -> Callable[
+    [], tuple[int, float, float, float, int]
+]:  # fmt: skip
+    secret = services.credentials.jwt_secret
+    lines = work / "requests.tsv"
+    with lines.open("w") as out:
+        for i in range(int(seconds * 2000)):  # more than the run can send: one customer each
+            token = sign_jwt(secret, {"role": "authenticated", "sub": str(uuid.uuid4())})
+            out.write(f"{token}\t{events[i % len(events)]}\n")
+    script = work / "book.lua"
+    script.write_text(WRK_SCRIPT)
+    url = f"{services.runtime_url}/functions/v1/book"
+
+    def run() -> tuple[int, float, float, float, int]:
+        out = subprocess.run(
+            ["wrk", "-t2", f"-c{CLIENTS}", f"-d{seconds}s", "-s", str(script), url, "--",
+             str(lines)], capture_output=True, text=True, check=True,
+        ).stdout  # fmt: skip
+        result = json.loads(out.strip().splitlines()[-1])
+        booked = result["requests"] - result["non_2xx"]
+        return booked, result["seconds"], result["p50_ms"], result["p95_ms"], result["non_2xx"]
+
+    return run
+
+
+def through_sql(dsn: str, seconds: int, work: Path) -> Callable[
+    [], tuple[int, float, float, float, int]
+]:  # fmt: skip
+    script = work / "book.sql"
+    script.write_text(PGBENCH_SCRIPT.format(events=EVENTS))
+    params = conninfo_to_dict(dsn)
+    env = {**os.environ, "PGPASSWORD": str(params["password"])}
+
+    def run() -> tuple[int, float, float, float, int]:
+        logs = work / "pgbench"
+        logs.mkdir()
+        result = subprocess.run(
+            [str(system.PG_BIN / "pgbench"), "-n", "-c", str(CLIENTS), "-j", "2", "-T",
+             str(seconds), "-f", str(script), "-l", "--log-prefix", str(logs / "tx"),
+             "-h", str(params["host"]), "-p", str(params["port"]), "-U", str(params["user"]),
+             str(params["dbname"])], capture_output=True, text=True, env=env, check=True,
+        ).stdout  # fmt: skip
+        latencies = [int(line.split()[2]) / 1000 for log in logs.iterdir() for line in log.open()]
+        found = re.search(r"number of failed transactions: (\d+)", result)
+        failed = int(found[1]) if found else 0
+        p95 = statistics.quantiles(latencies, n=20)[18]
+        return len(latencies) - failed, float(seconds), statistics.median(latencies), p95, failed
+
+    return run
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=10)
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        system.install_packages(["wrk"])
+    with tempfile.TemporaryDirectory(prefix="supastack-bench-") as tmp:
+        work = Path(tmp)
+        work.chmod(0o755)
+        services = start_services(work / "target")
+        try:
+            deploy(local_config(services, apps=["events"]))
+            dsn = services.dsn()
+            small = EVENTS // SMALL_EVERY
+            print(f"{CLIENTS} concurrent clients, {args.seconds} s per path, {EVENTS} events "
+                  f"({small} with {SMALL} seats), one customer per booking")  # fmt: skip
+            function_events = make_events(dsn)
+            sql_events = make_events(dsn, table="bench_events")
+            function = measured(
+                through_function(services, function_events, args.seconds, work), "through book"
+            )
+            sql = measured(through_sql(dsn, args.seconds, work), "SQL directly")
+            function.print(split(dsn, function_events))
+            sql.print(split(dsn, sql_events))
+            print(f"  overbooked events: {overbooked(dsn, function_events + sql_events)}")
+            print(f"  function path / SQL path: {100 * function.rate / sql.rate:.0f} % (targets: "
+                  ">= 500 bookings/s and p95 < 300 ms through book, >= 50 %)")  # fmt: skip
+        finally:
+            services.env.down(report=lambda _: None)
+
+
+if __name__ == "__main__":
+    main()
