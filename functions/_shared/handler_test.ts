@@ -62,6 +62,20 @@ Deno.test("a signed-in user reaches the handler and the invocation is recorded",
   ]);
 });
 
+Deno.test("invocations arriving together are written together, none lost", async () => {
+  const entry = await functionWith({ name: "burst" });
+  const handler = handle(entry, {}, () => json(200, {}), collect);
+  const ids = Array.from({ length: 150 }, (_, i) => `req-burst-${i}`);
+  await Promise.all(
+    ids.map((id) => call(handler, { headers: { ...userHeaders, "x-request-id": id } })),
+  );
+  await settled();
+  const [row] = await db()`
+    select count(*)::int as n from monitoring.function_invocations
+    where request_id = any(${ids}::text[])`;
+  assertEquals(row.n, 150); // more than one batch (100 rows), every row written once
+});
+
 Deno.test("anonymous callers get 401 JSON with the request id", async () => {
   const handler = handle(await functionWith({ name: "private" }), {}, () => json(200, {}), collect);
   const res = await call(handler, { headers: { "x-request-id": "req-anon-1" } });
