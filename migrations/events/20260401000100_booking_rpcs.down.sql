@@ -9,6 +9,6 @@ drop function events.attach_payment_intent(uuid, text);
 drop function events.cancel_registration(uuid, uuid);
 drop function events.promote_all_waitlists();
 drop function events.promote_waitlist(uuid);
-drop function events.promote_locked(events.class_events);
+drop function events.promote_locked(uuid);
 drop function events.book(uuid, uuid, text, text);
 drop function events.lock_event(uuid);

@@ -87,14 +87,18 @@ end
 $$;
 
 -- Give free seats to the first waitlisted registrations (in the caller's transaction, after
--- the caller locked the event). A promoted paid registration holds its seat while it is paid.
-create function events.promote_locked(e events.class_events) returns integer
+-- the caller locked the event and changed what it changes: the counts are read here, after it).
+-- A promoted paid registration holds its seat while it is paid.
+create function events.promote_locked(p_event_id uuid) returns integer
 language plpgsql set search_path = '' as $$
 declare
-  free integer := e.capacity - e.reg_count - e.hold_count;
+  e events.class_events;
+  free integer;
   promoted integer := 0;
   w record;
 begin
+  select * into e from events.class_events where id = p_event_id;
+  free := e.capacity - e.reg_count - e.hold_count;
   for w in
     select wl.registration_id from events.event_waitlists wl
     join events.registrations r on r.id = wl.registration_id and r.status = 'waitlisted'
@@ -119,7 +123,8 @@ $$;
 create function events.promote_waitlist(p_event_id uuid) returns integer
 language plpgsql set search_path = '' as $$
 begin
-  return events.promote_locked(events.lock_event(p_event_id));
+  perform events.lock_event(p_event_id);
+  return events.promote_locked(p_event_id);
 end
 $$;
 
@@ -147,7 +152,6 @@ returns table (registration_id uuid, status text, promoted integer)
 language plpgsql set search_path = '' as $$
 declare
   r events.registrations;
-  e events.class_events;
   started timestamptz := clock_timestamp();
   count_promoted integer := 0;
 begin
@@ -156,15 +160,14 @@ begin
   if not found then  -- absent and not yours: one answer
     raise exception using errcode = 'EV404', message = 'registration not found';
   end if;
-  e := events.lock_event(r.event_id);
+  perform events.lock_event(r.event_id);
   select * into r from events.registrations x where x.id = p_registration_id;
   if r.status <> 'cancelled' then
     update events.registrations x set status = 'cancelled', cancelled_at = now(), updated_at = now()
     where x.id = r.id;
     update events.event_waitlists set promoted_at = coalesce(promoted_at, now())
     where event_waitlists.registration_id = r.id and promoted_at is null;
-    select * into e from events.class_events where id = r.event_id;
-    count_promoted := events.promote_locked(e);
+    count_promoted := events.promote_locked(r.event_id);
   end if;
   insert into events.performance_metrics (metric_name, metric_value, tags)
   values ('booking_operation_duration',
@@ -186,7 +189,6 @@ create function events.apply_stripe_event(p_event_id text, p_type text, p_paymen
 returns text language plpgsql set search_path = '' as $$
 declare
   r events.registrations;
-  e events.class_events;
   result text;
 begin
   insert into events.stripe_events (id, type, payment_intent_id, outcome)
@@ -201,7 +203,7 @@ begin
   elsif r.id is null then
     result := 'unknown payment intent';
   elsif p_type = 'payment_intent.succeeded' then
-    e := events.lock_event(r.event_id);
+    perform events.lock_event(r.event_id);
     update events.registrations
     set status = case when status = 'pending' then 'confirmed' else status end,
         confirmed_at = case when status = 'pending' then now() else confirmed_at end,
@@ -210,14 +212,13 @@ begin
     -- paid after its hold expired: the money is in, the seat is gone; refund by hand
     result := case when r.status = 'pending' then 'confirmed' else 'paid after release' end;
   else
-    e := events.lock_event(r.event_id);
+    perform events.lock_event(r.event_id);
     update events.registrations
     set status = case when status = 'pending' then 'cancelled' else status end,
         cancelled_at = case when status = 'pending' then now() else cancelled_at end,
         payment_status = 'failed', hold_expires_at = null, updated_at = now()
     where id = r.id;
-    select * into e from events.class_events where id = r.event_id;
-    perform events.promote_locked(e);
+    perform events.promote_locked(r.event_id);
     result := 'released';
   end if;
   update events.stripe_events set outcome = result where id = p_event_id;
@@ -232,18 +233,16 @@ language plpgsql set search_path = '' as $$
 declare
   expired record;
   released integer := 0;
-  e events.class_events;
 begin
   for expired in
     select id, event_id from events.registrations
     where status = 'pending' and hold_expires_at < now()
   loop
-    e := events.lock_event(expired.event_id);
+    perform events.lock_event(expired.event_id);
     update events.registrations
     set status = 'cancelled', cancelled_at = now(), updated_at = now(), hold_expires_at = null
     where id = expired.id and status = 'pending';
-    select * into e from events.class_events where id = expired.event_id;
-    perform events.promote_locked(e);
+    perform events.promote_locked(expired.event_id);
     released := released + 1;
   end loop;
   update events.registrations
