@@ -57,6 +57,7 @@ from policy import validators
 from supastack.config import settings
 from supastack.database.postgres import connect
 from supastack.database.privileges import PrivilegeStep, step_statements
+from supastack.database.specs import ExtensionSpec
 from supastack.local.paths import PROJECT_DIR
 from supastack.private_files import write_private
 
@@ -143,11 +144,9 @@ def _role(inputs: Mapping[str, Any]) -> list[sql.Composed]:
 
 #: postgresql resources and their SQL equivalents.
 SQL_EQUIVALENTS: dict[str, Callable[[Mapping[str, Any]], list[sql.Composed]]] = {
-    "postgresql:index/extension:Extension": lambda i: [
-        sql.SQL("CREATE EXTENSION IF NOT EXISTS {} WITH SCHEMA {}").format(
-            sql.Identifier(i["name"]), sql.Identifier(i["schema"])
-        )
-    ],
+    "postgresql:index/extension:Extension": lambda i: ExtensionSpec(
+        name=i["name"], schema_=i["schema"]
+    ).create_statements(),
     "postgresql:index/schema:Schema": lambda i: [
         sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(i["name"]))
     ],

@@ -5,6 +5,7 @@ drop function events.partitions_until();
 drop function events.generate_events_for_series(events.class_series, date);
 drop function events.cleanup_expired_holds();
 drop function events.apply_stripe_event(text, text, text);
+drop function events.release_hold(uuid, uuid);
 drop function events.attach_payment_intent(uuid, text);
 drop function events.cancel_registration(uuid, uuid);
 drop function events.promote_all_waitlists();

@@ -184,6 +184,23 @@ returns void language sql set search_path = '' as $$
   where id = p_registration_id and status = 'pending'
 $$;
 
+-- A pending registration gives its held seat back (its payment failed, its hold expired) and
+-- the waitlist moves up; false if it was no longer pending once the event was locked.
+create function events.release_hold(p_registration_id uuid, p_event_id uuid) returns boolean
+language plpgsql set search_path = '' as $$
+declare
+  released boolean;
+begin
+  perform events.lock_event(p_event_id);
+  update events.registrations
+  set status = 'cancelled', cancelled_at = now(), updated_at = now(), hold_expires_at = null
+  where id = p_registration_id and status = 'pending';
+  released := found;
+  perform events.promote_locked(p_event_id);
+  return released;
+end
+$$;
+
 -- One Stripe event, once: the event id is recorded in the same transaction as its effect.
 create function events.apply_stripe_event(p_event_id text, p_type text, p_payment_intent text)
 returns text language plpgsql set search_path = '' as $$
@@ -212,13 +229,9 @@ begin
     -- paid after its hold expired: the money is in, the seat is gone; refund by hand
     result := case when r.status = 'pending' then 'confirmed' else 'paid after release' end;
   else
-    perform events.lock_event(r.event_id);
-    update events.registrations
-    set status = case when status = 'pending' then 'cancelled' else status end,
-        cancelled_at = case when status = 'pending' then now() else cancelled_at end,
-        payment_status = 'failed', hold_expires_at = null, updated_at = now()
+    perform events.release_hold(r.id, r.event_id);
+    update events.registrations set payment_status = 'failed', updated_at = now()
     where id = r.id;
-    perform events.promote_locked(r.event_id);
     result := 'released';
   end if;
   update events.stripe_events set outcome = result where id = p_event_id;
@@ -238,12 +251,9 @@ begin
     select id, event_id from events.registrations
     where status = 'pending' and hold_expires_at < now()
   loop
-    perform events.lock_event(expired.event_id);
-    update events.registrations
-    set status = 'cancelled', cancelled_at = now(), updated_at = now(), hold_expires_at = null
-    where id = expired.id and status = 'pending';
-    perform events.promote_locked(expired.event_id);
-    released := released + 1;
+    if events.release_hold(expired.id, expired.event_id) then
+      released := released + 1;
+    end if;
   end loop;
   update events.registrations
   set idempotency_key = 'expired:' || id::text

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal, Self
 
+from psycopg import sql
 from pydantic import AfterValidator, Field, model_validator
 
 from supastack.config.models import ConfigModel
@@ -72,6 +73,19 @@ class ExtensionSpec(ConfigModel):
     def schema_name(self) -> str:
         default = DEFAULT_SCHEMAS.get(self.name, "extensions")
         return self.schema_ or PINNED_SCHEMAS.get(self.name, default)
+
+    def create_statements(self) -> list[sql.Composed]:
+        """The SQL that installs it where it belongs, its own schema first if it has one."""
+        home = sql.Identifier(self.schema_name)
+        statements = []
+        if self.schema_name not in PLATFORM_SCHEMAS:
+            statements.append(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(home))
+        statements.append(
+            sql.SQL("CREATE EXTENSION IF NOT EXISTS {} WITH SCHEMA {}").format(
+                sql.Identifier(self.name), home
+            )
+        )
+        return statements
 
     @model_validator(mode="after")
     def _pinned(self) -> Self:

@@ -28,7 +28,6 @@ from supastack.database import publication, rls
 from supastack.database.postgres import connect
 from supastack.database.privileges import privilege_steps, step_statements
 from supastack.database.schema_snapshot import Difference, difference, snapshot
-from supastack.database.specs import PLATFORM_SCHEMAS
 from supastack.errors import SupastackError, first_line
 from supastack.local import system
 from supastack.local.bootstrap import apply_bootstrap
@@ -97,14 +96,8 @@ def _declare(conninfo: str, manifests: Sequence[AppManifest]) -> None:
     """What the stack's resources make besides migrations: extensions, roles, schemas first."""
     with connect(conninfo, subject="the shadow database") as conn:
         for extension in merged_extensions(list(manifests)):
-            home = sql.Identifier(extension.schema_name)
-            if extension.schema_name not in PLATFORM_SCHEMAS:
-                conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(home))
-            conn.execute(
-                sql.SQL("CREATE EXTENSION IF NOT EXISTS {} WITH SCHEMA {}").format(
-                    sql.Identifier(extension.name), home
-                )
-            )
+            for statement in extension.create_statements():
+                conn.execute(statement)
         for manifest in manifests:
             for role in manifest.roles:
                 conn.execute(

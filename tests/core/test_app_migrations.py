@@ -39,13 +39,8 @@ def test_migrations_apply_and_their_down_files_undo_them(
         for extension in manifest.extensions:
             if extension.name in CLUSTER_WIDE:
                 continue
-            home = sql.Identifier(extension.schema_name)
-            conn.execute(sql.SQL("create schema if not exists {}").format(home))
-            conn.execute(
-                sql.SQL("create extension if not exists {} with schema {}").format(
-                    sql.Identifier(extension.name), home
-                )
-            )
+            for statement in extension.create_statements():
+                conn.execute(statement)
         conn.execute(sql.SQL("create schema if not exists {}").format(sql.Identifier(schema)))
     for used in uses(manifest):
         used_schema = sql.Identifier(load_app(PROJECT_DIR, used).schema_name)

@@ -11,10 +11,9 @@ import subprocess
 import threading
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from urllib.parse import parse_qs
 
-from supastack.local.paths import PROJECT_DIR
+from supastack.local.paths import DENO_DIR, PROJECT_DIR
 from supastack.local.system import ensure_deno
 
 #: The SDK the functions pin (functions/events/deno.json and deno.lock).
@@ -90,7 +89,6 @@ def signature(payload: str, secret: str, timestamp: int) -> str:
          str(config.with_name("deno.lock")), "--frozen", _SIGN],
         input=json.dumps([payload, secret, timestamp]),
         capture_output=True, text=True, check=True, timeout=120,
-        env={**os.environ, "DENO_DIR": str(Path(PROJECT_DIR / ".supastack" / "deno")),
-             "NO_COLOR": "1"},
+        env={**os.environ, "DENO_DIR": str(DENO_DIR), "NO_COLOR": "1"},
     )  # fmt: skip
     return result.stdout.strip()
