@@ -3,7 +3,9 @@
 Deploys the stack to the running local environment with the offline applier, keeping its
 records in the stack's state directory (``deploy-records.json``) so the next run changes only
 what changed, and writing the stack outputs there (``outputs.json``, mode 0600) for
-``supastack smoke``. It refuses stacks whose target is not ``local``.
+``supastack smoke``. Each run is an entry of the stack's history (``supastack.local.history``),
+with ``--message``; ``--refresh`` reads every resource's live state first, as ``pulumi up
+--refresh`` does, so hand edits are undone. It refuses stacks whose target is not ``local``.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from applier.engine import (
 from supastack.config import settings
 from supastack.delivery.outputs import OFFLINE_OUTPUTS as OUTPUTS
 from supastack.errors import SupastackError
+from supastack.local import history
 from supastack.private_files import write_private
 from supastack.targets import TargetSeam
 
@@ -37,7 +40,7 @@ NOT_PULUMI = (
 RECORDS = "deploy-records.json"
 
 
-def run(project: Path, stack_name: str) -> int:
+def run(project: Path, stack_name: str, *, message: str = "", refresh: bool = False) -> int:
     stack = settings.load(project, stack_name)
     if not TargetSeam(stack, project).is_local:
         raise SupastackError(
@@ -48,6 +51,13 @@ def run(project: Path, stack_name: str) -> int:
     records = state / RECORDS
     print(NOT_PULUMI, flush=True)
     started = time.monotonic()
+    config = stack_config(stack.source, {}, project)
+    entry = {
+        "message": message,
+        "startTime": history.now(),
+        "environment": history.git_environment(project),
+        "config": history.public_config(config),
+    }
 
     def progress(action: str, applied: Applied) -> None:
         """A line per change as it happens, with the time since the start."""
@@ -57,23 +67,33 @@ def run(project: Path, stack_name: str) -> int:
 
     try:
         deployment = deploy(
-            stack_config(stack.source, {}, project),
+            config,
             previous=load_records(records),
             project=project,
             seed=0,  # one order, the same every run (any valid order would do)
             checkpoint=lambda applied: save_records(records, applied),
             on_change=progress,
+            refresh=refresh,
         )
     except DeployError as error:
+        history.append(state, {**entry, "result": "failed", "endTime": history.now()})
         print(f"error: {error}", file=sys.stderr)
         print(f"The records in {records} match what was applied: run it again to go on.")
         return 1
     counts = Counter(action for action, _ in deployment.mocks.actions)
+    result = "failed" if deployment.mocks.violations else "succeeded"
+    changes = {a: counts[a] for a in ("created", "updated", "replaced", "deleted") if counts[a]}
+    version = history.append(
+        state, {**entry, "result": result, "endTime": history.now(), "resourceChanges": changes}
+    )
     write_private(state / OUTPUTS, json.dumps(deployment.outputs, indent=2))
     summary = ", ".join(
         f"{counts[a]} {a}" for a in ("created", "updated", "replaced", "deleted", "unchanged")
     )
-    print(f"{summary} in {time.monotonic() - started:.1f} s; outputs in {state / OUTPUTS}")
+    print(
+        f"update {version}: {summary} in {time.monotonic() - started:.1f} s; outputs in "
+        f"{state / OUTPUTS}"
+    )
     if deployment.mocks.violations:
         print("policy violations:\n  " + "\n  ".join(deployment.mocks.violations), file=sys.stderr)
         return 1
@@ -85,9 +105,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m applier", description=__doc__)
     parser.add_argument("--project", type=Path, default=Path.cwd())
     parser.add_argument("--stack", default="local")
+    parser.add_argument("--message", default="", help="why (kept in the stack's history)")
+    parser.add_argument("--refresh", action="store_true", help="read live state first")
     args = parser.parse_args()
     try:
-        sys.exit(run(args.project.resolve(), args.stack))
+        sys.exit(
+            run(args.project.resolve(), args.stack, message=args.message, refresh=args.refresh)
+        )
     except SupastackError as error:
         print(f"error: {error}", file=sys.stderr)
         sys.exit(1)

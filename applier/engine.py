@@ -215,7 +215,11 @@ class ApplyingMocks(pulumi.runtime.Mocks):
         previous: list[Applied] | None = None,
         checkpoint: Callable[[list[Applied]], None] | None = None,
         on_change: Callable[[str, Applied], None] | None = None,
+        *,
+        refresh: bool = False,
     ) -> None:
+        self.refresh = refresh
+        """Read each resource's live state before diffing (``pulumi up --refresh``)."""
         self.applied: list[Applied] = []
         self.deleted: list[Applied] = []
         self.actions: list[tuple[str, Applied]] = []
@@ -308,7 +312,7 @@ class ApplyingMocks(pulumi.runtime.Mocks):
         if typ in SQL_EQUIVALENTS:
             return self._sql_equivalent(typ, name, inputs, old)
         if typ.startswith("pulumi-python:dynamic/"):
-            return self._dynamic(typ, name, inputs, old)
+            return self._dynamic(typ, name, inputs, self._refreshed(old) if self.refresh else old)
         raise NotImplementedError(f"the offline applier has no equivalent for {typ}")
 
     def _sql_equivalent(
@@ -321,6 +325,17 @@ class ApplyingMocks(pulumi.runtime.Mocks):
             for statement in SQL_EQUIVALENTS[typ](inputs):  # idempotent: safe to repeat
                 conn.execute(statement)
         return Applied(typ, name, name, inputs), CREATED if old is None else UPDATED
+
+    @staticmethod
+    def _refreshed(old: Applied | None) -> Applied | None:
+        """The resource as its provider reads it now: a hand edit shows as a change, which the
+        diff then undoes; a resource found gone is created again."""
+        if old is None or old.provider is None:
+            return old
+        live = _provider(old.provider).read(old.id, old.outputs)
+        if not live.id:
+            return None
+        return Applied(old.typ, old.name, live.id, dict(live.outs or {}), old.provider)
 
     @staticmethod
     def _dynamic(typ: str, name: str, inputs: Outputs, old: Applied | None) -> tuple[Applied, str]:
@@ -576,17 +591,18 @@ def deploy(
     seed: int | None = None,
     checkpoint: Callable[[list[Applied]], None] | None = None,
     on_change: Callable[[str, Applied], None] | None = None,
+    refresh: bool = False,
 ) -> Deployment:
     """Run ``project``'s ``__main__.py`` for the ``local`` stack with ``config``, applying every
     resource in a random order that respects the declared dependencies; with ``previous`` (a
     deployment, or the records of one), as an update of it (changes and deletions).
     ``checkpoint`` receives the records after every change, ``on_change`` each change as it
-    happens."""
+    happens; ``refresh`` reads every resource's live state first, so a hand edit is undone."""
     seed = apply_seed() if seed is None else seed
     planning = RecordingMonitor(PreviewMocks())
     _run_program(config, project, planning, preview=True)
     before = previous.mocks.records() if isinstance(previous, Deployment) else previous
-    mocks = ApplyingMocks(before, checkpoint, on_change)
+    mocks = ApplyingMocks(before, checkpoint, on_change, refresh=refresh)
     order = ApplyOrder(planning.graph, seed)
     try:
         exported = _run_program(config, project, RecordingMonitor(mocks, order), preview=False)

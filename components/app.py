@@ -1,8 +1,9 @@
 """The App component: everything one ``apps/<app>.yaml`` declares, in dependency order.
 
 Migrations run after the database (extensions, the app's schema); access rules and realtime
-membership come after the migrations that create the tables they name, functions after the
-migrations and the secrets they use, seed data (on stacks that seed) after the migrations and
+membership come after the migrations that create the tables they name, feature flags after the
+platform's tables (the App waits for the apps it uses), functions after the migrations, the
+secrets and the flags they use, seed data (on stacks that seed) after the migrations and
 access rules, partitioned tables (pg_partman) and scheduled refreshes of materialized views
 after the migrations that create them, each maintenance job after its table's registration.
 Deleting resources runs this order backwards, which is what makes deploying an older program a
@@ -20,6 +21,7 @@ from components.migrations import Migrations
 from components.providers.alerts import AlertRule
 from components.providers.cron_job import CronJob
 from components.providers.edge_function import EdgeFunction
+from components.providers.feature_flag import FeatureFlag
 from components.providers.matview_refresh import MaterializedViewRefresh
 from components.providers.partition_set import PartitionSet
 from components.providers.publication import PublicationTables
@@ -28,6 +30,7 @@ from supastack.config.plan import AppPlan
 from supastack.config.settings import MigrationSettings
 from supastack.database.publication import REALTIME
 from supastack.operations.cron import Job
+from supastack.resource_props import FeatureFlagProps
 
 
 class AppArgs(TypedDict):
@@ -95,7 +98,20 @@ class App(pulumi.ComponentResource):
                 },
                 after_schema,
             )
-        before_functions = [self.migrations, *([args["secrets"]] if args["secrets"] else [])]
+        # a function never runs before the flags it asks exist as the stack sets them
+        flags = [
+            FeatureFlag(
+                f"{name}-flag-{flag.name}",
+                {"conninfo": args["conninfo"], **FeatureFlagProps.values_of(flag)},
+                pulumi.ResourceOptions(parent=self),
+            )
+            for flag in args["plan"].flags
+        ]
+        before_functions = [
+            self.migrations,
+            *flags,
+            *([args["secrets"]] if args["secrets"] else []),
+        ]
         self.functions = {}
         for slug, package in args["plan"].functions.items():
             self.functions[slug] = EdgeFunction(

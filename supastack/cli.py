@@ -7,9 +7,9 @@ non-zero; anything else is a bug and keeps its traceback.
 from __future__ import annotations
 
 import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from decimal import Decimal
 from functools import partial
 from pathlib import Path
 from typing import Annotated
@@ -29,6 +29,10 @@ from supastack.delivery.smoke import run as run_smoke
 from supastack.delivery.smoke import table as smoke_table
 from supastack.delivery.smoke import write_junit
 from supastack.errors import SupastackError
+from supastack.flags import records as flag_records
+from supastack.flags import rollout as rollouts
+from supastack.flags.stack_file import StackFileUpdate
+from supastack.local import history
 from supastack.local import watch as local_watch
 from supastack.local.environment import LocalEnvironment
 from supastack.local.paths import PROJECT_DIR
@@ -111,10 +115,13 @@ def status(ctx: typer.Context, stack: StackOption = "local") -> None:
         raise typer.Exit(code=1)
 
 
-def _deploy_locally(project_dir: Path, stack: str) -> int:
+def _deploy_locally(
+    project_dir: Path, stack: str, *, message: str = "", refresh: bool = False
+) -> int:
     """Run the offline applier; its exit status. It runs the Pulumi program (the Pulumi layer),
     so it runs as a process of its own and the core stays Pulumi-free."""
-    command = [sys.executable, "-m", "applier", "--project", str(project_dir), "--stack", stack]
+    seam = TargetSeam(settings.load(project_dir, stack), project_dir)
+    command = seam.deploy_command(message=message, refresh=refresh)
     return subprocess.run(command, cwd=project_dir, check=False).returncode
 
 
@@ -128,12 +135,19 @@ def local_deploy(
             "--watch", help="then redeploy when apps/, migrations/, functions/ or seeds/ change"
         ),
     ] = False,
+    message: Annotated[
+        str, typer.Option("--message", "-m", help="why (kept in `supastack local history`)")
+    ] = "",
+    refresh: Annotated[
+        bool,
+        typer.Option("--refresh", help="read live state first and undo hand edits (as pulumi up)"),
+    ] = False,
 ) -> None:
     """Deploy the local stack without the Pulumi CLI (the offline applier, not `pulumi up`)."""
     project_dir: Path = ctx.obj
     with _user_errors():
         _environment(ctx, stack)  # refuses a stack whose target is not local
-    code = _deploy_locally(project_dir, stack)
+    code = _deploy_locally(project_dir, stack, message=message, refresh=refresh)
     if not watch:
         raise typer.Exit(code=code)
     watched = ", ".join(f"{tree}/" for tree in local_watch.WATCHED)
@@ -143,6 +157,20 @@ def local_deploy(
         typer.echo(f"changed: {', '.join(changed[:5])}{more}; deploying again")
         if _deploy_locally(project_dir, stack) != 0:
             typer.echo("the deploy failed (see above); fix the file and save it again")
+
+
+@local_app.command("history")
+def local_history(ctx: typer.Context, stack: StackOption = "local") -> None:
+    """The local stack's updates, newest first (as `pulumi stack history`)."""
+    with _user_errors():
+        environment = _environment(ctx, stack)
+    for entry in history.read(environment.state_dir):
+        changes = ", ".join(f"{n} {a}" for a, n in entry.get("resourceChanges", {}).items())
+        commit = entry.get("environment", {}).get("git.head", "")[:12]
+        typer.echo(
+            f"{entry['version']:>4}  {entry['startTime']}  {entry['result']:<9}  "
+            f"{commit or '-':<12}  {changes or 'no changes'}  {entry.get('message', '')}"
+        )
 
 
 @local_app.command()
@@ -406,3 +434,90 @@ def rollback(
     typer.echo(smoke_table(results))
     if not all(r.ok for r in results):
         raise typer.Exit(code=1)
+
+
+def _declared_flag(project_dir: Path, stack: settings.StackSettings, flag: str) -> None:
+    """Refuse a flag no app of the stack declares."""
+    declared = {
+        spec.name for name in stack.deployed_apps for spec in load_app(project_dir, name).flags
+    }
+    if flag not in declared:
+        raise SupastackError(
+            f"--flag {flag}: no app of stack {stack.stack!r} declares it (declared: "
+            f"{', '.join(sorted(declared)) or 'none'})"
+        )
+
+
+@app.command()
+def rollout(
+    ctx: typer.Context,
+    *,
+    flag: Annotated[str, typer.Option("--flag", help="the flag whose percentage to step")],
+    stack: StackOption = "local",
+    steps: Annotated[
+        str | None, typer.Option("--steps", help="percentages, rising: 5,25,50,100")
+    ] = None,
+    hold: Annotated[str, typer.Option("--hold", help="how long each step holds: 15m")] = "15m",
+    gates: Annotated[
+        list[str] | None,
+        typer.Option("--gate", help="alert rule whose firing rolls the flag back (repeatable)"),
+    ] = None,
+    poll: Annotated[str, typer.Option("--poll", help="how often the gates are evaluated")] = "15s",
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="print the plan; change nothing")
+    ] = False,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="go on with the flag's interrupted rollout")
+    ] = False,
+    commit: Annotated[
+        bool,
+        typer.Option("--commit", help="git-commit the stack file before each step's update"),
+    ] = False,
+) -> None:
+    """Step a flag's percentage up, one stack update per step, holding each while the gate
+    rules watch; a gate that fires sets it back to the last step that held. Exit 1 unless
+    every step held."""
+    project_dir: Path = ctx.obj
+    with _user_errors():
+        stack_settings = settings.load(project_dir, stack)
+        _declared_flag(project_dir, stack_settings, flag)
+        chosen = stack_settings.flags.get(flag)
+        current = chosen.percentage if chosen and chosen.enabled else Decimal(0)
+        _, conninfo = _stack(ctx, stack)
+        with flag_records.exclusive(conninfo, flag) as records:
+            interrupted = records.running(flag)
+            if resume and interrupted is None:
+                raise SupastackError(f"flag {flag!r} has no interrupted rollout to resume")
+            if interrupted is not None and not resume:
+                raise SupastackError(
+                    f"rollout #{interrupted.id} of flag {flag!r} was interrupted at step "
+                    f"{interrupted.step + 1} of {len(interrupted.steps)}; go on with --resume"
+                )
+            if interrupted is not None:
+                plan = rollouts.RolloutPlan(
+                    stack, flag, interrupted.steps, interrupted.hold, interrupted.gates,
+                    rollouts.parse_hold(poll, "--poll"),
+                )  # fmt: skip
+            elif steps is None:
+                raise SupastackError("--steps is required (e.g. --steps 5,25,50,100)")
+            else:
+                plan = rollouts.RolloutPlan(
+                    stack, flag, rollouts.parse_steps(steps), rollouts.parse_hold(hold),
+                    tuple(dict.fromkeys(gates or ())), rollouts.parse_hold(poll, "--poll"),
+                )  # fmt: skip
+            if dry_run:
+                typer.echo(
+                    "\n".join(plan.describe(current, records.gates(plan.gates, evaluate=False)))
+                )
+                return
+            if interrupted is None:
+                rollouts.check_gates(
+                    plan, records.gates(plan.gates, evaluate=True), records.rule_names()
+                )
+            update = StackFileUpdate(TargetSeam(stack_settings, project_dir), flag, commit)
+            run = rollouts.Rollout(plan, records, update, report=typer.echo)
+            result = run.resume(interrupted, current) if interrupted else run.start(current)
+    if result.outcome is not rollouts.Outcome.COMPLETED:
+        typer.secho(f"rollout {result.outcome}: {result.reason}", err=True, fg=typer.colors.RED)
+        raise typer.Exit(code=1)
+    typer.echo(f"rollout of {flag} completed at {result.percentage.normalize():f} %")

@@ -11,6 +11,7 @@ naming it. A class's fields are the resource's inputs, which its diff compares (
 from __future__ import annotations
 
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any, ClassVar, Self
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -19,6 +20,7 @@ from supastack.config.settings import MigrationSettings
 from supastack.database import rls
 from supastack.database.matviews import Refresh
 from supastack.database.partitions import PartitionSet
+from supastack.flags.store import Flag
 from supastack.functions.management_api import ManagementApi
 from supastack.functions.packaging import FunctionPackage
 from supastack.migrations import seeds
@@ -242,3 +244,28 @@ class SeedDataProps(OnDatabase):
 
     def seed(self) -> seeds.SeedFile:
         return seeds.SeedFile(self.app, self.name, self.source, self.sql)
+
+
+class FeatureFlagProps(OnDatabase):
+    name: str
+    app: str
+    description: str
+    enabled: bool
+    percentage: float
+    """Two decimals at most (``supastack.flags.specs.Percentage``), exact as a float."""
+    allow: list[str]
+
+    def flag(self) -> Flag:
+        return Flag(
+            self.name, self.app, self.description, self.enabled,
+            Decimal(str(self.percentage)), tuple(self.allow),
+        )  # fmt: skip
+
+    @staticmethod
+    def values_of(flag: Flag) -> dict[str, Any]:
+        """A flag as the resource's properties (what the program declares and ``read`` finds)."""
+        return {
+            "name": flag.name, "app": flag.app, "description": flag.description,
+            "enabled": flag.enabled, "percentage": float(flag.percentage),
+            "allow": list(flag.allow),
+        }  # fmt: skip

@@ -10,10 +10,12 @@ Components, providers and the CLI ask a :class:`TargetSeam` (or, inside a provid
 | deploying role | a superuser | ``postgres``, not a superuser |
 | Postgres settings | ``ALTER SYSTEM``, reload or restart | Management API (Postgres config) |
 | Realtime limits, Data API schemas | nothing to configure (no such servers) | Management API |
+| a stack update | the offline applier (``supastack local deploy``) | ``pulumi up`` |
 """
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -65,6 +67,17 @@ class TargetSeam:
                 "status` shows what runs)"
             )
         return "check supastack:database in the stack file and PGPASSWORD"
+
+    def deploy_command(self, *, message: str = "", refresh: bool = False) -> list[str]:
+        """The command that updates the stack from the project directory: the offline applier
+        locally (the Pulumi CLI cannot run there), ``pulumi up`` elsewhere. Both record the
+        update, with ``message``, in the stack's history."""
+        options = [*(["--message", message] if message else []), *(["--refresh"] * refresh)]
+        stack = ["--stack", self.stack.stack]
+        if self.is_local:
+            return [sys.executable, "-m", "applier", "--project", str(self.project_dir), *stack,
+                    *options]  # fmt: skip
+        return ["pulumi", "up", "--yes", "--skip-preview", *stack, *options]
 
     def local_credentials(self) -> LocalCredentials | None:
         """The credentials ``supastack local up`` generated (None on Supabase, whose secrets

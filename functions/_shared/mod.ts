@@ -4,4 +4,5 @@ export { badRequest, HttpError } from "./errors.ts";
 export { type Context, handle, inBackground, json, serve, type ServeOptions } from "./handler.ts";
 export { log } from "./invocations.ts";
 export { db } from "./db.ts";
+export { flag } from "./flags.ts";
 export { type Body, field, readJson } from "./validate.ts";

@@ -3,7 +3,7 @@
 An app names the apps it uses in ``dependsOn``; every resource of it then waits for their
 migrations and functions (Pulumi runs everything else in parallel). The platform's own apps
 come first, and monitoring is an implicit dependency of every app with functions (they record
-each invocation there) or alert rules (rows there). Unknown apps, apps the stack does not
+each invocation there), alert rules or flags (rows there). Unknown apps, apps the stack does not
 deploy, and cycles are refused before anything is declared, naming the manifests.
 """
 
@@ -21,8 +21,11 @@ from supastack.migrations.lint import created_tables
 
 def platform_apps_used(manifest: AppManifest) -> tuple[str, ...]:
     """The platform apps an app relies on: every function records its invocations and takes
-    rate-limit tokens in the monitoring app's tables, and every alert rule is a row there."""
-    if manifest.app in PLATFORM_APPS or not (manifest.functions or manifest.alerts):
+    rate-limit tokens in the monitoring app's tables, and every alert rule and flag is a row
+    there."""
+    if manifest.app in PLATFORM_APPS or not (
+        manifest.functions or manifest.alerts or manifest.flags
+    ):
         return ()
     return (MONITORING_APP,)
 
@@ -80,6 +83,7 @@ _GLOBAL_NAMES: tuple[tuple[str, str, Callable[[AppManifest], list[str]]], ...] =
     ("functions", "function slugs are project-wide", lambda m: list(m.functions)),
     ("cron", "cron job names are database-wide", lambda m: [job.name for job in m.cron]),
     ("alerts", "alert rule names are stack-wide", lambda m: [rule.name for rule in m.alerts]),
+    ("flags", "flag names are stack-wide", lambda m: [flag.name for flag in m.flags]),
 )
 
 
@@ -87,8 +91,8 @@ def check_shared_names(
     manifests: Sequence[AppManifest], migrations: Mapping[str, Sequence[MigrationFile]]
 ) -> None:
     """Refuse, naming both manifests, what two apps would both claim: a function slug, a cron
-    job or alert rule name, a schema, or tables in one schema (secrets declared differently and
-    migration versions are refused where they are merged)."""
+    job, alert rule or flag name, a schema, or tables in one schema (secrets declared
+    differently and migration versions are refused where they are merged)."""
     problems = []
     for key, why, names_of in _GLOBAL_NAMES:
         seen: dict[str, AppManifest] = {}

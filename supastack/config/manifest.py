@@ -30,6 +30,7 @@ from supastack.database.specs import (
 )
 from supastack.delivery.verify import VerifySpec
 from supastack.errors import SupastackError
+from supastack.flags.specs import FlagSpec
 from supastack.functions.specs import FUNCTION_SLUG, FunctionSpec, SecretSpec
 from supastack.operations.specs import AlertRuleSpec, CronJobSpec
 
@@ -64,6 +65,8 @@ class AppManifest(ConfigModel):
     """Tables partitioned by time, handed to pg_partman (``supastack.database.partitions``)."""
     materialized_views: list[MaterializedViewSpec] = Field(default_factory=list)
     """Materialized views refreshed on a schedule (``supastack.database.matviews``)."""
+    flags: list[FlagSpec] = Field(default_factory=list)
+    """Feature flags the app's code asks (``supastack.flags``); each stack sets them."""
     verify: VerifySpec = Field(default_factory=VerifySpec)
     """The guide's own checks, run by ``supastack smoke`` (``supastack.delivery.verify``)."""
 
@@ -111,18 +114,13 @@ class AppManifest(ConfigModel):
                     f"functions.{slug}: not a function slug (letters, digits, _ and -, "
                     "starting with a letter)"
                 )
-        secret_names = [s.name for s in self.secrets]
-        if len(set(secret_names)) != len(secret_names):
-            raise ValueError("secrets: a secret is listed twice")
         for index, job in enumerate(self.cron):
             if job.function and job.function.slug not in self.functions:
                 raise ValueError(
                     f"cron.{index}.function.slug: {job.function.slug!r} is not one of this "
                     "app's functions"
                 )
-        job_names = [j.name for j in self.cron]
-        if len(set(job_names)) != len(job_names):
-            raise ValueError("cron: two jobs share a name")
+        self._check_unique_names()
         self._check_partitions()
         for index, probe in enumerate(self.verify.http):
             if probe.function not in self.functions:
@@ -131,6 +129,17 @@ class AppManifest(ConfigModel):
                     "functions"
                 )
         return self
+
+    def _check_unique_names(self) -> None:
+        """Secrets, cron jobs and flags are upserted by name: one entry per name."""
+        for key, names in (
+            ("secrets", [s.name for s in self.secrets]),
+            ("cron", [j.name for j in self.cron]),
+            ("flags", [f.name for f in self.flags]),
+        ):
+            repeated = sorted({n for n in names if names.count(n) > 1})
+            if repeated:
+                raise ValueError(f"{key}: {repeated[0]!r} is listed twice")
 
     def _check_partitions(self) -> None:
         """Partitioned tables and materialized views: each listed once; partitions need

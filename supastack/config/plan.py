@@ -22,6 +22,7 @@ from supastack.config.settings import StackSettings
 from supastack.database.matviews import Refresh
 from supastack.database.partitions import PartitionSet, maintenance_command
 from supastack.errors import SupastackError
+from supastack.flags.store import Flag, plan_flags
 from supastack.functions.packaging import FunctionPackage, package
 from supastack.functions.specs import SecretSpec
 from supastack.migrations.files import MigrationFile, discover
@@ -85,6 +86,8 @@ class AppPlan:
     """Its seed files, on stacks that seed."""
     partitions: list[PartitionPlan] = field(default_factory=list)
     refreshes: list[RefreshPlan] = field(default_factory=list)
+    flags: list[Flag] = field(default_factory=list)
+    """Its feature flags as the stack sets them."""
 
     @property
     def all_jobs(self) -> list[Job]:
@@ -134,6 +137,7 @@ def plan_stack(stack: StackSettings, project_dir: Path) -> StackPlan:
     if missing:
         raise SupastackError("\n".join(missing))
     check_cron_tokens(manifests, secrets)
+    flags = plan_flags(manifests, stack.flags, stack.source)
     functions = project_dir / "functions"
     apps = [
         AppPlan(
@@ -149,6 +153,7 @@ def plan_stack(stack: StackSettings, project_dir: Path) -> StackPlan:
             seeds=discover_seeds(project_dir / "seeds", m.app) if stack.seeds_enabled else [],
             partitions=plan_partitions(m, stack.pg_cron, stack.database.name),
             refreshes=plan_refreshes(m, stack.pg_cron, stack.database.name),
+            flags=flags[m.app],
         )
         for m in manifests
     ]

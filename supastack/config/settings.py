@@ -20,6 +20,7 @@ from pydantic import AfterValidator, Field, ValidationError, model_validator
 
 from supastack.config.models import ConfigModel, SecretName, describe_errors
 from supastack.errors import SupastackError
+from supastack.flags.specs import FlagName, FlagSettings
 
 NAMESPACE = "supastack"
 
@@ -187,6 +188,9 @@ class StackSettings(ConfigModel):
     seed: bool | None = None
     """Apply ``seeds/<app>/*.sql`` after the migrations (default: on the local target only)."""
     function_secrets: list[SecretName] = Field(default_factory=list)
+    flags: dict[FlagName, FlagSettings] = Field(default_factory=dict)
+    """The apps' feature flags as this stack sets them (``supastack.flags``); `supastack
+    rollout` steps a flag's percentage here."""
     pg_cron_version: str | None = None
     #: Names of the secret keys that are set (values never enter this model).
     secrets_set: frozenset[str] = frozenset()

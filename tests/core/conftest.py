@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
@@ -13,6 +13,9 @@ import pytest
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
+from supastack.local.paths import PROJECT_DIR
+from supastack.migrations.engine import MigrationEngine
+from supastack.migrations.files import discover_app
 from tests.conftest import Services
 
 
@@ -21,7 +24,7 @@ class Database:
     """An empty database of its own; ``conninfo`` holds the password (never print it)."""
 
     name: str
-    conninfo: str
+    conninfo: str = field(repr=False)
 
     def connect(self) -> psycopg.Connection[tuple[object, ...]]:
         return psycopg.connect(self.conninfo, autocommit=True)
@@ -54,6 +57,15 @@ def database(services: Services) -> Iterator[Database]:
     yield Database(name, make_conninfo(services.dsn(), dbname=name))
     with services.connect() as conn:
         conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@pytest.fixture
+def monitoring(database: Database) -> Database:
+    """A database with the platform's monitoring app applied, as a deploy leaves it."""
+    database.execute("create schema monitoring")
+    files = discover_app(PROJECT_DIR / "migrations", "monitoring")
+    MigrationEngine(database.conninfo).migrate("monitoring", files)
+    return database
 
 
 @pytest.fixture

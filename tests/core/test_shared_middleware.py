@@ -9,21 +9,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import psycopg
-import pytest
 
 from supastack.local.paths import DENO_DIR, PROJECT_DIR, TOOLS_DIR
-from supastack.migrations.engine import MigrationEngine
-from supastack.migrations.files import discover_app
 from tests.core.conftest import Database
-
-
-@pytest.fixture
-def monitoring(database: Database) -> Database:
-    """A database with the platform's monitoring app applied, as a deploy leaves it."""
-    database.execute("create schema monitoring")
-    files = discover_app(PROJECT_DIR / "migrations", "monitoring")
-    MigrationEngine(database.conninfo).migrate("monitoring", files)
-    return database
 
 
 def test_shared_middleware_deno_tests(monitoring: Database, tmp_path: Path) -> None:

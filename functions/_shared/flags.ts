@@ -1,0 +1,83 @@
+/**
+ * Feature flags for functions: `await flag(name, subject)`, answered as
+ * `monitoring.flag_enabled(name, subject)` answers in SQL (docs/flags-and-rollouts.md).
+ *
+ * A subject's bucket is the first four bytes of SHA-256("<flag>:<subject>") as an unsigned
+ * integer, modulo 10000; it is in at percentage p when its bucket is below p * 100, so it stays
+ * in as p grows. Allow-listed subjects are in whenever the flag is enabled; a disabled or
+ * unknown flag is off for everyone.
+ *
+ * Each function instance reads all flags in one query and keeps them for at most
+ * `FLAG_CACHE_MS` (5 s); concurrent callers share one read. A change reaches every instance
+ * within 5 s of its deploy. When the read fails the flags answer off (and the failure is
+ * logged): a flag never stays on past its cache because the database went away.
+ */
+import { db } from "./db.ts";
+import { log } from "./invocations.ts";
+
+export const FLAG_CACHE_MS = 5_000;
+
+export interface FlagState {
+  enabled: boolean;
+  percentage: number;
+  allow: readonly string[];
+}
+
+export type FlagTable = ReadonlyMap<string, FlagState>;
+
+const encoder = new TextEncoder();
+
+/** The subject's bucket for the flag, 0..9999 (as `monitoring.flag_bucket`). */
+export async function bucket(flag: string, subject: string): Promise<number> {
+  const digest = await crypto.subtle.digest("SHA-256", encoder.encode(`${flag}:${subject}`));
+  return new DataView(digest).getUint32(0) % 10_000;
+}
+
+/** Whether the flag, in this state, is on for the subject (as `monitoring.flag_enabled`). */
+export async function decide(
+  flag: string,
+  state: FlagState | undefined,
+  subject: string | null | undefined,
+): Promise<boolean> {
+  if (!state?.enabled) return false;
+  if (state.percentage >= 100) return true;
+  if (subject == null) return false;
+  if (state.allow.includes(subject)) return true;
+  return (await bucket(flag, subject)) < Math.round(state.percentage * 100);
+}
+
+let cached: { table: FlagTable; until: number } | undefined;
+let reading: Promise<FlagTable> | undefined;
+
+async function readFlags(): Promise<FlagTable> {
+  const rows = await db()<
+    { name: string; enabled: boolean; percentage: string; allow: string[] }[]
+  >`
+    select name, enabled, percentage::text, allow from monitoring.feature_flags`;
+  return new Map(rows.map((r) => [r.name, {
+    enabled: r.enabled,
+    percentage: Number(r.percentage),
+    allow: r.allow,
+  }]));
+}
+
+/** The flags as of at most FLAG_CACHE_MS ago; empty (all off) when they cannot be read. */
+async function flags(): Promise<FlagTable> {
+  if (cached && performance.now() < cached.until) return cached.table;
+  reading ??= readFlags()
+    .catch((err) => {
+      log("error", { event: "flags_unreadable", error: String(err) });
+      return new Map() as FlagTable;
+    })
+    .then((table) => {
+      cached = { table, until: performance.now() + FLAG_CACHE_MS };
+      return table;
+    })
+    .finally(() => reading = undefined);
+  return await reading;
+}
+
+/** Whether the flag is on for the subject (a user id, an organization id). */
+export async function flag(name: string, subject: string | null | undefined): Promise<boolean> {
+  return decide(name, (await flags()).get(name), subject);
+}

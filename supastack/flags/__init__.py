@@ -1,0 +1,1 @@
+"""Feature flags as code and gated rollouts (docs/flags-and-rollouts.md)."""

@@ -1,0 +1,86 @@
+"""A rollout step as a stack update: the flag set in the stack file (``Pulumi.<stack>.yaml``,
+comments and layout kept), optionally committed, then the stack updated.
+
+That is what ``pulumi config set --path`` and ``pulumi up`` would do, so the stack file says
+what the stack runs, and with ``commit`` each update's recorded git commit holds the config it
+ran with: rolling the stack back to an update restores the flag as it was there. ruamel.yaml
+round-trips the file (PyYAML would drop every comment).
+"""
+
+from __future__ import annotations
+
+import io
+import subprocess
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap
+
+from supastack.config import settings
+from supastack.errors import SupastackError
+from supastack.targets import TargetSeam
+
+KEY = f"{settings.NAMESPACE}:flags"
+
+
+def _yaml() -> YAML:
+    yaml = YAML()
+    yaml.preserve_quotes = True
+    yaml.width = 100
+    return yaml
+
+
+def set_rollout(path: Path, flag: str, percentage: Decimal) -> None:
+    """Turn the flag on at ``percentage`` (its allow-list stays)."""
+    yaml = _yaml()
+    document = yaml.load(path.read_text())
+    config = document.get("config") if isinstance(document, CommentedMap) else None
+    if not isinstance(config, CommentedMap):
+        raise SupastackError(f"{path.name}: expected a top-level 'config:' mapping")
+    flags = config.setdefault(KEY, CommentedMap())
+    entry = flags.setdefault(flag, CommentedMap())
+    if not isinstance(entry, CommentedMap):
+        raise SupastackError(f"{path.name}: {KEY}.{flag}: expected a mapping")
+    entry["enabled"] = True
+    entry["percentage"] = (
+        int(percentage) if percentage == percentage.to_integral() else float(percentage)
+    )
+    text = io.StringIO()
+    yaml.dump(document, text)
+    scratch = path.with_name(f".{path.name}.tmp")
+    scratch.write_text(text.getvalue())
+    scratch.replace(path)  # whole or not at all: a killed rollout never leaves half a file
+
+
+@dataclass(frozen=True)
+class StackFileUpdate:
+    """One rollout step (a :class:`supastack.flags.rollout.StackUpdate`)."""
+
+    seam: TargetSeam
+    flag: str
+    commit: bool = False
+
+    @property
+    def path(self) -> Path:
+        return settings.stack_file(self.seam.project_dir, self.seam.stack.stack)
+
+    def __call__(self, percentage: Decimal, message: str) -> None:
+        set_rollout(self.path, self.flag, percentage)
+        settings.load(self.seam.project_dir, self.seam.stack.stack)  # still a valid stack file
+        project = self.seam.project_dir
+        if self.commit:
+            committed = subprocess.run(
+                ["git", "commit", "--quiet", "--message", message, "--", self.path.name],
+                cwd=project, capture_output=True, text=True, check=False,
+            )  # fmt: skip
+            if committed.returncode != 0:
+                why = (committed.stderr or committed.stdout).strip()
+                raise SupastackError(f"git commit of {self.path.name} failed: {why}")
+        # refresh: a flag edited by hand in the database is put back by the same update
+        command = self.seam.deploy_command(message=message, refresh=True)
+        done = subprocess.run(command, cwd=project, check=False)
+        if done.returncode != 0:
+            tool = "the offline applier" if self.seam.is_local else "pulumi up"
+            raise SupastackError(f"the stack update ({tool}) exited {done.returncode}")
