@@ -95,6 +95,11 @@ def stack_outputs(
             {"name": r.name, "severity": r.severity} for a in plan.apps for r in a.rules
         ],
         "alertChannels": [c.name for c in plan.channels],
+        "flags": [
+            {"name": f.name, "enabled": f.enabled, "percentage": float(f.percentage)}
+            for a in plan.apps
+            for f in a.flags
+        ],
         "exposedSchemas": plan.exposed_schemas,
         "logDrains": sorted(stack.log_drains),
         "secrets": sorted(function_secrets),

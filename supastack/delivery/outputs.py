@@ -57,6 +57,12 @@ class AlertRuleOutput(_Output):
     severity: str
 
 
+class FlagOutput(_Output):
+    name: str
+    enabled: bool
+    percentage: float
+
+
 class ManagementApiOutput(_Output):
     url: str
     project_ref: str
@@ -87,6 +93,8 @@ class StackOutputs(_Output):
     """The views refreshed on a schedule, with their jobs."""
     alert_rules: list[AlertRuleOutput] = Field(default_factory=list)
     alert_channels: list[str] = Field(default_factory=list)
+    flags: list[FlagOutput] = Field(default_factory=list)
+    """The feature flags as the stack sets them (a rollout's steps change them)."""
     exposed_schemas: list[str] = Field(default_factory=list)
     """The schemas the apps expose to the Data API (``api:``)."""
     log_drains: list[str] = Field(default_factory=list)

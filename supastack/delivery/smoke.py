@@ -5,9 +5,9 @@ migration is recorded with its checksum; RLS is on for every declared table and 
 sees no rows, two fresh users see none, the service role can read); every function answers and
 refuses a missing JWT when ``verify_jwt``; cron jobs are active with their schedules; each
 scheduled materialized view is populated (with the age of its last refresh); alert
-rules and channels exist; function secrets and log drains exist by name; the database
-advisors (``supastack.database.advisors``) find no ERROR or WARN; then each app's ``verify:``
-checks.
+rules and channels exist; feature flags are as the stack sets them; function secrets and log
+drains exist by name; the database advisors (``supastack.database.advisors``) find no ERROR
+or WARN; then each app's ``verify:`` checks.
 """
 
 from __future__ import annotations
@@ -171,10 +171,23 @@ def _operations(out: StackOutputs) -> Iterator[Check]:
     with _connect(out.database_url) as conn:
         rules = {str(r[0]) for r in conn.execute("SELECT name FROM monitoring.alert_rules")}
         channels = {str(r[0]) for r in conn.execute("SELECT name FROM monitoring.alert_channels")}
+        flags = {
+            str(name): (bool(enabled), float(str(percentage)))
+            for name, enabled, percentage in conn.execute(
+                "SELECT name, enabled, percentage FROM monitoring.feature_flags"
+            ).fetchall()
+        }
     for rule in out.alert_rules:
         yield Check(f"alert rule {rule.name} exists", rule.name in rules)
     for channel in out.alert_channels:
         yield Check(f"alert channel {channel} exists", channel in channels)
+    for flag in out.flags:
+        found = flags.get(flag.name)
+        yield Check(
+            f"flag {flag.name} {'on at' if flag.enabled else 'off,'} {flag.percentage:g} %",
+            found == (flag.enabled, flag.percentage),
+            "no such flag" if found is None else f"enabled {found[0]}, {found[1]:g} %",
+        )
     api = out.management_api
     names = set(ManagementApi(api.url, api.token, api.project_ref).secret_digests())
     for name in out.secrets:

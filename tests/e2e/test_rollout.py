@@ -168,6 +168,9 @@ def test_a_healthy_rollout_reaches_100_with_each_step_an_update(
     assert _flag(fresh, "faster_checkout") == (True, Decimal(100))
     assert _stack_flag(project, "faster_checkout") == {"enabled": True, "percentage": 100}
     assert "# the rollout test's stack" in (project / "Pulumi.local.yaml").read_text()
+    code, output = _cli(project, "smoke")
+    assert code == 0, output
+    assert "flag faster_checkout on at 100 %" in output
     # each step is an update of the stack whose recorded commit holds the config it ran with
     updates = history.read(fresh.env.state_dir)[:2]
     assert [u["message"] for u in updates] == [
