@@ -13,6 +13,7 @@ from components.providers.alerts import AlertChannelProvider, AlertRuleProvider
 from supastack.database import vault
 from supastack.database.postgres import connect
 from supastack.errors import SupastackError
+from supastack.flags import records as flag_records
 from supastack.local.paths import PROJECT_DIR
 from supastack.migrations.engine import MigrationEngine
 from supastack.migrations.files import discover_app
@@ -242,3 +243,23 @@ def test_pagerduty_and_slack_payloads(monitored: str, http_endpoint: RecordingSe
         and by_path["/pd"]["dedup_key"] == "supastack:test-always"
     )
     assert by_path["/slack"]["text"].startswith("[CRITICAL] test-always fired")
+
+
+def test_a_rolled_back_rollout_is_told_to_the_gate_rules_channels(
+    monitored: str, webhook: str, http_endpoint: RecordingServer
+) -> None:
+    fn = f"fn-{uuid.uuid4().hex[:8]}"
+    props = _rule(monitored, fn)
+    AlertRuleProvider().create(props)
+    _invocations(monitored, fn, 500, 10)
+    summary = "[prod] rollout new_checkout: step 2/4, 25 %: gate fired; back to 5 %"
+    with flag_records.exclusive(monitored, "new_checkout") as records:
+        fired = records.gates([props["name"]], evaluate=True)
+        assert [g.state for g in fired] == ["firing"]  # evaluated now, not in a minute
+        assert records.notify(props["name"], summary) == ["test-hook"]
+        assert records.notify("test-no-such-rule", summary) == []
+    sent = [_json(r) for r in http_endpoint.wait_for(2)]
+    assert [(p["kind"], p.get("summary")) for p in sent] == [
+        ("fired", f"[CRITICAL] {props['name']} fired: 1.0000 > 0.05"),
+        ("rollout_rolled_back", summary),
+    ]
