@@ -35,10 +35,11 @@ def _members(conn: Connection, publication: str) -> set[Table]:
 
 
 def members(conninfo: str, publication: str, among: Iterable[Table]) -> list[Table]:
-    """Which of ``among`` are in the publication now."""
+    """Which of ``among`` are in the publication now, in ``among``'s order (so a refresh of
+    an unchanged membership is no change)."""
     with connect(conninfo) as conn:
         present = _members(conn, publication)
-    return sorted(set(among) & present)
+    return [table for table in among if table in present]
 
 
 def _alter(conn: Connection, publication: str, action: str, tables: Iterable[Table]) -> None:

@@ -313,6 +313,10 @@ def test_publication_membership_leaves_other_tables_alone(database: Database) ->
 
     created = provider.create(props)
     assert database.scalar(members) == ["bids", "items", "other"]
+    # declared unsorted and unchanged: a refresh finds nothing to do
+    assert not provider.diff(
+        created.id, outs(provider.read(created.id, outs(created))), props
+    ).changes
 
     database.execute("alter publication supabase_realtime drop table shop.bids")
     read = provider.read(created.id, outs(created))
