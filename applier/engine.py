@@ -23,7 +23,9 @@ Resources are applied as follows:
 Every resource also goes through the policy pack's mandatory validators (``violations``).
 
 Given the previous run's records, a resource registered again is diffed and changed only when
-its inputs changed, and what the program no longer registers is deleted, newest first. The
+its inputs changed (with ``refresh``, against its live state as its provider reads it, as
+``pulumi up --refresh`` does), and what the program no longer registers is deleted, newest
+first. The
 records are checkpointed after every change, so a run that fails part-way leaves them matching
 what was applied, and the next run goes on from there.
 """
