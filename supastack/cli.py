@@ -14,6 +14,7 @@ from functools import partial
 from pathlib import Path
 from typing import Annotated
 
+import psycopg
 import typer
 
 from supastack.config import settings
@@ -28,7 +29,7 @@ from supastack.delivery.outputs import offline_outputs
 from supastack.delivery.smoke import run as run_smoke
 from supastack.delivery.smoke import table as smoke_table
 from supastack.delivery.smoke import write_junit
-from supastack.errors import SupastackError
+from supastack.errors import SupastackError, first_line
 from supastack.flags import records as flag_records
 from supastack.flags import rollout as rollouts
 from supastack.flags.stack_file import StackFileUpdate
@@ -486,26 +487,15 @@ def rollout(
         _, conninfo = _stack(ctx, stack)
         with flag_records.exclusive(conninfo, flag) as records:
             interrupted = records.running(flag)
-            if resume and interrupted is None:
-                raise SupastackError(f"flag {flag!r} has no interrupted rollout to resume")
-            if interrupted is not None and not resume:
-                raise SupastackError(
-                    f"rollout #{interrupted.id} of flag {flag!r} was interrupted at step "
-                    f"{interrupted.step + 1} of {len(interrupted.steps)}; go on with --resume"
-                )
-            if interrupted is not None:
-                plan = rollouts.RolloutPlan(
-                    stack, flag, interrupted.steps, interrupted.hold, interrupted.gates,
-                    rollouts.parse_hold(poll, "--poll"),
-                )  # fmt: skip
-            elif steps is None:
-                raise SupastackError("--steps is required (e.g. --steps 5,25,50,100)")
-            else:
-                plan = rollouts.RolloutPlan(
-                    stack, flag, rollouts.parse_steps(steps), rollouts.parse_hold(hold),
-                    tuple(dict.fromkeys(gates or ())), rollouts.parse_hold(poll, "--poll"),
-                )  # fmt: skip
+            plan = rollouts.choose_plan(
+                stack, flag, interrupted, resume=resume, steps=steps, hold=hold,
+                gates=gates or [], poll=poll,
+            )  # fmt: skip
             if dry_run:
+                if interrupted is not None:
+                    typer.echo(
+                        f"(resuming rollout #{interrupted.id} at step {interrupted.step + 1})"
+                    )
                 typer.echo(
                     "\n".join(plan.describe(current, records.gates(plan.gates, evaluate=False)))
                 )
@@ -516,7 +506,14 @@ def rollout(
                 )
             update = StackFileUpdate(TargetSeam(stack_settings, project_dir), flag, commit)
             run = rollouts.Rollout(plan, records, update, report=typer.echo)
-            result = run.resume(interrupted, current) if interrupted else run.start(current)
+            try:
+                result = run.resume(interrupted) if interrupted else run.start(current)
+            except psycopg.OperationalError as exc:
+                raise SupastackError(
+                    f"lost the database during the rollout of {flag!r} ({first_line(exc)}); the "
+                    "flag is as the last stack update left it (see the stack file): go on with "
+                    "--resume once the database answers"
+                ) from None
     if result.outcome is not rollouts.Outcome.COMPLETED:
         typer.secho(f"rollout {result.outcome}: {result.reason}", err=True, fg=typer.colors.RED)
         raise typer.Exit(code=1)

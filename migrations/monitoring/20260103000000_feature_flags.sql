@@ -49,6 +49,8 @@ create table monitoring.flag_rollouts (
   steps numeric(5, 2)[] not null,
   hold interval not null,
   gates text[] not null,
+  -- the flag's percentage before the rollout: where it goes back when no step held
+  from_percentage numeric(5, 2) not null,
   state text not null default 'running'
     check (state in ('running', 'completed', 'rolled_back', 'failed')),
   -- the index (from 0) of the step deployed last, and how many steps held

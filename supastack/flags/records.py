@@ -29,6 +29,8 @@ class RolloutRecord:
     steps: tuple[Decimal, ...]
     hold: timedelta
     gates: tuple[str, ...]
+    from_percentage: Decimal
+    """The flag's percentage before the rollout."""
     step: int
     """The index of the step deployed last."""
     held: int
@@ -63,23 +65,30 @@ class Records:
     def running(self, flag: str) -> RolloutRecord | None:
         """The flag's interrupted rollout, if any."""
         row = self.conn.execute(
-            "SELECT id, flag, steps, hold, gates, step, held FROM monitoring.flag_rollouts "
-            "WHERE flag = %s AND state = 'running'",
+            "SELECT id, flag, steps, hold, gates, from_percentage, step, held "
+            "FROM monitoring.flag_rollouts WHERE flag = %s AND state = 'running'",
             [flag],
         ).fetchone()
         if row is None:
             return None
-        id_, flag, steps, hold, gates, step, held = row
-        return RolloutRecord(id_, flag, tuple(steps), hold, tuple(gates), step, held)
+        id_, flag, steps, hold, gates, from_percentage, step, held = row
+        return RolloutRecord(
+            id_, flag, tuple(steps), hold, tuple(gates), from_percentage, step, held
+        )
 
     def start(
-        self, flag: str, steps: Sequence[Decimal], hold: timedelta, gates: Sequence[str]
+        self,
+        flag: str,
+        steps: Sequence[Decimal],
+        hold: timedelta,
+        gates: Sequence[str],
+        from_percentage: Decimal,
     ) -> int:
         try:
             row = self.conn.execute(
-                "INSERT INTO monitoring.flag_rollouts (flag, steps, hold, gates) "
-                "VALUES (%s, %s, %s, %s) RETURNING id",
-                [flag, list(steps), hold, list(gates)],
+                "INSERT INTO monitoring.flag_rollouts (flag, steps, hold, gates, from_percentage) "
+                "VALUES (%s, %s, %s, %s, %s) RETURNING id",
+                [flag, list(steps), hold, list(gates), from_percentage],
             ).fetchone()
         except psycopg.errors.UniqueViolation:
             raise SupastackError(

@@ -100,6 +100,43 @@ class RolloutPlan:
         return lines
 
 
+def choose_plan(
+    stack: str,
+    flag: str,
+    interrupted: RolloutRecord | None,
+    *,
+    resume: bool,
+    steps: str | None,
+    hold: str,
+    gates: Sequence[str],
+    poll: str,
+) -> RolloutPlan:
+    """The plan from the command line, or the interrupted rollout's own when resuming (whose
+    steps the command line may repeat, not change)."""
+    if resume and interrupted is None:
+        raise SupastackError(f"flag {flag!r} has no interrupted rollout to resume")
+    if interrupted is not None and not resume:
+        raise SupastackError(
+            f"rollout #{interrupted.id} of flag {flag!r} was interrupted at step "
+            f"{interrupted.step + 1} of {len(interrupted.steps)}; go on with --resume"
+        )
+    every = parse_hold(poll, "--poll")
+    if interrupted is not None:
+        if steps is not None and parse_steps(steps) != interrupted.steps:
+            raise SupastackError(
+                f"--steps {steps}: rollout #{interrupted.id} resumes with its own steps "
+                f"({','.join(f'{s.normalize():f}' for s in interrupted.steps)})"
+            )
+        return RolloutPlan(
+            stack, flag, interrupted.steps, interrupted.hold, interrupted.gates, every
+        )
+    if steps is None:
+        raise SupastackError("--steps is required (e.g. --steps 5,25,50,100)")
+    return RolloutPlan(
+        stack, flag, parse_steps(steps), parse_hold(hold), tuple(dict.fromkeys(gates)), every
+    )
+
+
 class Outcome(StrEnum):
     COMPLETED = "completed"
     ROLLED_BACK = "rolled_back"
@@ -159,15 +196,14 @@ class Rollout:
                 f"--steps: the first step ({self.plan.steps[0].normalize():f} %) must be above "
                 f"the flag's percentage on stack {self.plan.stack} ({current.normalize():f} %)"
             )
-        rollout = self.records.start(
-            self.plan.flag, self.plan.steps, self.plan.hold, self.plan.gates
-        )
+        plan = self.plan
+        rollout = self.records.start(plan.flag, plan.steps, plan.hold, plan.gates, current)
         return self._run(rollout, first=0, held=0, last_held=current)
 
-    def resume(self, record: RolloutRecord, current: Decimal) -> Result:
+    def resume(self, record: RolloutRecord) -> Result:
         """Go on from the step the interrupted rollout reached (deployed again, held in full)."""
         self.records.event(record.id, "resumed", None, f"at step {record.step + 1}")
-        last_held = record.steps[record.held - 1] if record.held else current
+        last_held = record.steps[record.held - 1] if record.held else record.from_percentage
         return self._run(record.id, first=record.step, held=record.held, last_held=last_held)
 
     def _run(self, rollout: int, *, first: int, held: int, last_held: Decimal) -> Result:

@@ -77,7 +77,9 @@ PLAN = RolloutPlan("test", "new_checkout", parse_steps("5,25,100"), timedelta(mi
                    timedelta(seconds=30))  # fmt: skip
 
 
-def _run(monitoring: Database, stack: FakeStack, resume: bool = False) -> Any:
+def _run(
+    monitoring: Database, stack: FakeStack, resume: bool = False, current: Decimal = Decimal(0)
+) -> Any:
     clock = FakeClock()
     with flag_records.exclusive(monitoring.conninfo, PLAN.flag) as records:
         rollout = Rollout(PLAN, records, stack, report=lambda _: None, clock=clock,
@@ -85,8 +87,8 @@ def _run(monitoring: Database, stack: FakeStack, resume: bool = False) -> Any:
         interrupted = records.running(PLAN.flag)
         if resume:
             assert interrupted is not None
-            return rollout.resume(interrupted, Decimal(0))
-        return rollout.start(Decimal(0))
+            return rollout.resume(interrupted)
+        return rollout.start(current)
 
 
 def _record(monitoring: Database) -> tuple[Any, ...]:
@@ -180,3 +182,16 @@ def test_one_rollout_of_a_flag_at_a_time(monitoring: Database) -> None:
             pass
         with flag_records.exclusive(monitoring.conninfo, "another_flag"):
             pass  # other flags roll out meanwhile
+
+
+def test_a_resumed_rollout_whose_first_step_fails_goes_back_to_where_it_started(
+    monitoring: Database, gate: str
+) -> None:
+    """The stack file already says 5 % when step 1 was interrupted; the rollout started at 2 %."""
+    stack = FakeStack(monitoring.conninfo, interrupt_at=Decimal(5))
+    with pytest.raises(KeyboardInterrupt):
+        _run(monitoring, stack, current=Decimal(2))
+    stack.failing_at = Decimal(5)
+    result = _run(monitoring, stack, resume=True)
+    assert (result.outcome, result.percentage) == (Outcome.ROLLED_BACK, Decimal(2))
+    assert stack.deployed == [5, 2]

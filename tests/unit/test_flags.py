@@ -14,8 +14,14 @@ import yaml
 from supastack.config import settings
 from supastack.config.manifest import load_app
 from supastack.errors import SupastackError
-from supastack.flags.records import Gate
-from supastack.flags.rollout import RolloutPlan, check_gates, parse_hold, parse_steps
+from supastack.flags.records import Gate, RolloutRecord
+from supastack.flags.rollout import (
+    RolloutPlan,
+    check_gates,
+    choose_plan,
+    parse_hold,
+    parse_steps,
+)
 from supastack.flags.stack_file import set_rollout
 from supastack.local.paths import PROJECT_DIR
 from tests.unit.conftest import RecordingMocks, deploy_platform, make_project, one
@@ -173,3 +179,25 @@ def test_a_rollout_step_edits_the_stack_file_keeping_its_comments(tmp_path: Path
     assert settings.parse("local", config, path.name).flags["new_checkout"].percentage == Decimal(
         "37.5"
     )
+
+
+def test_resuming_takes_the_interrupted_rollouts_own_plan() -> None:
+    steps = parse_steps("5,25,100")
+    record = RolloutRecord(7, "f", steps, timedelta(minutes=15), ("errors",), Decimal(0), 1, 1)
+
+    def choose(interrupted: RolloutRecord | None, resume: bool, steps: str | None) -> RolloutPlan:
+        return choose_plan("prod", "f", interrupted, resume=resume, steps=steps, hold="1h",
+                           gates=["latency"], poll="15s")  # fmt: skip
+
+    plan = choose(record, True, None)
+    assert (plan.steps, plan.hold, plan.gates) == (steps, timedelta(minutes=15), ("errors",))
+    for interrupted, resume, given, message in [
+        (None, True, "5,25", "flag 'f' has no interrupted rollout to resume"),
+        (record, False, "5,25", "rollout #7 of flag 'f' was interrupted at step 2 of 3; go on "
+                                "with --resume"),
+        (record, True, "5,50", r"--steps 5,50: rollout #7 resumes with its own steps "
+                               r"\(5,25,100\)"),
+        (None, False, None, "--steps is required"),
+    ]:  # fmt: skip
+        with pytest.raises(SupastackError, match=message):
+            choose(interrupted, resume, given)
