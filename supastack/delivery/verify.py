@@ -10,13 +10,17 @@ app in its table and JUnit:
 - ``http``: a request to one of the app's functions as a caller (``none``, ``anon`` with the
   anon key, ``user`` signed in as a fresh user, ``service`` with the service-role key, ``job``
   with the job secret from Vault), with the status and the JSON keys the answer must have.
+  ``{today}`` and ``{today+N}`` in its path are dates (ISO), so a probe that needs a date in
+  the future stays valid.
 
 The program exports the sections in the stack outputs, so smoke needs nothing but them.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import re
 import time
 import uuid
 from collections.abc import Iterator
@@ -91,7 +95,14 @@ class HttpProbe(ConfigModel):
     function: str
     method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"] = "POST"
     path: str = ""
-    """Appended to the function's URL (e.g. ``?q=1`` or ``/sub/path``)."""
+    """Appended to the function's URL (e.g. ``?q=1`` or ``/sub/path``); ``{today+N}`` is the
+    date N days from today."""
+
+    def resolved_path(self, today: dt.date) -> str:
+        return _TODAY.sub(
+            lambda m: (today + dt.timedelta(days=int(m[1] or 0))).isoformat(), self.path
+        )
+
     caller: Literal["none", "anon", "user", "service", "job"] = "none"
     headers: dict[str, str] = Field(default_factory=dict)
     """Headers the request carries besides the caller's (e.g. ``Idempotency-Key``)."""
@@ -103,6 +114,8 @@ class VerifySpec(ConfigModel):
     sql: list[SqlCheck] = Field(default_factory=list)
     http: list[HttpProbe] = Field(default_factory=list)
 
+
+_TODAY = re.compile(r"\{today(?:\+(\d+))?\}")
 
 #: What a verification step found: (name, ok, detail).
 Result = tuple[str, bool, str]
@@ -159,7 +172,8 @@ def run_http(
                     yield probe.name, False, f"no credentials for a {probe.caller} caller"
                     continue
                 headers["Authorization"] = f"Bearer {token}"
-            url = f"{functions_url}/functions/v1/{probe.function}{probe.path}"
+            path = probe.resolved_path(dt.date.today())
+            url = f"{functions_url}/functions/v1/{probe.function}{path}"
             try:
                 answer = client.request(
                     probe.method,

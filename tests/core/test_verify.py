@@ -3,6 +3,8 @@ and manifests that declare them wrong."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
 from supastack.config.manifest import AppManifest
@@ -66,6 +68,8 @@ def test_http_probes_check_status_keys_and_callers(http_endpoint: RecordingServe
             {"name": "wrong status", "function": "f", "expect": {"status": 401}},
             {"name": "missing key", "function": "f", "expect": {"status": 200, "keys": ["x"]}},
             {"name": "no user", "function": "f", "caller": "user", "expect": {"status": 200}},
+            {"name": "dated", "function": "f", "method": "GET", "path": "?on={today+10}&d={today}",
+             "expect": {"status": 200}},
         )
     ]  # fmt: skip
     credentials: dict[str, str | None] = {"service": "service-key", "user": None}
@@ -75,7 +79,12 @@ def test_http_probes_check_status_keys_and_callers(http_endpoint: RecordingServe
         ("wrong status", False, 'HTTP 200: {"ok": true}'),
         ("missing key", False, "missing keys ['x']"),
         ("no user", False, "no credentials for a user caller"),
+        ("dated", True, ""),
     ]
+    today = dt.date.today()
+    assert http_endpoint.requests[-1].path == (
+        f"/functions/v1/f?on={today + dt.timedelta(days=10)}&d={today}"
+    )
     first = http_endpoint.requests[0]
     assert (
         first.path == "/functions/v1/f" and first.headers["Authorization"] == "Bearer service-key"

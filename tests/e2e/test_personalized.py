@@ -59,6 +59,17 @@ class Stack:
         with self.services.connect() as conn:
             return conn.execute(query.encode(), params or None).fetchall()
 
+    def call(self, user: str, statement: str, *params: object, admin: bool = False) -> Any:
+        """An RPC as the signed-in user (as PostgREST makes it), committed; its value."""
+        claims: dict[str, object] = {"role": "authenticated", "sub": user}
+        if admin:
+            claims["app_metadata"] = {"role": "admin"}
+        with self.services.connect() as conn, conn.transaction():
+            conn.execute("set local role authenticated")
+            conn.execute("select set_config('request.jwt.claims', %s, true)", [json.dumps(claims)])
+            row = conn.execute(statement.encode(), params or None).fetchone()
+        return row[0] if row else None
+
     def recommend(self, user: str, **params: str) -> httpx.Response:
         asked = {"targetDate": _days(10).isoformat(), "roommateId": str(uuid.uuid4()), **params}
         return httpx.get(f"{self.url}/transaction-recommendations", params=asked,
@@ -245,3 +256,221 @@ def test_the_context_moves_the_scores(stack: Stack) -> None:
     known = stack.recommend(user, roommateId=roommate, targetDate=_days(1).isoformat()).json()
     assert known["contextFactors"]["roommateAcceptance"] == {"split_cost": 0, "pay_premium": 1}
     assert known["primaryRecommendation"]["option"] == "pay_premium"  # 0.55 over 0.35
+
+
+# -- who may ask for whom -----------------------------------------------------------------------
+
+
+def test_a_user_asks_only_for_themselves_and_an_admins_reads_are_audited(stack: Stack) -> None:
+    someone, roommate = _of(stack, "big_spender")
+    me = str(uuid.uuid4())
+    params = {"userId": someone, "roommateId": roommate, "targetDate": _weekday(10).isoformat()}
+    audited = "select count(*) from personalized.admin_audit_log where subject_user_id = %s"
+    before = stack.scalar(audited, someone)
+    for function, asked in [("transaction-recommendations", params), ("user-archetype", params)]:
+        url = f"{stack.url}/{function}"
+        refused = httpx.get(url, params=asked, headers=stack.token(me))
+        nobody = httpx.get(url, params={**asked, "userId": str(uuid.uuid4())},
+                           headers=stack.token(me))  # fmt: skip
+        # another user and no such user: the same answer
+        assert (refused.status_code, nobody.status_code) == (403, 403)
+        assert refused.json()["error"] == nobody.json()["error"]
+        admin = str(uuid.uuid4())
+        answered = httpx.get(url, params=asked, headers=stack.token(admin, admin=True))
+        assert answered.status_code == 200, answered.text
+        assert stack.rows(
+            "select admin_id::text from personalized.admin_audit_log where subject_user_id = %s "
+            "order by id desc limit 1", someone,
+        ) == [(admin,)]  # fmt: skip
+    assert stack.scalar(audited, someone) == before + 2
+    archetype = httpx.get(f"{stack.url}/user-archetype", params={"userId": someone},
+                          headers=stack.token(someone)).json()  # fmt: skip
+    assert (archetype["archetype"], archetype["features"]["transactions"] >= 3) == (
+        "big_spender", True,
+    )  # fmt: skip
+    assert stack.scalar(audited, someone) == before + 2  # their own reads are not audited
+
+
+def test_admins_read_archetypes_through_the_audited_rpc_only(stack: Stack) -> None:
+    admin, user = str(uuid.uuid4()), _of(stack, "high_flexibility")[0]
+    # through the table (a SELECT cannot write an audit row) an admin sees only their own rows
+    assert As(stack.services, "authenticated", admin).run(
+        "select count(*) from personalized.user_archetypes"
+    ) == [(0,)]
+    read = stack.call(admin, "select array_agg(user_id::text) from "
+                      "personalized.admin_user_archetypes(%s)", user, admin=True)  # fmt: skip
+    assert read == [user]
+    assert stack.rows(
+        "select action, subject_user_id::text from personalized.admin_audit_log "
+        "where admin_id = %s", admin,
+    ) == [("read_archetypes", user)]  # fmt: skip
+    refused = As(stack.services, "authenticated", str(uuid.uuid4())).outcome(
+        "select * from personalized.admin_user_archetypes()"
+    )
+    assert refused == ("PD403", "admins only")
+
+
+# -- the flag -----------------------------------------------------------------------------------
+
+
+def _personalized(stack: Stack, users: list[str]) -> dict[str, bool]:
+    return {u: stack.recommend(u).json()["personalized"] for u in users}
+
+
+def test_the_flag_off_on_and_at_a_percentage(stack: Stack) -> None:
+    user = _of(stack, "big_spender")[0]
+    synthetic = "select user_id from personalized.users where synthetic order by user_id limit 40"
+    users = [str(u) for (u,) in stack.rows(synthetic)]
+    try:
+        stack.deployment = deploy(_config(stack.services, enabled=False), previous=stack.deployment)
+        wait_until(lambda: stack.recommend(user).json()["personalized"] is False)
+        off = stack.recommend(user).json()
+        assert off["primaryRecommendation"]["option"] == "split_cost"  # the default order
+        assert off["userArchetype"] is None
+        assert "off for this user" in off["contextFactors"]["reason"]
+
+        at_half = _config(stack.services, percentage=50, allow=[user])
+        stack.deployment = deploy(at_half, previous=stack.deployment)
+        expected = {
+            u: bool(stack.scalar("select monitoring.flag_enabled(%s, %s)", FLAG, u)) for u in users
+        }
+        assert 0 < sum(expected.values()) < len(users)  # some in, some out
+        wait_until(lambda: _personalized(stack, users) == expected, timeout=20)
+        assert stack.recommend(user).json()["personalized"] is True  # allow-listed
+    finally:
+        stack.deployment = deploy(_config(stack.services), previous=stack.deployment)
+    wait_until(lambda: all(_personalized(stack, users).values()), timeout=20)
+
+
+# -- date changes and what the business tracks -----------------------------------------------------
+
+
+def test_a_followed_recommendation_and_an_accepted_request_show_in_the_views(
+    stack: Stack,
+) -> None:
+    user, roommate = _of(stack, "big_spender")
+    answer = stack.recommend(user, roommateId=roommate, targetDate=_weekday(10).isoformat()).json()
+    recommendation = answer["recommendationId"]
+    views = "select sum(submitted)::int, sum(accepted)::int from personalized.request_conversion"
+    submitted_before, accepted_before = stack.rows(views)[0]
+    submit = "select personalized.submit_date_change(%s, %s)"
+    stranger = As(stack.services, "authenticated", str(uuid.uuid4()))
+    assert stranger.run(submit, [recommendation, "pay_premium"]) == "PD404"  # not theirs
+
+    made = stack.call(user, submit, recommendation, "pay_premium")
+    assert stack.scalar("select followed_recommendation from personalized.recommendation_logs "
+                        "where id = %s", recommendation) is True  # fmt: skip
+    again = As(stack.services, "authenticated", user).run(submit, [recommendation, "swap_dates"])
+    assert again == "PD409"  # one date change per recommendation
+    decide = "select personalized.decide_date_change(%s, true)"
+    assert stranger.run(decide, [made]) == "PD404"  # only the roommate decides
+    transactions = "select count(*) from personalized.transactions where user_id = %s"
+    before = stack.scalar(transactions, user)
+    assert stack.call(roommate, decide, made) == "accepted"
+    assert stack.scalar(transactions, user) == before + 1  # the asking user's history grows
+    assert stack.rows(views)[0] == (submitted_before + 1, accepted_before + 1)
+    assert stack.scalar("select sum(request_count) from personalized.follow_rate_hourly") >= 1
+    assert stack.rows("select archetype_type from personalized.follow_rate_by_archetype "
+                      "where acted_on > 0") == [("big_spender",)]  # fmt: skip
+    assert stack.scalar("select count(*) from personalized.edge_function_logs where "
+                        "function_name = 'transaction-recommendations'") >= 1  # fmt: skip
+
+
+# -- row level security -------------------------------------------------------------------------
+
+TABLES = ("users", "roommates", "transactions", "user_archetypes", "recommendation_logs",
+          "date_change_requests", "admin_audit_log", "archetype_job_logs")  # fmt: skip
+VIEWS = ("edge_function_logs", "follow_rate_hourly", "follow_rate_by_archetype",
+         "request_conversion")  # fmt: skip
+
+
+def test_the_rls_matrix(stack: Stack) -> None:
+    user = _of(stack, "big_spender")[0]
+    other = _of(stack, "high_flexibility")[0]
+    stack.recommend(user)
+    admin_claims = As(stack.services, "authenticated", str(uuid.uuid4()))
+    for table in TABLES:
+        query = f"select count(*) from personalized.{table}"  # noqa: S608 (a fixed table name)
+        total = stack.scalar(query)
+        own = stack.scalar(
+            f"select count(*) from personalized.{table} where "  # noqa: S608
+            + ("user_id = %s or roommate_id = %s" if table == "date_change_requests" else
+               "false" if table in ("admin_audit_log", "archetype_job_logs") else "user_id = %s"),
+            *([user, user] if table == "date_change_requests" else
+              [] if table in ("admin_audit_log", "archetype_job_logs") else [user]),
+        )  # fmt: skip
+        assert As(stack.services, "anon").run(query) == DENIED, table
+        assert As(stack.services, "authenticated", user).run(query) == [(own,)], table
+        assert As(stack.services, "service_role").run(query) == [(total,)], table
+        assert admin_claims.run(query) == [(0,)], table
+        assert total > 0 or table == "date_change_requests", table
+    assert As(stack.services, "authenticated", other).run(
+        "select count(*) from personalized.user_archetypes where user_id = %s", [user]
+    ) == [(0,)]
+    for view in VIEWS:
+        query = f"select count(*) from personalized.{view}"  # noqa: S608 (a fixed view name)
+        assert As(stack.services, "authenticated", user).run(query) == DENIED, view
+        assert isinstance(As(stack.services, "service_role").run(query), list), view
+
+
+# -- rejections ---------------------------------------------------------------------------------
+
+
+def test_every_function_refuses_what_it_must(stack: Stack) -> None:
+    user = str(uuid.uuid4())
+    recommend = f"{stack.url}/transaction-recommendations"
+    good = {"targetDate": _days(5).isoformat(), "roommateId": str(uuid.uuid4())}
+    anon_key = {"Authorization": f"Bearer {stack.services.credentials.anon_key}"}
+    cases = [
+        (httpx.get(recommend, params=good), 401),  # no JWT: the gateway
+        (httpx.get(recommend, params=good, headers=anon_key), 401),  # the guide's curl
+        (httpx.post(recommend, params=good, headers=stack.token(user)), 405),
+        (httpx.get(recommend, params={**good, "targetDate": "2026-02-30"},
+                   headers=stack.token(user)), 422),
+        (httpx.get(recommend, params={**good, "targetDate": _days(-1).isoformat()},
+                   headers=stack.token(user)), 422),
+        (httpx.get(recommend, params={**good, "roommateId": "test2"},
+                   headers=stack.token(user)), 422),
+        (httpx.get(recommend, params={**good, "roommateId": user}, headers=stack.token(user)), 422),
+        (httpx.get(recommend, params={**good, "userId": "test"}, headers=stack.token(user)), 422),
+        (httpx.get(f"{stack.url}/user-archetype", params={"userId": "x"},
+                   headers=stack.token(user)), 422),
+    ]  # fmt: skip
+    job = f"{stack.url}/archetype-recalculation-job"
+    for body, status in [
+        ({}, 422),
+        ({"config": {"batchSize": 0, "onlyStaleUsers": True}}, 422),
+        ({"config": {"batchSize": 10.5, "onlyStaleUsers": True}}, 422),
+        ({"config": {"batchSize": 10, "onlyStaleUsers": "yes"}}, 422),
+        ({"config": {"batchSize": 10, "onlyStaleUsers": True, "dryRun": True}}, 422),
+    ]:
+        cases.append((httpx.post(job, json=body, headers=stack.job()), status))
+    cases += [
+        (httpx.post(job, json={"config": {"batchSize": 10, "onlyStaleUsers": True}}), 401),
+        (httpx.post(job, json={"config": {"batchSize": 10, "onlyStaleUsers": True}},
+                    headers=stack.token(user)), 401),  # verify_jwt off: a JWT is no identity
+        (httpx.post(job, content=b"{", headers=stack.job()), 400),
+    ]  # fmt: skip
+    assert [(a.status_code, status) for a, status in cases] == [(s, s) for _, s in cases]
+    # past the gateway (the first two), every refusal is the middleware's JSON with a request id
+    assert all("request_id" in a.json() for a, _ in cases[2:])
+
+
+# -- the stack ----------------------------------------------------------------------------------
+
+
+def test_the_nightly_job_calls_the_function_with_the_job_secret_from_vault(stack: Stack) -> None:
+    schedule, command = stack.rows(
+        "select schedule, command from cron.job where jobname = 'daily-archetype-recalculation'"
+    )[0]
+    assert schedule == "0 2 * * *"
+    assert "archetype-recalculation-job" in command and "vault.decrypted_secrets" in command
+    assert '"batchSize": 100' in command and '"onlyStaleUsers": true' in command
+    assert "current_setting" not in command
+
+
+def test_the_stack_passes_its_smoke_tests_and_the_apps_verify_checks(stack: Stack) -> None:
+    results = run_smoke(StackOutputs.model_validate(stack.deployment.outputs))
+    failed = [f"{r.name}: {r.detail}" for r in results if not r.ok]
+    assert failed == []
+    assert any(r.name.startswith("personalized verify: the synthetic population") for r in results)
