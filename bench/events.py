@@ -22,24 +22,14 @@ overbookings, the function path >= 50 % of the SQL path.
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import re
-import resource
-import shutil
-import statistics
-import subprocess
 import tempfile
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
-from psycopg.conninfo import conninfo_to_dict
 
 from applier.engine import deploy
-from supastack.local import system
+from bench.load import WRK_REPORT, Run, ensure_wrk, measured, pgbench, wrk
 from supastack.local.credentials import sign_jwt
 from tests.conftest import Services, start_services
 from tests.e2e.conftest import local_config
@@ -68,73 +58,12 @@ function request()
     ["Content-Type"] = "application/json",
   }, '{"eventId": "' .. event .. '", "paymentMethod": "none"}')
 end
-done = function(summary, latency, requests)
-  io.write(string.format('{"requests": %d, "seconds": %f, "p50_ms": %f, "p95_ms": %f, '
-    .. '"non_2xx": %d}\\n', summary.requests, summary.duration / 1e6,
-    latency:percentile(50) / 1000, latency:percentile(95) / 1000,
-    summary.errors.status + summary.errors.connect + summary.errors.read
-      + summary.errors.timeout))
-end
 """
 
 PGBENCH_SCRIPT = """\\set n random(1, {events})
 select * from events.book((select id from public.bench_events where n = :n),
   gen_random_uuid(), gen_random_uuid()::text, 'none');
 """
-
-
-@dataclass(frozen=True)
-class PathResult:
-    label: str
-    bookings: int
-    seconds: float
-    p50_ms: float
-    p95_ms: float
-    failed: int
-    cpu: dict[str, float]
-
-    @property
-    def rate(self) -> float:
-        return self.bookings / self.seconds
-
-    def print(self, split: str) -> None:
-        per_booking = ", ".join(
-            f"{name} {1000 * seconds / max(self.bookings, 1):.2f} ms"
-            for name, seconds in sorted(self.cpu.items(), key=lambda kv: -kv[1])
-        )
-        print(f"  {self.label:<13} {self.rate:6.0f} bookings/s, p50 {self.p50_ms:6.1f} ms, "
-              f"p95 {self.p95_ms:6.1f} ms; {split}; {self.failed} failed")  # fmt: skip
-        print(f"  {'':<13} CPU per booking: {per_booking}")
-
-
-def cpu_seconds() -> dict[str, float]:
-    """CPU seconds used so far by Postgres (backends, and those that ended: the postmaster's
-    reaped children) and the edge runtime (Deno); the load generators are this process's
-    children (:func:`resource.getrusage`)."""
-    tick = os.sysconf("SC_CLK_TCK")
-    used: dict[str, float] = {}
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            stat = Path(f"/proc/{pid}/stat").read_text()
-        except OSError:
-            continue
-        name = stat[stat.index("(") + 1 : stat.rindex(")")]
-        kind = next((k for k in ("postgres", "deno") if name.startswith(k)), "")
-        if kind:
-            fields = stat[stat.rindex(")") + 2 :].split()
-            ticks = sum(int(f) for f in fields[11:15])  # utime, stime, cutime, cstime
-            used[kind] = used.get(kind, 0.0) + ticks / tick
-    children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    used["load generator"] = children.ru_utime + children.ru_stime
-    return used
-
-
-def measured(run: Callable[[], tuple[int, float, float, float, int]], label: str) -> PathResult:
-    before = cpu_seconds()
-    bookings, seconds, p50, p95, failed = run()
-    after = cpu_seconds()
-    spent = {k: after[k] - before.get(k, 0.0) for k in after if after[k] > before.get(k, 0.0)}
-    return PathResult(label, bookings, seconds, p50, p95, failed, spent)
 
 
 def make_events(dsn: str, table: str | None = None) -> list[str]:
@@ -184,9 +113,7 @@ def overbooked(dsn: str, events: list[str]) -> int:
     return int(row[0]) if row else -1
 
 
-def through_function(services: Services, events: list[str], seconds: int, work: Path) -> Callable[
-    [], tuple[int, float, float, float, int]
-]:  # fmt: skip
+def through_function(services: Services, events: list[str], seconds: int, work: Path) -> Run:
     secret = services.credentials.jwt_secret
     lines = work / "requests.tsv"
     with lines.open("w") as out:
@@ -194,53 +121,22 @@ def through_function(services: Services, events: list[str], seconds: int, work: 
             token = sign_jwt(secret, {"role": "authenticated", "sub": str(uuid.uuid4())})
             out.write(f"{token}\t{events[i % len(events)]}\n")
     script = work / "book.lua"
-    script.write_text(WRK_SCRIPT)
+    script.write_text(WRK_SCRIPT + WRK_REPORT)
     url = f"{services.runtime_url}/functions/v1/book"
-
-    def run() -> tuple[int, float, float, float, int]:
-        out = subprocess.run(
-            ["wrk", "-t2", f"-c{CLIENTS}", f"-d{seconds}s", "-s", str(script), url, "--",
-             str(lines)], capture_output=True, text=True, check=True,
-        ).stdout  # fmt: skip
-        result = json.loads(out.strip().splitlines()[-1])
-        booked = result["requests"] - result["non_2xx"]
-        return booked, result["seconds"], result["p50_ms"], result["p95_ms"], result["non_2xx"]
-
-    return run
+    return wrk(url, script, clients=CLIENTS, seconds=seconds, args=[str(lines)])
 
 
-def through_sql(dsn: str, seconds: int, work: Path) -> Callable[
-    [], tuple[int, float, float, float, int]
-]:  # fmt: skip
+def through_sql(dsn: str, seconds: int, work: Path) -> Run:
     script = work / "book.sql"
     script.write_text(PGBENCH_SCRIPT.format(events=EVENTS))
-    params = conninfo_to_dict(dsn)
-    env = {**os.environ, "PGPASSWORD": str(params["password"])}
-
-    def run() -> tuple[int, float, float, float, int]:
-        logs = work / "pgbench"
-        logs.mkdir()
-        result = subprocess.run(
-            [str(system.PG_BIN / "pgbench"), "-n", "-c", str(CLIENTS), "-j", "2", "-T",
-             str(seconds), "-f", str(script), "-l", "--log-prefix", str(logs / "tx"),
-             "-h", str(params["host"]), "-p", str(params["port"]), "-U", str(params["user"]),
-             str(params["dbname"])], capture_output=True, text=True, env=env, check=True,
-        ).stdout  # fmt: skip
-        latencies = [int(line.split()[2]) / 1000 for log in logs.iterdir() for line in log.open()]
-        found = re.search(r"number of failed transactions: (\d+)", result)
-        failed = int(found[1]) if found else 0
-        p95 = statistics.quantiles(latencies, n=20)[18]
-        return len(latencies) - failed, float(seconds), statistics.median(latencies), p95, failed
-
-    return run
+    return pgbench(dsn, script, work, clients=CLIENTS, seconds=seconds)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=10)
     args = parser.parse_args()
-    if shutil.which("wrk") is None:
-        system.install_packages(["wrk"])
+    ensure_wrk()
     with tempfile.TemporaryDirectory(prefix="supastack-bench-") as tmp:
         work = Path(tmp)
         work.chmod(0o755)
@@ -257,8 +153,8 @@ def main() -> None:
                 through_function(services, function_events, args.seconds, work), "through book"
             )
             sql = measured(through_sql(dsn, args.seconds, work), "SQL directly")
-            function.print(split(dsn, function_events))
-            sql.print(split(dsn, sql_events))
+            function.print("bookings", split(dsn, function_events))
+            sql.print("bookings", split(dsn, sql_events))
             print(f"  overbooked events: {overbooked(dsn, function_events + sql_events)}")
             print(f"  function path / SQL path: {100 * function.rate / sql.rate:.0f} % (targets: "
                   ">= 500 bookings/s and p95 < 300 ms through book, >= 50 %)")  # fmt: skip

@@ -1,0 +1,136 @@
+"""What the app benchmarks share: HTTP load with wrk and SQL load with pgbench (compiled load
+generators on both sides: a Python client spent a core of this 2-core machine on itself and
+measured its own speed), the same figures from each, and where the CPU went."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import resource
+import statistics
+import subprocess
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from psycopg.conninfo import conninfo_to_dict
+
+from supastack.local import system
+
+#: (requests that succeeded, seconds, p50 ms, p95 ms, failed)
+Run = Callable[[], tuple[int, float, float, float, int]]
+
+#: Appended to a wrk script: one JSON line with the run's figures.
+WRK_REPORT = """
+done = function(summary, latency, requests)
+  io.write(string.format('{"requests": %d, "seconds": %f, "p50_ms": %f, "p95_ms": %f, '
+    .. '"non_2xx": %d}\\n', summary.requests, summary.duration / 1e6,
+    latency:percentile(50) / 1000, latency:percentile(95) / 1000,
+    summary.errors.status + summary.errors.connect + summary.errors.read
+      + summary.errors.timeout))
+end
+"""
+
+
+@dataclass(frozen=True)
+class PathResult:
+    label: str
+    done: int
+    seconds: float
+    p50_ms: float
+    p95_ms: float
+    failed: int
+    cpu: dict[str, float]
+
+    @property
+    def rate(self) -> float:
+        return self.done / self.seconds
+
+    @property
+    def error_rate(self) -> float:
+        return self.failed / max(self.done + self.failed, 1)
+
+    def print(self, unit: str, note: str = "") -> None:
+        per_one = ", ".join(
+            f"{name} {1000 * seconds / max(self.done, 1):.2f} ms"
+            for name, seconds in sorted(self.cpu.items(), key=lambda kv: -kv[1])
+        )
+        print(f"  {self.label:<13} {self.rate:6.0f} {unit}/s, p50 {self.p50_ms:6.1f} ms, "
+              f"p95 {self.p95_ms:6.1f} ms; {note + '; ' if note else ''}{self.failed} failed "
+              f"({100 * self.error_rate:.2f} %)")  # fmt: skip
+        print(f"  {'':<13} CPU per {unit.removesuffix('s')}: {per_one}")
+
+
+def cpu_seconds() -> dict[str, float]:
+    """CPU seconds used so far by Postgres (backends, and those that ended: the postmaster's
+    reaped children) and the edge runtime (Deno); the load generators are this process's
+    children (:func:`resource.getrusage`)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    used: dict[str, float] = {}
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            continue
+        name = stat[stat.index("(") + 1 : stat.rindex(")")]
+        kind = next((k for k in ("postgres", "deno") if name.startswith(k)), "")
+        if kind:
+            fields = stat[stat.rindex(")") + 2 :].split()
+            ticks = sum(int(f) for f in fields[11:15])  # utime, stime, cutime, cstime
+            used[kind] = used.get(kind, 0.0) + ticks / tick
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    used["load generator"] = children.ru_utime + children.ru_stime
+    return used
+
+
+def measured(run: Run, label: str) -> PathResult:
+    before = cpu_seconds()
+    done, seconds, p50, p95, failed = run()
+    after = cpu_seconds()
+    spent = {k: after[k] - before.get(k, 0.0) for k in after if after[k] > before.get(k, 0.0)}
+    return PathResult(label, done, seconds, p50, p95, failed, spent)
+
+
+def ensure_wrk() -> None:
+    if subprocess.run(["which", "wrk"], capture_output=True, check=False).returncode != 0:
+        system.install_packages(["wrk"])
+
+
+def wrk(url: str, script: Path, *, clients: int, seconds: int, args: list[str]) -> Run:
+    """``script`` (with :data:`WRK_REPORT`) against ``url`` on ``clients`` connections."""
+
+    def run() -> tuple[int, float, float, float, int]:
+        out = subprocess.run(
+            ["wrk", "-t2", f"-c{clients}", f"-d{seconds}s", "-s", str(script), url, "--", *args],
+            capture_output=True, text=True, check=True,
+        ).stdout  # fmt: skip
+        result = json.loads(out.strip().splitlines()[-1])
+        ok = result["requests"] - result["non_2xx"]
+        return ok, result["seconds"], result["p50_ms"], result["p95_ms"], result["non_2xx"]
+
+    return run
+
+
+def pgbench(dsn: str, script: Path, work: Path, *, clients: int, seconds: int) -> Run:
+    """``script`` on ``clients`` connections for ``seconds``; latencies from its per-transaction
+    log."""
+    params = conninfo_to_dict(dsn)
+    env = {**os.environ, "PGPASSWORD": str(params["password"])}
+
+    def run() -> tuple[int, float, float, float, int]:
+        logs = work / f"pgbench-{script.stem}"
+        logs.mkdir()
+        result = subprocess.run(
+            [str(system.PG_BIN / "pgbench"), "-n", "-c", str(clients), "-j", "2", "-T",
+             str(seconds), "-f", str(script), "-l", "--log-prefix", str(logs / "tx"),
+             "-h", str(params["host"]), "-p", str(params["port"]), "-U", str(params["user"]),
+             str(params["dbname"])], capture_output=True, text=True, env=env, check=True,
+        ).stdout  # fmt: skip
+        latencies = [int(line.split()[2]) / 1000 for log in logs.iterdir() for line in log.open()]
+        found = re.search(r"number of failed transactions: (\d+)", result)
+        failed = int(found[1]) if found else 0
+        p95 = statistics.quantiles(latencies, n=20)[18]
+        return len(latencies) - failed, float(seconds), statistics.median(latencies), p95, failed
+
+    return run
