@@ -22,7 +22,10 @@ def fresh(state_root: Path, request: pytest.FixtureRequest) -> Iterator[Services
 
 
 def local_config(services: Services, **overrides: object) -> dict[str, str]:
-    """Pulumi.local.yaml with the fresh target's state directory and ports."""
+    """Pulumi.local.yaml with the fresh target's state directory and ports. A config that
+    chooses its ``apps`` sets no flags unless it says so (the file's flags belong to its apps)."""
+    if "apps" in overrides:
+        overrides = {"flags": {}, **overrides}
     return stack_config(
         "Pulumi.local.yaml",
         {

@@ -114,10 +114,8 @@ def _of(stack: Stack, archetype: str) -> tuple[str, str]:
 
 def test_the_synthetic_population_lands_in_the_guides_distribution(stack: Stack) -> None:
     shares = dict(stack.rows(
-        "select archetype_type, round(count(*)::numeric / sum(count(*)) over (), 3)::float8 "
-        "from personalized.user_archetypes join personalized.users using (user_id) "
-        "where synthetic group by 1"
-    ))  # fmt: skip
+        "select archetype_type, share::float8 from personalized.synthetic_distribution(false)"
+    ))
     assert 0.15 <= shares["big_spender"] <= 0.20
     assert 0.20 <= shares["high_flexibility"] <= 0.25
     assert 0.55 <= shares["average_user"] <= 0.65
@@ -473,4 +471,4 @@ def test_the_stack_passes_its_smoke_tests_and_the_apps_verify_checks(stack: Stac
     results = run_smoke(StackOutputs.model_validate(stack.deployment.outputs))
     failed = [f"{r.name}: {r.detail}" for r in results if not r.ok]
     assert failed == []
-    assert any(r.name.startswith("personalized verify: the synthetic population") for r in results)
+    assert any(r.name.startswith("personalized verify: after a recalculation") for r in results)

@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from applier.engine import Deployment, applied_of, deploy
 from supastack.cli import app
+from supastack.config import settings
 from supastack.local.paths import PROJECT_DIR
 from supastack.migrations.files import discover_app
 from tests.conftest import Services
@@ -29,7 +30,7 @@ def test_the_local_stack_deploys_to_a_fresh_target(fresh: Services, deployment: 
     migrations = sorted(a.id for a in applied_of(mocks, "migrations:Migration"))
     expected = sorted(
         f"{app}:{file.version}"
-        for app in ("bidding", "events", "monitoring")
+        for app in settings.load(PROJECT_DIR, "local").deployed_apps
         for file in discover_app(PROJECT_DIR / "migrations", app)
     )
     assert migrations == expected
@@ -43,7 +44,7 @@ def test_the_local_stack_deploys_to_a_fresh_target(fresh: Services, deployment: 
         ).fetchone()
         evaluated = conn.execute("select monitoring.evaluate_alerts()").fetchone()
     assert job == ("* * * * *", True)
-    assert deployment.outputs["exposedSchemas"] == ["public", "events"]  # the apps' api: true
+    assert deployment.outputs["exposedSchemas"] == ["public", "events", "personalized"]  # api:
     assert rls == (True,)
     assert evaluated == (len(applied_of(mocks, "alerts:AlertRule")),)  # every rule ran
 

@@ -177,3 +177,19 @@ begin
   return personalized.finish_recalculation(run);
 end
 $$;
+
+-- The synthetic population's archetype shares (seeds/personalized), after a recalculation of
+-- everyone when asked: the guide's "verify data quality" step (verify: runs it in a
+-- transaction it rolls back).
+create function personalized.synthetic_distribution(recalculate boolean)
+returns table (archetype_type text, share numeric) language plpgsql set search_path = '' as $$
+begin
+  if recalculate then
+    perform personalized.recalculate_all();
+  end if;
+  return query
+    select a.archetype_type, round(count(*)::numeric / sum(count(*)) over (), 3)
+    from personalized.user_archetypes a join personalized.users u using (user_id)
+    where u.synthetic group by 1;
+end
+$$;

@@ -1,3 +1,4 @@
+drop function personalized.synthetic_distribution(boolean);
 drop function personalized.recalculate_all();
 drop function personalized.finish_recalculation(bigint, text);
 drop function personalized.pause_recalculation(bigint);
