@@ -113,9 +113,11 @@ def _of(stack: Stack, archetype: str) -> tuple[str, str]:
 
 
 def test_the_synthetic_population_lands_in_the_guides_distribution(stack: Stack) -> None:
-    shares = dict(stack.rows(
-        "select archetype_type, share::float8 from personalized.synthetic_distribution(false)"
-    ))
+    shares = dict(
+        stack.rows(
+            "select archetype_type, share::float8 from personalized.synthetic_distribution(false)"
+        )
+    )
     assert 0.15 <= shares["big_spender"] <= 0.20
     assert 0.20 <= shares["high_flexibility"] <= 0.25
     assert 0.55 <= shares["average_user"] <= 0.65
