@@ -18,6 +18,7 @@ from components.database import Database
 from components.outputs import stack_outputs
 from components.providers.alerts import AlertChannel
 from components.providers.exposed_schemas import ExposedSchemas
+from components.providers.project_setting import ProjectSetting
 from components.providers.realtime_config import RealtimeConfig
 from components.secrets import Secrets
 from components.stack_config import StackCredentials, secret_object
@@ -133,6 +134,20 @@ class Platform(pulumi.ComponentResource):
                 f"{name}-exposed-schemas",
                 {"api": api, "token": token, "schemas": plan.exposed_schemas},
                 pulumi.ResourceOptions(parent=self, depends_on=[database]),
+            )
+        project = stack.project.managed() if stack.project else {}
+        if project and seam.configures_project_services:
+            for kind, value in project.items():
+                ProjectSetting(
+                    f"{name}-project-{kind.replace('_', '-')}",
+                    {"api": api, "token": token, "kind": kind, "value": value},
+                    pulumi.ResourceOptions(parent=self),
+                )
+        elif project:
+            pulumi.log.info(
+                f"supastack:project ({', '.join(project)}) applies to Supabase projects only: the "
+                "local target has no pooler, TLS or network edge",
+                resource=self,
             )
         realtime = merged_realtime_config(plan.manifests)
         if realtime and seam.configures_project_services:

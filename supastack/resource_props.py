@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from decimal import Decimal
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -131,6 +131,11 @@ class PostgresSettingsProps(ResourceProps):
 
 class RealtimeConfigProps(OnManagementApi):
     values: dict[str, int]
+
+
+class ProjectSettingProps(OnManagementApi):
+    kind: Literal["pooler", "ssl_enforcement", "network_restrictions"]
+    value: dict[str, Any]
 
 
 class ExposedSchemasProps(OnManagementApi):

@@ -11,6 +11,12 @@
  *   DELETE /v1/projects/{ref}/secrets                  [name, ...]
  *   GET    /v1/projects/{ref}/postgrest                the Data API's config
  *   PATCH  /v1/projects/{ref}/postgrest                {db_schema, max_rows, ...}
+ *   GET    /v1/projects/{ref}/config/database/pooler   [{pool_mode, default_pool_size, ...}]
+ *   PATCH  /v1/projects/{ref}/config/database/pooler   {pool_mode?, default_pool_size?}
+ *   GET    /v1/projects/{ref}/ssl-enforcement          {currentConfig: {database}, ...}
+ *   PUT    /v1/projects/{ref}/ssl-enforcement          {requestedConfig: {database}}
+ *   GET    /v1/projects/{ref}/network-restrictions     {config: {dbAllowedCidrs, ...}, status}
+ *   POST   /v1/projects/{ref}/network-restrictions/apply  {dbAllowedCidrs?, dbAllowedCidrsV6?}
  */
 import { HttpError, json, readLimited } from "./http.ts";
 import {
@@ -30,6 +36,29 @@ export interface ManagementContext {
   projectConfig: ProjectConfigStore;
   /** Called after a function is deployed or deleted, so its old handler is dropped. */
   onFunctionChange(slug: string): void;
+}
+
+/** The pooler, SSL enforcement and network restrictions (project_config.ts). */
+async function projectSetting(
+  req: Request,
+  path: string,
+  ctx: ManagementContext,
+): Promise<Response> {
+  const store = ctx.projectConfig;
+  const method = `${req.method} ${path}`;
+  if (method === "GET config/database/pooler") return json(200, store.pooler(ctx.projectRef));
+  if (method === "PATCH config/database/pooler") {
+    return json(200, await store.updatePooler(await jsonBody(req, "Pooler config")));
+  }
+  if (method === "GET ssl-enforcement") return json(200, store.ssl());
+  if (method === "PUT ssl-enforcement") {
+    return json(200, await store.updateSsl(await jsonBody(req, "SSL enforcement")));
+  }
+  if (method === "GET network-restrictions") return json(200, store.network());
+  if (method === "POST network-restrictions/apply") {
+    return json(201, await store.applyNetwork(await jsonBody(req, "Network restrictions")));
+  }
+  return json(405, { message: `${req.method} is not supported on ${path}` });
 }
 
 function constantTimeEqual(a: string, b: string): boolean {
@@ -92,6 +121,15 @@ export async function handleManagement(
   const token = req.headers.get("authorization")?.match(/^Bearer\s+(\S+)$/i)?.[1];
   if (!token || !constantTimeEqual(token, ctx.accessToken)) {
     return json(401, { message: "Unauthorized" });
+  }
+  const settings = url.pathname.match(
+    /^\/v1\/projects\/([^/]+)\/(config\/database\/pooler|ssl-enforcement|network-restrictions(?:\/apply)?)\/?$/,
+  );
+  if (settings) {
+    if (settings[1] !== ctx.projectRef) {
+      return json(404, { message: `Project '${settings[1]}' not found` });
+    }
+    return await projectSetting(req, settings[2], ctx);
   }
   const match = url.pathname.match(
     /^\/v1\/projects\/([^/]+)\/(functions|secrets|postgrest)(?:\/([^/]+))?\/?$/,

@@ -19,6 +19,7 @@ import yaml
 from pydantic import AfterValidator, Field, ValidationError, model_validator
 
 from supastack.config.models import ConfigModel, SecretName, describe_errors
+from supastack.database.project_settings import ProjectSettings
 from supastack.errors import SupastackError
 from supastack.flags.specs import FlagName, FlagSettings
 
@@ -188,6 +189,9 @@ class StackSettings(ConfigModel):
     seed: bool | None = None
     """Apply ``seeds/<app>/*.sql`` after the migrations (default: on the local target only)."""
     function_secrets: list[SecretName] = Field(default_factory=list)
+    project: ProjectSettings | None = None
+    """The Supabase project's pooler, SSL enforcement and network restrictions (the
+    ``supabase`` target; ``supastack.database.project_settings``)."""
     flags: dict[FlagName, FlagSettings] = Field(default_factory=dict)
     """The apps' feature flags as this stack sets them (``supastack.flags``); `supastack
     rollout` steps a flag's percentage here."""

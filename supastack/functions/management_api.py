@@ -213,3 +213,47 @@ class ManagementApi:
             f"postgresSettings {sorted(values)}",
             json=dict(values),
         )
+
+    # -- connection pooler (Supavisor), SSL enforcement, network restrictions ---------------
+
+    def pooler_config(self) -> Mapping[str, Any]:
+        """The primary database's pooler settings (the API lists one entry per database)."""
+        entries = self.request("GET", "/config/database/pooler", "pooler config") or []
+        primary = [e for e in entries if e.get("database_type", "PRIMARY") == "PRIMARY"]
+        return dict(primary[0]) if primary else {}
+
+    def update_pooler_config(self, values: Mapping[str, Any]) -> None:
+        self.request(
+            "PATCH", "/config/database/pooler", f"pooler {sorted(values)}", json=dict(values)
+        )
+
+    def ssl_enforcement(self) -> bool:
+        answer = self.request("GET", "/ssl-enforcement", "SSL enforcement") or {}
+        return bool(answer.get("currentConfig", {}).get("database"))
+
+    def update_ssl_enforcement(self, enforced: bool) -> None:
+        answer = self.request(
+            "PUT",
+            "/ssl-enforcement",
+            "SSL enforcement",
+            json={"requestedConfig": {"database": enforced}},
+        )
+        if not (answer or {}).get("appliedSuccessfully", False):
+            raise SupastackError(
+                f"SSL enforcement: the Management API did not apply database={enforced}"
+            )
+
+    def network_restrictions(self) -> Mapping[str, Any]:
+        return dict(self.request("GET", "/network-restrictions", "network restrictions") or {})
+
+    def apply_network_restrictions(self, cidrs: Mapping[str, list[str]]) -> Mapping[str, Any]:
+        """Replace the allow-list (applied asynchronously: ``status`` goes stored -> applied)."""
+        return dict(
+            self.request(
+                "POST",
+                "/network-restrictions/apply",
+                "network restrictions",
+                json=dict(cidrs),
+            )
+            or {}
+        )

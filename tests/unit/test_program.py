@@ -140,3 +140,55 @@ def test_the_staging_stack_deploys_bidding_with_its_realtime_limit(
     exposed = [r for r in pulumi_mocks.resources if r.typ.endswith("ExposedSchemas")]
     assert [r.inputs["schemas"] for r in exposed] == [["public"]]
     assert "token" in exposed[0].secret_inputs
+
+
+PROJECT = {
+    "pooler": {"poolMode": "transaction", "defaultPoolSize": 25},
+    "sslEnforcement": True,
+    "networkRestrictions": {"allowedCidrs": ["203.0.113.0/24"]},
+}
+
+
+def test_project_settings_are_resources_on_a_supabase_project(
+    pulumi_mocks: RecordingMocks,
+) -> None:
+    configure(
+        {
+            "target": "supabase",
+            "projectRef": "abcdefghijklmnopqrst",
+            "database": {"host": "db.abcdefghijklmnopqrst.supabase.co"},
+            "dbPassword": "pw",
+            "accessToken": "tok",
+            "project": PROJECT,
+        },
+        secret_keys=["dbPassword", "accessToken"],
+    )
+
+    @pulumi.runtime.test
+    def program() -> pulumi.Output[str]:
+        return run_program().urn
+
+    program()
+    settings = {
+        r.inputs["kind"]: r for r in pulumi_mocks.resources if r.typ.endswith("ProjectSetting")
+    }
+    assert {kind: r.inputs["value"] for kind, r in settings.items()} == {
+        "pooler": {"pool_mode": "transaction", "default_pool_size": 25},
+        "ssl_enforcement": {"database": True},
+        "network_restrictions": {"dbAllowedCidrs": ["203.0.113.0/24"], "dbAllowedCidrsV6": []},
+    }
+    assert all("token" in r.secret_inputs for r in settings.values())
+
+
+def test_project_settings_are_not_applicable_on_the_local_target(
+    pulumi_mocks: RecordingMocks, tmp_path: Path
+) -> None:
+    LocalCredentials.generate().save(tmp_path / "credentials.json")
+    configure({"target": "local", "local": {"stateDir": str(tmp_path)}, "project": PROJECT})
+
+    @pulumi.runtime.test
+    def program() -> pulumi.Output[str]:
+        return run_program().urn
+
+    program()
+    assert not [r for r in pulumi_mocks.resources if r.typ.endswith("ProjectSetting")]
