@@ -470,6 +470,11 @@ class ApplyOrder:
         )
         return self._random.choice(ready) if ready else None
 
+    @property
+    def failure(self) -> BaseException | None:
+        """The first resource's failure, which stopped the others."""
+        return self._failed
+
     def _moved_on(self, turn: str | None) -> bool:
         return self._failed is not None or self._current != turn
 
@@ -610,10 +615,11 @@ def deploy(
         exported = _run_program(config, project, RecordingMonitor(mocks, order), preview=False)
         mocks.finish()
     except Exception as error:
+        cause = order.failure or error  # the resource that failed, not one that then waited
         raise DeployError(
             f"deploy failed with apply-order seed {seed} (SUPASTACK_APPLY_SEED={seed} replays "
-            f"it): {error}"
-        ) from error
+            f"it): {cause}"
+        ) from cause
     return Deployment(mocks, exported, seed, planning.graph)
 
 
