@@ -45,10 +45,31 @@ def test_the_pipeline_gates_prod_and_rolls_back() -> None:
     pulumi_step = next(
         s for s in preview["jobs"]["preview"]["steps"] if s.get("uses") == PULUMI_ACTION
     )
+    assert pulumi_step["with"]["policyPacks"] == "policy"
+
+
+def test_every_pull_request_is_deployed_and_reported_in_one_comment() -> None:
+    preview = yaml.safe_load((WORKFLOWS[0].parent / "preview.yml").read_text())
+    jobs = preview["jobs"]
+    deploy = jobs["deploy-pr"]
+    assert deploy["timeout-minutes"] <= 10
+    assert any("scripts/pr-deploy" in s.get("run", "") for s in deploy["steps"])
     assert (
-        pulumi_step["with"]["comment-on-pr"] is True
-        and pulumi_step["with"]["policyPacks"] == "policy"
-    )
+        next(s for s in deploy["steps"] if s.get("uses", "").startswith("actions/checkout"))[
+            "with"
+        ]["fetch-depth"]
+        == 0
+    )  # the base branch is there to deploy over it
+    comment = jobs["comment"]
+    assert set(comment["needs"]) == {"lint-migrations", "preview", "deploy-pr"}
+    assert comment["if"] == "always()"  # a failed preview or deploy is reported too
+    # one comment, found by its marker and updated: not one more per push
+    script = next(s["run"] for s in comment["steps"] if "run" in s)
+    assert "supastack:pull-request" in script and "PATCH" in script
+    assert all(
+        "comment-on-pr" not in (s.get("with") or {})
+        for job in jobs.values() for s in job.get("steps", [])
+    )  # fmt: skip
 
 
 def test_the_rollout_workflow_passes_its_inputs_as_data_and_commits_each_step() -> None:
