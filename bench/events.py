@@ -29,7 +29,7 @@ from pathlib import Path
 import psycopg
 
 from applier.engine import deploy
-from bench.load import WRK_REPORT, Run, ensure_wrk, measured, pgbench, wrk
+from bench.load import WRK_LINES, WRK_REPORT, Run, ensure_wrk, measured, pgbench, wrk
 from supastack.local.credentials import sign_jwt
 from tests.conftest import Services, start_services
 from tests.e2e.conftest import local_config
@@ -37,21 +37,11 @@ from tests.e2e.conftest import local_config
 EVENTS, SMALL_EVERY, SMALL, LARGE, CLIENTS = 400, 10, 5, 500, 50
 
 #: wrk: one pre-signed customer token and event per request; a fresh Idempotency-Key each.
-WRK_SCRIPT = """
-local lines, thread_id, threads, counter = {}, 0, 2, 0
-local next_id = 0
-function setup(thread)
-  thread:set("id", next_id)
-  next_id = next_id + 1
-end
-function init(args)
-  thread_id = id
-  for line in io.lines(args[1]) do lines[#lines + 1] = line end
-end
+WRK_SCRIPT = (
+    WRK_LINES
+    + """
 function request()
-  local line = lines[(counter * threads + thread_id) % #lines + 1]
-  counter = counter + 1
-  local token, event = line:match("([^\\t]+)\\t(.+)")
+  local token, event = next_line():match("([^\\t]+)\\t(.+)")
   return wrk.format("POST", nil, {
     ["Authorization"] = "Bearer " .. token,
     ["Idempotency-Key"] = "bench-" .. thread_id .. "-" .. counter,
@@ -59,6 +49,7 @@ function request()
   }, '{"eventId": "' .. event .. '", "paymentMethod": "none"}')
 end
 """
+)
 
 PGBENCH_SCRIPT = """\\set n random(1, {events})
 select * from events.book((select id from public.bench_events where n = :n),

@@ -21,6 +21,26 @@ from supastack.local import system
 #: (requests that succeeded, seconds, p50 ms, p95 ms, failed)
 Run = Callable[[], tuple[int, float, float, float, int]]
 
+#: The start of a wrk script whose requests come from a file of lines (one per request, taken
+#: in turn by the two threads): ``next_line()`` gives the next one.
+WRK_LINES = """
+local lines, thread_id, threads, counter = {}, 0, 2, 0
+local next_id = 0
+function setup(thread)
+  thread:set("id", next_id)
+  next_id = next_id + 1
+end
+function init(args)
+  thread_id = id
+  for line in io.lines(args[1]) do lines[#lines + 1] = line end
+end
+function next_line()
+  local line = lines[(counter * threads + thread_id) % #lines + 1]
+  counter = counter + 1
+  return line
+end
+"""
+
 #: Appended to a wrk script: one JSON line with the run's figures.
 WRK_REPORT = """
 done = function(summary, latency, requests)

@@ -28,7 +28,7 @@ from pathlib import Path
 import psycopg
 
 from applier.engine import deploy
-from bench.load import WRK_REPORT, ensure_wrk, measured, pgbench, wrk
+from bench.load import WRK_LINES, WRK_REPORT, ensure_wrk, measured, pgbench, wrk
 from supastack.local.credentials import sign_jwt
 from tests.conftest import start_services
 from tests.e2e.conftest import local_config
@@ -36,24 +36,15 @@ from tests.e2e.conftest import local_config
 CLIENTS = 50
 FLAG = "pattern_1_personalized_defaults"
 
-WRK_SCRIPT = """
-local lines, thread_id, threads, counter = {}, 0, 2, 0
-local next_id = 0
-function setup(thread)
-  thread:set("id", next_id)
-  next_id = next_id + 1
-end
-function init(args)
-  thread_id = id
-  for line in io.lines(args[1]) do lines[#lines + 1] = line end
-end
+WRK_SCRIPT = (
+    WRK_LINES
+    + """
 function request()
-  local line = lines[(counter * threads + thread_id) % #lines + 1]
-  counter = counter + 1
-  local token, query = line:match("([^\\t]+)\\t(.+)")
+  local token, query = next_line():match("([^\\t]+)\\t(.+)")
   return wrk.format("GET", wrk.path .. query, {["Authorization"] = "Bearer " .. token})
 end
 """
+)
 
 PGBENCH_SCRIPT = """\\set n random(1, {users})
 select personalized.recommend(p.user_id, false, p.user_id, p.roommate_id,
