@@ -256,3 +256,26 @@ def test_a_hand_edited_flag_is_put_back_by_a_deploy_with_refresh(
     assert _flag(fresh, "new_checkout") == before
     latest = history.read(fresh.env.state_dir)[0]
     assert (latest["message"], latest["resourceChanges"]) == ("undo hand edits", {"updated": 1})
+
+
+def test_a_dry_run_prints_the_plan_and_changes_nothing(fresh: Services, project: Path) -> None:
+    before = (project / "Pulumi.local.yaml").read_text(), len(history.read(fresh.env.state_dir))
+    code, output = _cli(
+        project, "rollout", "--flag", "faster_checkout", "--steps", "25,50", "--hold", "1h",
+        "--gate", "checkout-errors", "--gate", "no-such-rule", "--dry-run",
+    )  # fmt: skip
+    assert code == 0, output
+    assert (
+        "step 1: rollout faster_checkout: step 1/2, 25 % (a stack update), then hold 1:00:00"
+        in (output)
+    )
+    assert (
+        "checkout-errors (" in output and "no-such-rule (NOT FOUND: no such alert rule)" in output
+    )
+    after = (project / "Pulumi.local.yaml").read_text(), len(history.read(fresh.env.state_dir))
+    assert after == before
+    refused, why = _cli(project, "rollout", "--flag", "faster_checkout", "--steps", "25",
+                        "--hold", "1s", "--gate", "no-such-rule")  # fmt: skip
+    assert refused == 1 and "--gate no-such-rule: no alert rule of that name" in why
+    unknown, why = _cli(project, "rollout", "--flag", "fast_checkout", "--steps", "25")
+    assert unknown == 1 and "--flag fast_checkout: no app of stack 'local' declares it" in why
