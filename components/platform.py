@@ -121,6 +121,7 @@ class Platform(pulumi.ComponentResource):
                 "vault_values": (
                     {FUNCTIONS_URL_SECRET: stack.functions_url} if plan.calls_functions else {}
                 ),
+                "target_values": credentials.target_secrets,
             },
             pulumi.ResourceOptions(parent=self),
         )

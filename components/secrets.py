@@ -33,6 +33,8 @@ class SecretsArgs(TypedDict):
     conninfo: pulumi.Output[str]
     vault_values: dict[str, str]
     """Non-secret values SQL reads from Vault too (the functions' base URL), by name."""
+    target_values: dict[str, pulumi.Output[str]]
+    """Values the target provides for secrets the apps declare (locally: ``REDIS_URL``)."""
     drains: Mapping[str, LogDrainSettings]
     """``supastack:logDrains``, delivered to functions as the SUPASTACK_LOG_DRAINS secret."""
 
@@ -52,9 +54,12 @@ class Secrets(pulumi.ComponentResource):
         for_functions: dict[str, pulumi.Output[str]] = {}
         for_vault: dict[str, pulumi.Input[str]] = dict(args["vault_values"])
         for spec in args["specs"]:
-            if not spec.deployed(args["provided_names"]):
+            from_target = args["target_values"].get(spec.name)
+            if from_target is None and not spec.deployed(args["provided_names"]):
                 continue
-            if spec.generate:
+            if from_target is not None:
+                value = from_target
+            elif spec.generate:
                 value = random.RandomPassword(
                     f"{name}-{spec.name}", length=spec.length, special=False, opts=child
                 ).result

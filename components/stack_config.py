@@ -9,7 +9,7 @@ message, and then validates it with :func:`supastack.config.settings.parse`.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ from pulumi.runtime import config as runtime_config
 
 from supastack.config import settings
 from supastack.errors import SupastackError
+from supastack.functions.specs import REDIS_URL
 from supastack.targets import TargetSeam
 
 _REDACTED = {"secure": "[secret]"}
@@ -90,6 +91,9 @@ class StackCredentials:
     """``anonKey``, ``serviceRoleKey`` and ``jwtSecret`` (None where a stack does not set one)."""
     api: dict[str, Any]
     """The Management API's ``url`` and ``project_ref``."""
+    target_secrets: dict[str, pulumi.Output[str]] = field(default_factory=dict)
+    """Function secrets the target itself provides: locally, ``REDIS_URL`` of the local Redis
+    (``supastack.local.redis``)."""
 
 
 KEY_NAMES = ("anonKey", "serviceRoleKey", "jwtSecret")
@@ -114,4 +118,5 @@ def read_credentials(stack: settings.StackSettings, project_dir: Path) -> StackC
             name: pulumi.Output.secret(value) for name, value in zip(KEY_NAMES, values, strict=True)
         },
         api=seam.management_api(local),
+        target_secrets={REDIS_URL: pulumi.Output.secret(seam.local_redis_url(local))},
     )

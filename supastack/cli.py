@@ -73,10 +73,12 @@ def _environment(ctx: typer.Context, stack: str) -> LocalEnvironment:
             "`supastack local` manages stacks whose target is 'local'"
         )
     local = stack_settings.local
+    wants_redis = any(load_app(project_dir, name).redis for name in stack_settings.deployed_apps)
     return LocalEnvironment(
         local.state_path(project_dir),
         db_port=local.db_port,
         runtime_port=local.runtime_port,
+        redis_port=local.redis_port if wants_redis else None,
     )
 
 

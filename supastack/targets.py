@@ -31,6 +31,7 @@ from supastack.functions.specs import SecretSpec
 from supastack.local.cluster import Cluster
 from supastack.local.credentials import LocalCredentials
 from supastack.local.paths import StatePaths
+from supastack.local.redis import LocalRedis
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,13 @@ class TargetSeam:
             return None
         state = StatePaths(self.stack.local.state_path(self.project_dir))
         return LocalCredentials.load(state.credentials)
+
+    def local_redis_url(self, local: LocalCredentials) -> str:
+        """``REDIS_URL`` of the local Redis (it runs when an app of the stack asks for one)."""
+        return LocalRedis(
+            StatePaths(self.stack.local.state_path(self.project_dir)).redis,
+            self.stack.local.redis_port, local.redis_password,
+        ).url  # fmt: skip
 
     def secrets(self, specs: list[SecretSpec]) -> list[SecretSpec]:
         """The stack's secrets as this target deploys them (``generateLocally`` ones are

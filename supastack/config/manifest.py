@@ -31,7 +31,7 @@ from supastack.database.specs import (
 from supastack.delivery.verify import VerifySpec
 from supastack.errors import SupastackError
 from supastack.flags.specs import FlagSpec
-from supastack.functions.specs import FUNCTION_SLUG, FunctionSpec, SecretSpec
+from supastack.functions.specs import FUNCTION_SLUG, REDIS_URL, FunctionSpec, SecretSpec
 from supastack.operations.specs import AlertRuleSpec, CronJobSpec
 
 
@@ -65,6 +65,10 @@ class AppManifest(ConfigModel):
     """Tables partitioned by time, handed to pg_partman (``supastack.database.partitions``)."""
     materialized_views: list[MaterializedViewSpec] = Field(default_factory=list)
     """Materialized views refreshed on a schedule (``supastack.database.matviews``)."""
+    redis: bool = False
+    """The app's functions use a Redis, through ``REDIS_URL``: locally one that ``supastack
+    local up`` starts; on Supabase Upstash's Redis endpoint, an optional secret value (unset:
+    the functions do without)."""
     flags: list[FlagSpec] = Field(default_factory=list)
     """Feature flags the app's code asks (``supastack.flags``); each stack sets them."""
     verify: VerifySpec = Field(default_factory=VerifySpec)
@@ -220,8 +224,9 @@ def merged_realtime_config(manifests: list[AppManifest]) -> dict[str, int]:
 def merged_secrets(
     stack_secrets: list[str], manifests: list[AppManifest], channel_secrets: Iterable[str] = ()
 ) -> list[SecretSpec]:
-    """Every secret of the stack: ``supastack:functionSecrets``, the manifests' ``secrets``, and
-    the alert channels' (Vault only); two apps may share a secret only if they declare it alike."""
+    """Every secret of the stack: ``supastack:functionSecrets``, the manifests' ``secrets``, the
+    alert channels' (Vault only), and ``REDIS_URL`` when an app asks for a Redis; two apps may
+    share a secret only if they declare it alike."""
     specs = {name: (SecretSpec(name=name), "supastack:functionSecrets") for name in stack_secrets}
     for name in channel_secrets:
         specs[name] = (SecretSpec(name=name, vault=True, function=False), "supastack:alertChannels")
@@ -234,6 +239,8 @@ def merged_secrets(
                 )
             if seen[1] == "supastack:functionSecrets":
                 specs[spec.name] = (spec, manifest.source)
+    if any(m.redis for m in manifests) and REDIS_URL not in specs:
+        specs[REDIS_URL] = (SecretSpec(name=REDIS_URL, optional=True), "redis: true")
     return [spec for _, (spec, _) in sorted(specs.items())]
 
 

@@ -96,6 +96,8 @@ class LocalSettings(ConfigModel):
     state_dir: str = ".supastack/local"
     db_port: int = Field(default=54322, ge=1024, le=65535)
     runtime_port: int = Field(default=54321, ge=1024, le=65535)
+    redis_port: int = Field(default=54323, ge=1024, le=65535)
+    """The local Redis's, when an app of the stack asks for one (``redis: true``)."""
 
     def state_path(self, project_dir: Path) -> Path:
         """The state directory; a relative ``stateDir`` is relative to the project."""

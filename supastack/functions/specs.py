@@ -74,3 +74,8 @@ class SecretSpec(ConfigModel):
         """Whether the stack has a value for it: generated, or set in ``secretValues`` (an
         optional secret the stack does not set is left out, not an error)."""
         return self.generate or self.name in provided
+
+
+#: The function secret that tells functions where their Redis is: the local target's own
+#: (``supastack.local.redis``), or Upstash's Redis endpoint on Supabase (``secretValues``).
+REDIS_URL = "REDIS_URL"

@@ -41,6 +41,8 @@ class LocalCredentials:
     anon_key: str = field(repr=False)
     service_role_key: str = field(repr=False)
     access_token: str = field(repr=False)
+    redis_password: str = field(default_factory=lambda: secrets.token_urlsafe(24), repr=False)
+    """The local Redis's (state from before it existed gets one on its next load)."""
 
     @classmethod
     def generate(cls) -> LocalCredentials:
@@ -60,7 +62,7 @@ class LocalCredentials:
     def load(cls, path: Path) -> LocalCredentials:
         try:
             data = json.loads(path.read_text())
-            return cls(**data)
+            loaded = cls(**data)
         except FileNotFoundError:
             raise SupastackError(
                 f"{path}: no local credentials; run `supastack local up` first"
@@ -70,6 +72,9 @@ class LocalCredentials:
                 f"{path}: unreadable local credentials (stale state?); "
                 "run `supastack local reset` and `supastack local up`"
             ) from None
+        if "redis_password" not in data:
+            loaded.save(path)  # keep the password it was just given
+        return loaded
 
     def save(self, path: Path) -> None:
         write_private(path, json.dumps(asdict(self)))

@@ -38,6 +38,11 @@ class StatePaths:
         return self.logs / "edge-runtime.log"
 
     @property
+    def redis(self) -> Path:
+        """The local Redis's directory: its config (with the password: 0600), pid and log."""
+        return self.root / "redis"
+
+    @property
     def credentials(self) -> Path:
         return self.root / "credentials.json"
 

@@ -27,6 +27,8 @@ DEBIAN_PACKAGES = {
     "postgresql-15-partman": Path("/usr/share/postgresql/15/extension/pg_partman.control"),
     "postgresql-plpython3-15": Path("/usr/lib/postgresql/15/lib/plpython3.so"),
 }
+#: What an app asking for a Redis (``redis: true``) adds.
+REDIS_PACKAGES = {"redis-server": Path("/usr/bin/redis-server")}
 #: What the test command adds (``scripts/test``): shellcheck for the shell scripts and the
 #: workflows' ``run:`` blocks.
 DEV_PACKAGES = {"shellcheck": Path("/usr/bin/shellcheck")}

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from pulumi.runtime import rpc
 
+from applier.engine import plain
 from supastack.errors import SupastackError
 from supastack.local.paths import PROJECT_DIR
 from tests.unit.conftest import RecordingMocks, deploy_platform, make_project, one
@@ -246,3 +247,22 @@ def test_an_app_with_functions_and_rules_waits_for_the_monitoring_migrations(
         if r.typ.endswith("migrations:Migration") and r.inputs["app"] == "monitoring"
     ]
     assert monitoring and set(monitoring) <= set(shop.dependencies)
+
+
+def test_an_app_asking_for_redis_gets_the_local_targets_redis_url(
+    pulumi_mocks: RecordingMocks, tmp_path: Path
+) -> None:
+    root = make_project(tmp_path, "redis: true\n", {"1_items.sql": "select 1;\n"})
+    deploy_platform(root, local={"stateDir": str(tmp_path / "state"), "redisPort": 54399})
+    secrets = one(pulumi_mocks, "pulumi-python:dynamic/functions:FunctionSecrets")
+    assert "values" in secrets.secret_inputs
+    url = plain(secrets.inputs["values"])["REDIS_URL"]
+    assert url.startswith("redis://:") and url.endswith("@127.0.0.1:54399/0")
+
+
+def test_without_an_app_asking_for_redis_there_is_no_redis_url(
+    pulumi_mocks: RecordingMocks, tmp_path: Path
+) -> None:
+    deploy_platform(make_project(tmp_path, "{}\n", {"1_items.sql": "select 1;\n"}))
+    found = [r for r in pulumi_mocks.resources if r.typ.endswith("FunctionSecrets")]
+    assert all("REDIS_URL" not in plain(r.inputs["values"]) for r in found)

@@ -23,7 +23,7 @@ def test_values_go_where_their_specs_say(pulumi_mocks: RecordingMocks) -> None:
         "specs": SPECS, "provided": provided,
         "provided_names": frozenset({"API_KEY", "OPS_HOOK_URL"}),
         "api": {"url": "http://api", "project_ref": "local"}, "token": secret(),
-        "conninfo": secret(), "vault_values": {}, "drains": {},
+        "conninfo": secret(), "vault_values": {}, "drains": {}, "target_values": {},
     }))  # fmt: skip
     generated = one(pulumi_mocks, "random:index/randomPassword:RandomPassword")
     assert "JOB_SECRET" in generated.name
@@ -37,3 +37,34 @@ def test_values_go_where_their_specs_say(pulumi_mocks: RecordingMocks) -> None:
         "API_KEY": "k",
         "JOB_SECRET": "generated-password",
     }  # fmt: skip  (the channel URL is for SQL only)
+
+
+def test_a_value_the_target_provides_is_used_for_a_declared_secret_only(
+    pulumi_mocks: RecordingMocks,
+) -> None:
+    """Locally the target gives REDIS_URL (its own Redis): deployed when an app declares it (an
+    optional secret no secretValues sets), and not otherwise."""
+    for specs, expected in [
+        (
+            [SecretSpec(name="REDIS_URL", optional=True)],
+            {"REDIS_URL": "redis://:pw@127.0.0.1:54323/0"},
+        ),
+        ([SecretSpec(name="API_KEY", optional=True)], None),
+    ]:
+        pulumi_mocks.resources.clear()
+
+        def make(specs: list[SecretSpec] = specs) -> Secrets:
+            return Secrets("secrets", {
+                "specs": specs, "provided": None, "provided_names": frozenset(),
+                "api": {"url": "http://api", "project_ref": "local"}, "token": secret(),
+                "conninfo": secret(), "vault_values": {}, "drains": {},
+                "target_values": {"REDIS_URL": secret("redis://:pw@127.0.0.1:54323/0")},
+            })  # fmt: skip
+
+        build(make)
+        found = [r for r in pulumi_mocks.resources if r.typ.endswith("FunctionSecrets")]
+        if expected is None:
+            assert found == []
+        else:
+            assert plain(found[0].inputs["values"]) == expected
+            assert "values" in found[0].secret_inputs
