@@ -22,17 +22,14 @@ overbookings, the function path >= 50 % of the SQL path.
 from __future__ import annotations
 
 import argparse
-import tempfile
 import uuid
 from pathlib import Path
 
 import psycopg
 
-from applier.engine import deploy
-from bench.load import WRK_LINES, WRK_REPORT, Run, ensure_wrk, measured, pgbench, wrk
+from bench.load import WRK_LINES, WRK_REPORT, Run, deployed, measured, pgbench, wrk
 from supastack.local.credentials import sign_jwt
-from tests.conftest import Services, start_services
-from tests.e2e.conftest import local_config
+from tests.conftest import Services
 
 EVENTS, SMALL_EVERY, SMALL, LARGE, CLIENTS = 400, 10, 5, 500, 50
 
@@ -127,30 +124,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=10)
     args = parser.parse_args()
-    ensure_wrk()
-    with tempfile.TemporaryDirectory(prefix="supastack-bench-") as tmp:
-        work = Path(tmp)
-        work.chmod(0o755)
-        services = start_services(work / "target")
-        try:
-            deploy(local_config(services, apps=["events"]))
-            dsn = services.dsn()
-            small = EVENTS // SMALL_EVERY
-            print(f"{CLIENTS} concurrent clients, {args.seconds} s per path, {EVENTS} events "
-                  f"({small} with {SMALL} seats), one customer per booking")  # fmt: skip
-            function_events = make_events(dsn)
-            sql_events = make_events(dsn, table="bench_events")
-            function = measured(
-                through_function(services, function_events, args.seconds, work), "through book"
-            )
-            sql = measured(through_sql(dsn, args.seconds, work), "SQL directly")
-            function.print("bookings", split(dsn, function_events))
-            sql.print("bookings", split(dsn, sql_events))
-            print(f"  overbooked events: {overbooked(dsn, function_events + sql_events)}")
-            print(f"  function path / SQL path: {100 * function.rate / sql.rate:.0f} % (targets: "
-                  ">= 500 bookings/s and p95 < 300 ms through book, >= 50 %)")  # fmt: skip
-        finally:
-            services.env.down(report=lambda _: None)
+    with deployed(apps=["events"]) as (services, work):
+        dsn = services.dsn()
+        small = EVENTS // SMALL_EVERY
+        print(f"{CLIENTS} concurrent clients, {args.seconds} s per path, {EVENTS} events "
+              f"({small} with {SMALL} seats), one customer per booking")  # fmt: skip
+        function_events = make_events(dsn)
+        sql_events = make_events(dsn, table="bench_events")
+        function = measured(
+            through_function(services, function_events, args.seconds, work), "through book"
+        )
+        sql = measured(through_sql(dsn, args.seconds, work), "SQL directly")
+        function.print("bookings", split(dsn, function_events))
+        sql.print("bookings", split(dsn, sql_events))
+        print(f"  overbooked events: {overbooked(dsn, function_events + sql_events)}")
+        print(f"  function path / SQL path: {100 * function.rate / sql.rate:.0f} % (targets: "
+              ">= 500 bookings/s and p95 < 300 ms through book, >= 50 %)")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -10,13 +10,18 @@ import re
 import resource
 import statistics
 import subprocess
-from collections.abc import Callable
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from psycopg.conninfo import conninfo_to_dict
 
+from applier.engine import deploy
 from supastack.local import system
+from tests.conftest import Services, start_services
+from tests.e2e.conftest import local_config
 
 #: (requests that succeeded, seconds, p50 ms, p95 ms, failed)
 Run = Callable[[], tuple[int, float, float, float, int]]
@@ -110,6 +115,22 @@ def measured(run: Run, label: str) -> PathResult:
     after = cpu_seconds()
     spent = {k: after[k] - before.get(k, 0.0) for k in after if after[k] > before.get(k, 0.0)}
     return PathResult(label, done, seconds, p50, p95, failed, spent)
+
+
+@contextmanager
+def deployed(**config: object) -> Iterator[tuple[Services, Path]]:
+    """A throwaway local target with the local stack deployed (``config`` overrides it, e.g.
+    ``apps``), and a work directory the load generators can read; both gone afterwards."""
+    ensure_wrk()
+    with tempfile.TemporaryDirectory(prefix="supastack-bench-") as tmp:
+        work = Path(tmp)
+        work.chmod(0o755)
+        services = start_services(work / "target")
+        try:
+            deploy(local_config(services, **config))
+            yield services, work
+        finally:
+            services.env.down(report=lambda _: None)
 
 
 def ensure_wrk() -> None:

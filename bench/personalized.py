@@ -22,16 +22,11 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import tempfile
-from pathlib import Path
 
 import psycopg
 
-from applier.engine import deploy
-from bench.load import WRK_LINES, WRK_REPORT, ensure_wrk, measured, pgbench, wrk
+from bench.load import WRK_LINES, WRK_REPORT, deployed, measured, pgbench, wrk
 from supastack.local.credentials import sign_jwt
-from tests.conftest import start_services
-from tests.e2e.conftest import local_config
 
 CLIENTS = 50
 FLAG = "pattern_1_personalized_defaults"
@@ -68,46 +63,38 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=60)
     args = parser.parse_args()
-    ensure_wrk()
-    with tempfile.TemporaryDirectory(prefix="supastack-bench-") as tmp:
-        work = Path(tmp)
-        work.chmod(0o755)
-        services = start_services(work / "target")
-        try:
-            flags = {FLAG: {"enabled": True, "percentage": 100}}
-            deploy(local_config(services, apps=["personalized"], flags=flags))
-            dsn = services.dsn()
-            users = pairs(dsn)
-            target = (dt.date.today() + dt.timedelta(days=10)).isoformat()
-            lines = work / "requests.tsv"
-            secret = services.credentials.jwt_secret
-            with lines.open("w") as out:
-                for user, roommate in users:
-                    token = sign_jwt(secret, {"role": "authenticated", "sub": user})
-                    out.write(f"{token}\t?targetDate={target}&roommateId={roommate}\n")
-            script = work / "recommend.lua"
-            script.write_text(WRK_SCRIPT + WRK_REPORT)
-            sql_script = work / "recommend.sql"
-            sql_script.write_text(PGBENCH_SCRIPT.format(users=len(users)))
-            print(f"{CLIENTS} virtual users, {args.seconds} s per path, {len(users)} synthetic "
-                  "users with archetypes (the flag on for all)")  # fmt: skip
-            url = f"{services.runtime_url}/functions/v1/transaction-recommendations"
-            function = measured(
-                wrk(url, script, clients=CLIENTS, seconds=args.seconds, args=[str(lines)]),
-                "function",
-            )
-            sql = measured(
-                pgbench(dsn, sql_script, work, clients=CLIENTS, seconds=args.seconds),
-                "SQL directly",
-            )
-            function.print("requests")
-            sql.print("requests")
-            met = (function.rate >= 100, function.p95_ms < 300, function.error_rate < 0.01)
-            print(f"  the guide's targets through the function: >= 100 req/s {met[0]}, "
-                  f"p95 < 300 ms {met[1]}, errors < 1 % {met[2]}")  # fmt: skip
-            print(f"  function path / SQL path: {100 * function.rate / sql.rate:.0f} %")
-        finally:
-            services.env.down(report=lambda _: None)
+    flags = {FLAG: {"enabled": True, "percentage": 100}}
+    with deployed(apps=["personalized"], flags=flags) as (services, work):
+        dsn = services.dsn()
+        users = pairs(dsn)
+        target = (dt.date.today() + dt.timedelta(days=10)).isoformat()
+        lines = work / "requests.tsv"
+        secret = services.credentials.jwt_secret
+        with lines.open("w") as out:
+            for user, roommate in users:
+                token = sign_jwt(secret, {"role": "authenticated", "sub": user})
+                out.write(f"{token}\t?targetDate={target}&roommateId={roommate}\n")
+        script = work / "recommend.lua"
+        script.write_text(WRK_SCRIPT + WRK_REPORT)
+        sql_script = work / "recommend.sql"
+        sql_script.write_text(PGBENCH_SCRIPT.format(users=len(users)))
+        print(f"{CLIENTS} virtual users, {args.seconds} s per path, {len(users)} synthetic "
+              "users with archetypes (the flag on for all)")  # fmt: skip
+        url = f"{services.runtime_url}/functions/v1/transaction-recommendations"
+        function = measured(
+            wrk(url, script, clients=CLIENTS, seconds=args.seconds, args=[str(lines)]),
+            "function",
+        )
+        sql = measured(
+            pgbench(dsn, sql_script, work, clients=CLIENTS, seconds=args.seconds),
+            "SQL directly",
+        )
+        function.print("requests")
+        sql.print("requests")
+        met = (function.rate >= 100, function.p95_ms < 300, function.error_rate < 0.01)
+        print(f"  the guide's targets through the function: >= 100 req/s {met[0]}, "
+              f"p95 < 300 ms {met[1]}, errors < 1 % {met[2]}")  # fmt: skip
+        print(f"  function path / SQL path: {100 * function.rate / sql.rate:.0f} %")
 
 
 if __name__ == "__main__":

@@ -73,7 +73,12 @@ def _environment(ctx: typer.Context, stack: str) -> LocalEnvironment:
             "`supastack local` manages stacks whose target is 'local'"
         )
     local = stack_settings.local
-    wants_redis = any(load_app(project_dir, name).redis for name in stack_settings.deployed_apps)
+    # a missing manifest is for the deploy to report; here it asks for nothing
+    wants_redis = any(
+        load_app(project_dir, name).redis
+        for name in stack_settings.deployed_apps
+        if manifest_path(project_dir, name).exists()
+    )
     return LocalEnvironment(
         local.state_path(project_dir),
         db_port=local.db_port,

@@ -9,8 +9,6 @@ stopped by ``supastack local down``. Functions reach it through the ``REDIS_URL`
 
 from __future__ import annotations
 
-import os
-import signal
 import socket
 import subprocess
 import time
@@ -19,6 +17,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from supastack.errors import SupastackError
+from supastack.local import system
 from supastack.private_files import write_private
 
 SERVER = Path("/usr/bin/redis-server")
@@ -97,12 +96,5 @@ class LocalRedis:
             time.sleep(0.05)
 
     def stop(self) -> None:
-        pid = self.pid()
-        if pid is not None:
-            os.kill(pid, signal.SIGTERM)
-            deadline = time.monotonic() + STOP_TIMEOUT_S
-            while self.pid() is not None and time.monotonic() < deadline:
-                time.sleep(0.05)
-            if self.pid() is not None:
-                os.kill(pid, signal.SIGKILL)
+        system.terminate(self.pid, STOP_TIMEOUT_S)
         self._pid_file.unlink(missing_ok=True)

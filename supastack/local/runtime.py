@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -139,16 +138,7 @@ class EdgeRuntime:
             time.sleep(0.1)
 
     def stop(self) -> None:
-        pid = self.pid()
-        if pid is None:
-            self.paths.runtime_pid.unlink(missing_ok=True)
-            return
-        os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + STOP_TIMEOUT_S
-        while self.pid() is not None and time.monotonic() < deadline:
-            time.sleep(0.05)
-        if self.pid() is not None:
-            os.kill(pid, signal.SIGKILL)
+        system.terminate(self.pid, STOP_TIMEOUT_S)
         self.paths.runtime_pid.unlink(missing_ok=True)
 
     def _log_tail(self, lines: int = 10) -> str:
