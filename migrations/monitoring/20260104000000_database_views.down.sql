@@ -1,0 +1,2 @@
+drop view monitoring.table_sizes;
+drop view monitoring.slow_queries;
