@@ -5,7 +5,7 @@ functions spread over the last 24 hours (2 % errors), then 100 rules (half error
 5 minutes, half p95 latency over 15 minutes, one per function). Prints the time of three
 evaluation passes (target: under 1 s each) and how the metric query is executed.
 
-    .venv/bin/python bench/alerts.py
+    .venv/bin/python -m bench.alerts
 """
 
 from __future__ import annotations
@@ -19,9 +19,7 @@ import psycopg
 
 from supastack.local import system
 from supastack.local.environment import LocalEnvironment
-from supastack.local.paths import PROJECT_DIR
-from supastack.migrations.engine import MigrationEngine
-from supastack.migrations.files import discover_app
+from tests.core.conftest import apply_monitoring
 
 ROWS = 1_000_000
 RULES = 100
@@ -34,11 +32,7 @@ def main() -> None:
         env.up(report=lambda _: None)
         try:
             dsn = env.cluster(env.credentials()).dsn()
-            with psycopg.connect(dsn, autocommit=True) as conn:
-                conn.execute("create schema monitoring")
-            MigrationEngine(dsn).migrate(
-                "monitoring", discover_app(PROJECT_DIR / "migrations", "monitoring")
-            )
+            apply_monitoring(dsn)
             with psycopg.connect(dsn, autocommit=True) as conn:
                 started = time.perf_counter()
                 conn.execute(

@@ -13,6 +13,7 @@ import pytest
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
+from supastack.config.manifest import load_app
 from supastack.local.paths import PROJECT_DIR
 from supastack.migrations.engine import MigrationEngine
 from supastack.migrations.files import discover_app
@@ -59,12 +60,24 @@ def database(services: Services) -> Iterator[Database]:
         conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
+def apply_monitoring(conninfo: str) -> None:
+    """The platform's monitoring app as a deploy leaves it: its extensions (pg_cron lives in
+    the cron database, set up by the cluster), its schema, its migrations."""
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        conn.execute("create schema if not exists extensions")
+        for extension in load_app(PROJECT_DIR, "monitoring").extensions:
+            if extension.name != "pg_cron":
+                for statement in extension.create_statements():
+                    conn.execute(statement)
+        conn.execute("create schema if not exists monitoring")
+    files = discover_app(PROJECT_DIR / "migrations", "monitoring")
+    MigrationEngine(conninfo).migrate("monitoring", files)
+
+
 @pytest.fixture
 def monitoring(database: Database) -> Database:
-    """A database with the platform's monitoring app applied, as a deploy leaves it."""
-    database.execute("create schema monitoring")
-    files = discover_app(PROJECT_DIR / "migrations", "monitoring")
-    MigrationEngine(database.conninfo).migrate("monitoring", files)
+    """A database of its own with the platform's monitoring app applied."""
+    apply_monitoring(database.conninfo)
     return database
 
 

@@ -14,21 +14,15 @@ from supastack.database import vault
 from supastack.database.postgres import connect
 from supastack.errors import SupastackError
 from supastack.flags import records as flag_records
-from supastack.local.paths import PROJECT_DIR
-from supastack.migrations.engine import MigrationEngine
-from supastack.migrations.files import discover_app
 from supastack.operations import alerts
 from tests.conftest import Recorded, RecordingServer, Services, outs
+from tests.core.conftest import apply_monitoring
 
 
 @pytest.fixture
 def monitored(services: Services) -> Iterator[str]:
     """The `postgres` database (Vault and net live there) with the monitoring app applied."""
-    with services.connect() as conn:
-        conn.execute("create schema if not exists monitoring")
-    MigrationEngine(services.dsn()).migrate(
-        "monitoring", discover_app(PROJECT_DIR / "migrations", "monitoring")
-    )
+    apply_monitoring(services.dsn())
     yield services.dsn()
     with services.connect() as conn:
         conn.execute("delete from monitoring.alert_rules where name like 'test-%'")

@@ -25,9 +25,8 @@ from supastack.functions.packaging import package
 from supastack.functions.specs import FunctionSpec
 from supastack.local.credentials import sign_jwt
 from supastack.local.paths import PROJECT_DIR
-from supastack.migrations.engine import MigrationEngine
-from supastack.migrations.files import discover_app
 from tests.conftest import Services, outs, wait_until
+from tests.core.conftest import apply_monitoring
 
 DEMO = """\
 import { json, serve } from "../../_shared/mod.ts";
@@ -50,10 +49,7 @@ def functions_root(tmp_path: Path, services: Services) -> Path:
     shutil.copytree(PROJECT_DIR / "functions" / "_shared", root / "_shared")
     for name in ("deno.json", "deno.lock"):
         shutil.copy(PROJECT_DIR / "functions" / name, root)
-    with services.connect() as conn:  # the runtime's SUPABASE_DB_URL is the postgres database
-        conn.execute("create schema if not exists monitoring")
-    files = discover_app(PROJECT_DIR / "migrations", "monitoring")
-    MigrationEngine(services.dsn()).migrate("monitoring", files)
+    apply_monitoring(services.dsn())  # the runtime's SUPABASE_DB_URL: the postgres database
     return root
 
 
