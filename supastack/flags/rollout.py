@@ -18,7 +18,7 @@ import itertools
 import re
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
@@ -148,7 +148,6 @@ class Result:
     outcome: Outcome
     percentage: Decimal
     reason: str = ""
-    notified: list[str] = field(default_factory=list)
 
 
 class StackUpdate(Protocol):
@@ -265,4 +264,4 @@ class Rollout:
         told = f" (notified: {', '.join(notified)})" if notified else ""
         self.records.event(rollout, "rolled_back", percentage, reason + told)
         self.records.finish(rollout, outcome, percentage, reason)
-        return Result(outcome, percentage, reason, notified)
+        return Result(outcome, percentage, reason)

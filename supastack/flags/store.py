@@ -10,7 +10,7 @@ from decimal import Decimal
 from supastack.config.manifest import AppManifest
 from supastack.database.postgres import connect
 from supastack.errors import SupastackError
-from supastack.flags.specs import FlagSettings
+from supastack.flags.specs import PERCENT_PLACES, FlagSettings
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,7 @@ def plan_flags(
         chosen = settings.get(name, FlagSettings())
         planned[manifest.app].append(
             Flag(name, manifest.app, spec.description, chosen.enabled,
-                 chosen.percentage.quantize(Decimal("0.01")), tuple(chosen.allow))
+                 chosen.percentage.quantize(PERCENT_PLACES), tuple(chosen.allow))
         )  # fmt: skip
     return planned
 
