@@ -1,7 +1,8 @@
 """The Database component: extensions, one schema per app, and Postgres settings.
 
 Extensions and settings are database-wide, so this component is built once per stack from the
-union of the apps' manifests (two apps asking for different values of a setting is an error).
+union of the apps' manifests, the stack's settings over theirs (two apps asking for different
+values of a setting the stack does not set is an error).
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ class DatabaseArgs(TypedDict):
     """The enabled apps; their extensions, schemas and settings are merged."""
     database: str
     """The database name (``postgres`` on Supabase)."""
+    stack_settings: dict[str, str]
+    """``supastack:postgresSettings``: the stack's values, over the apps'."""
     settings_target: dict[str, Any]
     """How settings reach the server (``components.providers.postgres_settings``)."""
     protect: bool
@@ -63,7 +66,7 @@ class Database(pulumi.ComponentResource):
                 database=args["database"],
                 opts=child,
             )
-        settings = merged_settings(args["manifests"])
+        settings = merged_settings(args["manifests"], args["stack_settings"])
         if settings:
             PostgresSettings(
                 f"{name}-settings",

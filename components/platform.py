@@ -98,6 +98,7 @@ class Platform(pulumi.ComponentResource):
             {
                 "manifests": plan.manifests,
                 "database": stack.database.name,
+                "stack_settings": stack.postgres_settings,
                 "settings_target": {
                     "conninfo": conninfo,
                     "token": None if seam.is_local else token,

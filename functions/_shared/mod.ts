@@ -1,6 +1,6 @@
 /** The shared middleware of supastack functions: `serve(import.meta.url, options, handler)`. */
 export type { Caller, CallerKind } from "./auth.ts";
-export { badRequest, HttpError } from "./errors.ts";
+export { badRequest, HttpError, sqlStateErrors } from "./errors.ts";
 export { type Context, handle, inBackground, json, serve, type ServeOptions } from "./handler.ts";
 export { log } from "./invocations.ts";
 export { db } from "./db.ts";

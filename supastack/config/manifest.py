@@ -208,8 +208,19 @@ def merged_extensions(manifests: list[AppManifest]) -> list[ExtensionSpec]:
     return list(_merged(manifests, "extensions", normalized).values())
 
 
-def merged_settings(manifests: list[AppManifest]) -> dict[str, str]:
-    return _merged(manifests, "postgresSettings", lambda m: m.postgres_settings)
+def merged_settings(
+    manifests: list[AppManifest], stack_values: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """The apps' Postgres settings with the stack's (``supastack:postgresSettings``) over them:
+    memory and connection sizes follow the machine a stack runs on, so a stack's value wins,
+    and two apps asking different values of a setting is an error only if the stack does not
+    settle it."""
+    settled = dict(stack_values or {})
+
+    def unsettled(manifest: AppManifest) -> dict[str, str]:
+        return {k: v for k, v in manifest.postgres_settings.items() if k not in settled}
+
+    return {**_merged(manifests, "postgresSettings", unsettled), **settled}
 
 
 def merged_realtime_config(manifests: list[AppManifest]) -> dict[str, int]:

@@ -191,6 +191,9 @@ class StackSettings(ConfigModel):
     seed: bool | None = None
     """Apply ``seeds/<app>/*.sql`` after the migrations (default: on the local target only)."""
     function_secrets: list[SecretName] = Field(default_factory=list)
+    postgres_settings: dict[str, str] = Field(default_factory=dict)
+    """Postgres server settings for this stack, over the apps' ``postgresSettings``
+    (``supastack.config.manifest.merged_settings``)."""
     project: ProjectSettings | None = None
     """The Supabase project's pooler, SSL enforcement and network restrictions (the
     ``supabase`` target; ``supastack.database.project_settings``)."""

@@ -37,7 +37,8 @@ ENTRYPOINT = "index.ts"
 CONFIG_FILE = "function.config.json"
 TOOLING = ("deno.json", "deno.lock")
 _SPECIFIER = re.compile(
-    r"""(?:\bfrom\s*|\bimport\s*\(\s*|\bimport\s+)(['"])(?P<spec>[^'"]+)\1""", re.MULTILINE
+    r"""(?:(?<![\w$'"])from\s*|\bimport\s*\(\s*|\bimport\s+)(['"])(?P<spec>[^'"]+)\1""",
+    re.MULTILINE,
 )
 _ALLOWED_SCHEMES = ("npm:", "node:")
 

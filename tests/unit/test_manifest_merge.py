@@ -46,3 +46,12 @@ def test_conflicting_values_name_both_manifests(
 ) -> None:
     with pytest.raises(SupastackError, match=message):
         merge([_app("a", **a), _app("b", **b)])  # type: ignore[operator]
+
+
+def test_the_stacks_settings_win_and_settle_what_apps_disagree_on() -> None:
+    apps = [
+        _app("a", postgresSettings={"work_mem": "8MB", "max_connections": "200"}),
+        _app("b", postgresSettings={"work_mem": "4MB"}),
+    ]
+    merged = merged_settings(apps, {"work_mem": "16MB", "shared_buffers": "1GB"})
+    assert merged == {"max_connections": "200", "work_mem": "16MB", "shared_buffers": "1GB"}

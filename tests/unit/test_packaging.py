@@ -25,6 +25,8 @@ BASE = {
     "_shared/unused.ts": "export const y = 2;\n",
     "demo/hello/index.ts": (
         'import { x } from "../../_shared/mod.ts";\nconst lazy = () => import("./lazy.ts");\n'
+        # a string "from" is not an import (a query parameter's name here)
+        'const at = url.get("from", to - 1) / step;\nif (from >= to) throw invalid("x");\n'
     ),
     "demo/hello/lazy.ts": 'import "node:crypto";\n',
     "demo/other/index.ts": "export {};\n",

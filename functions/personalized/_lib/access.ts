@@ -3,7 +3,7 @@
  * `app_metadata.role` is "admin" in the verified JWT) about anyone, the service about anyone.
  * The SQL functions check again and audit an admin's read of someone else.
  */
-import { type Caller, HttpError } from "../../_shared/mod.ts";
+import { type Caller, HttpError, sqlStateErrors } from "../../_shared/mod.ts";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -35,16 +35,9 @@ export function asker(url: URL, caller: Caller): Asker {
 }
 
 /** The SQL functions' SQLSTATEs as HTTP answers; anything else stays an internal error. */
-const BY_SQLSTATE: Record<string, [number, string]> = {
+export const personalizedError = sqlStateErrors({
   PD403: [403, "FORBIDDEN"],
   PD404: [404, "NOT_FOUND"],
   PD409: [409, "CONFLICT"],
   PD422: [422, "INVALID_INPUT"],
-};
-
-export function personalizedError(err: unknown): unknown {
-  const code = (err as { code?: string }).code;
-  const mapped = code ? BY_SQLSTATE[code] : undefined;
-  if (!mapped) return err;
-  return new HttpError(mapped[0], mapped[1], (err as Error).message);
-}
+});

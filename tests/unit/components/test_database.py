@@ -10,11 +10,12 @@ from tests.unit.conftest import RecordingMocks, one
 def test_extensions_schemas_and_settings(pulumi_mocks: RecordingMocks) -> None:
     apps = [
         manifest("shop", extensions=["pg_cron", {"name": "citext"}],
-                 postgresSettings={"work_mem": "8MB"}),
+                 postgresSettings={"work_mem": "8MB", "shared_buffers": "256MB"}),
         manifest("blog", schema="public", publicSchemaReason="legacy tables"),
     ]  # fmt: skip
     build(lambda: Database("db", {
         "manifests": apps, "database": "postgres", "protect": True,
+        "stack_settings": {"shared_buffers": "1GB"},
         "settings_target": {"conninfo": secret(), "token": None, "api": None,
                             "target": "local", "local": {"state_dir": "/s", "port": 1}},
     }))  # fmt: skip
@@ -28,7 +29,7 @@ def test_extensions_schemas_and_settings(pulumi_mocks: RecordingMocks) -> None:
     assert [s.inputs["name"] for s in schemas] == ["shop"]  # public is not the app's to create
     assert all(s.protect for s in schemas)
     settings = one(pulumi_mocks, "pulumi-python:dynamic/database:PostgresSettings")
-    assert settings.inputs["values"] == {"work_mem": "8MB"}
+    assert settings.inputs["values"] == {"work_mem": "8MB", "shared_buffers": "1GB"}  # stack wins
 
 
 def test_an_extension_in_a_schema_of_its_own_waits_for_that_schema(
@@ -36,7 +37,7 @@ def test_an_extension_in_a_schema_of_its_own_waits_for_that_schema(
 ) -> None:
     apps = [manifest("shop", extensions=["pg_partman"]), manifest("blog", extensions=["citext"])]
     build(lambda: Database("db", {
-        "manifests": apps, "database": "postgres", "protect": False,
+        "manifests": apps, "database": "postgres", "protect": False, "stack_settings": {},
         "settings_target": {"conninfo": secret(), "token": None, "api": None,
                             "target": "local", "local": {"state_dir": "/s", "port": 1}},
     }))  # fmt: skip

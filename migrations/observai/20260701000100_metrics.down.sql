@@ -1,0 +1,13 @@
+drop function observai.cleanup();
+drop function observai.detect_anomalies(timestamptz);
+drop function observai.series(uuid, text, timestamptz, timestamptz, integer, text);
+drop function observai.aggregate(timestamptz);
+drop function observai.ingest(bytea, uuid, text, jsonb);
+drop function observai.bucket_of(timestamptz, interval);
+drop function observai.lateness();
+drop function observai.resolution_width(text);
+drop table observai.anomalies;
+drop table observai.rollup_progress;
+drop table observai.rollups;
+drop table observai.metrics_archive;
+drop table observai.metrics;
