@@ -2,6 +2,8 @@ drop function observai.cleanup();
 drop function observai.detect_anomalies(timestamptz);
 drop function observai.series(uuid, text, timestamptz, timestamptz, integer, text);
 drop function observai.aggregate(timestamptz);
+drop table observai.late_points;
+drop function observai.roll_up(text, timestamptz, timestamptz, uuid, text);
 drop function observai.ingest(bytea, uuid, text, jsonb);
 drop function observai.bucket_of(timestamptz, interval);
 drop function observai.lateness();

@@ -95,71 +95,119 @@ begin
       limits.max_batch_points, limits.tier using errcode = 'OA413';
   end if;
   wait := monitoring.take_token('observai-ingest:' || caller.organization_id,
-                                limits.ingest_per_minute, limits.ingest_per_minute / 60.0);
+                                limits.ingest_per_minute::integer,
+                                limits.ingest_per_minute / 60.0::double precision);
   if wait > 0 then
     raise exception 'at most % ingest requests a minute on the % tier; retry in % s',
       limits.ingest_per_minute, limits.tier, ceil(wait) using errcode = 'OA429';
   end if;
-  insert into observai.metrics (organization_id, name, value, tags, ts)
-  select caller.organization_id, p.name, p.value, coalesce(p.tags, '{}'),
-         coalesce(p."timestamp", now())
-    from jsonb_to_recordset(points)
-      as p(name text, value double precision, tags jsonb, "timestamp" timestamptz);
-  get diagnostics stored = row_count;
+  with inserted as (
+    insert into observai.metrics (organization_id, name, value, tags, ts)
+    select caller.organization_id, p.name, p.value, coalesce(p.tags, '{}'),
+           coalesce(p."timestamp", now())
+      from jsonb_to_recordset(points)
+        as p(name text, value double precision, tags jsonb, "timestamp" timestamptz)
+    returning name, ts
+  ), backfilled as (
+    insert into observai.late_points as l (organization_id, name, earliest)
+    select caller.organization_id, i.name, min(i.ts) from inserted i
+     where i.ts < now() - observai.lateness() group by i.name
+    on conflict (organization_id, name) do update
+      set earliest = least(l.earliest, excluded.earliest)
+  )
+  select count(*) into stored from inserted;
   return stored;
 end
 $$;
 revoke execute on function observai.ingest(bytea, uuid, text, jsonb) from public;
 grant execute on function observai.ingest(bytea, uuid, text, jsonb) to service_role;
 
--- Roll the raw points up: 1 minute from the points, 5 minutes from 1 minute, 1 hour from
--- 5 minutes, each from where it was complete minus the lateness, up to the last whole bucket.
--- Idempotent (upserts of whole buckets); concurrent runs wait for each other.
+-- Roll up one resolution over [since, until): 1 minute from the points, 5 minutes from
+-- 1 minute, 1 hour from 5 minutes; every series, or one (only_organization, only_name).
+-- Whole buckets are recomputed and upserted, so running it again changes nothing.
+create function observai.roll_up(
+  resolution text, since timestamptz, until timestamptz, only_organization uuid default null,
+  only_name text default null
+) returns bigint language plpgsql security definer set search_path = '' as $$
+#variable_conflict use_variable
+declare
+  width interval := observai.resolution_width(resolution);
+  source text := case resolution when '5m' then '1m' when '1h' then '5m' end;
+  written bigint;
+begin
+  if source is null then
+    insert into observai.rollups as r
+      (organization_id, name, resolution, bucket, count, sum, min, max)
+    select m.organization_id, m.name, roll_up.resolution, observai.bucket_of(m.ts, width),
+           count(*), sum(m.value), min(m.value), max(m.value)
+      from observai.metrics m
+     where m.ts >= since and m.ts < until
+       and (only_organization is null or m.organization_id = only_organization)
+       and (only_name is null or m.name = only_name)
+     group by 1, 2, 4
+    on conflict on constraint rollups_pkey do update
+      set count = excluded.count, sum = excluded.sum, min = excluded.min, max = excluded.max;
+  else
+    insert into observai.rollups as r
+      (organization_id, name, resolution, bucket, count, sum, min, max)
+    select s.organization_id, s.name, roll_up.resolution, observai.bucket_of(s.bucket, width),
+           sum(s.count), sum(s.sum), min(s.min), max(s.max)
+      from observai.rollups s
+     where s.resolution = source and s.bucket >= since and s.bucket < until
+       and (only_organization is null or s.organization_id = only_organization)
+       and (only_name is null or s.name = only_name)
+     group by 1, 2, 4
+    on conflict on constraint rollups_pkey do update
+      set count = excluded.count, sum = excluded.sum, min = excluded.min, max = excluded.max;
+  end if;
+  get diagnostics written = row_count;
+  return written;
+end
+$$;
+revoke execute on function observai.roll_up(text, timestamptz, timestamptz, uuid, text)
+  from public;
+
+-- The series that received points older than the lateness (a backfill), and the oldest of
+-- them: observai.aggregate re-rolls those series from there.
+create table observai.late_points (
+  organization_id uuid not null,
+  name text not null,
+  earliest timestamptz not null,
+  primary key (organization_id, name)
+);
+
+-- The regular run (every 5 minutes): each resolution from where it was complete minus the
+-- lateness up to its last whole bucket, then each backfilled series from its oldest new point.
+-- Concurrent runs wait for each other.
 create function observai.aggregate(up_to timestamptz default now())
 returns table (resolution text, buckets bigint)
 language plpgsql security definer set search_path = '' as $$
 #variable_conflict use_column
 declare
-  step record;
+  level text;
   since timestamptz;
   until timestamptz;
-  written bigint;
+  late record;
 begin
   perform pg_advisory_xact_lock(hashtext('observai.aggregate'));
-  for step in select * from (values ('1m', null), ('5m', '1m'), ('1h', '5m')) as s(res, source)
-  loop
-    select greatest(p.done_until - observai.lateness(), up_to - interval '2 days')
-      into since from observai.rollup_progress p where p.resolution = step.res;
-    since := observai.bucket_of(since, observai.resolution_width(step.res));
-    until := observai.bucket_of(up_to, observai.resolution_width(step.res));
-    if step.source is null then
-      insert into observai.rollups as r
-        (organization_id, name, resolution, bucket, count, sum, min, max)
-      select m.organization_id, m.name, step.res, observai.bucket_of(m.ts, interval '1 minute'),
-             count(*), sum(m.value), min(m.value), max(m.value)
-        from observai.metrics m
-       where m.ts >= since and m.ts < until
-       group by 1, 2, 4
-      on conflict (organization_id, name, resolution, bucket) do update
-        set count = excluded.count, sum = excluded.sum, min = excluded.min, max = excluded.max;
-    else
-      insert into observai.rollups as r
-        (organization_id, name, resolution, bucket, count, sum, min, max)
-      select s.organization_id, s.name, step.res,
-             observai.bucket_of(s.bucket, observai.resolution_width(step.res)),
-             sum(s.count), sum(s.sum), min(s.min), max(s.max)
-        from observai.rollups s
-       where s.resolution = step.source and s.bucket >= since and s.bucket < until
-       group by 1, 2, 4
-      on conflict (organization_id, name, resolution, bucket) do update
-        set count = excluded.count, sum = excluded.sum, min = excluded.min, max = excluded.max;
-    end if;
-    get diagnostics written = row_count;
+  foreach level in array array['1m', '5m', '1h'] loop
+    select observai.bucket_of(greatest(p.done_until - observai.lateness(),
+                                       up_to - interval '2 days'),
+                              observai.resolution_width(level))
+      into since from observai.rollup_progress p where p.resolution = level;
+    until := observai.bucket_of(up_to, observai.resolution_width(level));
+    resolution := level;
+    buckets := observai.roll_up(level, since, until);
     update observai.rollup_progress p set done_until = greatest(p.done_until, until)
-     where p.resolution = step.res;
-    resolution := step.res;
-    buckets := written;
+     where p.resolution = level;
     return next;
+  end loop;
+  for late in delete from observai.late_points returning * loop
+    foreach level in array array['1m', '5m', '1h'] loop
+      perform observai.roll_up(level, observai.bucket_of(late.earliest, interval '1 hour'),
+                               observai.bucket_of(up_to, observai.resolution_width(level)),
+                               late.organization_id, late.name);
+    end loop;
   end loop;
 end
 $$;
@@ -284,4 +332,5 @@ alter table observai.metrics enable row level security;
 alter table observai.metrics_archive enable row level security;
 alter table observai.rollups enable row level security;
 alter table observai.rollup_progress enable row level security;
+alter table observai.late_points enable row level security;
 alter table observai.anomalies enable row level security;
