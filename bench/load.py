@@ -118,14 +118,15 @@ def measured(run: Run, label: str) -> PathResult:
 
 
 @contextmanager
-def deployed(**config: object) -> Iterator[tuple[Services, Path]]:
-    """A throwaway local target with the local stack deployed (``config`` overrides it, e.g.
-    ``apps``), and a work directory the load generators can read; both gone afterwards."""
+def deployed(*, redis: bool = False, **config: object) -> Iterator[tuple[Services, Path]]:
+    """A throwaway local target (with a Redis when asked) with the local stack deployed
+    (``config`` overrides it, e.g. ``apps``), and a work directory the load generators can
+    read; both gone afterwards."""
     ensure_wrk()
     with tempfile.TemporaryDirectory(prefix="supastack-bench-") as tmp:
         work = Path(tmp)
         work.chmod(0o755)
-        services = start_services(work / "target")
+        services = start_services(work / "target", redis=redis)
         try:
             deploy(local_config(services, **config))
             yield services, work

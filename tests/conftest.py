@@ -59,8 +59,10 @@ class Services:
         return psycopg.connect(self.dsn(), autocommit=True, **kwargs)  # type: ignore[arg-type]
 
 
-def start_services(state_dir: Path) -> Services:
-    env = LocalEnvironment(state_dir, db_port=free_port(), runtime_port=free_port())
+def start_services(state_dir: Path, *, redis: bool = False) -> Services:
+    """A local target on free ports (with a Redis, for apps that ask for one)."""
+    env = LocalEnvironment(state_dir, db_port=free_port(), runtime_port=free_port(),
+                           redis_port=free_port() if redis else None)  # fmt: skip
     env.up(report=lambda _: None)
     return Services(env, env.credentials())
 

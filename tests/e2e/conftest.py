@@ -33,6 +33,7 @@ def local_config(services: Services, **overrides: object) -> dict[str, str]:
                 "stateDir": str(services.env.state_dir),
                 "dbPort": services.env.db_port,
                 "runtimePort": services.env.runtime_port,
+                **({"redisPort": services.env.redis_port} if services.env.redis_port else {}),
             },
             "database": {"host": "127.0.0.1", "port": services.env.db_port, "name": "postgres",
                          "user": "postgres", "sslmode": "disable"},

@@ -27,8 +27,7 @@ from supastack.delivery.outputs import StackOutputs
 from supastack.delivery.smoke import run as run_smoke
 from supastack.local.credentials import sign_jwt
 from supastack.local.environment import LocalEnvironment
-from supastack.local.system import free_port
-from tests.conftest import RecordingServer, Services
+from tests.conftest import RecordingServer, Services, start_services, wait_until
 from tests.e2e.conftest import As, local_config
 
 DENIED = "42501"
@@ -111,15 +110,10 @@ def _org(hub_rows: Any, slug: str, tier: str) -> Org:
 
 @pytest.fixture(scope="module")
 def hub(state_root: Path) -> Iterator[Hub]:
-    env = LocalEnvironment(state_root / "e2e-observai", db_port=free_port(),
-                           runtime_port=free_port(), redis_port=free_port())  # fmt: skip
-    env.up(report=lambda _: None)
-    services = Services(env, env.credentials())
+    services = start_services(state_root / "e2e-observai", redis=True)
     hook = RecordingServer()
-    local = {"stateDir": str(env.state_dir), "dbPort": env.db_port,
-             "runtimePort": env.runtime_port, "redisPort": env.redis_port}  # fmt: skip
     config = local_config(
-        services, apps=["observai"], local=local,
+        services, apps=["observai"],
         alertChannels={HOOK: {"type": "webhook", "secret": "OBSERVAI_HOOK_URL",
                               "severities": ["critical", "warning"]}},
         secretValues={"OBSERVAI_HOOK_URL": f"{hook.url}/hook"},
@@ -130,10 +124,10 @@ def hub(state_root: Path) -> Iterator[Hub]:
         with services.connect() as conn:
             return conn.execute(query.encode(), params or None).fetchall()
 
-    yield Hub(services, env, deployment, hook, _org(rows, "acme", "pro"),
+    yield Hub(services, services.env, deployment, hook, _org(rows, "acme", "pro"),
               _org(rows, "globex", "free"))  # fmt: skip
     hook.close()
-    env.down(report=lambda _: None)
+    services.env.down(report=lambda _: None)
 
 
 @pytest.fixture
@@ -565,7 +559,13 @@ def test_series_queries_are_cached_per_organization_and_survive_redis_going_away
 ) -> None:
     params = {"name": "cpu", "step": "300", "from": _hour_ago_aligned().isoformat(),
               "to": (_hour_ago_aligned() + dt.timedelta(hours=1)).isoformat()}  # fmt: skip
-    first = hub.get("metrics", hub.keyed(hub.a.read_key), **params)
+
+    # the function connects to Redis in the background: answers are "off" until it has
+    def through_the_cache() -> list[httpx.Response]:
+        answer = hub.get("metrics", hub.keyed(hub.a.read_key), **params)
+        return [answer] if answer.headers["x-cache"] != "off" else []
+
+    [first] = wait_until(through_the_cache)
     second = hub.get("metrics", hub.keyed(hub.a.key), **params)
     assert (first.headers["x-cache"], second.headers["x-cache"]) == ("miss", "hit")
     assert first.json() == second.json() and len(first.json()["points"]) == 12

@@ -13,10 +13,8 @@ import pytest
 
 from applier.engine import deploy
 from supastack.functions.management_api import ManagementApi
-from supastack.local.environment import LocalEnvironment
 from supastack.local.paths import PROJECT_DIR
-from supastack.local.system import free_port
-from tests.conftest import Services
+from tests.conftest import Services, start_services
 from tests.e2e.conftest import local_config
 
 VISITS = """\
@@ -36,12 +34,7 @@ serve(import.meta.url, { callers: ["anon", "user"] }, async () => {
 
 @pytest.fixture(scope="module")
 def target(state_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
-    env = LocalEnvironment(
-        state_root / "e2e-redis", db_port=free_port(), runtime_port=free_port(),
-        redis_port=free_port(),
-    )  # fmt: skip
-    env.up(report=lambda _: None)
-    services = Services(env, env.credentials())
+    services = start_services(state_root / "e2e-redis", redis=True)
     project = tmp_path_factory.mktemp("redis-app")
     shutil.copy(PROJECT_DIR / "__main__.py", project)
     (project / "apps").mkdir()
@@ -55,11 +48,9 @@ def target(state_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         shutil.copy(PROJECT_DIR / "functions" / pins, project / "functions")
     (project / "functions" / "visits" / "visits").mkdir(parents=True)
     (project / "functions" / "visits" / "visits" / "index.ts").write_text(VISITS)
-    local = {"stateDir": str(env.state_dir), "dbPort": env.db_port,
-             "runtimePort": env.runtime_port, "redisPort": env.redis_port}  # fmt: skip
-    deploy(local_config(services, apps=["visits"], local=local), project=project)
+    deploy(local_config(services, apps=["visits"]), project=project)
     yield services
-    env.down(report=lambda _: None)
+    services.env.down(report=lambda _: None)
 
 
 def test_functions_reach_the_apps_redis_through_redis_url(target: Services) -> None:

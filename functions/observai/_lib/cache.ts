@@ -1,8 +1,9 @@
 /**
  * The metric queries' cache (the guide's Upstash Redis), over the Redis protocol at REDIS_URL
- * (Upstash serves it too). Optional: without REDIS_URL, or while Redis cannot be reached, every
- * query goes to Postgres and the answer says so (`x-cache: off`); a cache failure never fails
- * a request. Keys hold the organization's id, so no organization reads another's entry.
+ * (Upstash serves it too). Optional: without REDIS_URL, while the connection is being made, or
+ * while Redis cannot be reached (a new attempt every 30 s), every query goes to Postgres and the
+ * answer says so (`x-cache: off`); a cache failure never fails or delays a request. Keys hold
+ * the organization's id, so no organization reads another's entry.
  */
 import { createClient } from "npm:@redis/client@5.10.0";
 import { log } from "../../_shared/mod.ts";
@@ -13,29 +14,53 @@ interface Client {
   set(key: string, value: string, options: { EX: number }): Promise<unknown>;
 }
 
-let connecting: Promise<Client | undefined> | undefined;
+/** After Redis was lost (or could not be reached), how long before a new attempt. */
+const RETRY_AFTER_MS = 30_000;
 
-function client(): Promise<Client | undefined> {
+let ready: Client | undefined;
+let connecting = false;
+let lostAt = -Infinity;
+
+function lost(): void {
+  ready = undefined;
+  lostAt = Date.now();
+}
+
+/** Connect in the background: no request ever waits for Redis to answer a connection. */
+async function connect(url: string): Promise<void> {
+  connecting = true;
+  let connected = false;
+  const redis = createClient({
+    url,
+    socket: {
+      connectTimeout: 1_000,
+      // once connected, a few quick retries; a first connection that fails is not retried
+      reconnectStrategy: (tries) =>
+        !connected || tries > 3 ? new Error("Redis is not reachable") : 100 * tries,
+    },
+    // a command sent while disconnected fails at once rather than waiting in a queue
+    disableOfflineQueue: true,
+  });
+  redis.on("error", (err) => log("error", { event: "cache_error", error: String(err) }));
+  redis.on("end", lost);
+  try {
+    await redis.connect();
+    connected = true;
+    ready = redis as unknown as Client;
+  } catch (err) {
+    log("error", { event: "cache_unavailable", error: String(err) });
+    lost();
+  } finally {
+    connecting = false;
+  }
+}
+
+function client(): Client | undefined {
   const url = Deno.env.get("REDIS_URL");
-  if (!url) return Promise.resolve(undefined);
-  connecting ??= (async (): Promise<Client | undefined> => {
-    const redis = createClient({
-      url,
-      socket: { connectTimeout: 2000, reconnectStrategy: (tries) => Math.min(tries * 200, 5000) },
-      // a command sent while disconnected fails at once rather than waiting in a queue
-      disableOfflineQueue: true,
-    });
-    redis.on("error", (err) => log("error", { event: "cache_error", error: String(err) }));
-    try {
-      await redis.connect();
-      return redis as unknown as Client;
-    } catch (err) {
-      log("error", { event: "cache_unavailable", error: String(err) });
-      connecting = undefined;
-      return undefined;
-    }
-  })();
-  return connecting;
+  if (url && !ready && !connecting && Date.now() - lostAt >= RETRY_AFTER_MS) {
+    void connect(url);
+  }
+  return ready;
 }
 
 export type CacheState = "hit" | "miss" | "off";
@@ -46,7 +71,7 @@ export async function cached<T>(
   ttlSeconds: number,
   load: () => Promise<T>,
 ): Promise<{ value: T; cache: CacheState }> {
-  const redis = await client();
+  const redis = client();
   if (redis) {
     try {
       const hit = await redis.get(key);

@@ -1,0 +1,211 @@
+"""The ObservAI hub's two performance targets, each next to its baseline in the same run.
+
+The observai app is deployed to a throwaway local target (with its Redis) by the offline
+harness, for an organization on the enterprise tier. Then:
+
+1. **Ingest**, ``--seconds`` each, batches of 1,000 points:
+   - through ``POST /functions/v1/ingest`` with an API key (gateway, middleware, validation,
+     key digest, tier limits, the insert), driven by wrk on ``--clients`` connections;
+   - as one multi-row ``INSERT`` of the same 1,000 points per transaction, driven by pgbench on
+     as many connections;
+   - the baseline: ``COPY`` of 1,000,000 points from a file by psql.
+   Prints points/s of each and the function path's share of COPY's (target: >= 50,000
+   points/s through the function).
+2. **A 24-hour series over ``--points`` points** (10,000,000 by default, across 10 series,
+   rolled up by ``observai.aggregate``), ``--seconds`` each:
+   - ``GET /functions/v1/metrics`` for a day by 5 minutes (288 buckets from the 5-minute
+     rollup), through wrk, the cache bypassed (``x-cache: off``: Redis stopped), so every
+     request reaches Postgres;
+   - the same ``observai.series`` call through pgbench.
+   Prints p50 / p95 of each (target: p95 < 100 ms).
+
+    .venv/bin/python -m bench.observai [--seconds 20] [--clients 8] [--points 10000000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import subprocess
+import time
+from unittest.mock import patch
+
+import psycopg
+from psycopg.conninfo import conninfo_to_dict
+
+from bench.load import WRK_REPORT, deployed, measured, pgbench, wrk
+from supastack.local import system
+
+BATCH = 1000
+SERIES = 10
+
+INGEST_SCRIPT = (
+    """
+local body
+function init(args)
+  local file = io.open(args[1])
+  body = file:read("*a")
+  file:close()
+end
+function request()
+  return wrk.format("POST", nil, {["Authorization"] = "Bearer " .. os.getenv("ANON_KEY"),
+    ["x-api-key"] = os.getenv("API_KEY"), ["Content-Type"] = "application/json"}, body)
+end
+"""
+    + WRK_REPORT
+)
+
+
+def _series_script(start: str, end: str) -> str:
+    """GETs of the day's series by 5 minutes, each series in turn, from many dashboards (the
+    function's rate limit is per address: one address would measure 429s)."""
+    query = f"&step=300&from={start}&to={end}"
+    return (
+        f"""
+local at = 0
+function request()
+  at = at + 1
+  local query = "?name=series." .. (at % {SERIES}) .. "{query}"
+  return wrk.format("GET", wrk.path .. query, {{
+    ["Authorization"] = "Bearer " .. os.getenv("ANON_KEY"), ["x-api-key"] = os.getenv("API_KEY"),
+    ["x-forwarded-for"] = "10.0." .. (at % 250) .. "." .. (at % 7)}})
+end
+"""
+        + WRK_REPORT
+    )
+
+
+def _organization(dsn: str) -> tuple[str, str]:
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        org = conn.execute(
+            "insert into observai.organizations (name, slug, tier) "
+            "values ('Bench', 'bench', 'enterprise') returning id"
+        ).fetchall()[0][0]
+        key = conn.execute(
+            "select api_key from observai.create_api_key(%s, 'bench', '{ingest,read}')", [org]
+        ).fetchall()[0][0]
+    return str(org), str(key)
+
+
+def _copy_baseline(dsn: str, org: str, work_dir: str) -> float:
+    """Points/s of psql's COPY of 1,000,000 points."""
+    rows = 1_000_000
+    data = f"{work_dir}/points.tsv"
+    now = dt.datetime.now(dt.UTC)
+    with open(data, "w") as out:
+        for i in range(rows):
+            at = (now - dt.timedelta(milliseconds=i)).isoformat()
+            out.write(f"{org}\tcopy.{i % SERIES}\t{i % 97}\t{{}}\t{at}\n")
+    params = conninfo_to_dict(dsn)
+    started = time.monotonic()
+    subprocess.run(
+        [str(system.PG_BIN / "psql"), "-q", "-h", str(params["host"]), "-p",
+         str(params["port"]), "-U", str(params["user"]), str(params["dbname"]), "-c",
+         f"\\copy observai.metrics (organization_id, name, value, tags, ts) from '{data}'"],
+        check=True, env={"PGPASSWORD": str(params["password"]), "PATH": "/usr/bin:/bin"},
+    )  # fmt: skip
+    return rows / (time.monotonic() - started)
+
+
+def _generate(dsn: str, org: str, points: int) -> float:
+    """``points`` points over the last 24 hours in SERIES series, then the rollups; seconds."""
+    started = time.monotonic()
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        step = 86_400 / (points / SERIES)
+        conn.execute(
+            "insert into observai.metrics (organization_id, name, value, ts) "
+            "select %s, 'series.' || (i %% %s), (i %% 113)::float8, "
+            "  now() - make_interval(secs => (i / %s) * %s) "
+            "from generate_series(0, %s - 1) i",
+            [org, SERIES, SERIES, step, points],
+        )
+        conn.execute("vacuum analyze observai.metrics")
+        conn.execute("select * from observai.aggregate()")
+        conn.execute("vacuum analyze observai.rollups")
+    return time.monotonic() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=20)
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--points", type=int, default=10_000_000)
+    args = parser.parse_args()
+    with deployed(apps=["observai"], redis=True) as (services, work):
+        dsn = services.dsn()
+        org, key = _organization(dsn)
+        env_vars = {"ANON_KEY": services.credentials.anon_key, "API_KEY": key}
+        now = dt.datetime.now(dt.UTC).isoformat()
+        batch = [{"name": f"ingest.{i % SERIES}", "value": i % 97, "tags": {"host": "bench"},
+                  "timestamp": now} for i in range(BATCH)]  # fmt: skip
+        body = work / "batch.json"
+        body.write_text(json.dumps({"metrics": batch}))
+        script = work / "ingest.lua"
+        script.write_text(INGEST_SCRIPT)
+        insert = work / "insert.sql"
+        values = ",\n".join(
+            f"('{org}', 'insert.{i % SERIES}', {i % 97}, '{{\"host\": \"bench\"}}', now())"
+            for i in range(BATCH)
+        )
+        insert.write_text(
+            "insert into observai.metrics (organization_id, name, value, tags, ts) values\n"
+            f"{values};\n"
+        )
+        print(f"1. ingest: batches of {BATCH} points, {args.clients} connections, "
+              f"{args.seconds} s per path")  # fmt: skip
+        url = f"{services.runtime_url}/functions/v1/ingest"
+        with patch.dict(os.environ, env_vars):  # wrk reads the keys here, never from argv
+            function = measured(
+                wrk(url, script, clients=args.clients, seconds=args.seconds, args=[str(body)]),
+                "function",
+            )
+        sql = measured(
+            pgbench(dsn, insert, work, clients=args.clients, seconds=args.seconds),
+            "INSERT",
+        )
+        copy_rate = _copy_baseline(dsn, org, str(work))
+        function.print("requests", "1,000 points each")
+        sql.print("requests", "1,000 points each")
+        print(f"  {'COPY':<13} {copy_rate:8.0f} points/s (1,000,000 points, one psql \\copy)")
+        fn_points, sql_points = function.rate * BATCH, sql.rate * BATCH
+        print(f"  points/s: function {fn_points:.0f} ({100 * fn_points / copy_rate:.0f} % of "
+              f"COPY), INSERT {sql_points:.0f} ({100 * sql_points / copy_rate:.0f} % of COPY); "
+              f"target >= 50,000 through the function: {fn_points >= 50_000}")  # fmt: skip
+
+        seconds = _generate(dsn, org, args.points)
+        print(f"2. a 24 h series by 5 min over {args.points:,} points in {SERIES} series "
+              f"(generated and rolled up in {seconds:.0f} s), the cache off")  # fmt: skip
+        redis = services.env.redis(services.credentials)
+        assert redis is not None
+        redis.stop()  # every request reaches Postgres
+        end = dt.datetime.now(dt.UTC).replace(second=0, microsecond=0)
+        start = end - dt.timedelta(hours=24)
+        series_script = work / "series.lua"
+        series_script.write_text(
+            _series_script(start.strftime("%Y-%m-%dT%H:%M:%SZ"), end.strftime("%Y-%m-%dT%H:%M:%SZ"))
+        )
+        query = work / "series.sql"
+        query.write_text(
+            f"\\set s random(0, {SERIES - 1})\n"
+            f"select * from observai.series('{org}', 'series.' || :s, '{start.isoformat()}', "
+            f"'{end.isoformat()}', 300, 'avg');\n"
+        )
+        with patch.dict(os.environ, env_vars):  # wrk reads the keys here, never from argv
+            read = measured(
+                wrk(f"{services.runtime_url}/functions/v1/metrics", series_script,
+                    clients=args.clients, seconds=args.seconds, args=[]),
+                "function",
+            )  # fmt: skip
+        direct = measured(
+            pgbench(dsn, query, work, clients=args.clients, seconds=args.seconds), "SQL"
+        )
+        read.print("requests")
+        direct.print("requests")
+        print(f"  target p95 < 100 ms through the function: {read.p95_ms < 100}; "
+              f"function / SQL throughput {100 * read.rate / direct.rate:.0f} %")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
