@@ -5,7 +5,6 @@ drop function observai.aggregate(timestamptz);
 drop table observai.late_points;
 drop function observai.roll_up(text, timestamptz, timestamptz, uuid, text);
 drop function observai.ingest(bytea, uuid, text, jsonb);
-drop function observai.bucket_of(timestamptz, interval);
 drop function observai.lateness();
 drop function observai.resolution_width(text);
 drop table observai.anomalies;

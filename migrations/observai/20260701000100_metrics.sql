@@ -65,11 +65,6 @@ $$;
 create function observai.lateness() returns interval
 language sql immutable set search_path = '' as $$ select interval '10 minutes' $$;
 
-create function observai.bucket_of(ts timestamptz, width interval) returns timestamptz
-language sql immutable set search_path = '' as $$
-  select to_timestamp(floor(extract(epoch from ts) / extract(epoch from width))
-                      * extract(epoch from width))
-$$;
 
 -- Store a batch of points for a caller (an API key's digest, or a member and organization):
 -- validated in the function, checked again here (the tier's batch size, the organization's
@@ -138,7 +133,7 @@ begin
   if source is null then
     insert into observai.rollups as r
       (organization_id, name, resolution, bucket, count, sum, min, max)
-    select m.organization_id, m.name, roll_up.resolution, observai.bucket_of(m.ts, width),
+    select m.organization_id, m.name, roll_up.resolution, date_bin(width, m.ts, 'epoch'),
            count(*), sum(m.value), min(m.value), max(m.value)
       from observai.metrics m
      where m.ts >= since and m.ts < until
@@ -150,7 +145,7 @@ begin
   else
     insert into observai.rollups as r
       (organization_id, name, resolution, bucket, count, sum, min, max)
-    select s.organization_id, s.name, roll_up.resolution, observai.bucket_of(s.bucket, width),
+    select s.organization_id, s.name, roll_up.resolution, date_bin(width, s.bucket, 'epoch'),
            sum(s.count), sum(s.sum), min(s.min), max(s.max)
       from observai.rollups s
      where s.resolution = source and s.bucket >= since and s.bucket < until
@@ -191,11 +186,11 @@ declare
 begin
   perform pg_advisory_xact_lock(hashtext('observai.aggregate'));
   foreach level in array array['1m', '5m', '1h'] loop
-    select observai.bucket_of(greatest(p.done_until - observai.lateness(),
-                                       up_to - interval '2 days'),
-                              observai.resolution_width(level))
+    select date_bin(observai.resolution_width(level),
+                    greatest(p.done_until - observai.lateness(), up_to - interval '2 days'),
+                    'epoch')
       into since from observai.rollup_progress p where p.resolution = level;
-    until := observai.bucket_of(up_to, observai.resolution_width(level));
+    until := date_bin(observai.resolution_width(level), up_to, 'epoch');
     resolution := level;
     buckets := observai.roll_up(level, since, until);
     update observai.rollup_progress p set done_until = greatest(p.done_until, until)
@@ -204,8 +199,8 @@ begin
   end loop;
   for late in delete from observai.late_points returning * loop
     foreach level in array array['1m', '5m', '1h'] loop
-      perform observai.roll_up(level, observai.bucket_of(late.earliest, interval '1 hour'),
-                               observai.bucket_of(up_to, observai.resolution_width(level)),
+      perform observai.roll_up(level, date_bin(interval '1 hour', late.earliest, 'epoch'),
+                               date_bin(observai.resolution_width(level), up_to, 'epoch'),
                                late.organization_id, late.name);
     end loop;
   end loop;
@@ -228,25 +223,26 @@ declare
   width interval := make_interval(secs => step);
   complete timestamptz := '-infinity';
 begin
-  from_ts := observai.bucket_of(from_ts, width);
+  from_ts := date_bin(width, from_ts, 'epoch');
   if agg not in ('avg', 'sum', 'min', 'max', 'count') then
     raise exception 'aggregation: avg, sum, min, max or count' using errcode = 'OA422';
   end if;
   if source is not null then
     -- done_until is a whole bucket of the source: no bucket is counted from both sides
-    select least(p.done_until, observai.bucket_of(to_ts, observai.resolution_width(source)))
+    select least(p.done_until,
+                 date_bin(observai.resolution_width(source), to_ts, 'epoch'))
       into complete
       from observai.rollup_progress p where p.resolution = source;
   end if;
   return query
   with parts as (
-    select observai.bucket_of(r.bucket, width) as b, r.count as n, r.sum as s, r.min as lo,
-           r.max as hi
+    select date_bin(width, r.bucket, 'epoch') as b, r.count as n, r.sum as s,
+           r.min as lo, r.max as hi
       from observai.rollups r
      where r.organization_id = series.organization_id and r.name = series.name
        and r.resolution = source and r.bucket >= from_ts and r.bucket < complete
     union all
-    select observai.bucket_of(m.ts, width), 1, m.value, m.value, m.value
+    select date_bin(width, m.ts, 'epoch'), 1, m.value, m.value, m.value
       from observai.metrics m
      where m.organization_id = series.organization_id and m.name = series.name
        and m.ts >= greatest(from_ts, complete) and m.ts < to_ts

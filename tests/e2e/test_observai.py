@@ -357,7 +357,7 @@ def test_rollups_and_series_agree_with_the_raw_points(hub: Hub, fresh_budgets: N
         )
         assert answer.status_code == 200, answer.text
         expected = hub.rows(
-            "select observai.bucket_of(ts, make_interval(secs => %s)), max(value) "
+            "select date_bin(make_interval(secs => %s), ts, timestamptz 'epoch'), max(value) "
             "from observai.metrics where organization_id = %s and name = 'cpu' group by 1 "
             "order by 1", step, hub.a.id,
         )  # fmt: skip
