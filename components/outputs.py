@@ -64,6 +64,9 @@ def stack_outputs(
         "anonKey": keys.get("anonKey"),
         "serviceRoleKey": keys.get("serviceRoleKey"),
         "jwtSecret": keys.get("jwtSecret"),
+        "publishableKey": keys.get("publishableKey"),
+        "secretKey": keys.get("secretKey"),
+        "jwtSigningKey": keys.get("jwtSigningKey"),
         "managementApi": pulumi.Output.secret(pulumi.Output.from_input(management_api)),
         "functions": _functions(plan, apps),
         "migrations": {

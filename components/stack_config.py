@@ -88,7 +88,7 @@ class StackCredentials:
     access_token: pulumi.Output[str]
     """The Management API token."""
     keys: dict[str, pulumi.Output[str] | None]
-    """``anonKey``, ``serviceRoleKey`` and ``jwtSecret`` (None where a stack does not set one)."""
+    """:data:`KEY_NAMES` (None where a stack does not set one)."""
     api: dict[str, Any]
     """The Management API's ``url`` and ``project_ref``."""
     target_secrets: dict[str, pulumi.Output[str]] = field(default_factory=dict)
@@ -96,7 +96,11 @@ class StackCredentials:
     (``supastack.local.redis``)."""
 
 
-KEY_NAMES = ("anonKey", "serviceRoleKey", "jwtSecret")
+#: The project's keys, for the smoke tests: the legacy JWT keys and secret, the new API keys,
+#: and a private signing key (JWK) to sign a test user's token with.
+KEY_NAMES = (
+    "anonKey", "serviceRoleKey", "jwtSecret", "publishableKey", "secretKey", "jwtSigningKey",
+)  # fmt: skip
 
 
 def read_credentials(stack: settings.StackSettings, project_dir: Path) -> StackCredentials:
@@ -110,7 +114,10 @@ def read_credentials(stack: settings.StackSettings, project_dir: Path) -> StackC
             keys={name: optional_secret(name) for name in KEY_NAMES},
             api=seam.management_api(None),
         )
-    values = (local.anon_key, local.service_role_key, local.jwt_secret)
+    values = (
+        local.anon_key, local.service_role_key, local.jwt_secret, local.publishable_key,
+        local.secret_key, local.signing_key,
+    )  # fmt: skip
     return StackCredentials(
         db_password=pulumi.Output.secret(local.db_password),
         access_token=pulumi.Output.secret(local.access_token),

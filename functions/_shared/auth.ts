@@ -1,8 +1,11 @@
 /**
  * Who is calling. With `verify_jwt` on (the default), the gateway has verified the JWT's
- * signature before the function runs, so its claims can be read here; a function deployed with
- * `verify_jwt: false` must accept only callers this module verifies itself: the service role
- * key, or the job secret (JOB_SECRET function secret) as a bearer token or `x-job-secret`.
+ * signature (HS256 with the legacy secret, or ES256 / RS256 with the signing keys) before the
+ * function runs, so its claims can be read here; a function deployed with `verify_jwt: false`
+ * must accept only callers this module verifies itself: the service role key or a secret API
+ * key (`sb_secret_…`, from SUPABASE_SECRET_KEYS), or the job secret (JOB_SECRET function
+ * secret) as a bearer token or `x-job-secret`. A publishable key (`sb_publishable_…`) is the
+ * anonymous caller, as the legacy anon key is. API keys may come as the bearer or in `apikey`.
  */
 import { createHash, timingSafeEqual } from "node:crypto";
 import { HttpError } from "./errors.ts";
@@ -35,6 +38,25 @@ function claimsOf(token: string): Record<string, unknown> {
   }
 }
 
+/** The values of a JSON object of keys (SUPABASE_SECRET_KEYS' shape), read once. */
+const keySets = new Map<string, string[]>();
+function keysIn(variable: string): string[] {
+  let keys = keySets.get(variable);
+  if (keys === undefined) {
+    try {
+      keys = Object.values(JSON.parse(Deno.env.get(variable) ?? "{}")).map(String);
+    } catch {
+      keys = [];
+    }
+    keySets.set(variable, keys);
+  }
+  return keys;
+}
+
+function oneOf(token: string, variable: string): boolean {
+  return token.startsWith("sb_") && keysIn(variable).some((key) => sameSecret(token, key));
+}
+
 /** Identify the caller of a request (verifying the parts the gateway does not). */
 export function identify(req: Request, verifiedByGateway: boolean): Caller {
   const jobSecret = Deno.env.get("JOB_SECRET");
@@ -45,8 +67,11 @@ export function identify(req: Request, verifiedByGateway: boolean): Caller {
     }
     return { kind: "job" };
   }
-  const token = req.headers.get("authorization")?.match(/^Bearer\s+(\S+)$/i)?.[1];
+  const token = req.headers.get("authorization")?.match(/^Bearer\s+(\S+)$/i)?.[1] ??
+    req.headers.get("apikey") ?? undefined;
   if (!token) return { kind: "anon" };
+  if (oneOf(token, "SUPABASE_SECRET_KEYS")) return { kind: "service" };
+  if (oneOf(token, "SUPABASE_PUBLISHABLE_KEYS")) return { kind: "anon" };
   // Scheduled jobs (pg_cron through net.http_post) send the job secret from Vault as a bearer.
   if (jobSecret && sameSecret(token, jobSecret)) return { kind: "job" };
   const serviceKey = Deno.env.get("SUPABASE_SERVICE_ROLE_KEY") ?? "";

@@ -3,7 +3,8 @@
  * Access-Control-Allow-Origin header, so the browser blocks the response; unset means no CORS.
  */
 
-const ALLOWED_HEADERS = "authorization, x-client-info, apikey, content-type, x-job-secret";
+const ALLOWED_HEADERS =
+  "authorization, x-client-info, apikey, content-type, x-job-secret, x-api-key, idempotency-key";
 
 export function corsHeaders(req: Request): Record<string, string> {
   const allowed = (Deno.env.get("ALLOWED_ORIGINS") ?? "").split(",").map((o) => o.trim())

@@ -1,7 +1,7 @@
 /**
  * The middleware against a real Postgres (SUPABASE_DB_URL, with the monitoring app's
  * migrations applied): run by tests/core/test_shared_middleware.py, which sets the database
- * up and passes JOB_SECRET, SUPABASE_SERVICE_ROLE_KEY and ALLOWED_ORIGINS.
+ * up and passes JOB_SECRET, SUPABASE_SERVICE_ROLE_KEY, the new API keys and ALLOWED_ORIGINS.
  */
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
 import { db } from "./db.ts";
@@ -109,6 +109,30 @@ Deno.test("jobs authenticate with the job secret; a wrong one is refused", async
     headers: { authorization: `Bearer ${Deno.env.get("SUPABASE_SERVICE_ROLE_KEY")}` },
   });
   assertEquals(service.status, 403);
+  await settled();
+});
+
+Deno.test("the new API keys: a secret key is the service, a publishable key is anonymous", async () => {
+  const handler = handle(
+    await functionWith({ name: "keys", verifyJwt: false }),
+    { callers: ["anon", "service"] },
+    (_req, ctx) => json(200, { kind: ctx.caller.kind }),
+    collect,
+  );
+  const secret: string = JSON.parse(Deno.env.get("SUPABASE_SECRET_KEYS")!).default;
+  const publishable: string = JSON.parse(Deno.env.get("SUPABASE_PUBLISHABLE_KEYS")!).default;
+  const kinds = [];
+  for (
+    const headers of <Record<string, string>[]> [
+      { authorization: `Bearer ${secret}` },
+      { apikey: secret },
+      { authorization: `Bearer ${publishable}`, apikey: publishable },
+      { authorization: `Bearer ${secret.slice(0, -1)}x` }, // a near miss is no key
+    ]
+  ) {
+    kinds.push((await call(handler, { headers })).body.kind);
+  }
+  assertEquals(kinds, ["service", "service", "anon", "anon"]);
   await settled();
 });
 

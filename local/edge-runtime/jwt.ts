@@ -1,26 +1,82 @@
-/** HS256 verification of the `Authorization: Bearer` JWT, as Supabase's gateway does it. */
-import { errors, jwtVerify } from "jose";
+/**
+ * The gateway's check of a request's credentials, as Supabase's does it for a function with
+ * `verify_jwt`:
+ *
+ * - a JWT in `Authorization: Bearer`, verified by its `alg` ("hybrid"): HS256 with the legacy
+ *   JWT secret, ES256 / RS256 with the project's signing keys (the JWKS served at
+ *   `/auth/v1/.well-known/jwks.json`); any other `alg`, `none` included, is refused;
+ * - or one of the project's new API keys (`sb_publishable_…`, `sb_secret_…`), as the bearer or
+ *   in the `apikey` header: not JWTs, compared in constant time.
+ */
+import { createLocalJWKSet, decodeProtectedHeader, errors, type JWTPayload, jwtVerify } from "jose";
 import { HttpError } from "./http.ts";
 
-export class JwtVerifier {
-  #key: Uint8Array;
+export interface JsonWebKeySet {
+  keys: Record<string, unknown>[];
+}
 
-  constructor(secret: string) {
-    this.#key = new TextEncoder().encode(secret);
+const ASYMMETRIC = ["ES256", "RS256"];
+
+function invalid(reason = "Invalid JWT"): HttpError {
+  return new HttpError(401, reason, "UNAUTHORIZED_INVALID_JWT_FORMAT");
+}
+
+/** Equal strings in constant time over their digests (lengths do not leak either). */
+async function sameKey(a: string, b: string): Promise<boolean> {
+  const digest = async (v: string) =>
+    new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(v)));
+  const [x, y] = await Promise.all([digest(a), digest(b)]);
+  let differ = 0;
+  for (let i = 0; i < x.length; i++) differ |= x[i] ^ y[i];
+  return differ === 0;
+}
+
+export class JwtVerifier {
+  #secret: Uint8Array;
+  #jwks: ReturnType<typeof createLocalJWKSet>;
+  #apiKeys: string[];
+
+  constructor(secret: string, jwks: JsonWebKeySet, apiKeys: string[]) {
+    this.#secret = new TextEncoder().encode(secret);
+    this.#jwks = createLocalJWKSet(jwks as Parameters<typeof createLocalJWKSet>[0]);
+    this.#apiKeys = apiKeys;
   }
 
-  /** The verified claims, or an HttpError 401 that says what is wrong. */
-  async verify(authorization: string | null): Promise<Record<string, unknown>> {
-    const match = authorization?.match(/^Bearer\s+(\S+)$/i);
-    if (!match) {
+  async #isApiKey(value: string): Promise<boolean> {
+    if (!value.startsWith("sb_")) return false;
+    const matches = await Promise.all(this.#apiKeys.map((key) => sameKey(value, key)));
+    return matches.includes(true);
+  }
+
+  /** Resolves when the request may reach the function; else an HttpError 401 saying why. */
+  async verify(authorization: string | null, apikey: string | null): Promise<void> {
+    const bearer = authorization?.match(/^Bearer\s+(\S+)$/i)?.[1];
+    if (bearer === undefined) {
+      if (apikey !== null && await this.#isApiKey(apikey)) return;
       throw new HttpError(401, "Missing authorization header", "UNAUTHORIZED_NO_AUTH_HEADER");
     }
+    if (await this.#isApiKey(bearer)) return;
+    await this.claims(bearer);
+  }
+
+  /** The verified claims of a JWT. */
+  async claims(token: string): Promise<JWTPayload> {
+    let alg: string | undefined;
     try {
-      const { payload } = await jwtVerify(match[1], this.#key, { algorithms: ["HS256"] });
-      return payload as Record<string, unknown>;
-    } catch (err) {
-      const reason = err instanceof errors.JWTExpired ? "JWT expired" : "Invalid JWT";
-      throw new HttpError(401, reason, "UNAUTHORIZED_INVALID_JWT_FORMAT");
+      alg = decodeProtectedHeader(token).alg;
+    } catch {
+      throw invalid();
     }
+    try {
+      if (alg === "HS256") {
+        return (await jwtVerify(token, this.#secret, { algorithms: ["HS256"] })).payload;
+      }
+      if (alg !== undefined && ASYMMETRIC.includes(alg)) {
+        return (await jwtVerify(token, this.#jwks, { algorithms: ASYMMETRIC })).payload;
+      }
+    } catch (err) {
+      throw invalid(err instanceof errors.JWTExpired ? "JWT expired" : "Invalid JWT");
+    }
+    throw invalid();
   }
 }

@@ -1,7 +1,9 @@
 /**
  * The local edge runtime: Supabase's function gateway and the Management API subset on one port.
  *
- *   /functions/v1/<slug>[/...]  invoke the newest version (JWT checked when verify_jwt)
+ *   /functions/v1/<slug>[/...]  invoke the newest version (credentials checked when verify_jwt,
+ *                               never on a CORS preflight: browsers send those without them)
+ *   /auth/v1/.well-known/jwks.json  the public keys users' JWTs are signed with
  *   /v1/projects/{ref}/...      Management API subset (see management.ts)
  *   /_internal/health           liveness, for `supastack local up` and status
  */
@@ -17,6 +19,24 @@ import { ProjectConfigStore } from "./project_config.ts";
 import { SecretStore } from "./secrets.ts";
 
 const FUNCTION_PREFIX = "/functions/v1/";
+/** Supabase's request idle timeout: no response started within it, the gateway answers 504. */
+const REQUEST_IDLE_TIMEOUT_MS = 150_000;
+
+/** The handler's response, or a 504 once `ms` pass without one (the handler runs on). */
+async function withinIdleTimeout(response: Promise<Response>, ms: number): Promise<Response> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new HttpError(504, "Request idle timeout", "REQUEST_IDLE_TIMEOUT")),
+      ms,
+    );
+  });
+  try {
+    return await Promise.race([response, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 /** origin, path and query of a request URL, split without a URL object (hot path). */
 function splitUrl(href: string): { origin: string; path: string; search: string } {
@@ -74,7 +94,11 @@ export async function startRuntime(config: RuntimeConfig): Promise<Runtime> {
   };
   const drainTimer = setInterval(() => drains.flush(), 1000);
   const handlers = new HandlerCache((fn) => functions.entrypoint(fn));
-  const jwt = new JwtVerifier(config.jwtSecret);
+  const apiKeys = ["SUPABASE_PUBLISHABLE_KEYS", "SUPABASE_SECRET_KEYS"].flatMap((name) =>
+    Object.values(JSON.parse(config.functionEnv[name] ?? "{}")) as string[]
+  );
+  const jwt = new JwtVerifier(config.jwtSecret, config.jwks, apiKeys);
+  const idleTimeoutMs = config.requestIdleTimeoutMs ?? REQUEST_IDLE_TIMEOUT_MS;
   // Request ids: unique per runtime boot, cheap (a UUID per request costs throughput).
   const bootId = crypto.randomUUID().slice(0, 8);
   let invocations = 0;
@@ -100,7 +124,10 @@ export async function startRuntime(config: RuntimeConfig): Promise<Runtime> {
     let error: string | undefined;
     try {
       if (!fn) throw new HttpError(404, "Requested function was not found", "NOT_FOUND");
-      if (fn.verify_jwt) await jwt.verify(req.headers.get("authorization"));
+      // Supabase's gateway lets a CORS preflight through: the function's CORS answers it
+      if (fn.verify_jwt && req.method !== "OPTIONS") {
+        await jwt.verify(req.headers.get("authorization"), req.headers.get("apikey"));
+      }
       let handler;
       try {
         handler = await handlers.get(fn, secrets.generation);
@@ -109,11 +136,17 @@ export async function startRuntime(config: RuntimeConfig): Promise<Runtime> {
         throw new HttpError(503, "Function failed to boot (see the runtime log)", "BOOT_ERROR");
       }
       try {
-        response = await handler(atFunctionPath(req, `${url.origin}/${slug}${rest}${url.search}`));
+        response = await withinIdleTimeout(
+          Promise.resolve(
+            handler(atFunctionPath(req, `${url.origin}/${slug}${rest}${url.search}`)),
+          ),
+          idleTimeoutMs,
+        );
         if (!(response instanceof Response)) {
           throw new Error("the handler did not return a Response");
         }
       } catch (err) {
+        if (err instanceof HttpError) throw err;
         error = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
         throw new HttpError(
           500,
@@ -149,6 +182,7 @@ export async function startRuntime(config: RuntimeConfig): Promise<Runtime> {
         return await handleManagement(req, new URL(req.url), management);
       }
       if (url.path === "/_internal/health") return json(200, { status: "healthy" });
+      if (url.path === "/auth/v1/.well-known/jwks.json") return json(200, config.jwks);
       return json(404, { message: "Not found" });
     } catch (err) {
       if (err instanceof HttpError) return err.toResponse();

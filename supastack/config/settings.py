@@ -27,7 +27,17 @@ NAMESPACE = "supastack"
 
 #: Keys whose values must be Pulumi secrets (``pulumi config set --secret``).
 SECRET_KEYS = frozenset(
-    {"dbPassword", "accessToken", "secretValues", "anonKey", "serviceRoleKey", "jwtSecret"}
+    {
+        "dbPassword",
+        "accessToken",
+        "secretValues",
+        "anonKey",
+        "serviceRoleKey",
+        "jwtSecret",
+        "publishableKey",
+        "secretKey",
+        "jwtSigningKey",
+    }
 )
 
 _DURATION = re.compile(r"^[0-9]+(us|ms|s|min|h|d)?$")

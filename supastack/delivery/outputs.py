@@ -80,7 +80,14 @@ class StackOutputs(_Output):
     anon_key: str | None = Field(default=None, repr=False)
     service_role_key: str | None = Field(default=None, repr=False)
     jwt_secret: str | None = Field(default=None, repr=False)
-    """Signs a fresh user's token for the ``user`` probes of ``verify:``."""
+    """The legacy HS256 secret: signs a fresh user's token for the ``user`` probes of
+    ``verify:`` where no signing key is given."""
+    publishable_key: str | None = Field(default=None, repr=False)
+    """``sb_publishable_…``: the anonymous probes' key where set (else the anon key)."""
+    secret_key: str | None = Field(default=None, repr=False)
+    """``sb_secret_…``: the service probes' key where set (else the service role key)."""
+    jwt_signing_key: str | None = Field(default=None, repr=False)
+    """A private JWK the project's Auth trusts (ES256): signs the ``user`` probes' token."""
     management_api: ManagementApiOutput
     functions: dict[str, FunctionOutput] = Field(default_factory=dict)
     migrations: dict[str, list[MigrationOutput]] = Field(default_factory=dict)

@@ -133,7 +133,8 @@ def _functions(out: StackOutputs) -> Iterator[Check]:
                 )
             # with the anon key (a valid JWT, no rights): the function itself answers, and
             # refuses, without doing anything
-            headers = {"Authorization": f"Bearer {out.anon_key}"} if out.anon_key else {}
+            anon = out.publishable_key or out.anon_key
+            headers = {"Authorization": f"Bearer {anon}"} if anon else {}
             answered = client.post(fn.url, json={}, headers=headers)
             yield Check(
                 f"function {slug} answers",
@@ -211,9 +212,9 @@ def _verify(out: StackOutputs) -> Iterator[Check]:
         return
     callers = {probe.caller for spec in out.verify.values() for probe in spec.http}
     credentials = {
-        "anon": out.anon_key,
-        "service": out.service_role_key,
-        "user": verify.user_token(out.jwt_secret) if out.jwt_secret else None,
+        "anon": out.publishable_key or out.anon_key,
+        "service": out.secret_key or out.service_role_key,
+        "user": verify.user_token(signing_key=out.jwt_signing_key, jwt_secret=out.jwt_secret),
         # the job secret the scheduled jobs send, from Vault, where the stack keeps it
         "job": vault.read_secret(out.database_url, "JOB_SECRET") if "job" in callers else None,
     }

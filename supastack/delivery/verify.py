@@ -33,7 +33,7 @@ from pydantic import Field, model_validator
 
 from supastack.config.models import ConfigModel
 from supastack.database import sqltext
-from supastack.local.credentials import sign_jwt
+from supastack.local.credentials import sign_jwt, sign_with_key
 
 
 class SqlExpect(ConfigModel):
@@ -200,11 +200,19 @@ def _answer_problem(answer: httpx.Response, expect: HttpExpect) -> tuple[bool, s
     return (not missing), (f"missing keys {missing}" if missing else "")
 
 
-def user_token(jwt_secret: str, lifetime_s: int = 300) -> str:
-    """A short-lived HS256 token for a fresh signed-in user (role authenticated)."""
+def user_token(
+    *, signing_key: str | None, jwt_secret: str | None, lifetime_s: int = 300
+) -> str | None:
+    """A short-lived token for a fresh signed-in user (role authenticated): signed with the
+    signing key (ES256) where the stack gives one, else with the legacy secret (HS256); None
+    when it gives neither (the ``user`` probes then fail, saying so)."""
     now = int(time.time())
     claims: dict[str, object] = {
         "role": "authenticated", "sub": str(uuid.uuid4()), "aud": "authenticated",
         "iat": now, "exp": now + lifetime_s,
     }  # fmt: skip
-    return sign_jwt(jwt_secret, claims)
+    if signing_key:
+        return sign_with_key(signing_key, claims, lifetime_s)
+    if jwt_secret:
+        return sign_jwt(jwt_secret, claims)
+    return None

@@ -1,9 +1,11 @@
 """The local environment's generated credentials.
 
-Like ``supabase start``, the local target has its own JWT secret and the matching ``anon`` and
-``service_role`` keys (HS256 JWTs whose ``role`` claim selects the Postgres role), plus a
-Management API access token, the database passwords and the Vault key. They are generated once,
-kept in the state directory (mode 0600, git-ignored), and never printed: ``repr`` hides them.
+Like a Supabase project, the local target has a legacy JWT secret with the matching ``anon``
+and ``service_role`` keys (HS256 JWTs whose ``role`` claim selects the Postgres role), an
+asymmetric signing key for users' tokens (ES256, its public half served as a JWKS), the new API
+keys (``sb_publishable_…``, ``sb_secret_…``), a Management API access token, the database
+passwords and the Vault key. They are generated once, kept in the state directory (mode 0600,
+git-ignored), and never printed: ``repr`` hides them.
 """
 
 from __future__ import annotations
@@ -11,10 +13,13 @@ from __future__ import annotations
 import json
 import secrets
 import time
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import jwt
+from cryptography.hazmat.primitives.asymmetric import ec
+from jwt.algorithms import ECAlgorithm
 
 from supastack.errors import SupastackError
 from supastack.private_files import write_private
@@ -24,10 +29,45 @@ LOCAL_PROJECT_REF = "local"
 TEN_YEARS = 10 * 365 * 24 * 3600
 
 
-def sign_jwt(secret: str, claims: dict[str, object]) -> str:
-    """An HS256 JWT as Supabase issues them (used for API keys and test users)."""
+def sign_jwt(secret: str, claims: Mapping[str, object]) -> str:
+    """An HS256 JWT signed with the legacy secret (the anon and service_role keys, and users'
+    tokens on projects that have not moved to signing keys)."""
     now = int(time.time())
     return jwt.encode({"iat": now, "exp": now + TEN_YEARS, **claims}, secret, algorithm="HS256")
+
+
+def new_signing_key() -> str:
+    """A private ES256 JWK (P-256) with a key id, as JSON: Supabase's asymmetric signing key."""
+    key = json.loads(ECAlgorithm.to_jwk(ec.generate_private_key(ec.SECP256R1())))
+    return json.dumps({**key, "kid": secrets.token_hex(8), "alg": "ES256", "use": "sig"})
+
+
+def sign_with_key(
+    signing_key: str, claims: Mapping[str, object], lifetime_s: int = TEN_YEARS
+) -> str:
+    """A JWT signed with a private JWK (``kid`` in its header, as Supabase Auth issues them)."""
+    jwk = json.loads(signing_key)
+    private = ECAlgorithm.from_jwk(signing_key)
+    if not isinstance(private, ec.EllipticCurvePrivateKey):
+        raise SupastackError("the signing key is a public key; signing needs the private JWK")
+    now = int(time.time())
+    return jwt.encode(
+        {"iat": now, "exp": now + lifetime_s, **claims},
+        private,
+        algorithm=jwk["alg"],
+        headers={"kid": jwk["kid"]},
+    )
+
+
+def public_jwks(signing_key: str) -> dict[str, object]:
+    """The JWKS a project publishes at ``/auth/v1/.well-known/jwks.json``: public halves only."""
+    jwk = json.loads(signing_key)
+    public = {k: jwk[k] for k in ("kty", "crv", "x", "y", "kid", "alg", "use")}
+    return {"keys": [public]}
+
+
+def _api_key(kind: str) -> str:
+    return f"sb_{kind}_{secrets.token_urlsafe(24)}"
 
 
 @dataclass(frozen=True)
@@ -43,6 +83,14 @@ class LocalCredentials:
     access_token: str = field(repr=False)
     redis_password: str = field(default_factory=lambda: secrets.token_urlsafe(24), repr=False)
     """The local Redis's (state from before it existed gets one on its next load)."""
+    signing_key: str = field(default_factory=new_signing_key, repr=False)
+    """The private ES256 JWK users' tokens are signed with (the JWKS serves its public half)."""
+    publishable_key: str = field(default_factory=lambda: _api_key("publishable"), repr=False)
+    secret_key: str = field(default_factory=lambda: _api_key("secret"), repr=False)
+
+    def user_token(self, claims: Mapping[str, object], lifetime_s: int = TEN_YEARS) -> str:
+        """A user's token as the project's Auth signs it now: ES256 with the signing key."""
+        return sign_with_key(self.signing_key, claims, lifetime_s)
 
     @classmethod
     def generate(cls) -> LocalCredentials:
@@ -72,8 +120,8 @@ class LocalCredentials:
                 f"{path}: unreadable local credentials (stale state?); "
                 "run `supastack local reset` and `supastack local up`"
             ) from None
-        if "redis_password" not in data:
-            loaded.save(path)  # keep the password it was just given
+        if {"redis_password", "signing_key", "secret_key"} - set(data):
+            loaded.save(path)  # keep what it was just given (state from before those existed)
         return loaded
 
     def save(self, path: Path) -> None:

@@ -19,7 +19,7 @@ import httpx
 
 from supastack.errors import SupastackError
 from supastack.local import system
-from supastack.local.credentials import LocalCredentials
+from supastack.local.credentials import LocalCredentials, public_jwks
 from supastack.local.paths import DENO_DIR, RUNTIME_SOURCE, StatePaths
 from supastack.private_files import write_private
 
@@ -35,6 +35,9 @@ class EdgeRuntime:
     port: int
     db_port: int
     credentials: LocalCredentials = field(repr=False)
+    request_idle_timeout_s: float = 150.0
+    """Supabase's request idle timeout: a function that has not started its response by then
+    gets the caller a 504 from the gateway."""
 
     @property
     def url(self) -> str:
@@ -47,6 +50,10 @@ class EdgeRuntime:
             "SUPABASE_URL": self.url,
             "SUPABASE_ANON_KEY": creds.anon_key,
             "SUPABASE_SERVICE_ROLE_KEY": creds.service_role_key,
+            # the new API keys and the signing keys' JWKS, in the shapes Supabase gives them
+            "SUPABASE_PUBLISHABLE_KEYS": json.dumps({"default": creds.publishable_key}),
+            "SUPABASE_SECRET_KEYS": json.dumps({"default": creds.secret_key}),
+            "SUPABASE_JWKS": json.dumps(public_jwks(creds.signing_key)),
             # The runtime forwards log lines to the drains itself; the middleware stands aside.
             "SUPASTACK_EDGE_RUNTIME": "local",
             "SUPABASE_DB_URL": (
@@ -81,6 +88,8 @@ class EdgeRuntime:
             "projectRef": self.credentials.project_ref,
             "accessToken": self.credentials.access_token,
             "jwtSecret": self.credentials.jwt_secret,
+            "jwks": public_jwks(self.credentials.signing_key),
+            "requestIdleTimeoutMs": int(self.request_idle_timeout_s * 1000),
             "functionEnv": self.function_env(),
         }
         write_private(self.paths.runtime_config, json.dumps(config))

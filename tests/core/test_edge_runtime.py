@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
+import dataclasses
 import hashlib
 import json
 import select
@@ -11,10 +12,11 @@ import socket
 import uuid
 
 import httpx
+import jwt as pyjwt
 import pytest
 
 from supastack.local import system
-from supastack.local.credentials import sign_jwt
+from supastack.local.credentials import new_signing_key, sign_jwt, sign_with_key
 from tests.conftest import Services, wait_until
 
 HELLO = """
@@ -164,6 +166,67 @@ def test_verify_jwt_refuses_missing_and_bad_tokens(services: Services) -> None:
     for key in (creds.anon_key, creds.service_role_key):
         ok = invoke(services, name, headers={"Authorization": f"Bearer {key}"})
         assert ok.status_code == 200
+
+
+def test_the_gateway_verifies_user_tokens_by_their_alg_hs256_or_the_signing_keys(
+    services: Services,
+) -> None:
+    name = slug()
+    assert deploy(services, name, {"index.ts": HELLO % "x"}, verify_jwt=True).status_code == 201
+    creds = services.credentials
+    user = {"role": "authenticated", "sub": str(uuid.uuid4())}
+
+    def status(token: str) -> int:
+        return invoke(services, name, headers={"Authorization": f"Bearer {token}"}).status_code
+
+    assert status(creds.user_token(user)) == 200  # ES256, the project's signing key
+    assert status(sign_jwt(creds.jwt_secret, user)) == 200  # HS256, the legacy secret
+    assert status(sign_with_key(new_signing_key(), user)) == 401  # a key the project never had
+    assert status(creds.user_token(user, lifetime_s=-10)) == 401  # expired
+    unsigned = pyjwt.encode(user, key="", algorithm="none")
+    assert status(unsigned) == 401
+    jwks = httpx.get(f"{services.runtime_url}/auth/v1/.well-known/jwks.json").json()
+    assert [k["kid"] for k in jwks["keys"]] == [json.loads(creds.signing_key)["kid"]]
+    assert all("d" not in key for key in jwks["keys"])  # public halves only
+
+
+def test_the_gateway_takes_the_new_api_keys_as_bearer_or_apikey(services: Services) -> None:
+    name = slug()
+    assert deploy(services, name, {"index.ts": HELLO % "x"}, verify_jwt=True).status_code == 201
+    creds = services.credentials
+    for key in (creds.publishable_key, creds.secret_key):
+        assert invoke(services, name, headers={"Authorization": f"Bearer {key}"}).status_code == 200
+        assert invoke(services, name, headers={"apikey": key}).status_code == 200
+    for guess in (f"sb_secret_{'x' * 32}", creds.secret_key[:-1]):
+        assert invoke(services, name, headers={"apikey": guess}).status_code == 401
+    env = invoke(services, slug_with_env(services)).json()
+    assert json.loads(env["SUPABASE_SECRET_KEYS"]) == {"default": creds.secret_key}
+    assert json.loads(env["SUPABASE_PUBLISHABLE_KEYS"]) == {"default": creds.publishable_key}
+    assert (
+        json.loads(env["SUPABASE_JWKS"])["keys"][0]["kid"] == json.loads(creds.signing_key)["kid"]
+    )
+
+
+def slug_with_env(services: Services) -> str:
+    """A function answering the new keys' variables as the runtime gives them."""
+    name = slug()
+    source = (
+        "Deno.serve(() => Response.json(Object.fromEntries(['SUPABASE_SECRET_KEYS', "
+        "'SUPABASE_PUBLISHABLE_KEYS', 'SUPABASE_JWKS'].map((k) => [k, Deno.env.get(k)]))));"
+    )
+    assert deploy(services, name, {"index.ts": source}).status_code == 201
+    return name
+
+
+def test_a_cors_preflight_reaches_the_function_without_credentials(services: Services) -> None:
+    name = slug()
+    assert deploy(services, name, {"index.ts": HELLO % "x"}, verify_jwt=True).status_code == 201
+    preflight = invoke(services, name, method="OPTIONS", headers={
+        "Origin": "https://app.example", "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "authorization, x-client-info, apikey, content-type",
+    })  # fmt: skip
+    assert preflight.status_code == 200 and preflight.json()["method"] == "OPTIONS"
+    assert invoke(services, name, method="POST").status_code == 401  # the request itself is not
 
 
 def test_redeploy_creates_a_new_version_and_serves_it(services: Services) -> None:
@@ -353,6 +416,25 @@ def test_functions_survive_a_runtime_restart(services: Services) -> None:
     runtime.stop()
     runtime.start(system.ensure_deno())
     assert invoke(services, name).json()["hello"] == "persisted"
+
+
+def test_a_function_that_never_answers_gets_the_gateways_504(services: Services) -> None:
+    """Supabase's request idle timeout (150 s), here shortened to 1 s for the test."""
+    name = slug()
+    hanging = "Deno.serve(() => new Promise<Response>(() => {}));"
+    assert deploy(services, name, {"index.ts": hanging}).status_code == 201
+    runtime = services.env.runtime(services.credentials)
+    runtime.stop()
+    impatient = dataclasses.replace(runtime, request_idle_timeout_s=1)
+    impatient.start(system.ensure_deno())
+    try:
+        answer = invoke(services, name)
+        assert (answer.status_code, answer.json()) == (
+            504, {"code": "REQUEST_IDLE_TIMEOUT", "message": "Request idle timeout"})  # fmt: skip
+        assert invoke(services, "nope").status_code == 404  # the runtime serves on
+    finally:
+        impatient.stop()
+        runtime.start(system.ensure_deno())
 
 
 def _deploy_request_head(services: Services, extra: str) -> bytes:

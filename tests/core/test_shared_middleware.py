@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import subprocess
@@ -23,6 +24,10 @@ def test_shared_middleware_deno_tests(monitoring: Database, tmp_path: Path) -> N
         "SUPABASE_DB_URL": monitoring.url,
         "JOB_SECRET": secrets.token_urlsafe(16),
         "SUPABASE_SERVICE_ROLE_KEY": secrets.token_urlsafe(16),
+        "SUPABASE_SECRET_KEYS": json.dumps({"default": f"sb_secret_{secrets.token_urlsafe(16)}"}),
+        "SUPABASE_PUBLISHABLE_KEYS": json.dumps(
+            {"default": f"sb_publishable_{secrets.token_urlsafe(16)}"}
+        ),
         "ALLOWED_ORIGINS": "https://app.example,https://admin.example",
     }
     result = subprocess.run(
