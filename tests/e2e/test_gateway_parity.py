@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from applier.engine import deploy
+from supastack.local import system
 from supastack.local.credentials import sign_jwt
 from supastack.local.paths import DENO_DIR
 from supastack.local.system import DENO_BIN
@@ -42,6 +43,7 @@ def _invoke(stack: Services, cases: list[dict[str, str]]) -> dict[str, dict[str,
         "PATH": os.environ["PATH"], "HOME": str(stack.env.state_dir), "DENO_DIR": str(DENO_DIR),
         "NO_COLOR": "1", "SUPABASE_URL": stack.runtime_url, "FUNCTION": FUNCTION,
         "CASES": json.dumps(cases),
+        **system.network_env(),  # supabase-js is fetched from npm on a clean machine
     }  # fmt: skip
     ran = subprocess.run(
         [str(DENO_BIN), "run", "--frozen", f"--lock={CLIENT / 'deno.lock'}",

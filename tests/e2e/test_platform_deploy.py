@@ -44,7 +44,8 @@ def test_the_local_stack_deploys_to_a_fresh_target(fresh: Services, deployment: 
         ).fetchone()
         evaluated = conn.execute("select monitoring.evaluate_alerts()").fetchone()
     assert job == ("* * * * *", True)
-    assert deployment.outputs["exposedSchemas"] == ["public", "events", "personalized"]  # api:
+    assert deployment.outputs["exposedSchemas"] == [  # the apps with `api: true`, in order
+        "public", "events", "personalized", "observai", "billing"]  # fmt: skip
     assert rls == (True,)
     assert evaluated == (len(applied_of(mocks, "alerts:AlertRule")),)  # every rule ran
 

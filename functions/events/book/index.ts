@@ -11,7 +11,7 @@
 import { db, field, HttpError, inBackground, json, readJson, serve } from "../../_shared/mod.ts";
 import { sendEmail } from "../_lib/email.ts";
 import { eventsError } from "../_lib/errors.ts";
-import { stripe } from "../_lib/stripe.ts";
+import { stripe } from "../../_shared/stripe.ts";
 
 const METHODS = ["stripe", "twint", "none"];
 

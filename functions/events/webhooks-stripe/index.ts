@@ -5,34 +5,13 @@
  * (events.apply_stripe_event records it with its effect); a replayed id answers 200 so Stripe
  * stops retrying. PaymentIntent success confirms the registration, failure releases its seat.
  */
-import { db, HttpError, json, serve } from "../../_shared/mod.ts";
-import {
-  cryptoProvider,
-  SIGNATURE_TOLERANCE_S,
-  Stripe,
-  stripe,
-  webhookSecret,
-} from "../_lib/stripe.ts";
+import { db, json, serve } from "../../_shared/mod.ts";
+import { verifiedEvent } from "../../_shared/stripe.ts";
 
 const HANDLED = ["payment_intent.succeeded", "payment_intent.payment_failed"];
 
 serve(import.meta.url, { callers: ["anon"] }, async (req) => {
-  const signature = req.headers.get("stripe-signature");
-  if (!signature) throw new HttpError(400, "BAD_SIGNATURE", "Stripe-Signature header missing");
-  const payload = await req.text();
-  let event: Stripe.Event;
-  try {
-    event = await stripe().webhooks.constructEventAsync(
-      payload,
-      signature,
-      webhookSecret(),
-      SIGNATURE_TOLERANCE_S,
-      cryptoProvider,
-    );
-  } catch (err) {
-    if (err instanceof HttpError) throw err;
-    throw new HttpError(400, "BAD_SIGNATURE", "The Stripe-Signature does not verify");
-  }
+  const { event } = await verifiedEvent(req);
   const intent = HANDLED.includes(event.type)
     ? (event.data.object as { id?: string }).id ?? null
     : null;

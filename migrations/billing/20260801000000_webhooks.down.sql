@@ -1,0 +1,11 @@
+drop function billing.webhook_health(interval);
+drop function billing.requeue_dead_letter(bigint);
+drop function billing.process_jobs(integer, interval);
+drop function billing.backoff(integer);
+drop function billing.apply_event(text);
+drop function billing.receive_event(jsonb);
+drop table billing.subscriptions;
+drop table billing.webhook_dead_letters;
+drop table billing.webhook_deliveries;
+drop table billing.batch_jobs;
+drop table billing.webhook_events;
