@@ -1,7 +1,7 @@
 drop function billing.webhook_health(interval);
 drop function billing.requeue_dead_letter(bigint);
 drop function billing.process_jobs(integer, interval);
-drop function billing.backoff(integer);
+drop function billing.backoff(bigint);
 drop function billing.apply_event(text);
 drop function billing.receive_event(jsonb);
 drop table billing.subscriptions;

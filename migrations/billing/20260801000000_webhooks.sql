@@ -21,8 +21,8 @@ create table billing.batch_jobs (
   kind text not null check (kind in ('stripe_event')),
   event_id text references billing.webhook_events on delete cascade,
   status text not null default 'queued' check (status in ('queued', 'running', 'done', 'dead')),
-  attempts integer not null default 0,
-  max_attempts integer not null default 5 check (max_attempts between 1 and 20),
+  attempts bigint not null default 0,
+  max_attempts bigint not null default 5 check (max_attempts between 1 and 20),
   next_attempt_at timestamptz not null default now(),
   -- a running job whose lease passed (its processor died) is taken again
   leased_until timestamptz,
@@ -37,7 +37,7 @@ create index batch_jobs_due on billing.batch_jobs (next_attempt_at) where status
 create table billing.webhook_deliveries (
   id bigint generated always as identity primary key,
   job_id bigint not null references billing.batch_jobs on delete cascade,
-  attempt integer not null,
+  attempt bigint not null,
   started_at timestamptz not null,
   finished_at timestamptz not null default clock_timestamp(),
   outcome text not null check (outcome in ('succeeded', 'failed')),
@@ -49,7 +49,7 @@ create index webhook_deliveries_by_job on billing.webhook_deliveries (job_id, at
 create table billing.webhook_dead_letters (
   job_id bigint primary key references billing.batch_jobs on delete cascade,
   event_id text references billing.webhook_events on delete cascade,
-  attempts integer not null,
+  attempts bigint not null,
   last_error text,
   dead_at timestamptz not null default now(),
   requeued_at timestamptz
@@ -140,7 +140,7 @@ end
 $$;
 
 -- The delay before attempt n + 1 after n failures: 30 s doubling, at most an hour.
-create function billing.backoff(failures integer) returns interval
+create function billing.backoff(failures bigint) returns interval
 language sql immutable set search_path = '' as $$
   select least(interval '30 seconds' * power(2, greatest(failures - 1, 0)), interval '1 hour')
 $$;
