@@ -47,18 +47,30 @@ language sql stable set search_path = '' as $$
     'createdAt', d.created_at, 'updatedAt', d.updated_at)
 $$;
 
-create function observai.list_alerts(
-  key_digest bytea, user_id uuid, organization text
-) returns jsonb language plpgsql security definer set search_path = '' as $$
+-- The organization a reader (an API key with the read scope, or a member) reads.
+create function observai.reader(key_digest bytea, user_id uuid, organization text) returns uuid
+language plpgsql security definer set search_path = '' as $$
 declare
   caller observai.principal := observai.authorize(key_digest, user_id, organization);
 begin
   if not caller.can_read then
     raise exception 'this caller may not read' using errcode = 'OA403';
   end if;
+  return caller.organization_id;
+end
+$$;
+revoke execute on function observai.reader(bytea, uuid, text) from public;
+grant execute on function observai.reader(bytea, uuid, text) to service_role;
+
+create function observai.list_alerts(
+  key_digest bytea, user_id uuid, organization text
+) returns jsonb language plpgsql security definer set search_path = '' as $$
+declare
+  reading uuid := observai.reader(key_digest, user_id, organization);
+begin
   return coalesce((select jsonb_agg(observai.alert_json(d) order by d.name)
                      from observai.alert_definitions d
-                    where d.organization_id = caller.organization_id), '[]');
+                    where d.organization_id = reading), '[]');
 end
 $$;
 
@@ -232,21 +244,6 @@ grant execute on function observai.list_alerts(bytea, uuid, text) to service_rol
 grant execute on function observai.save_alert(bytea, uuid, text, uuid, jsonb) to service_role;
 grant execute on function observai.delete_alert(bytea, uuid, text, uuid) to service_role;
 grant execute on function observai.check_alerts() to service_role;
-
--- The organization a reader (an API key with the read scope, or a member) reads.
-create function observai.reader(key_digest bytea, user_id uuid, organization text) returns uuid
-language plpgsql security definer set search_path = '' as $$
-declare
-  caller observai.principal := observai.authorize(key_digest, user_id, organization);
-begin
-  if not caller.can_read then
-    raise exception 'this caller may not read' using errcode = 'OA403';
-  end if;
-  return caller.organization_id;
-end
-$$;
-revoke execute on function observai.reader(bytea, uuid, text) from public;
-grant execute on function observai.reader(bytea, uuid, text) to service_role;
 
 -- The latest minute of each of an organization's series in the last day (metrics-export).
 create function observai.latest_minutes(organization_id uuid)

@@ -457,8 +457,11 @@ def test_two_alert_checks_at_once_notify_once(hub: Hub) -> None:
 
 
 def test_alerts_of_another_organization_are_not_found(hub: Hub) -> None:
-    alert = hub.scalar("select id::text from observai.alert_definitions "
-                       "where organization_id = %s limit 1", hub.a.id)  # fmt: skip
+    alert = hub.scalar(
+        "insert into observai.alert_definitions (organization_id, name, metric, condition, "
+        "threshold, window_length, channel) values (%s, 'private', 'm', 'above', 1, "
+        "'1 minute', %s) returning id::text", hub.a.id, HOOK,
+    )  # fmt: skip
     stranger = hub.user(hub.b.owner)
     for target in (alert, str(uuid.uuid4())):
         for method in ("PATCH", "DELETE"):
