@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
 
-from applier.engine import stack_config
+from applier.engine import Deployment, stack_config
 from tests.conftest import Services, start_services
 
 
@@ -78,3 +79,32 @@ class As:
 class _RolledBackError(Exception):
     def __init__(self, rows: list[tuple[Any, ...]]) -> None:
         self.rows = rows
+
+
+@dataclass
+class DeployedApp:
+    """A deployment on a fresh local target, and what the app tests ask of it."""
+
+    services: Services
+    deployment: Deployment
+
+    @property
+    def url(self) -> str:
+        """Where the functions answer."""
+        return f"{self.services.runtime_url}/functions/v1"
+
+    def rows(self, query: str, *params: object) -> list[tuple[Any, ...]]:
+        """The rows of a statement run as the database owner (committed)."""
+        with self.services.connect() as conn:
+            return conn.execute(query.encode(), params or None).fetchall()
+
+    def scalar(self, query: str, *params: object) -> Any:
+        rows = self.rows(query, *params)
+        return rows[0][0] if rows else None
+
+    def job(self) -> dict[str, str]:
+        """The headers of a scheduled job: the job secret from Vault as the bearer."""
+        secret = self.scalar(
+            "select decrypted_secret from vault.decrypted_secrets where name = 'JOB_SECRET'"
+        )
+        return {"Authorization": f"Bearer {secret}"}

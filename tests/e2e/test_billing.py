@@ -10,46 +10,23 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import pytest
 
-from applier.engine import Deployment, deploy
+from applier.engine import deploy
 from supastack.delivery.outputs import StackOutputs
 from supastack.delivery.smoke import run as run_smoke
 from tests.conftest import Services
-from tests.e2e.conftest import As, local_config
+from tests.e2e.conftest import As, DeployedApp, local_config
 from tests.e2e.stripe_fake import signature
 
 WEBHOOK_SECRET = "whsec_" + uuid.uuid4().hex
 DENIED = "42501"
 
 
-@dataclass
-class Stack:
-    services: Services
-    deployment: Deployment
-
-    @property
-    def url(self) -> str:
-        return f"{self.services.runtime_url}/functions/v1"
-
-    def rows(self, query: str, *params: object) -> list[tuple[Any, ...]]:
-        with self.services.connect() as conn:
-            return conn.execute(query.encode(), params or None).fetchall()
-
-    def scalar(self, query: str, *params: object) -> Any:
-        rows = self.rows(query, *params)
-        return rows[0][0] if rows else None
-
-    def job_headers(self) -> dict[str, str]:
-        secret = self.scalar(
-            "select decrypted_secret from vault.decrypted_secrets where name = 'JOB_SECRET'"
-        )
-        return {"Authorization": f"Bearer {secret}"}
-
+class Stack(DeployedApp):
     def service(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.services.credentials.secret_key}"}
 
@@ -62,7 +39,7 @@ class Stack:
                                    "Content-Type": "application/json"})  # fmt: skip
 
     def process(self) -> dict[str, int]:
-        answer = httpx.post(f"{self.url}/batch-processor", json={}, headers=self.job_headers(),
+        answer = httpx.post(f"{self.url}/batch-processor", json={}, headers=self.job(),
                             timeout=60)  # fmt: skip
         assert answer.status_code == 200, answer.text
         return dict(answer.json())
@@ -236,7 +213,7 @@ def test_the_monitor_and_the_processor_refuse_other_callers(stack: Stack) -> Non
                      timeout=30).status_code == 422  # fmt: skip
     processor = f"{stack.url}/batch-processor"
     assert httpx.post(processor, json={}, headers=anon, timeout=30).status_code == 401
-    assert httpx.post(processor, json={"batchSize": 0}, headers=stack.job_headers(),
+    assert httpx.post(processor, json={"batchSize": 0}, headers=stack.job(),
                       timeout=30).status_code == 422  # fmt: skip
     for table in ("webhook_events", "batch_jobs", "webhook_deliveries", "webhook_dead_letters"):
         assert (

@@ -22,13 +22,13 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from applier.engine import Deployment, deploy
+from applier.engine import deploy
 from supastack.delivery.outputs import StackOutputs
 from supastack.delivery.smoke import run as run_smoke
 from supastack.local.credentials import sign_jwt
 from supastack.local.environment import LocalEnvironment
-from tests.conftest import RecordingServer, Services, start_services, wait_until
-from tests.e2e.conftest import As, local_config
+from tests.conftest import RecordingServer, start_services, wait_until
+from tests.e2e.conftest import As, DeployedApp, local_config
 
 DENIED = "42501"
 HOOK = "observai-hook"
@@ -46,17 +46,11 @@ class Org:
 
 
 @dataclass
-class Hub:
-    services: Services
+class Hub(DeployedApp):
     env: LocalEnvironment
-    deployment: Deployment
     hook: RecordingServer
     a: Org
     b: Org
-
-    @property
-    def url(self) -> str:
-        return f"{self.services.runtime_url}/functions/v1"
 
     def user(self, user: str) -> dict[str, str]:
         token = sign_jwt(self.services.credentials.jwt_secret, {"role": "authenticated",
@@ -65,20 +59,6 @@ class Hub:
 
     def keyed(self, key: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.services.credentials.anon_key}", "x-api-key": key}
-
-    def job(self) -> dict[str, str]:
-        secret = self.scalar(
-            "select decrypted_secret from vault.decrypted_secrets where name = 'JOB_SECRET'"
-        )
-        return {"Authorization": f"Bearer {secret}"}
-
-    def scalar(self, query: str, *params: object) -> Any:
-        rows = self.rows(query, *params)
-        return rows[0][0] if rows else None
-
-    def rows(self, query: str, *params: object) -> list[tuple[Any, ...]]:
-        with self.services.connect() as conn:
-            return conn.execute(query.encode(), params or None).fetchall()
 
     def ingest(self, headers: dict[str, str], body: object, **params: str) -> httpx.Response:
         return httpx.post(f"{self.url}/ingest", json=body, headers=headers, params=params,
@@ -124,7 +104,7 @@ def hub(state_root: Path) -> Iterator[Hub]:
         with services.connect() as conn:
             return conn.execute(query.encode(), params or None).fetchall()
 
-    yield Hub(services, services.env, deployment, hook, _org(rows, "acme", "pro"),
+    yield Hub(services, deployment, services.env, hook, _org(rows, "acme", "pro"),
               _org(rows, "globex", "free"))  # fmt: skip
     hook.close()
     services.env.down(report=lambda _: None)

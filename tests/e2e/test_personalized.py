@@ -11,53 +11,29 @@ import datetime as dt
 import json
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import pytest
 
-from applier.engine import Deployment, deploy
+from applier.engine import deploy
 from supastack.delivery.outputs import StackOutputs
 from supastack.delivery.smoke import run as run_smoke
 from supastack.local.credentials import sign_jwt
 from tests.conftest import Services, wait_until
-from tests.e2e.conftest import As, local_config
+from tests.e2e.conftest import As, DeployedApp, local_config
 
 FLAG = "pattern_1_personalized_defaults"
 DENIED = "42501"
 FUNCTIONS = ("transaction-recommendations", "user-archetype", "archetype-recalculation-job")
 
 
-@dataclass
-class Stack:
-    services: Services
-    deployment: Deployment
-
-    @property
-    def url(self) -> str:
-        return f"{self.services.runtime_url}/functions/v1"
-
+class Stack(DeployedApp):
     def token(self, user: str, admin: bool = False) -> dict[str, str]:
         claims: dict[str, object] = {"role": "authenticated", "sub": user}
         if admin:
             claims["app_metadata"] = {"role": "admin"}
         return {"Authorization": f"Bearer {sign_jwt(self.services.credentials.jwt_secret, claims)}"}
-
-    def job(self) -> dict[str, str]:
-        secret = self.scalar(
-            "select decrypted_secret from vault.decrypted_secrets where name = 'JOB_SECRET'"
-        )
-        return {"Authorization": f"Bearer {secret}"}
-
-    def scalar(self, query: str, *params: object) -> Any:
-        with self.services.connect() as conn:
-            row = conn.execute(query.encode(), params or None).fetchone()
-        return row[0] if row else None
-
-    def rows(self, query: str, *params: object) -> list[tuple[Any, ...]]:
-        with self.services.connect() as conn:
-            return conn.execute(query.encode(), params or None).fetchall()
 
     def call(self, user: str, statement: str, *params: object, admin: bool = False) -> Any:
         """An RPC as the signed-in user (as PostgREST makes it), committed; its value."""
