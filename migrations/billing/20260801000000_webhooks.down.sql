@@ -3,6 +3,7 @@ drop function billing.requeue_dead_letter(bigint);
 drop function billing.process_jobs(integer, interval);
 drop function billing.backoff(bigint);
 drop function billing.apply_event(text);
+drop function billing.store_subscription(jsonb, timestamptz, boolean);
 drop function billing.receive_event(jsonb);
 drop table billing.subscriptions;
 drop table billing.webhook_dead_letters;

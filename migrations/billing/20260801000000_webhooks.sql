@@ -95,15 +95,40 @@ begin
 end
 $$;
 
--- Apply one event to the billing state. The subscription events keep billing.subscriptions
--- as Stripe has it (an event older than the row's last one changes nothing); other types are
--- recorded as ignored. Raises on an event it cannot apply (the job is retried).
+-- Keep a subscription as Stripe described it at `observed` (an event's time, or a read of
+-- the API): a description older than the row's changes nothing.
+create function billing.store_subscription(
+  sub jsonb, observed timestamptz, canceled boolean default false
+) returns void language plpgsql security definer set search_path = '' as $$
+begin
+  if sub ->> 'id' is null or sub ->> 'customer' is null then
+    raise exception 'data.object is not a subscription';
+  end if;
+  insert into billing.subscriptions as s
+    (id, customer_id, user_id, status, price_id, current_period_end, cancel_at_period_end,
+     event_created)
+  values (sub ->> 'id', sub ->> 'customer', (sub -> 'metadata' ->> 'user_id')::uuid,
+          case when canceled then 'canceled' else sub ->> 'status' end,
+          sub -> 'items' -> 'data' -> 0 -> 'price' ->> 'id',
+          to_timestamp((sub ->> 'current_period_end')::double precision),
+          coalesce((sub ->> 'cancel_at_period_end')::boolean, false), observed)
+  on conflict (id) do update
+    set status = excluded.status, price_id = excluded.price_id,
+        current_period_end = excluded.current_period_end,
+        cancel_at_period_end = excluded.cancel_at_period_end,
+        user_id = coalesce(excluded.user_id, s.user_id),
+        event_created = excluded.event_created, updated_at = now()
+    where s.event_created <= excluded.event_created;
+end
+$$;
+
+-- Apply one event to the billing state: the subscription events keep billing.subscriptions
+-- as Stripe has it; other types are recorded as ignored. Raises on an event it cannot apply
+-- (the job is retried).
 create function billing.apply_event(event_id text) returns text
 language plpgsql security definer set search_path = '' as $$
 declare
   event billing.webhook_events;
-  sub jsonb;
-  happened timestamptz;
 begin
   select * into event from billing.webhook_events e where e.id = apply_event.event_id;
   if event.type not in ('customer.subscription.created', 'customer.subscription.updated',
@@ -112,27 +137,10 @@ begin
      where e.id = event.id;
     return 'ignored';
   end if;
-  sub := event.payload -> 'data' -> 'object';
-  if sub ->> 'id' is null or sub ->> 'customer' is null then
-    raise exception 'event %: data.object is not a subscription', event.id;
-  end if;
-  happened := to_timestamp((event.payload ->> 'created')::double precision);
-  insert into billing.subscriptions as s
-    (id, customer_id, user_id, status, price_id, current_period_end, cancel_at_period_end,
-     event_created)
-  values (sub ->> 'id', sub ->> 'customer', (sub -> 'metadata' ->> 'user_id')::uuid,
-          case when event.type = 'customer.subscription.deleted' then 'canceled'
-               else sub ->> 'status' end,
-          sub -> 'items' -> 'data' -> 0 -> 'price' ->> 'id',
-          to_timestamp((sub ->> 'current_period_end')::double precision),
-          coalesce((sub ->> 'cancel_at_period_end')::boolean, false), happened)
-  on conflict (id) do update
-    set status = excluded.status, price_id = excluded.price_id,
-        current_period_end = excluded.current_period_end,
-        cancel_at_period_end = excluded.cancel_at_period_end,
-        user_id = coalesce(excluded.user_id, s.user_id),
-        event_created = excluded.event_created, updated_at = now()
-    where s.event_created <= excluded.event_created;
+  perform billing.store_subscription(
+    event.payload -> 'data' -> 'object',
+    to_timestamp((event.payload ->> 'created')::double precision),
+    event.type = 'customer.subscription.deleted');
   update billing.webhook_events e set status = 'processed', processed_at = now()
    where e.id = event.id;
   return 'processed';
@@ -238,7 +246,9 @@ language sql stable security definer set search_path = '' as $$
 $$;
 
 revoke execute on function billing.receive_event(jsonb), billing.apply_event(text),
+  billing.store_subscription(jsonb, timestamptz, boolean),
   billing.process_jobs(integer, interval), billing.requeue_dead_letter(bigint),
   billing.webhook_health(interval) from public;
 grant execute on function billing.receive_event(jsonb), billing.process_jobs(integer, interval),
+  billing.store_subscription(jsonb, timestamptz, boolean),
   billing.requeue_dead_letter(bigint), billing.webhook_health(interval) to service_role;

@@ -102,6 +102,11 @@ class DeployedApp:
         rows = self.rows(query, *params)
         return rows[0][0] if rows else None
 
+    def signed_in(self, user: str) -> dict[str, str]:
+        """The headers of a signed-in user (a token from the project's signing key)."""
+        token = self.services.credentials.user_token({"role": "authenticated", "sub": user})
+        return {"Authorization": f"Bearer {token}"}
+
     def job(self) -> dict[str, str]:
         """The headers of a scheduled job: the job secret from Vault as the bearer."""
         secret = self.scalar(

@@ -21,10 +21,14 @@ STRIPE_NPM = "npm:stripe@17.7.0"
 
 
 class FakeStripe:
-    """``POST /v1/payment_intents``: a PaymentIntent, the same one again for a repeated key."""
+    """``POST /v1/payment_intents``: a PaymentIntent, the same one again for a repeated key;
+    ``GET /v1/subscriptions/<id>``: a subscription from :attr:`subscriptions`, else Stripe's
+    404 (``resource_missing``)."""
 
     def __init__(self) -> None:
         self.created: dict[str, dict[str, object]] = {}
+        self.subscriptions: dict[str, dict[str, object]] = {}
+        self.reads: list[str] = []
         self.requests: list[dict[str, list[str]]] = []
         self.fail = False
         """Answer 500 (Stripe unreachable as far as the caller can tell)."""
@@ -49,6 +53,19 @@ class FakeStripe:
                     })  # fmt: skip
                     intent["client_secret"] = f"{intent['id']}_secret_test"
                 self._answer(200, intent)
+
+            def do_GET(self) -> None:
+                with lock:
+                    fake.reads.append(self.path)
+                    sub = fake.subscriptions.get(self.path.removeprefix("/v1/subscriptions/"))
+                    if fake.fail:
+                        self._answer(500, {"error": {"type": "api_error", "message": "down"}})
+                    elif sub is None:
+                        missing = {"type": "invalid_request_error", "code": "resource_missing",
+                                   "message": "No such subscription"}  # fmt: skip
+                        self._answer(404, {"error": missing})
+                    else:
+                        self._answer(200, sub)
 
             def _answer(self, status: int, body: object) -> None:
                 payload = json.dumps(body).encode()

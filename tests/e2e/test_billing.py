@@ -10,6 +10,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -20,13 +21,16 @@ from supastack.delivery.outputs import StackOutputs
 from supastack.delivery.smoke import run as run_smoke
 from tests.conftest import Services
 from tests.e2e.conftest import As, DeployedApp, local_config
-from tests.e2e.stripe_fake import signature
+from tests.e2e.stripe_fake import FakeStripe, signature
 
 WEBHOOK_SECRET = "whsec_" + uuid.uuid4().hex
 DENIED = "42501"
 
 
+@dataclass
 class Stack(DeployedApp):
+    stripe: FakeStripe
+
     def service(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.services.credentials.secret_key}"}
 
@@ -47,13 +51,16 @@ class Stack(DeployedApp):
 
 @pytest.fixture(scope="module")
 def stack(fresh: Services) -> Iterator[Stack]:
+    stripe = FakeStripe()
     secrets = {"STRIPE_SECRET_KEY": "sk_test_" + uuid.uuid4().hex,
-               "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET}  # fmt: skip
-    stack = Stack(fresh, deploy(local_config(fresh, apps=["billing"], secretValues=secrets)))
+               "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET, "STRIPE_API_BASE": stripe.url}  # fmt: skip
+    stack = Stack(fresh, deploy(local_config(fresh, apps=["billing"], secretValues=secrets)),
+                  stripe)  # fmt: skip
     # The tests run the processor themselves, each step when they say: pg_cron's own run
     # (every minute) is paused meanwhile, and resumed for the smoke tests.
     _schedule(stack, active=False)
     yield stack
+    stripe.close()
 
 
 def _schedule(stack: Stack, *, active: bool) -> None:
@@ -204,8 +211,7 @@ def test_a_job_whose_processor_died_is_taken_again_after_its_lease(stack: Stack)
 def test_the_monitor_and_the_processor_refuse_other_callers(stack: Stack) -> None:
     creds = stack.services.credentials
     anon = {"Authorization": f"Bearer {creds.anon_key}"}
-    user = {"Authorization": "Bearer " + creds.user_token({"role": "authenticated",
-                                                            "sub": str(uuid.uuid4())})}  # fmt: skip
+    user = stack.signed_in(str(uuid.uuid4()))
     monitor = f"{stack.url}/webhook-monitor"
     assert httpx.get(monitor, headers=anon, timeout=30).status_code == 401
     assert httpx.get(monitor, headers=user, timeout=30).status_code == 403
@@ -223,6 +229,46 @@ def test_the_monitor_and_the_processor_refuse_other_callers(stack: Stack) -> Non
             == DENIED
         )
         assert As(stack.services, "anon").run(f"select count(*) from billing.{table}") == DENIED  # noqa: S608
+
+
+def test_subscription_status_serves_the_stored_state_and_rereads_stripe_when_stale(
+    stack: Stack,
+) -> None:
+    user = str(uuid.uuid4())
+    creds = stack.services.credentials
+    signed_in = stack.signed_in(user)
+    url = f"{stack.url}/subscription-status"
+    assert httpx.get(url, headers=signed_in, timeout=30).json() == {"status": "none"}
+    event = _subscription_event("customer.subscription.created", user=user)
+    assert stack.deliver(event).status_code == 200
+    stack.process()
+    sub = event["data"]["object"]
+    cached = httpx.get(url, headers=signed_in, timeout=30).json()
+    assert (cached["subscriptionId"], cached["status"], cached["source"]) == (
+        sub["id"], "active", "cache")  # fmt: skip
+    assert stack.stripe.reads == []  # fresh: Stripe not asked
+    # a minute later Stripe says past_due (a webhook not yet arrived): read and stored
+    stack.stripe.subscriptions[sub["id"]] = {**sub, "status": "past_due"}
+    stack.rows("update billing.subscriptions set updated_at = now() - interval '2 minutes' "
+               "where id = %s returning 1", sub["id"])  # fmt: skip
+    reread = httpx.get(url, headers=signed_in, timeout=30).json()
+    assert (reread["status"], reread["source"]) == ("past_due", "stripe")
+    assert stack.stripe.reads == [f"/v1/subscriptions/{sub['id']}"]
+    assert httpx.get(url, headers=signed_in, timeout=30).json()["source"] == "cache"
+    # Stripe unreachable: the stored state, said to be stale
+    stack.rows("update billing.subscriptions set updated_at = now() - interval '2 minutes' "
+               "where id = %s returning 1", sub["id"])  # fmt: skip
+    stack.stripe.fail = True
+    try:
+        stale = httpx.get(url, headers=signed_in, timeout=60).json()
+    finally:
+        stack.stripe.fail = False
+    assert (stale["status"], stale["stale"]) == ("past_due", True)
+    # nobody else's
+    other = stack.signed_in(str(uuid.uuid4()))
+    assert httpx.get(url, headers=other, timeout=30).json() == {"status": "none"}
+    anon = {"Authorization": f"Bearer {creds.anon_key}"}
+    assert httpx.get(url, headers=anon, timeout=30).status_code == 401
 
 
 def test_the_stack_smoke_tests_pass(stack: Stack) -> None:
