@@ -17,7 +17,10 @@ from tests.conftest import Services, start_services
 
 @pytest.fixture(scope="module")
 def fresh(state_root: Path, request: pytest.FixtureRequest) -> Iterator[Services]:
-    services = start_services(state_root / f"e2e-{request.module.__name__.rsplit('.', 1)[-1]}")
+    # with a Redis: the local stack's apps ask for one, and a deploy through `local up` must
+    # find it on this target's own port, never on the developer's (54323)
+    name = request.module.__name__.rsplit(".", 1)[-1]
+    services = start_services(state_root / f"e2e-{name}", redis=True)
     yield services
     services.env.down(report=lambda _: None)
 

@@ -45,6 +45,7 @@ def project(fresh: Services, tmp_path_factory: pytest.TempPathFactory) -> Path:
     env = fresh.env
     config["supastack:local"] = {
         "stateDir": str(env.state_dir), "dbPort": env.db_port, "runtimePort": env.runtime_port,
+        "redisPort": env.redis_port,
     }  # fmt: skip
     config["supastack:database"]["port"] = env.db_port
     config["supastack:backups"]["directory"] = str(env.state_dir / "backups")
