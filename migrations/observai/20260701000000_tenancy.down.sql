@@ -1,7 +1,7 @@
 drop function observai.revoke_api_key(uuid);
 drop function observai.create_api_key(uuid, text, text[]);
 drop function observai.audit(uuid, uuid, text, text, text, jsonb);
-drop function observai.authorize(bytea, uuid, text);
+drop function observai.authorize(bytea, uuid, text, text);
 drop type observai.principal;
 drop function observai.my_organizations(text);
 drop table observai.audit_log;

@@ -78,33 +78,32 @@ $$;
 revoke execute on function observai.my_organizations(text) from public;
 grant execute on function observai.my_organizations(text) to authenticated, service_role;
 
--- Who is calling, for the functions: an API key (by digest) or a member. Returns the
--- organization and the caller's rights in it; raises OA404 for an organization the caller
--- cannot see, whether or not it exists, and OA401 for an unknown or revoked key.
+-- Who is calling, for the functions: an API key (by digest) or a member, and the right the
+-- call needs (ingest, read, manage). Returns the organization and the caller; raises OA404 for
+-- an organization the caller cannot see, whether or not it exists, OA401 for an unknown or
+-- revoked key, and OA403 for a caller without the right (keys: their scopes; members: viewers
+-- read, members also ingest, owners and admins also manage).
 create type observai.principal as (
   organization_id uuid,
   tier text,
   actor uuid,
-  actor_kind text,
-  can_ingest boolean,
-  can_read boolean,
-  can_manage boolean
+  actor_kind text
 );
 
 create function observai.authorize(
-  key_digest bytea, user_id uuid, organization text
+  key_digest bytea, user_id uuid, organization text, needs text
 ) returns observai.principal language plpgsql security definer set search_path = '' as $$
 declare
   found observai.principal;
+  rights text[];
 begin
   if key_digest is not null then
     update observai.api_keys k set last_used_at = now()
     where k.key_digest = authorize.key_digest and k.revoked_at is null
       -- a key used many times a second is recorded at most once a minute
       and (k.last_used_at is null or k.last_used_at < now() - interval '1 minute');
-    select k.organization_id, o.tier, k.id, 'api_key', 'ingest' = any(k.scopes),
-           'read' = any(k.scopes), false
-      into found
+    select k.organization_id, o.tier, k.id, 'api_key', k.scopes
+      into found.organization_id, found.tier, found.actor, found.actor_kind, rights
       from observai.api_keys k join observai.organizations o on o.id = k.organization_id
      where k.key_digest = authorize.key_digest and k.revoked_at is null;
     if found.organization_id is null then
@@ -115,22 +114,29 @@ begin
                             where id = found.organization_id) then
       raise exception 'no such organization' using errcode = 'OA404';
     end if;
-    return found;
+  else
+    select o.id, o.tier, m.user_id, 'user',
+           case m.role when 'viewer' then array['read']
+                       when 'member' then array['read', 'ingest']
+                       else array['read', 'ingest', 'manage'] end
+      into found.organization_id, found.tier, found.actor, found.actor_kind, rights
+      from observai.organizations o
+      join observai.members m on m.organization_id = o.id and m.user_id = authorize.user_id
+     where o.slug = organization or o.id::text = organization;
+    if found.organization_id is null then
+      raise exception 'no such organization' using errcode = 'OA404';
+    end if;
   end if;
-  select o.id, o.tier, m.user_id, 'user', m.role in ('owner', 'admin', 'member'), true,
-         m.role in ('owner', 'admin')
-    into found
-    from observai.organizations o
-    join observai.members m on m.organization_id = o.id and m.user_id = authorize.user_id
-   where o.slug = organization or o.id::text = organization;
-  if found.organization_id is null then
-    raise exception 'no such organization' using errcode = 'OA404';
+  if not needs = any(rights) then
+    raise exception '%', case needs when 'manage' then 'only owners and admins change this'
+                                    else format('this caller may not %s', needs) end
+      using errcode = 'OA403';
   end if;
   return found;
 end
 $$;
-revoke execute on function observai.authorize(bytea, uuid, text) from public;
-grant execute on function observai.authorize(bytea, uuid, text) to service_role;
+revoke execute on function observai.authorize(bytea, uuid, text, text) from public;
+grant execute on function observai.authorize(bytea, uuid, text, text) to service_role;
 
 create function observai.audit(
   organization_id uuid, actor uuid, actor_kind text, action text, target text,

@@ -73,14 +73,11 @@ create function observai.ingest(
   key_digest bytea, user_id uuid, organization text, points jsonb
 ) returns integer language plpgsql security definer set search_path = '' as $$
 declare
-  caller observai.principal := observai.authorize(key_digest, user_id, organization);
+  caller observai.principal := observai.authorize(key_digest, user_id, organization, 'ingest');
   limits observai.tiers;
   stored integer;
   wait double precision;
 begin
-  if not caller.can_ingest then
-    raise exception 'this caller may not ingest' using errcode = 'OA403';
-  end if;
   select * into limits from observai.tiers where tier = caller.tier;
   if jsonb_typeof(points) is distinct from 'array' or jsonb_array_length(points) = 0 then
     raise exception 'metrics: a non-empty array is required' using errcode = 'OA422';

@@ -47,26 +47,11 @@ language sql stable set search_path = '' as $$
     'createdAt', d.created_at, 'updatedAt', d.updated_at)
 $$;
 
--- The organization a reader (an API key with the read scope, or a member) reads.
-create function observai.reader(key_digest bytea, user_id uuid, organization text) returns uuid
-language plpgsql security definer set search_path = '' as $$
-declare
-  caller observai.principal := observai.authorize(key_digest, user_id, organization);
-begin
-  if not caller.can_read then
-    raise exception 'this caller may not read' using errcode = 'OA403';
-  end if;
-  return caller.organization_id;
-end
-$$;
-revoke execute on function observai.reader(bytea, uuid, text) from public;
-grant execute on function observai.reader(bytea, uuid, text) to service_role;
-
 create function observai.list_alerts(
   key_digest bytea, user_id uuid, organization text
 ) returns jsonb language plpgsql security definer set search_path = '' as $$
 declare
-  reading uuid := observai.reader(key_digest, user_id, organization);
+  reading uuid := (observai.authorize(key_digest, user_id, organization, 'read')).organization_id;
 begin
   return coalesce((select jsonb_agg(observai.alert_json(d) order by d.name)
                      from observai.alert_definitions d
@@ -80,15 +65,12 @@ create function observai.save_alert(
   key_digest bytea, user_id uuid, organization text, alert_id uuid, definition jsonb
 ) returns jsonb language plpgsql security definer set search_path = '' as $$
 declare
-  caller observai.principal := observai.authorize(key_digest, user_id, organization);
+  caller observai.principal := observai.authorize(key_digest, user_id, organization, 'manage');
   current observai.alert_definitions;
   saved observai.alert_definitions;
   given jsonb := definition;
   unknown text;
 begin
-  if not caller.can_manage then
-    raise exception 'only owners and admins change alerts' using errcode = 'OA403';
-  end if;
   if jsonb_typeof(given) is distinct from 'object' then
     raise exception 'the body must be a JSON object' using errcode = 'OA422';
   end if;
@@ -169,12 +151,9 @@ create function observai.delete_alert(
   key_digest bytea, user_id uuid, organization text, alert_id uuid
 ) returns void language plpgsql security definer set search_path = '' as $$
 declare
-  caller observai.principal := observai.authorize(key_digest, user_id, organization);
+  caller observai.principal := observai.authorize(key_digest, user_id, organization, 'manage');
   removed observai.alert_definitions;
 begin
-  if not caller.can_manage then
-    raise exception 'only owners and admins change alerts' using errcode = 'OA403';
-  end if;
   delete from observai.alert_definitions d
    where d.id = alert_id and d.organization_id = caller.organization_id
   returning * into removed;

@@ -25,7 +25,6 @@ from prometheus_client.parser import text_string_to_metric_families
 from applier.engine import deploy
 from supastack.delivery.outputs import StackOutputs
 from supastack.delivery.smoke import run as run_smoke
-from supastack.local.credentials import sign_jwt
 from supastack.local.environment import LocalEnvironment
 from tests.conftest import RecordingServer, start_services, wait_until
 from tests.e2e.conftest import As, DeployedApp, local_config
@@ -51,11 +50,6 @@ class Hub(DeployedApp):
     hook: RecordingServer
     a: Org
     b: Org
-
-    def user(self, user: str) -> dict[str, str]:
-        token = sign_jwt(self.services.credentials.jwt_secret, {"role": "authenticated",
-                                                                 "sub": user})  # fmt: skip
-        return {"Authorization": f"Bearer {token}"}
 
     def keyed(self, key: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.services.credentials.anon_key}", "x-api-key": key}
@@ -216,10 +210,10 @@ def test_ingest_refuses_callers_without_the_right(hub: Hub, fresh_budgets: None)
     assert _error(hub.ingest(hub.keyed(unknown), body)) == (401, "UNAUTHORIZED")
     assert _error(hub.ingest(hub.keyed("sk_live_guess"), body)) == (401, "UNAUTHORIZED")
     assert _error(hub.ingest(hub.keyed(hub.a.read_key), body)) == (403, "FORBIDDEN")
-    assert _error(hub.ingest(hub.user(hub.a.viewer), body, organization="acme")) == (
+    assert _error(hub.ingest(hub.signed_in(hub.a.viewer), body, organization="acme")) == (
         403, "FORBIDDEN")  # fmt: skip
-    assert _error(hub.ingest(hub.user(hub.a.owner), body)) == (422, "INVALID_INPUT")
-    ok = hub.ingest(hub.user(hub.a.owner), body, organization="acme")
+    assert _error(hub.ingest(hub.signed_in(hub.a.owner), body)) == (422, "INVALID_INPUT")
+    ok = hub.ingest(hub.signed_in(hub.a.owner), body, organization="acme")
     assert ok.status_code == 202
     too_big = httpx.post(f"{hub.url}/ingest", content=b"{" + b" " * 2_200_000 + b"}",
                          headers=hub.keyed(hub.a.key), timeout=30)  # fmt: skip
@@ -262,7 +256,7 @@ def test_a_key_or_member_never_reaches_another_organization(hub: Hub, fresh_budg
     assert hub.ingest(hub.keyed(hub.a.key), body).status_code == 202
     hub.rows("select * from observai.aggregate()")
     # naming the other organization: the same answer as an organization that does not exist
-    for headers in (hub.keyed(hub.b.key), hub.user(hub.b.owner)):
+    for headers in (hub.keyed(hub.b.key), hub.signed_in(hub.b.owner)):
         for fn in ("metrics", "metrics-export", "alerts"):
             other = hub.get(fn, headers, organization="acme", name="secret.revenue")
             missing = hub.get(fn, headers, organization="no-such-org", name="secret.revenue")
@@ -377,7 +371,7 @@ def test_an_anomaly_in_a_generated_series_is_found_once(hub: Hub) -> None:
 
 
 def test_an_organizations_alert_fires_and_notifies_once(hub: Hub, fresh_budgets: None) -> None:
-    owner = hub.user(hub.a.owner)
+    owner = hub.signed_in(hub.a.owner)
     definition = {
         "name": "errors-high",
         "metric": "app.errors",
@@ -392,7 +386,7 @@ def test_an_organizations_alert_fires_and_notifies_once(hub: Hub, fresh_budgets:
     assert created.status_code == 201, created.text
     alert = created.json()
     viewer_try = httpx.post(f"{hub.url}/alerts", params={"organization": "acme"},
-                            json={**definition, "name": "v"}, headers=hub.user(hub.a.viewer),
+                            json={**definition, "name": "v"}, headers=hub.signed_in(hub.a.viewer),
                             timeout=30)  # fmt: skip
     assert _error(viewer_try) == (403, "FORBIDDEN")
     check = f"{hub.url}/cron-check-alerts"
@@ -442,7 +436,7 @@ def test_alerts_of_another_organization_are_not_found(hub: Hub) -> None:
         "threshold, window_length, channel) values (%s, 'private', 'm', 'above', 1, "
         "'1 minute', %s) returning id::text", hub.a.id, HOOK,
     )  # fmt: skip
-    stranger = hub.user(hub.b.owner)
+    stranger = hub.signed_in(hub.b.owner)
     for target in (alert, str(uuid.uuid4())):
         for method in ("PATCH", "DELETE"):
             answer = httpx.request(
@@ -460,7 +454,7 @@ def test_alerts_of_another_organization_are_not_found(hub: Hub) -> None:
 
 
 def test_alert_definitions_are_validated_naming_the_field(hub: Hub) -> None:
-    owner = hub.user(hub.a.owner)
+    owner = hub.signed_in(hub.a.owner)
     base: dict[str, object] = {"name": "v", "metric": "m", "condition": "above", "threshold": 1,
             "windowSeconds": 60, "channel": HOOK}  # fmt: skip
     changes: list[tuple[dict[str, object], str]] = [({"condition": "sideways"}, "condition:"),

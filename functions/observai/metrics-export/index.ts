@@ -53,8 +53,8 @@ serve(import.meta.url, { callers: ["anon", "user"] }, async (req, ctx) => {
   const who = principal(req, ctx.caller);
   try {
     const [reader] = await db()`
-      select observai.reader(${who.keyDigest}::bytea, ${who.userId}::uuid,
-                             ${who.organization}) as organization_id`;
+      select (observai.authorize(${who.keyDigest}::bytea, ${who.userId}::uuid,
+                                 ${who.organization}, 'read')).organization_id`;
     const rows = await db()`
       select slug, name, bucket, count, sum, min, max
         from observai.latest_minutes(${reader.organization_id}::uuid)`;

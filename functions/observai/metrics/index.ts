@@ -49,8 +49,8 @@ serve(import.meta.url, { callers: ["anon", "user"] }, async (req, ctx) => {
   const toIso = new Date(to).toISOString();
   try {
     const [reader] = await db()`
-      select observai.reader(${who.keyDigest}::bytea, ${who.userId}::uuid,
-                             ${who.organization}) as organization_id`;
+      select (observai.authorize(${who.keyDigest}::bytea, ${who.userId}::uuid,
+                                 ${who.organization}, 'read')).organization_id`;
     const organizationId: string = reader.organization_id;
     const key = ["observai", "series", organizationId, name, from, to, step, aggregation]
       .join(":");
