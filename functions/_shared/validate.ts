@@ -47,3 +47,16 @@ export const field = {
     return value;
   },
 };
+
+/** The request's Idempotency-Key header (1-200 characters), required: 400 without one. */
+export function idempotencyKey(req: Request): string {
+  const key = req.headers.get("idempotency-key")?.trim();
+  if (!key || key.length > 200) {
+    throw new HttpError(
+      400,
+      "IDEMPOTENCY_KEY_REQUIRED",
+      "Send an Idempotency-Key header (1-200 characters)",
+    );
+  }
+  return key;
+}

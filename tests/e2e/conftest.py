@@ -105,9 +105,10 @@ class DeployedApp:
         rows = self.rows(query, *params)
         return rows[0][0] if rows else None
 
-    def signed_in(self, user: str) -> dict[str, str]:
+    def signed_in(self, user: str, email: str | None = None) -> dict[str, str]:
         """The headers of a signed-in user (a token from the project's signing key)."""
-        token = self.services.credentials.user_token({"role": "authenticated", "sub": user})
+        claims = {"role": "authenticated", "sub": user, **({"email": email} if email else {})}
+        token = self.services.credentials.user_token(claims)
         return {"Authorization": f"Bearer {token}"}
 
     def job(self) -> dict[str, str]:

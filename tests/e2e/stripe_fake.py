@@ -1,7 +1,8 @@
-"""Stripe, as far as the events app uses it, on 127.0.0.1: PaymentIntents are created with the
-shape Stripe documents (honouring the Idempotency-Key header, as Stripe does), and webhook
-signatures are made by Stripe's own SDK (``stripe.webhooks.generateTestHeaderString``, the same
-npm package the function verifies with)."""
+"""Stripe, as far as the events and billing apps use it, on 127.0.0.1: PaymentIntents are
+created with the shape Stripe documents (honouring the Idempotency-Key header, as Stripe
+does), and webhook signatures are made by Stripe's own SDK
+(``stripe.webhooks.generateTestHeaderString``, the same npm package the function verifies
+with)."""
 
 from __future__ import annotations
 
@@ -10,17 +11,17 @@ import os
 import subprocess
 import threading
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs
 
 from supastack.local.paths import DENO_DIR, PROJECT_DIR
 from supastack.local.system import ensure_deno
+from tests.e2e.http_fake import FakeServer, JsonHandler
 
 #: The SDK the functions pin (functions/events/deno.json and deno.lock).
 STRIPE_NPM = "npm:stripe@17.7.0"
 
 
-class FakeStripe:
+class FakeStripe(FakeServer):
     """``POST /v1/payment_intents``: a PaymentIntent, the same one again for a repeated key;
     ``GET /v1/subscriptions/<id>``: a subscription from :attr:`subscriptions`, else Stripe's
     404 (``resource_missing``)."""
@@ -35,56 +36,39 @@ class FakeStripe:
         fake = self
         lock = threading.Lock()
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(JsonHandler):
             def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                form = parse_qs(self.rfile.read(length).decode())
+                form = parse_qs(self.json_body().decode())
                 key = self.headers.get("Idempotency-Key") or str(uuid.uuid4())
                 with lock:
                     fake.requests.append(form)
                     if fake.fail or self.path != "/v1/payment_intents":
-                        self._answer(500, {"error": {"type": "api_error", "message": "down"}})
+                        self.answer(500, {"error": {"type": "api_error", "message": "down"}})
                         return
                     intent = fake.created.setdefault(key, {
                         "id": f"pi_{uuid.uuid4().hex[:24]}", "object": "payment_intent",
                         "amount": int(form["amount"][0]), "currency": form["currency"][0],
                         "status": "requires_payment_method",
-                        "metadata": {"registration_id": form["metadata[registration_id]"][0]},
+                        "metadata": {k[9:-1]: v[0] for k, v in form.items()
+                                     if k.startswith("metadata[")},
                     })  # fmt: skip
                     intent["client_secret"] = f"{intent['id']}_secret_test"
-                self._answer(200, intent)
+                self.answer(200, intent)
 
             def do_GET(self) -> None:
                 with lock:
                     fake.reads.append(self.path)
                     sub = fake.subscriptions.get(self.path.removeprefix("/v1/subscriptions/"))
                     if fake.fail:
-                        self._answer(500, {"error": {"type": "api_error", "message": "down"}})
+                        self.answer(500, {"error": {"type": "api_error", "message": "down"}})
                     elif sub is None:
                         missing = {"type": "invalid_request_error", "code": "resource_missing",
                                    "message": "No such subscription"}  # fmt: skip
-                        self._answer(404, {"error": missing})
+                        self.answer(404, {"error": missing})
                     else:
-                        self._answer(200, sub)
+                        self.answer(200, sub)
 
-            def _answer(self, status: int, body: object) -> None:
-                payload = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-            def log_message(self, format: str, *args: object) -> None:
-                return
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        super().__init__(Handler)
 
 
 _SIGN = f"""

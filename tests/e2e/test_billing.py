@@ -5,22 +5,27 @@ mid-job, the monitor and its alert rule, the RLS matrix, and the stack's smoke t
 
 from __future__ import annotations
 
+import base64
+import io
 import json
 import threading
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import pytest
+from pypdf import PdfReader
 
 from applier.engine import deploy
 from supastack.delivery.outputs import StackOutputs
 from supastack.delivery.smoke import run as run_smoke
 from tests.conftest import Services
 from tests.e2e.conftest import As, DeployedApp, local_config
+from tests.e2e.resend_fake import FakeResend
 from tests.e2e.stripe_fake import FakeStripe, signature
 
 WEBHOOK_SECRET = "whsec_" + uuid.uuid4().hex
@@ -30,6 +35,7 @@ DENIED = "42501"
 @dataclass
 class Stack(DeployedApp):
     stripe: FakeStripe
+    resend: FakeResend
 
     def service(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.services.credentials.secret_key}"}
@@ -51,16 +57,19 @@ class Stack(DeployedApp):
 
 @pytest.fixture(scope="module")
 def stack(fresh: Services) -> Iterator[Stack]:
-    stripe = FakeStripe()
+    stripe, resend = FakeStripe(), FakeResend()
     secrets = {"STRIPE_SECRET_KEY": "sk_test_" + uuid.uuid4().hex,
-               "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET, "STRIPE_API_BASE": stripe.url}  # fmt: skip
+               "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET, "STRIPE_API_BASE": stripe.url,
+               "RESEND_API_KEY": "re_" + uuid.uuid4().hex,
+               "RESEND_BASE_URL": resend.url}  # fmt: skip
     stack = Stack(fresh, deploy(local_config(fresh, apps=["billing"], secretValues=secrets)),
-                  stripe)  # fmt: skip
+                  stripe, resend)  # fmt: skip
     # The tests run the processor themselves, each step when they say: pg_cron's own run
     # (every minute) is paused meanwhile, and resumed for the smoke tests.
     _schedule(stack, active=False)
     yield stack
     stripe.close()
+    resend.close()
 
 
 def _schedule(stack: Stack, *, active: bool) -> None:
@@ -221,7 +230,15 @@ def test_the_monitor_and_the_processor_refuse_other_callers(stack: Stack) -> Non
     assert httpx.post(processor, json={}, headers=anon, timeout=30).status_code == 401
     assert httpx.post(processor, json={"batchSize": 0}, headers=stack.job(),
                       timeout=30).status_code == 422  # fmt: skip
-    for table in ("webhook_events", "batch_jobs", "webhook_deliveries", "webhook_dead_letters"):
+    for table in (
+        "webhook_events",
+        "batch_jobs",
+        "webhook_deliveries",
+        "webhook_dead_letters",
+        "quotes",
+        "quote_items",
+        "quote_emails",
+    ):
         assert (
             As(stack.services, "authenticated", str(uuid.uuid4())).run(
                 f"select count(*) from billing.{table}"  # noqa: S608
@@ -269,6 +286,252 @@ def test_subscription_status_serves_the_stored_state_and_rereads_stripe_when_sta
     assert httpx.get(url, headers=other, timeout=30).json() == {"status": "none"}
     anon = {"Authorization": f"Bearer {creds.anon_key}"}
     assert httpx.get(url, headers=anon, timeout=30).status_code == 401
+
+
+def _quote(stack: Stack, headers: dict[str, str], items: object, key: str | None = None,
+           ) -> httpx.Response:  # fmt: skip
+    return httpx.post(f"{stack.url}/quote-processor", json={"items": items}, timeout=30,
+                      headers={**headers, "Idempotency-Key": key or str(uuid.uuid4())})  # fmt: skip
+
+
+PRO_AND_SEATS = [
+    {"price": "price_pro_monthly", "quantity": 2},
+    {"price": "price_extra_seat", "quantity": 3, "description": "Seats for QA"},
+]
+
+
+def test_a_quote_is_priced_from_the_catalog_and_a_retry_returns_it(stack: Stack) -> None:
+    user = stack.signed_in(str(uuid.uuid4()))
+    key = str(uuid.uuid4())
+    first = _quote(stack, user, PRO_AND_SEATS, key)
+    assert first.status_code == 201, first.text
+    quote = first.json()
+    assert (quote["total"], quote["currency"], quote["status"]) == (2 * 4900 + 3 * 1200, "usd",
+                                                                    "open")  # fmt: skip
+    assert [(i["description"], i["amount"]) for i in quote["items"]] == [
+        ("Pro plan (monthly)", 9800), ("Seats for QA", 3600)]  # fmt: skip
+    again = _quote(stack, user, PRO_AND_SEATS, key)
+    assert (again.status_code, again.json()) == (200, quote)
+    other = _quote(stack, user, PRO_AND_SEATS[:1], key)
+    assert (other.status_code, other.json()["error"]["code"]) == (409, "CONFLICT")
+    # the same request five times at once: one quote
+    key = str(uuid.uuid4())
+    with ThreadPoolExecutor(5) as pool:
+        answers = list(pool.map(lambda _: _quote(stack, user, PRO_AND_SEATS, key), range(5)))
+    assert sorted(a.status_code for a in answers) == [200, 200, 200, 200, 201]
+    assert len({a.json()["id"] for a in answers}) == 1
+    listed = httpx.get(f"{stack.url}/quote-processor", headers=user, timeout=30).json()["quotes"]
+    assert len(listed) == 2
+
+
+def test_bad_quote_requests_are_refused_naming_the_item_and_store_nothing(stack: Stack) -> None:
+    # prices come from Stripe's events: a euro price, and a price Stripe deleted
+    for kind, price in (("price.created", {"id": "price_eur", "currency": "eur"}),
+                        ("price.deleted", {"id": "price_gone", "currency": "usd"})):  # fmt: skip
+        obj = {"object": "price", "unit_amount": 1000, "nickname": "Test", "active": True, **price}
+        event = {"id": f"evt_{uuid.uuid4().hex[:20]}", "object": "event", "type": kind,
+                 "created": int(time.time()), "data": {"object": obj}}  # fmt: skip
+        assert stack.deliver(event).status_code == 200
+    stack.process()
+    user = stack.signed_in(str(uuid.uuid4()))
+    pro = {"price": "price_pro_monthly", "quantity": 1}
+    cases: list[tuple[object, str]] = [
+        (None, "items: "), ([], "items: "), ([pro] * 51, "items: "),
+        ([pro, {"price": "price_nope", "quantity": 1}], "items[1].price: no such price"),
+        ([pro, {"price": "price_gone", "quantity": 1}], "items[1].price: no such price"),
+        ([pro, {"price": "price_eur", "quantity": 1}], "items[1].price: priced in eur"),
+        ([{"price": "price_pro_monthly", "quantity": 0}], "items[0].quantity"),
+        ([{"price": "price_pro_monthly", "quantity": 1.5}], "items[0].quantity"),
+        ([{"price": "price_pro_monthly", "quantity": "2"}], "items[0].quantity"),
+        ([{"price": "price_pro_monthly", "quantity": 10001}], "items[0].quantity"),
+        ([{**pro, "unitAmount": 1}], "items[0]: only price, quantity and description"),
+        ([{**pro, "description": "x" * 201}], "items[0].description"),
+        (["price_pro_monthly"], "items[0].price"),
+    ]  # fmt: skip
+    before = stack.scalar("select count(*) from billing.quotes")
+    for items, message in cases:
+        answer = _quote(stack, user, items)
+        assert (answer.status_code, answer.json()["error"]["code"]) == (422, "INVALID_INPUT"), items
+        assert answer.json()["error"]["message"].startswith(message), answer.text
+    unkeyed = httpx.post(f"{stack.url}/quote-processor", json={"items": [pro]}, headers=user,
+                         timeout=30)  # fmt: skip
+    assert unkeyed.status_code == 400
+    assert stack.scalar("select count(*) from billing.quotes") == before
+    assert _quote(stack, user, [{"price": "price_eur", "quantity": 2}]).json()["total"] == 2000
+
+
+def test_accepting_a_quote_makes_one_payment_intent_and_only_the_owner_can(stack: Stack) -> None:
+    owner_id = str(uuid.uuid4())
+    owner, stranger = stack.signed_in(owner_id), stack.signed_in(str(uuid.uuid4()))
+    quote = _quote(stack, owner, PRO_AND_SEATS).json()
+    url = f"{stack.url}/quote-processor"
+    # someone else's quote and no quote at all: one answer
+    theirs = httpx.post(url, json={"accept": quote["id"]}, headers=stranger, timeout=30)
+    absent = httpx.post(url, json={"accept": str(uuid.uuid4())}, headers=stranger, timeout=30)
+    assert theirs.status_code == absent.status_code == 404
+    assert theirs.json()["error"] == absent.json()["error"]
+    assert httpx.get(url, params={"id": quote["id"]}, headers=stranger,
+                     timeout=30).json()["error"] == absent.json()["error"]  # fmt: skip
+    accepted = [httpx.post(url, json={"accept": quote["id"]}, headers=owner, timeout=30).json()
+                for _ in range(2)]  # fmt: skip
+    assert accepted[0]["status"] == accepted[1]["status"] == "accepted"
+    assert accepted[0]["paymentIntentId"] == accepted[1]["paymentIntentId"]
+    intent = next(i for i in stack.stripe.created.values()
+                  if i["id"] == accepted[0]["paymentIntentId"])  # fmt: skip
+    assert (intent["amount"], intent["metadata"]) == (
+        quote["total"],
+        {"quote_id": quote["id"], "user_id": owner_id},
+    )
+    assert accepted[0]["clientSecret"].startswith(intent["id"])
+    # an expired quote is not paid, and Stripe is not asked
+    expired = _quote(stack, owner, PRO_AND_SEATS[:1]).json()
+    stack.rows("update billing.quotes set valid_until = now() - interval '1 day' where id = %s "
+               "returning 1", expired["id"])  # fmt: skip
+    asked = len(stack.stripe.requests)
+    late = httpx.post(url, json={"accept": expired["id"]}, headers=owner, timeout=30)
+    assert (late.status_code, late.json()["error"]["code"]) == (409, "CONFLICT")
+    assert len(stack.stripe.requests) == asked
+    assert httpx.get(url, params={"id": expired["id"]}, headers=owner,
+                     timeout=30).json()["status"] == "expired"  # fmt: skip
+    # Stripe down: 503, the quote stays open
+    fresh = _quote(stack, owner, PRO_AND_SEATS[:1]).json()
+    stack.stripe.fail = True
+    try:
+        down = httpx.post(url, json={"accept": fresh["id"]}, headers=owner, timeout=60)
+    finally:
+        stack.stripe.fail = False
+    assert (down.status_code, down.json()["error"]["code"]) == (503, "PAYMENT_UNAVAILABLE")
+    assert stack.scalar("select status from billing.quotes where id = %s", fresh["id"]) == "open"
+
+
+def test_a_quote_pdf_shows_the_quote_and_is_mailed_only_to_the_caller(stack: Stack) -> None:
+    user = str(uuid.uuid4())
+    owner = stack.signed_in(user, email="buyer@example.test")
+    quote = _quote(stack, owner, PRO_AND_SEATS).json()
+    url = f"{stack.url}/quote-pdf-generator"
+    pdf = httpx.get(url, params={"id": quote["id"]}, headers=owner, timeout=30)
+    assert (pdf.status_code, pdf.headers["content-type"]) == (200, "application/pdf")
+    text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf.content)).pages)
+    assert quote["number"] in text and "$134.00" in text and "Seats for QA" in text
+    # e-mailed to the token's address (a `to` in the body is not read); a retry mails once
+    key = {"Idempotency-Key": str(uuid.uuid4())}
+    body = {"quoteId": quote["id"], "email": True, "to": "someone@else.test"}
+    sent = [httpx.post(url, json=body, headers={**owner, **key}, timeout=30) for _ in range(2)]
+    assert [s.status_code for s in sent] == [202, 202]
+    assert sent[0].json()["emailId"] == sent[1].json()["emailId"]
+    message = stack.resend.sent[sent[0].json()["emailId"]]
+    assert message["to"] == ["buyer@example.test"]
+    attachment = base64.b64decode(message["attachments"][0]["content"])
+    assert attachment.startswith(b"%PDF") and quote["number"] in "".join(
+        p.extract_text() for p in PdfReader(io.BytesIO(attachment)).pages)  # fmt: skip
+    # no address in the token; someone else's quote; Resend down: nothing recorded
+    nameless = httpx.post(url, json=body, headers=stack.signed_in(user), timeout=30)
+    assert (nameless.status_code, nameless.json()["error"]["code"]) == (422, "NO_EMAIL")
+    stranger = stack.signed_in(str(uuid.uuid4()), email="stranger@example.test")
+    assert httpx.post(url, json=body, headers=stranger, timeout=30).status_code == 404
+    assert httpx.get(url, params={"id": quote["id"]}, headers=stranger,
+                     timeout=30).status_code == 404  # fmt: skip
+    stack.resend.fail = True
+    try:
+        failed = httpx.post(url, json=body, headers=owner, timeout=60)
+    finally:
+        stack.resend.fail = False
+    assert failed.status_code == 502
+    assert stack.scalar("select count(*) from billing.quote_emails where quote_id = %s",
+                        quote["id"]) == 1  # fmt: skip
+
+
+def _harden(stack: Stack, body: dict[str, Any]) -> httpx.Response:
+    return httpx.post(f"{stack.url}/security-hardening", json=body, headers=stack.service(),
+                      timeout=30)  # fmt: skip
+
+
+def test_a_caller_past_the_burst_is_blocked_once_and_others_go_on(stack: Stack) -> None:
+    user_id = str(uuid.uuid4())
+    user, other = stack.signed_in(user_id), stack.signed_in(str(uuid.uuid4()))
+    url = f"{stack.url}/quote-processor"
+    with ThreadPoolExecutor(16) as pool:
+        codes = list(pool.map(lambda _: httpx.get(url, headers=user, timeout=60).status_code,
+                              range(240)))  # fmt: skip
+    # a bucket of 200 refilling at 100 a minute: 200 and the few refilled meanwhile pass
+    assert 200 <= codes.count(200) <= 210 and codes.count(429) == 240 - codes.count(200)
+    blocked = httpx.get(url, headers=user, timeout=30)
+    assert blocked.status_code == 429 and 200 < int(blocked.headers["retry-after"]) <= 300
+    assert stack.rows("select event_type, threat_level, auto_response from "
+                      "billing.security_incidents where subject = %s",
+                      f"user:{user_id}") == [("rate_limit_exceeded", "medium",
+                                              "temporary_block")]  # fmt: skip
+    assert httpx.get(url, headers=other, timeout=30).status_code == 200
+    lifted = _harden(stack, {"operation": "unblock", "subject": f"user:{user_id}"})
+    assert lifted.json() == {"unblocked": True}
+    assert httpx.get(url, headers=user, timeout=30).status_code == 200
+
+
+def test_an_injection_probe_is_refused_recorded_without_its_value_and_blocks(
+    stack: Stack,
+) -> None:
+    user_id = str(uuid.uuid4())
+    user = stack.signed_in(user_id)
+    probe = [{"price": "price_pro_monthly", "quantity": 1,
+              "description": "x'; DROP TABLE billing.quotes; --"}]  # fmt: skip
+    refused = _quote(stack, user, probe)
+    assert (refused.status_code, refused.json()["error"]["code"]) == (400, "REQUEST_REFUSED")
+    assert "DROP" not in refused.text  # the answer names the field and rule, not the value
+    incident = stack.rows("select event_type, threat_level, detail, function_name "
+                          "from billing.security_incidents where subject = %s",
+                          f"user:{user_id}")  # fmt: skip
+    assert incident == [("injection_attempt", "critical",
+                         {"field": "items[0].description", "rule": "sql-stacked-statement"},
+                         "quote-processor")]  # fmt: skip
+    assert stack.scalar("select count(*) from billing.security_incidents "
+                        "where detail::text like '%%DROP%%'") == 0  # fmt: skip
+    # blocked everywhere in billing, a harmless request too; the probe changed nothing
+    status = httpx.get(f"{stack.url}/subscription-status", headers=user, timeout=30)
+    assert status.status_code == 429
+    assert stack.scalar("select to_regclass('billing.quotes') is not null")
+    stack.rows("select monitoring.evaluate_alert_rules(array['billing-injection-attempts'])")
+    assert stack.scalar("select state from monitoring.alert_rules "
+                        "where name = 'billing-injection-attempts'") == "firing"  # fmt: skip
+    report = _harden(stack, {"operation": "incidents"}).json()
+    assert report["counts"]["injection_attempt/critical"] >= 1
+    assert f"user:{user_id}" in [b["subject"] for b in report["blocked"]]
+
+
+def test_the_security_scan_passes_and_names_what_was_planted(stack: Stack) -> None:
+    clean = _harden(stack, {"operation": "security_scan"}).json()
+    assert clean["passed"], clean
+    with stack.services.connect() as conn:
+        conn.execute(b"""
+        create schema planted;
+        grant usage on schema planted to anon;
+        create table planted.open_table (id bigint);
+        grant select on planted.open_table to anon;
+        create function planted.definer() returns int language sql security definer
+          as 'select 1';
+        create function planted.setting_secret() returns text language sql
+          as $$ select current_setting('app.stripe_secret_key') $$;
+        select cron.schedule('planted-job', '0 0 1 1 *', $$select net.http_post(
+          'https://x.supabase.co/functions/v1/f',
+          headers := '{"Authorization": "Bearer eyJhbGciOiJIUzI1NiJ9.e30.c2lnbmF0dXJl"}')$$);
+        """)  # fmt: skip
+    try:
+        scan = _harden(stack, {"operation": "security_scan"}).json()
+    finally:
+        stack.rows("select cron.unschedule('planted-job')")
+        with stack.services.connect() as conn:
+            conn.execute(b"drop schema planted cascade")
+    failed = {c["check"]: c["findings"] for c in scan["checks"] if not c["passed"]}
+    assert not scan["passed"]
+    assert failed == {
+        "API roles reach no table without row level security": ["planted.open_table"],
+        "every security definer function fixes its search_path": ["planted.definer()"],
+        "no function reads a secret from a database setting": ["planted.setting_secret"],
+        "no scheduled job holds a credential in its command": ["planted-job"],
+    }
+    user = stack.signed_in(str(uuid.uuid4()))
+    assert httpx.post(f"{stack.url}/security-hardening", json={"operation": "security_scan"},
+                      headers=user, timeout=30).status_code == 403  # fmt: skip
+    assert _harden(stack, {"operation": "format_disk"}).status_code == 422
 
 
 def test_the_stack_smoke_tests_pass(stack: Stack) -> None:

@@ -7,6 +7,7 @@
  */
 import { db, HttpError, json, log, serve } from "../../_shared/mod.ts";
 import { type Stripe, stripe } from "../../_shared/stripe.ts";
+import { guarded } from "../_lib/guard.ts";
 
 const CACHE_SECONDS = 60;
 
@@ -41,22 +42,26 @@ async function newest(user: string): Promise<Row | undefined> {
   return row;
 }
 
-serve(import.meta.url, { callers: ["user"] }, async (req, ctx) => {
-  if (req.method !== "GET") throw new HttpError(405, "METHOD_NOT_ALLOWED", "Use GET");
-  const user = ctx.caller.userId!;
-  const row = await newest(user);
-  if (!row) return json(200, { status: "none" });
-  if (row.fresh) return answer(row, "cache");
-  let read: Stripe.Subscription;
-  try {
-    read = await stripe().subscriptions.retrieve(row.id);
-  } catch (err) {
-    if (err instanceof HttpError) throw err;
-    log("error", { event: "stripe_unreachable", error: String(err) });
-    return answer(row, "cache", true);
-  }
-  await db()`
+serve(
+  import.meta.url,
+  { callers: ["user"] },
+  guarded(async (req, ctx) => {
+    if (req.method !== "GET") throw new HttpError(405, "METHOD_NOT_ALLOWED", "Use GET");
+    const user = ctx.caller.userId!;
+    const row = await newest(user);
+    if (!row) return json(200, { status: "none" });
+    if (row.fresh) return answer(row, "cache");
+    let read: Stripe.Subscription;
+    try {
+      read = await stripe().subscriptions.retrieve(row.id);
+    } catch (err) {
+      if (err instanceof HttpError) throw err;
+      log("error", { event: "stripe_unreachable", error: String(err) });
+      return answer(row, "cache", true);
+    }
+    await db()`
     select billing.store_subscription(${JSON.stringify(read)}::text::jsonb, now(),
                                       ${read.status === "canceled"})`;
-  return answer((await newest(user))!, "stripe");
-});
+    return answer((await newest(user))!, "stripe");
+  }),
+);

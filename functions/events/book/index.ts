@@ -8,7 +8,16 @@
  * the PaymentIntent created here (Stripe's idempotency key is the registration's id, so a retry
  * gets the same PaymentIntent back).
  */
-import { db, field, HttpError, inBackground, json, readJson, serve } from "../../_shared/mod.ts";
+import {
+  db,
+  field,
+  HttpError,
+  idempotencyKey,
+  inBackground,
+  json,
+  readJson,
+  serve,
+} from "../../_shared/mod.ts";
 import { sendEmail } from "../_lib/email.ts";
 import { eventsError } from "../_lib/errors.ts";
 import { stripe } from "../../_shared/stripe.ts";
@@ -25,14 +34,7 @@ interface Booked {
 }
 
 serve(import.meta.url, { callers: ["user"] }, async (req, ctx) => {
-  const key = req.headers.get("idempotency-key")?.trim();
-  if (!key || key.length > 200) {
-    throw new HttpError(
-      400,
-      "IDEMPOTENCY_KEY_REQUIRED",
-      "Send an Idempotency-Key header (1-200 characters)",
-    );
-  }
+  const key = idempotencyKey(req);
   const body = await readJson(req);
   const eventId = field.uuid(body, "eventId");
   const method = field.string(body, "paymentMethod", { max: 10 });
