@@ -83,13 +83,14 @@ def services(state_root: Path) -> Iterator[Services]:
     started.env.down(report=lambda _: None)
 
 
-def wait_until(probe: Callable[[], T], timeout: float = 10) -> T:
-    """Poll a condition a service reaches on its own (e.g. a log it flushes every 100 ms)."""
+def wait_until(probe: Callable[[], T], timeout: float = 10, every: float = 0.05) -> T:
+    """Poll a condition a service reaches on its own (e.g. a log it flushes every 100 ms);
+    ``every``: the pause between probes (longer for a probe that spends a rate limit)."""
     deadline = time.monotonic() + timeout
     while not (result := probe()):
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not reached within {timeout}s")
-        time.sleep(0.05)
+        time.sleep(every)
     return result
 
 

@@ -13,7 +13,7 @@
  * logged): a flag never stays on past its cache because the database went away.
  */
 import { db } from "./db.ts";
-import { log } from "./invocations.ts";
+import { cachedRead } from "./cached.ts";
 
 export const FLAG_CACHE_MS = 5_000;
 
@@ -46,9 +46,6 @@ export async function decide(
   return (await bucket(flag, subject)) < Math.round(state.percentage * 100);
 }
 
-let cached: { table: FlagTable; until: number } | undefined;
-let reading: Promise<FlagTable> | undefined;
-
 async function readFlags(): Promise<FlagTable> {
   const rows = await db()<
     { name: string; enabled: boolean; percentage: string; allow: string[] }[]
@@ -62,20 +59,7 @@ async function readFlags(): Promise<FlagTable> {
 }
 
 /** The flags as of at most FLAG_CACHE_MS ago; empty (all off) when they cannot be read. */
-async function flags(): Promise<FlagTable> {
-  if (cached && performance.now() < cached.until) return cached.table;
-  reading ??= readFlags()
-    .catch((err) => {
-      log("error", { event: "flags_unreadable", error: String(err) });
-      return new Map() as FlagTable;
-    })
-    .then((table) => {
-      cached = { table, until: performance.now() + FLAG_CACHE_MS };
-      return table;
-    })
-    .finally(() => reading = undefined);
-  return await reading;
-}
+const flags = cachedRead("flags", readFlags, FLAG_CACHE_MS, () => new Map() as FlagTable);
 
 /** Whether the flag is on for the subject (a user id, an organization id). */
 export async function flag(name: string, subject: string | null | undefined): Promise<boolean> {

@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import statistics
 import threading
 import time
 import uuid
@@ -23,7 +24,7 @@ from pypdf import PdfReader
 from applier.engine import deploy
 from supastack.delivery.outputs import StackOutputs
 from supastack.delivery.smoke import run as run_smoke
-from tests.conftest import Services
+from tests.conftest import Services, wait_until
 from tests.e2e.conftest import As, DeployedApp, local_config
 from tests.e2e.resend_fake import FakeResend
 from tests.e2e.stripe_fake import FakeStripe, signature
@@ -62,8 +63,9 @@ def stack(fresh: Services) -> Iterator[Stack]:
                "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET, "STRIPE_API_BASE": stripe.url,
                "RESEND_API_KEY": "re_" + uuid.uuid4().hex,
                "RESEND_BASE_URL": resend.url}  # fmt: skip
-    stack = Stack(fresh, deploy(local_config(fresh, apps=["billing"], secretValues=secrets)),
-                  stripe, resend)  # fmt: skip
+    flags = {"billing_subscription_cache": {"enabled": True, "percentage": 100}}
+    config = local_config(fresh, apps=["billing"], secretValues=secrets, flags=flags)
+    stack = Stack(fresh, deploy(config), stripe, resend)
     # The tests run the processor themselves, each step when they say: pg_cron's own run
     # (every minute) is paused meanwhile, and resumed for the smoke tests.
     _schedule(stack, active=False)
@@ -182,6 +184,9 @@ def test_a_failing_job_backs_off_then_is_dead_lettered_and_can_be_requeued(stack
     again = httpx.post(f"{stack.url}/webhook-monitor", json={"requeue": job},
                        headers=stack.service(), timeout=30)  # fmt: skip
     assert again.status_code == 404  # requeued already: no dead letter left
+    stack.rows("select monitoring.evaluate_alert_rules(array['billing-webhooks-dead-lettered'])")
+    assert stack.scalar("select state from monitoring.alert_rules "
+                        "where name = 'billing-webhooks-dead-lettered'") == "ok"  # fmt: skip
     stack.rows("delete from billing.batch_jobs where id = %s returning 1", job)
 
 
@@ -495,6 +500,10 @@ def test_an_injection_probe_is_refused_recorded_without_its_value_and_blocks(
     report = _harden(stack, {"operation": "incidents"}).json()
     assert report["counts"]["injection_attempt/critical"] >= 1
     assert f"user:{user_id}" in [b["subject"] for b in report["blocked"]]
+    # the probe was this test's own: forget it, so the rule resolves for the tests after
+    stack.rows("delete from billing.security_incidents where subject = %s returning 1",
+               f"user:{user_id}")  # fmt: skip
+    stack.rows("select monitoring.evaluate_alert_rules(array['billing-injection-attempts'])")
 
 
 def test_the_security_scan_passes_and_names_what_was_planted(stack: Stack) -> None:
@@ -534,7 +543,178 @@ def test_the_security_scan_passes_and_names_what_was_planted(stack: Stack) -> No
     assert _harden(stack, {"operation": "format_disk"}).status_code == 422
 
 
+def _invocations(stack: Stack, function: str, durations: list[float], status: int = 200,
+                 days_ago: int = 0) -> None:  # fmt: skip
+    """Invocation rows as the middleware writes them (marked, for _forget_invocations)."""
+    stack.rows(
+        "insert into monitoring.function_invocations (function_name, status, duration_ms, "
+        "request_id, invoked_at) select %s, %s, d, 'planted-' || gen_random_uuid(), "
+        "now() - make_interval(days => %s) from unnest(%s::float8[]) d returning 1",
+        function, status, days_ago, durations,
+    )  # fmt: skip
+
+
+def _forget_invocations(stack: Stack) -> None:
+    stack.rows("delete from monitoring.function_invocations where request_id like 'planted-%%' "
+               "returning 1")  # fmt: skip
+    stack.rows("delete from billing.cost_metrics returning 1")
+    stack.rows("select monitoring.evaluate_alert_rules(array['billing-performance-targets', "
+               "'billing-error-rate', 'billing-cost-overrun'])")  # fmt: skip
+
+
+def _service_post(stack: Stack, slug: str, body: dict[str, Any]) -> dict[str, Any]:
+    answer = httpx.post(f"{stack.url}/{slug}", json=body, headers=stack.service(), timeout=30)
+    assert answer.status_code == 200, answer.text
+    return dict(answer.json())
+
+
+def test_the_performance_report_and_dashboard_read_what_the_functions_recorded(
+    stack: Stack,
+) -> None:
+    slow = [float(ms) for ms in range(100, 1300, 40)]  # 30 quote requests, p95 above 950 ms
+    _invocations(stack, "quote-processor", slow)
+    _invocations(stack, "production-validator", [5.0] * 25, status=503)
+    try:
+        report = _service_post(stack, "performance-optimizer",
+                               {"operation": "benchmark_all_functions", "hours": 1})  # fmt: skip
+        by_function = {f["function"]: f for f in report["functions"]}
+        recorded = [row[0] for row in stack.rows(
+            "select duration_ms from monitoring.function_invocations where function_name = "
+            "'quote-processor' and invoked_at > now() - interval '1 hour'")]  # fmt: skip
+        quotes = by_function["quote-processor"]
+        assert quotes["invocations"] == len(recorded)
+        assert quotes["p95Ms"] == pytest.approx(statistics.quantiles(
+            recorded, n=20, method="inclusive")[-1])  # fmt: skip
+        assert (quotes["targetP95Ms"], quotes["meetsTarget"]) == (950, False)
+        assert not report["passed"]
+        assert by_function["production-validator"]["errorRate"] == 1.0
+        stack.rows("select monitoring.evaluate_alert_rules(array['billing-performance-targets', "
+                   "'billing-error-rate'])")  # fmt: skip
+        states = dict(stack.rows("select name, state from monitoring.alert_rules "
+                                 "where name in ('billing-performance-targets', "
+                                 "'billing-error-rate')"))  # fmt: skip
+        # the error rate fires at once; a missed p95 only after 10 minutes of missing it
+        assert states == {"billing-error-rate": "firing", "billing-performance-targets": "pending"}
+        dashboard = httpx.get(f"{stack.url}/monitoring-alerting", headers=stack.service(),
+                              timeout=30).json()  # fmt: skip
+        assert {a["name"]: a["state"] for a in dashboard["alerts"]}[
+            "billing-error-rate"
+        ] == "firing"
+        assert {p["function_name"]: p["p95_ms"] for p in dashboard["performance"]}[
+            "quote-processor"] == pytest.approx(quotes["p95Ms"])  # fmt: skip
+        assert set(dashboard) >= {"webhooks", "security", "cost"}
+    finally:
+        _forget_invocations(stack)
+    assert stack.scalar("select state from monitoring.alert_rules "
+                        "where name = 'billing-error-rate'") == "ok"  # fmt: skip
+
+
+def test_function_costs_are_counted_per_day_and_the_budget_alert_fires(stack: Stack) -> None:
+    plan = stack.rows("select included_invocations, monthly_budget_usd from billing.cost_plan")
+    _invocations(stack, "quote-processor", [10.0] * 40, days_ago=1)
+    _invocations(stack, "webhook-handler", [10.0] * 7, days_ago=1)
+    try:
+        for _ in range(2):  # idempotent: the nightly job may run again
+            stack.rows("select billing.record_costs(current_date - 1)")
+        assert dict(stack.rows("select function_name, invocations from billing.cost_metrics "
+                               "where metric_date = current_date - 1 and function_name in "
+                               "('quote-processor', 'webhook-handler')")) == {
+            "quote-processor": 40, "webhook-handler": 7}  # fmt: skip
+        # no quota and a budget below one package: the month's first million costs $2
+        stack.rows("update billing.cost_plan set included_invocations = 0, "
+                   "monthly_budget_usd = 1 returning 1")  # fmt: skip
+        cost = stack.rows("select invocations > 0, cost_usd, projected_usd >= cost_usd "
+                          "from billing.monthly_cost()")  # fmt: skip
+        assert cost == [(True, 2, True)]
+        stack.rows("select monitoring.evaluate_alert_rules(array['billing-cost-overrun'])")
+        assert stack.scalar("select state from monitoring.alert_rules "
+                            "where name = 'billing-cost-overrun'") == "firing"  # fmt: skip
+    finally:
+        stack.rows("update billing.cost_plan set included_invocations = %s, "
+                   "monthly_budget_usd = %s returning 1", *plan[0])  # fmt: skip
+        _forget_invocations(stack)
+    assert stack.scalar("select state from monitoring.alert_rules "
+                        "where name = 'billing-cost-overrun'") == "ok"  # fmt: skip
+
+
+def test_a_halted_migration_sends_every_caller_down_the_old_path_within_seconds(
+    stack: Stack,
+) -> None:
+    user = str(uuid.uuid4())
+    event = _subscription_event("customer.subscription.created", user=user)
+    assert stack.deliver(event).status_code == 200
+    stack.process()
+    sub = event["data"]["object"]
+    stack.stripe.subscriptions[sub["id"]] = sub
+    url, signed_in = f"{stack.url}/subscription-status", stack.signed_in(user)
+
+    def source() -> str:
+        return str(httpx.get(url, headers=signed_in, timeout=30).json()["source"])
+
+    assert source() == "cache"  # the flag is at 100 % here
+    status = _service_post(stack, "migration-controller", {"operation": "status"})
+    assert (status["flag"]["percentage"], status["halted"]) == (100, None)
+    halted = _service_post(stack, "migration-controller",
+                           {"operation": "execute_rollback", "reason": "p95 doubled"})  # fmt: skip
+    assert halted["halted"]["reason"] == "p95 doubled"
+    assert stack.scalar("select state from monitoring.alert_rules "
+                        "where name = 'billing-traffic-rollback'") == "firing"  # fmt: skip
+    # every instance reads the halt within its 5 s cache: then every request asks Stripe
+    # (probed twice a second: the function allows a user 60 requests a minute)
+    wait_until(lambda: source() == "stripe", timeout=15, every=0.5)
+    reads = len(stack.stripe.reads)
+    assert [source(), source()] == ["stripe", "stripe"] and len(stack.stripe.reads) == reads + 2
+    _service_post(stack, "migration-controller", {"operation": "resume"})
+    wait_until(lambda: source() == "cache", timeout=15, every=0.5)
+    stack.rows("select monitoring.evaluate_alert_rules(array['billing-traffic-rollback'])")
+    refused = httpx.post(f"{stack.url}/migration-controller", headers=stack.service(),
+                         json={"operation": "initialize_migration", "target_traffic_percent": 5},
+                         timeout=30)  # fmt: skip
+    assert refused.status_code == 409
+    assert "supastack rollout" in refused.json()["error"]["message"]
+    anon = {"Authorization": f"Bearer {stack.services.credentials.anon_key}"}
+    assert httpx.post(f"{stack.url}/migration-controller", json={"operation": "status"},
+                      headers=anon, timeout=30).status_code == 401  # fmt: skip
+
+
+def test_the_production_validator_names_what_fails(stack: Stack) -> None:
+    quick = _service_post(stack, "production-validator", {"validation_type": "quick"})
+    assert quick["passed"], quick
+    _invocations(stack, "performance-optimizer", [5.0] * 3, status=500)
+    try:
+        comprehensive = _service_post(stack, "production-validator",
+                                      {"validation_type": "comprehensive"})  # fmt: skip
+    finally:
+        _forget_invocations(stack)
+    checks = {c["check"]: c for c in comprehensive["checks"]}
+    assert set(checks) == {c["check"] for c in quick["checks"]} | {
+        "the security scan finds nothing", "prices are on sale to quote",
+        "the scheduled jobs are active and none failed in a day",
+        "every function meets its p95 and error targets over a day"}  # fmt: skip
+    assert checks["the security scan finds nothing"]["passed"]
+    assert checks["prices are on sale to quote"]["passed"]
+    targets = checks["every function meets its p95 and error targets over a day"]
+    assert not targets["passed"] and "performance-optimizer" in targets["detail"]["missed"]
+    assert not comprehensive["passed"]
+    stack.rows("insert into billing.traffic_halts (flag, reason) "
+               "values ('billing_subscription_cache', 'test') returning 1")  # fmt: skip
+    try:
+        halted = _service_post(stack, "production-validator", {"validation_type": "quick"})
+    finally:
+        stack.rows("delete from billing.traffic_halts returning 1")
+    failed = [c for c in halted["checks"] if not c["passed"]]
+    assert not halted["passed"]
+    assert failed == [{"check": "no traffic migration is halted", "passed": False,
+                       "detail": {"halted": ["billing_subscription_cache"]}}]  # fmt: skip
+    bad = httpx.post(f"{stack.url}/production-validator", json={"validation_type": "all"},
+                     headers=stack.service(), timeout=30)  # fmt: skip
+    assert bad.status_code == 422
+
+
 def test_the_stack_smoke_tests_pass(stack: Stack) -> None:
     _schedule(stack, active=True)
+    # the alert rules as of now (the tests above made some fire, then cleared their causes)
+    stack.rows("select monitoring.evaluate_alert_rules(array_agg(name)) from "
+               "monitoring.alert_rules where name like 'billing-%%'")  # fmt: skip
     results = run_smoke(StackOutputs.model_validate(stack.deployment.outputs))
     assert [f"{r.name}: {r.detail}" for r in results if not r.ok] == []

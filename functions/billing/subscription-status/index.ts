@@ -4,10 +4,14 @@
  * billing.subscriptions current; a row older than CACHE_SECONDS is read again from Stripe
  * (its SDK) and stored, so every instance shares one brief cache. Stripe unreachable: the
  * stored row, marked `stale`. No subscription: `{status: "none"}`.
+ *
+ * The cache is being migrated onto (flag billing_subscription_cache, see migration-controller):
+ * a caller on the old path has every request read from Stripe, as before the migration.
  */
 import { db, HttpError, json, log, serve } from "../../_shared/mod.ts";
 import { type Stripe, stripe } from "../../_shared/stripe.ts";
 import { guarded } from "../_lib/guard.ts";
+import { newPath, SUBSCRIPTION_CACHE } from "../_lib/traffic.ts";
 
 const CACHE_SECONDS = 60;
 
@@ -32,10 +36,10 @@ function answer(row: Row, source: "cache" | "stripe", stale = false) {
   });
 }
 
-async function newest(user: string): Promise<Row | undefined> {
+async function newest(user: string, maxAge = CACHE_SECONDS): Promise<Row | undefined> {
   const [row] = await db()<Row[]>`
     select id, status, price_id, current_period_end, cancel_at_period_end,
-           updated_at > now() - make_interval(secs => ${CACHE_SECONDS}) as fresh
+           updated_at > now() - make_interval(secs => ${maxAge}) as fresh
       from billing.subscriptions where user_id = ${user}
      order by status in ('active', 'trialing', 'past_due') desc, updated_at desc
      limit 1`;
@@ -48,7 +52,7 @@ serve(
   guarded(async (req, ctx) => {
     if (req.method !== "GET") throw new HttpError(405, "METHOD_NOT_ALLOWED", "Use GET");
     const user = ctx.caller.userId!;
-    const row = await newest(user);
+    const row = await newest(user, (await newPath(SUBSCRIPTION_CACHE, user)) ? CACHE_SECONDS : 0);
     if (!row) return json(200, { status: "none" });
     if (row.fresh) return answer(row, "cache");
     let read: Stripe.Subscription;
