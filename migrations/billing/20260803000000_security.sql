@@ -110,9 +110,12 @@ $$;
 
 -- The scan behind security-hardening's `security_scan`: each check, whether it passed, and
 -- the objects that fail it (names only). Objects of extensions are theirs, not ours.
+-- (plpgsql: pg_cron's tables are the cluster's database's, resolved when the scan runs.)
 create function billing.security_scan()
 returns table (check_name text, passed boolean, findings text[])
-language sql stable security definer set search_path = '' as $$
+language plpgsql stable security definer set search_path = '' as $$
+begin
+  return query
   with ours as (
     select n.oid, n.nspname from pg_namespace n
      where n.nspname not in ('pg_catalog', 'information_schema', 'pg_toast')
@@ -168,7 +171,8 @@ language sql stable security definer set search_path = '' as $$
          coalesce(bool_and((value ->> 'sqlInjectionDetection')::boolean
                            and (value ->> 'xssDetection')::boolean
                            and (value ->> 'commandInjectionDetection')::boolean), false),
-         '{}' from settings
+         '{}'::text[] from settings;
+end
 $$;
 
 revoke execute on function billing.block(text, text, text, text, text, jsonb),

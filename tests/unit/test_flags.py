@@ -175,7 +175,8 @@ def test_a_rollout_step_edits_the_stack_file_keeping_its_comments(tmp_path: Path
     text = path.read_text()
     assert "# Where the stack deploys: local | supabase." in text  # comments kept
     config = yaml.safe_load(text)["config"]
-    assert config["supastack:flags"] == {  # the flag the stack file had stays as it was
+    assert config["supastack:flags"] == {  # the flags the stack file had stay as they were
+        "billing_subscription_cache": {"enabled": True, "percentage": 100},
         "pattern_1_personalized_defaults": {"enabled": True, "percentage": 100},
         "new_checkout": {"enabled": True, "percentage": 37.5},
     }

@@ -52,7 +52,8 @@ def test_functions_deploy_after_migrations_and_secrets_with_secret_tokens(
 
     assert (hello.inputs["verify_jwt"], tick.inputs["verify_jwt"]) == (True, False)
     assert sorted(hello.inputs["files"]) == [
-        "_shared/auth.ts", "_shared/body.ts", "_shared/config.ts", "_shared/cors.ts",
+        "_shared/auth.ts", "_shared/body.ts", "_shared/cached.ts", "_shared/config.ts",
+        "_shared/cors.ts",
         "_shared/db.ts", "_shared/drains.ts", "_shared/errors.ts", "_shared/flags.ts",
         "_shared/handler.ts", "_shared/invocations.ts", "_shared/mod.ts",
         "_shared/ratelimit.ts", "_shared/validate.ts", "shop/hello/function.config.json",
