@@ -17,18 +17,18 @@ insert into billing.security_settings (category, key, value) values
    '{"sqlInjectionDetection": true, "xssDetection": true, "commandInjectionDetection": true}');
 
 -- What the guards saw. `detail` names the rule and the field, never the value sent (it may
--- hold anything, a customer's data included).
+-- hold anything, a customer's data included). (The guide's third kind, unauthorized access,
+-- is refused before any guard runs: its 401 / 403 answers are in the invocation records.)
 create table billing.security_incidents (
   id bigint generated always as identity primary key,
   created_at timestamptz not null default now(),
   event_type text not null
-    check (event_type in ('rate_limit_exceeded', 'injection_attempt', 'unauthorized_access')),
+    check (event_type in ('rate_limit_exceeded', 'injection_attempt')),
   threat_level text not null check (threat_level in ('low', 'medium', 'high', 'critical')),
   subject text not null,
   function_name text not null,
   detail jsonb not null default '{}',
-  auto_response text not null
-    check (auto_response in ('temporary_block', 'immediate_block', 'alert_admin'))
+  auto_response text not null check (auto_response in ('temporary_block', 'immediate_block'))
 );
 create index security_incidents_recent on billing.security_incidents (created_at desc);
 
