@@ -444,6 +444,18 @@ def test_a_quote_pdf_shows_the_quote_and_is_mailed_only_to_the_caller(stack: Sta
     assert failed.status_code == 502
     assert stack.scalar("select count(*) from billing.quote_emails where quote_id = %s",
                         quote["id"]) == 1  # fmt: skip
+    # the longest quote (50 items) runs onto a second page, every item on one, and mails too
+    items = [{"price": "price_extra_seat", "quantity": 1, "description": f"Seat {n}"}
+             for n in range(50)]  # fmt: skip
+    longest = _quote(stack, owner, items).json()
+    pages = PdfReader(io.BytesIO(httpx.get(url, params={"id": longest["id"]}, headers=owner,
+                                           timeout=30).content)).pages  # fmt: skip
+    assert len(pages) == 2
+    text = "".join(page.extract_text() for page in pages)
+    assert all(f"Seat {n}\n" in text or f"Seat {n} " in text for n in range(50))
+    mailed = httpx.post(url, json={"quoteId": longest["id"], "email": True}, headers=owner,
+                        timeout=30)  # fmt: skip
+    assert mailed.status_code == 202
 
 
 def _harden(stack: Stack, body: dict[str, Any]) -> httpx.Response:

@@ -3,6 +3,7 @@
  * itself (unset: Resend's own), so tests and the local stack talk to a local server; the key
  * is the RESEND_API_KEY secret and the sender EMAIL_FROM.
  */
+import { Buffer } from "node:buffer";
 import { Resend } from "npm:resend@6.38.0";
 import { HttpError, log } from "../../_shared/mod.ts";
 
@@ -37,7 +38,7 @@ export async function send(
       text,
       attachments: attachments.map((a) => ({
         filename: a.filename,
-        content: btoa(String.fromCharCode(...a.content)),
+        content: Buffer.from(a.content).toString("base64"),
       })),
     },
     { idempotencyKey },

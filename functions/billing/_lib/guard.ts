@@ -81,7 +81,8 @@ export function inspect(
       }
     } else if (value && typeof value === "object") {
       for (const [key, item] of Object.entries(value)) {
-        const found = check(`${path ? `${path}.` : ""}${key} (name)`, key) ??
+        // a key that breaks a rule is named by where it is, never by itself (it is the probe)
+        const found = check(`${path || "body"} (a key)`, key) ??
           walk(item, path ? `${path}.${key}` : key);
         if (found) return found;
       }

