@@ -131,6 +131,32 @@ def test_what_stripe_did_not_sign_now_is_refused_and_stores_nothing(stack: Stack
     assert stack.scalar("select count(*) from billing.webhook_events") == before
 
 
+def test_a_delivery_while_the_database_is_down_is_refused_and_its_retry_counts_once(
+    stack: Stack,
+) -> None:
+    """Stripe retries any delivery not answered 2xx: the handler must never say 200 for an
+    event it could not store, and the retry after the restart must be the first record."""
+    event = _subscription_event()
+    cluster = stack.services.env.cluster(stack.services.credentials)
+    cluster.stop()
+    try:
+        down = stack.deliver(event)
+    finally:
+        cluster.start()
+    assert down.status_code >= 500
+
+    def stored() -> httpx.Response | None:
+        answer = stack.deliver(event)
+        return answer if answer.status_code == 200 else None
+
+    retried = wait_until(stored, timeout=30, every=0.5)
+    assert retried is not None and retried.json()["duplicate"] is False
+    assert stack.deliver(event).json()["duplicate"] is True
+    stack.process()
+    assert stack.scalar("select status from billing.webhook_events where id = %s",
+                        event["id"]) == "processed"  # fmt: skip
+
+
 def test_an_older_event_never_overwrites_a_newer_one(stack: Stack) -> None:
     sub, now = f"sub_{uuid.uuid4().hex[:14]}", int(time.time())
     newer = _subscription_event(sub=sub, status="canceled", created=now)
