@@ -18,6 +18,9 @@ export interface Context {
   requestId: string;
   caller: Caller;
   config: FunctionConfig;
+  /** Which path of a traffic migration served the call ("old" / "new"): a handler with two
+   * sets it, and it is recorded with the invocation (monitoring.function_invocations.variant). */
+  variant?: string;
 }
 
 export interface ServeOptions {
@@ -78,6 +81,7 @@ export function handle(
     if (req.method === "OPTIONS") return new Response(null, { status: 204, headers: cors });
     let response: Response;
     let errorClass: string | undefined;
+    let ctx: Context | undefined;
     try {
       const caller = identify(req, config.verifyJwt);
       requireCaller(caller, callers);
@@ -85,7 +89,8 @@ export function handle(
         await enforce(config.name, rateKey(config, caller, req), config.rateLimit);
       }
       const limited = await withBodyLimit(req, config.maxBodyBytes);
-      response = await handler(limited, { requestId, caller, config });
+      ctx = { requestId, caller, config };
+      response = await handler(limited, ctx);
     } catch (err) {
       ({ response, errorClass } = failure(err, requestId));
     }
@@ -98,6 +103,7 @@ export function handle(
       durationMs: performance.now() - started,
       errorClass,
       requestId,
+      variant: ctx?.variant,
     };
     afterResponse(record(invocation).then(flushDrains));
     return new Response(response.body, { status: response.status, headers });

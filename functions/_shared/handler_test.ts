@@ -39,7 +39,7 @@ const settled = () => Promise.all(pending.splice(0));
 async function invocations(requestId: string): Promise<Record<string, unknown>[]> {
   return [
     ...await db()`
-    select function_name, status, error_class from monitoring.function_invocations
+    select function_name, status, error_class, variant from monitoring.function_invocations
     where request_id = ${requestId}`,
   ];
 }
@@ -58,7 +58,20 @@ Deno.test("a signed-in user reaches the handler and the invocation is recorded",
   assertEquals(res.headers.get("x-request-id"), "req-user-1");
   await settled();
   assertEquals(await invocations("req-user-1"), [
-    { function_name: "whoami", status: 200, error_class: null },
+    { function_name: "whoami", status: 200, error_class: null, variant: null },
+  ]);
+});
+
+Deno.test("a handler serving two paths of a migration has its path recorded", async () => {
+  const entry = await functionWith({ name: "two-paths" });
+  const handler = handle(entry, {}, (_req, ctx: Context) => {
+    ctx.variant = "new";
+    return json(200, {});
+  }, collect);
+  await call(handler, { headers: { ...userHeaders, "x-request-id": "req-variant-1" } });
+  await settled();
+  assertEquals(await invocations("req-variant-1"), [
+    { function_name: "two-paths", status: 200, error_class: null, variant: "new" },
   ]);
 });
 

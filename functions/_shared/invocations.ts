@@ -17,6 +17,8 @@ export interface Invocation {
   durationMs: number;
   errorClass?: string;
   requestId: string;
+  /** The traffic-migration path that served it, when the function has two. */
+  variant?: string;
 }
 
 export function log(level: "info" | "error", fields: Record<string, unknown>): void {
@@ -73,12 +75,13 @@ function write(batch: Batch): Promise<void> {
   const rows = batch.rows;
   return telemetry()`
     insert into monitoring.function_invocations
-      (function_name, status, duration_ms, error_class, request_id)
+      (function_name, status, duration_ms, error_class, request_id, variant)
     select * from unnest(${rows.map((r) => r.function)}::text[],
                          ${rows.map((r) => r.status)}::int[],
                          ${rows.map((r) => r.durationMs)}::float8[],
                          ${rows.map((r) => r.errorClass ?? null)}::text[],
-                         ${rows.map((r) => r.requestId)}::text[])`
+                         ${rows.map((r) => r.requestId)}::text[],
+                         ${rows.map((r) => r.variant ?? null)}::text[])`
     .then(() => {})
     .catch((err) => log("error", { event: "invocation-not-recorded", error: String(err) }));
 }

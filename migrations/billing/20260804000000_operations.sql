@@ -77,6 +77,24 @@ language sql stable security definer set search_path = '' as $$
    order by t.function_name
 $$;
 
+-- A function's calls over `since` by the traffic-migration path that served them (the
+-- variant the function recorded): what a rollout's gate compares, the new path on its own.
+create function billing.migration_paths(function_name text, since interval)
+returns table (variant text, invocations bigint, error_rate double precision,
+               p95_ms double precision, meets_target boolean)
+language sql stable security definer set search_path = '' as $$
+  select i.variant, count(*), avg((i.status >= 500)::int),
+         percentile_cont(0.95) within group (order by i.duration_ms),
+         percentile_cont(0.95) within group (order by i.duration_ms) <= t.p95_ms
+           and avg((i.status >= 500)::int) <= t.max_error_rate
+    from monitoring.function_invocations i
+    join billing.performance_targets t on t.function_name = i.function_name
+   where i.function_name = migration_paths.function_name and i.variant is not null
+     and i.invoked_at > now() - since
+   group by i.variant, t.p95_ms, t.max_error_rate
+   order by i.variant
+$$;
+
 -- Record a day's invocations per function (all the stack's functions: the bill is the
 -- project's).
 create function billing.record_costs(day date) returns bigint
@@ -166,5 +184,6 @@ begin
 end
 $$;
 
-revoke execute on function billing.performance_summary(interval), billing.record_costs(date),
+revoke execute on function billing.performance_summary(interval),
+  billing.migration_paths(text, interval), billing.record_costs(date),
   billing.monthly_cost(date), billing.validate_production(boolean) from public;

@@ -137,6 +137,7 @@ def test_a_delivery_while_the_database_is_down_is_refused_and_its_retry_counts_o
     """Stripe retries any delivery not answered 2xx: the handler must never say 200 for an
     event it could not store, and the retry after the restart must be the first record."""
     event = _subscription_event()
+    started = stack.scalar("select now()")
     cluster = stack.services.env.cluster(stack.services.credentials)
     cluster.stop()
     try:
@@ -155,6 +156,11 @@ def test_a_delivery_while_the_database_is_down_is_refused_and_its_retry_counts_o
     stack.process()
     assert stack.scalar("select status from billing.webhook_events where id = %s",
                         event["id"]) == "processed"  # fmt: skip
+    # the refused delivery was this test's doing: its 5xx (when its row outlived the outage)
+    # would hold billing-error-rate firing for the tests after
+    stack.rows("delete from monitoring.function_invocations where function_name = "
+               "'webhook-handler' and status >= 500 and invoked_at >= %s returning 1",
+               started)  # fmt: skip
 
 
 def test_an_older_event_never_overwrites_a_newer_one(stack: Stack) -> None:
@@ -493,11 +499,14 @@ def test_a_caller_past_the_burst_is_blocked_once_and_others_go_on(stack: Stack) 
     user_id = str(uuid.uuid4())
     user, other = stack.signed_in(user_id), stack.signed_in(str(uuid.uuid4()))
     url = f"{stack.url}/quote-processor"
+    started = time.monotonic()
     with ThreadPoolExecutor(16) as pool:
         codes = list(pool.map(lambda _: httpx.get(url, headers=user, timeout=60).status_code,
                               range(240)))  # fmt: skip
-    # a bucket of 200 refilling at 100 a minute: 200 and the few refilled meanwhile pass
-    assert 200 <= codes.count(200) <= 210 and codes.count(429) == 240 - codes.count(200)
+    refilled = (time.monotonic() - started) * 100 / 60  # 100 a minute while the burst ran
+    # a bucket of 200 refilling at 100 a minute: 200 and those refilled meanwhile pass
+    assert 200 <= codes.count(200) <= 200 + refilled + 1
+    assert codes.count(429) == 240 - codes.count(200)
     blocked = httpx.get(url, headers=user, timeout=30)
     assert blocked.status_code == 429 and 200 < int(blocked.headers["retry-after"]) <= 300
     assert stack.rows("select event_type, threat_level, auto_response from "
@@ -581,14 +590,14 @@ def test_the_security_scan_passes_and_names_what_was_planted(stack: Stack) -> No
     assert _harden(stack, {"operation": "format_disk"}).status_code == 422
 
 
-def _invocations(stack: Stack, function: str, durations: list[float], status: int = 200,
-                 days_ago: int = 0) -> None:  # fmt: skip
+def _invocations(stack: Stack, function: str, durations: list[float], *, status: int = 200,
+                 days_ago: int = 0, variant: str | None = None) -> None:  # fmt: skip
     """Invocation rows as the middleware writes them (marked, for _forget_invocations)."""
     stack.rows(
         "insert into monitoring.function_invocations (function_name, status, duration_ms, "
-        "request_id, invoked_at) select %s, %s, d, 'planted-' || gen_random_uuid(), "
-        "now() - make_interval(days => %s) from unnest(%s::float8[]) d returning 1",
-        function, status, days_ago, durations,
+        "request_id, invoked_at, variant) select %s, %s, d, 'planted-' || gen_random_uuid(), "
+        "now() - make_interval(days => %s), %s from unnest(%s::float8[]) d returning 1",
+        function, status, days_ago, variant, durations,
     )  # fmt: skip
 
 
@@ -597,7 +606,8 @@ def _forget_invocations(stack: Stack) -> None:
                "returning 1")  # fmt: skip
     stack.rows("delete from billing.cost_metrics returning 1")
     stack.rows("select monitoring.evaluate_alert_rules(array['billing-performance-targets', "
-               "'billing-error-rate', 'billing-cost-overrun'])")  # fmt: skip
+               "'billing-error-rate', 'billing-cost-overrun', "
+               "'billing-migration-new-path'])")  # fmt: skip
 
 
 def _service_post(stack: Stack, slug: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -609,6 +619,12 @@ def _service_post(stack: Stack, slug: str, body: dict[str, Any]) -> dict[str, An
 def test_the_performance_report_and_dashboard_read_what_the_functions_recorded(
     stack: Stack,
 ) -> None:
+    def error_rule() -> str:
+        stack.rows("select monitoring.evaluate_alert_rules(array['billing-error-rate'])")
+        return str(stack.scalar("select state from monitoring.alert_rules "
+                                "where name = 'billing-error-rate'"))  # fmt: skip
+
+    before = error_rule()  # the calls of the tests before (some failed on purpose) as they are
     slow = [float(ms) for ms in range(100, 1300, 40)]  # 30 quote requests, p95 above 950 ms
     _invocations(stack, "quote-processor", slow)
     _invocations(stack, "production-validator", [5.0] * 25, status=503)
@@ -643,8 +659,7 @@ def test_the_performance_report_and_dashboard_read_what_the_functions_recorded(
         assert set(dashboard) >= {"webhooks", "security", "cost"}
     finally:
         _forget_invocations(stack)
-    assert stack.scalar("select state from monitoring.alert_rules "
-                        "where name = 'billing-error-rate'") == "ok"  # fmt: skip
+    assert error_rule() == before  # the planted calls are gone, and so is what they caused
 
 
 def test_function_costs_are_counted_per_day_and_the_budget_alert_fires(stack: Stack) -> None:
@@ -685,9 +700,17 @@ def test_a_halted_migration_sends_every_caller_down_the_old_path_within_seconds(
     sub = event["data"]["object"]
     stack.stripe.subscriptions[sub["id"]] = sub
     url, signed_in = f"{stack.url}/subscription-status", stack.signed_in(user)
+    served: list[str] = []
+
+    def paths() -> dict[str, int]:
+        status = _service_post(stack, "migration-controller", {"operation": "status"})
+        return {p["variant"]: p["invocations"] for p in status["paths"]}
+
+    before = paths()  # the calls of the tests before
 
     def source() -> str:
-        return str(httpx.get(url, headers=signed_in, timeout=30).json()["source"])
+        served.append(str(httpx.get(url, headers=signed_in, timeout=30).json()["source"]))
+        return served[-1]
 
     assert source() == "cache"  # the flag is at 100 % here
     status = _service_post(stack, "migration-controller", {"operation": "status"})
@@ -704,6 +727,10 @@ def test_a_halted_migration_sends_every_caller_down_the_old_path_within_seconds(
     assert [source(), source()] == ["stripe", "stripe"] and len(stack.stripe.reads) == reads + 2
     _service_post(stack, "migration-controller", {"operation": "resume"})
     wait_until(lambda: source() == "cache", timeout=15, every=0.5)
+    # each call recorded with the path that served it (rows are written just after answering)
+    expected = {"new": before.get("new", 0) + served.count("cache"),
+                "old": before.get("old", 0) + served.count("stripe")}  # fmt: skip
+    wait_until(lambda: paths() == expected)
     stack.rows("select monitoring.evaluate_alert_rules(array['billing-traffic-rollback'])")
     refused = httpx.post(f"{stack.url}/migration-controller", headers=stack.service(),
                          json={"operation": "initialize_migration", "target_traffic_percent": 5},
@@ -713,6 +740,24 @@ def test_a_halted_migration_sends_every_caller_down_the_old_path_within_seconds(
     anon = {"Authorization": f"Bearer {stack.services.credentials.anon_key}"}
     assert httpx.post(f"{stack.url}/migration-controller", json={"operation": "status"},
                       headers=anon, timeout=30).status_code == 401  # fmt: skip
+
+
+def test_the_new_path_is_judged_by_its_own_calls(stack: Stack) -> None:
+    # at 5 % of traffic: 25 slow calls on the new path among 475 quick ones on the old
+    _invocations(stack, "subscription-status", [900.0] * 25, variant="new")
+    _invocations(stack, "subscription-status", [20.0] * 475, variant="old")
+    try:
+        paths = {p["variant"]: p for p in _service_post(
+            stack, "migration-controller", {"operation": "status"})["paths"]}  # fmt: skip
+        assert (paths["new"]["meets_target"], paths["old"]["meets_target"]) == (False, True)
+        stack.rows("select monitoring.evaluate_alert_rules(array['billing-migration-new-path'])")
+        assert stack.scalar("select state from monitoring.alert_rules "
+                            "where name = 'billing-migration-new-path'") == "firing"  # fmt: skip
+        # the function as a whole meets its p95 (the slow calls are 5 %): only the gate sees it
+        assert stack.scalar("select meets_target from billing.performance_summary('10 minutes') "
+                            "where function_name = 'subscription-status'")  # fmt: skip
+    finally:
+        _forget_invocations(stack)
 
 
 def test_the_production_validator_names_what_fails(stack: Stack) -> None:

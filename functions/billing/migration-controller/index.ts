@@ -4,8 +4,9 @@
  * every request reads Stripe, the old path; on: the table the webhooks keep, re-read when
  * older than a minute).
  *
- * - POST {operation: "status"}: the flag as deployed, whether it is halted, and its newest
- *   rollout (steps, step, state) as `supastack rollout` recorded it.
+ * - POST {operation: "status"}: the flag as deployed, whether it is halted, its newest
+ *   rollout (steps, step, state) as `supastack rollout` recorded it, and the last hour's calls
+ *   by path (old / new: count, error rate, p95, whether they meet the function's targets).
  * - POST {operation: "execute_rollback", reason}: halt at once. Within 5 s every instance
  *   takes the old path, whatever the percentage; the alert rule billing-traffic-rollback fires
  *   (now, not at the next minute), so its channels hear and a rollout gated on it sets the
@@ -21,7 +22,7 @@ import { SUBSCRIPTION_CACHE } from "../_lib/traffic.ts";
 
 const ROLLOUT = `supastack rollout --stack <stack> --flag ${SUBSCRIPTION_CACHE} ` +
   "--steps 5,25,50,100 --hold 15m --gate billing-performance-targets " +
-  "--gate billing-error-rate --gate billing-traffic-rollback";
+  "--gate billing-migration-new-path --gate billing-error-rate --gate billing-traffic-rollback";
 
 async function status() {
   const [row] = await db()`
@@ -33,7 +34,9 @@ async function status() {
       (select jsonb_build_object('id', r.id, 'state', r.state, 'steps', r.steps, 'step', r.step,
                                  'percentage', r.percentage, 'gates', r.gates)
          from monitoring.flag_rollouts r where r.flag = ${SUBSCRIPTION_CACHE}
-        order by r.id desc limit 1) as rollout`;
+        order by r.id desc limit 1) as rollout,
+      (select coalesce(jsonb_agg(to_jsonb(p)), '[]')
+         from billing.migration_paths('subscription-status', '1 hour') p) as paths`;
   return json(200, { name: SUBSCRIPTION_CACHE, ...row });
 }
 

@@ -52,7 +52,9 @@ serve(
   guarded(async (req, ctx) => {
     if (req.method !== "GET") throw new HttpError(405, "METHOD_NOT_ALLOWED", "Use GET");
     const user = ctx.caller.userId!;
-    const row = await newest(user, (await newPath(SUBSCRIPTION_CACHE, user)) ? CACHE_SECONDS : 0);
+    const cached = await newPath(SUBSCRIPTION_CACHE, user);
+    ctx.variant = cached ? "new" : "old";
+    const row = await newest(user, cached ? CACHE_SECONDS : 0);
     if (!row) return json(200, { status: "none" });
     if (row.fresh) return answer(row, "cache");
     let read: Stripe.Subscription;

@@ -1,0 +1,1 @@
+alter table monitoring.function_invocations drop column variant;
