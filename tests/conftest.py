@@ -1,4 +1,4 @@
-"""Shared fixtures: throwaway local services on free ports, and a recording HTTP endpoint.
+"""Shared fixtures: throwaway local services on free ports, and local HTTP stand-ins.
 
 No test depends on a running `supastack local up`: core tests get their own cluster and edge
 runtime in a temporary directory, started through the same code as `local up` and stopped at
@@ -105,7 +105,41 @@ class Recorded:
         return json.loads(self.body)
 
 
-class RecordingServer:
+class JsonHandler(BaseHTTPRequestHandler):
+    """A request handler of the local HTTP stand-ins: JSON answers, quiet in the test output."""
+
+    def answer(self, status: int, body: object, headers: dict[str, str] | None = None) -> None:
+        payload = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def json_body(self) -> bytes:
+        return self.rfile.read(int(self.headers.get("Content-Length") or 0))
+
+    def log_message(self, format: str, *args: object) -> None:
+        return
+
+
+class LocalServer:
+    """A threaded HTTP server on a free 127.0.0.1 port serving ``handler`` until
+    :meth:`close`; its address is :attr:`url`. The base of every third-party stand-in."""
+
+    def __init__(self, handler: type[JsonHandler]) -> None:
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+class RecordingServer(LocalServer):
     """An HTTP endpoint on 127.0.0.1 that records each request and answers 200 JSON."""
 
     def __init__(self) -> None:
@@ -113,41 +147,25 @@ class RecordingServer:
         self._arrived = threading.Condition()
         recorder = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(JsonHandler):
             def _record(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length)
+                body = self.json_body()
                 with recorder._arrived:
                     recorder.requests.append(
                         Recorded(self.command, self.path, dict(self.headers.items()), body)
                     )
                     recorder._arrived.notify_all()
-                payload = b'{"ok": true}'
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
+                self.answer(200, {"ok": True})
 
             do_GET = do_POST = do_DELETE = do_PATCH = _record  # noqa: N815
 
-            def log_message(self, format: str, *args: object) -> None:
-                return
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
+        super().__init__(Handler)
 
     def wait_for(self, count: int, timeout: float = 30) -> list[Recorded]:
         with self._arrived:
             if not self._arrived.wait_for(lambda: len(self.requests) >= count, timeout):
                 raise AssertionError(f"expected {count} requests, got {len(self.requests)}")
             return list(self.requests)
-
-    def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
 
 
 @pytest.fixture

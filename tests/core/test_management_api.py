@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
@@ -15,7 +13,7 @@ import pytest
 from components.providers.realtime_config import RealtimeConfigProvider
 from supastack.errors import SupastackError
 from supastack.functions.management_api import MAX_ATTEMPTS, ManagementApi, Upload
-from tests.conftest import RecordingServer, Services
+from tests.conftest import JsonHandler, LocalServer, RecordingServer, Services
 
 HELLO = b'Deno.serve(() => new Response("hello from v1"));\n'
 
@@ -89,7 +87,7 @@ def test_4xx_errors_name_the_function_and_quote_the_api(api: ManagementApi) -> N
         api.deploy_function(bad)
 
 
-class ScriptedServer:
+class ScriptedServer(LocalServer):
     """Answers each request with the next (status, headers) of a script, then 200 `[]`."""
 
     def __init__(self, script: list[tuple[int, dict[str, str]]]) -> None:
@@ -97,28 +95,13 @@ class ScriptedServer:
         self.requests = 0
         server = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(JsonHandler):
             def do_GET(self) -> None:
                 server.requests += 1
                 status, headers = server.script.pop(0) if server.script else (200, {})
-                body = b"[]" if status == 200 else b'{"message": "slow down"}'
-                self.send_response(status)
-                for name, value in headers.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                self.answer(status, [] if status == 200 else {"message": "slow down"}, headers)
 
-            def log_message(self, format: str, *args: object) -> None:
-                return
-
-        self._http = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self._http.server_address[1]}"
-        threading.Thread(target=self._http.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self._http.shutdown()
-        self._http.server_close()
+        super().__init__(Handler)
 
 
 @pytest.fixture

@@ -9,10 +9,10 @@ import threading
 import uuid
 from typing import Any
 
-from tests.e2e.http_fake import FakeServer, JsonHandler
+from tests.conftest import JsonHandler, LocalServer
 
 
-class FakeResend(FakeServer):
+class FakeResend(LocalServer):
     def __init__(self) -> None:
         self.sent: dict[str, dict[str, Any]] = {}
         """Messages by the id answered (one per idempotency key)."""

@@ -15,13 +15,13 @@ from urllib.parse import parse_qs
 
 from supastack.local.paths import DENO_DIR, PROJECT_DIR
 from supastack.local.system import ensure_deno
-from tests.e2e.http_fake import FakeServer, JsonHandler
+from tests.conftest import JsonHandler, LocalServer
 
 #: The SDK the functions pin (functions/events/deno.json and deno.lock).
 STRIPE_NPM = "npm:stripe@17.7.0"
 
 
-class FakeStripe(FakeServer):
+class FakeStripe(LocalServer):
     """``POST /v1/payment_intents``: a PaymentIntent, the same one again for a repeated key;
     ``GET /v1/subscriptions/<id>``: a subscription from :attr:`subscriptions`, else Stripe's
     404 (``resource_missing``)."""

@@ -490,11 +490,6 @@ def test_a_quote_pdf_shows_the_quote_and_is_mailed_only_to_the_caller(stack: Sta
     assert mailed.status_code == 202
 
 
-def _harden(stack: Stack, body: dict[str, Any]) -> httpx.Response:
-    return httpx.post(f"{stack.url}/security-hardening", json=body, headers=stack.service(),
-                      timeout=30)  # fmt: skip
-
-
 def test_a_caller_past_the_burst_is_blocked_once_and_others_go_on(stack: Stack) -> None:
     user_id = str(uuid.uuid4())
     user, other = stack.signed_in(user_id), stack.signed_in(str(uuid.uuid4()))
@@ -514,8 +509,9 @@ def test_a_caller_past_the_burst_is_blocked_once_and_others_go_on(stack: Stack) 
                       f"user:{user_id}") == [("rate_limit_exceeded", "medium",
                                               "temporary_block")]  # fmt: skip
     assert httpx.get(url, headers=other, timeout=30).status_code == 200
-    lifted = _harden(stack, {"operation": "unblock", "subject": f"user:{user_id}"})
-    assert lifted.json() == {"unblocked": True}
+    lifted = _service_post(stack, "security-hardening",
+                           {"operation": "unblock", "subject": f"user:{user_id}"})  # fmt: skip
+    assert lifted == {"unblocked": True}
     assert httpx.get(url, headers=user, timeout=30).status_code == 200
 
 
@@ -544,7 +540,7 @@ def test_an_injection_probe_is_refused_recorded_without_its_value_and_blocks(
     stack.rows("select monitoring.evaluate_alert_rules(array['billing-injection-attempts'])")
     assert stack.scalar("select state from monitoring.alert_rules "
                         "where name = 'billing-injection-attempts'") == "firing"  # fmt: skip
-    report = _harden(stack, {"operation": "incidents"}).json()
+    report = _service_post(stack, "security-hardening", {"operation": "incidents"})
     assert report["counts"]["injection_attempt/critical"] >= 1
     assert f"user:{user_id}" in [b["subject"] for b in report["blocked"]]
     # the probe was this test's own: forget it, so the rule resolves for the tests after
@@ -554,7 +550,7 @@ def test_an_injection_probe_is_refused_recorded_without_its_value_and_blocks(
 
 
 def test_the_security_scan_passes_and_names_what_was_planted(stack: Stack) -> None:
-    clean = _harden(stack, {"operation": "security_scan"}).json()
+    clean = _service_post(stack, "security-hardening", {"operation": "security_scan"})
     assert clean["passed"], clean
     with stack.services.connect() as conn:
         conn.execute(b"""
@@ -571,7 +567,7 @@ def test_the_security_scan_passes_and_names_what_was_planted(stack: Stack) -> No
           headers := '{"Authorization": "Bearer eyJhbGciOiJIUzI1NiJ9.e30.c2lnbmF0dXJl"}')$$);
         """)  # fmt: skip
     try:
-        scan = _harden(stack, {"operation": "security_scan"}).json()
+        scan = _service_post(stack, "security-hardening", {"operation": "security_scan"})
     finally:
         stack.rows("select cron.unschedule('planted-job')")
         with stack.services.connect() as conn:
@@ -587,7 +583,9 @@ def test_the_security_scan_passes_and_names_what_was_planted(stack: Stack) -> No
     user = stack.signed_in(str(uuid.uuid4()))
     assert httpx.post(f"{stack.url}/security-hardening", json={"operation": "security_scan"},
                       headers=user, timeout=30).status_code == 403  # fmt: skip
-    assert _harden(stack, {"operation": "format_disk"}).status_code == 422
+    unknown = httpx.post(f"{stack.url}/security-hardening", json={"operation": "format_disk"},
+                         headers=stack.service(), timeout=30)  # fmt: skip
+    assert unknown.status_code == 422
 
 
 def _invocations(stack: Stack, function: str, durations: list[float], *, status: int = 200,

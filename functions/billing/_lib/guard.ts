@@ -16,7 +16,7 @@ import { db, type Handler, HttpError, RateLimited } from "../../_shared/mod.ts";
 
 type Category = "sqlInjectionDetection" | "xssDetection" | "commandInjectionDetection";
 
-export const RULES: ReadonlyArray<{ name: string; category: Category; pattern: RegExp }> = [
+const RULES: ReadonlyArray<{ name: string; category: Category; pattern: RegExp }> = [
   {
     name: "sql-union-select",
     category: "sqlInjectionDetection",

@@ -7,7 +7,7 @@
 import { jsPDF } from "npm:jspdf@4.2.1";
 import type { Quote } from "./quotes.ts";
 
-export function money(minor: number, currency: string): string {
+function money(minor: number, currency: string): string {
   const format = new Intl.NumberFormat("en-US", { style: "currency", currency });
   return format.format(minor / 10 ** (format.resolvedOptions().maximumFractionDigits ?? 2));
 }
