@@ -27,6 +27,7 @@ from supastack.local.credentials import LocalCredentials
 from supastack.local.environment import LocalEnvironment
 from supastack.local.paths import PROJECT_DIR
 from supastack.local.system import free_port
+from tests.clock import DatabaseClock
 
 T = TypeVar("T")
 
@@ -47,6 +48,7 @@ class Services:
 
     env: LocalEnvironment
     credentials: LocalCredentials = field(repr=False)
+    clock: DatabaseClock = field(repr=False)
 
     @property
     def runtime_url(self) -> str:
@@ -63,8 +65,10 @@ def start_services(state_dir: Path, *, redis: bool = False) -> Services:
     """A local target on free ports (with a Redis, for apps that ask for one)."""
     env = LocalEnvironment(state_dir, db_port=free_port(), runtime_port=free_port(),
                            redis_port=free_port() if redis else None)  # fmt: skip
+    clock = DatabaseClock(state_dir)
+    clock.install(env.paths.postgres_environment)
     env.up(report=lambda _: None)
-    return Services(env, env.credentials())
+    return Services(env, env.credentials(), clock)
 
 
 @pytest.fixture(scope="session")
@@ -181,6 +185,12 @@ def copy_platform_apps(root: Path) -> None:
         (root / "apps").mkdir(exist_ok=True)
         shutil.copy(PROJECT_DIR / "apps" / f"{app}.yaml", root / "apps")
         shutil.copytree(PROJECT_DIR / "migrations" / app, root / "migrations" / app)
+
+
+def project_file(root: Path) -> None:
+    """The project's ``Pulumi.yaml`` in ``root``: what makes a directory a project (the CLI
+    finds the nearest one, as the Pulumi CLI does)."""
+    shutil.copy(PROJECT_DIR / "Pulumi.yaml", root)
 
 
 def write_migrations(root: Path, app: str, files: dict[str, str]) -> Path:

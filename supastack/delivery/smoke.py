@@ -218,10 +218,11 @@ def _verify(out: StackOutputs) -> Iterator[Check]:
         # the job secret the scheduled jobs send, from Vault, where the stack keeps it
         "job": vault.read_secret(out.database_url, "JOB_SECRET") if "job" in callers else None,
     }
+    today = verify.stack_today(out.database_url)
     for app, spec in sorted(out.verify.items()):
         results = [
             *verify.run_sql(out.database_url, spec.sql),
-            *verify.run_http(out.functions_url, spec.http, credentials),
+            *verify.run_http(out.functions_url, spec.http, credentials, today),
         ]
         for name, ok, detail in results:
             yield Check(f"{app} verify: {name}", ok, detail)

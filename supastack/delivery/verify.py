@@ -10,8 +10,9 @@ app in its table and JUnit:
 - ``http``: a request to one of the app's functions as a caller (``none``, ``anon`` with the
   anon key, ``user`` signed in as a fresh user, ``service`` with the service-role key, ``job``
   with the job secret from Vault), with the status and the JSON keys the answer must have.
-  ``{today}`` and ``{today+N}`` in its path are dates (ISO), so a probe that needs a date in
-  the future stays valid.
+  ``{today}`` and ``{today+N}`` in its path are dates (ISO) counted from the stack's own
+  today (its database's ``current_date``, which the app's SQL counts from too), so a probe that
+  needs a date in the future stays valid whatever the day and wherever smoke runs.
 
 The program exports the sections in the stack outputs, so smoke needs nothing but them.
 """
@@ -159,10 +160,24 @@ def run_sql(database_url: str, checks: list[SqlCheck]) -> Iterator[Result]:
             yield check.name, problem is None, problem or ""
 
 
+def stack_today(database_url: str) -> dt.date:
+    """The stack's today: its database's ``current_date`` (in the database's time zone);
+    ``database_url``: a URL or a libpq connection string."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        row = conn.execute("select current_date").fetchone()
+    assert row is not None
+    today: dt.date = row[0]
+    return today
+
+
 def run_http(
-    functions_url: str, probes: list[HttpProbe], credentials: dict[str, str | None]
+    functions_url: str,
+    probes: list[HttpProbe],
+    credentials: dict[str, str | None],
+    today: dt.date,
 ) -> Iterator[Result]:
-    """Each probe with its caller's credentials (``credentials`` by caller; None: not known)."""
+    """Each probe with its caller's credentials (``credentials`` by caller; None: not known);
+    ``today``: the stack's (``stack_today``), which ``{today}`` in a path means."""
     with httpx.Client(timeout=15.0) as client:
         for probe in probes:
             headers = dict(probe.headers)
@@ -172,7 +187,7 @@ def run_http(
                     yield probe.name, False, f"no credentials for a {probe.caller} caller"
                     continue
                 headers["Authorization"] = f"Bearer {token}"
-            path = probe.resolved_path(dt.date.today())
+            path = probe.resolved_path(today)
             url = f"{functions_url}/functions/v1/{probe.function}{path}"
             try:
                 answer = client.request(

@@ -149,12 +149,21 @@ class Cluster:
             out.write(secrets.token_hex(32))
         system.give_to_cluster_owner(self.paths.vault_key)
 
-    def _pg_ctl(self, *args: str) -> subprocess.CompletedProcess[str]:
+    def _pg_ctl(
+        self, *args: str, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
         """Run ``pg_ctl <args> -D <pgdata>`` as the cluster's owner."""
         cmd = [str(system.PG_BIN / "pg_ctl"), *args, "-D", str(self.paths.pgdata)]
         return subprocess.run(
-            system.as_cluster_owner(cmd), capture_output=True, text=True, check=False
+            system.as_cluster_owner(cmd), capture_output=True, text=True, check=False, env=env
         )
+
+    def _server_environment(self) -> dict[str, str]:
+        """The process environment plus the state directory's ``postgres.env``, if any."""
+        extra = self.paths.postgres_environment
+        lines = extra.read_text().splitlines() if extra.exists() else []
+        pairs = [line.split("=", 1) for line in lines if line.strip() and "=" in line]
+        return {**os.environ, **{name.strip(): value.strip() for name, value in pairs}}
 
     def running(self) -> bool:
         if not (self.paths.pgdata / "PG_VERSION").exists():
@@ -166,7 +175,13 @@ class Cluster:
         settings.write_text(render_settings(self.port, self.paths.vault_key.resolve()))
         system.give_to_cluster_owner(settings)
         started = self._pg_ctl(
-            "start", "-w", "-t", str(START_TIMEOUT_S), "-l", str(self.paths.postgres_log)
+            "start",
+            "-w",
+            "-t",
+            str(START_TIMEOUT_S),
+            "-l",
+            str(self.paths.postgres_log),
+            env=self._server_environment(),
         )
         if started.returncode != 0:
             raise SupastackError(

@@ -26,6 +26,12 @@ class StatePaths:
         return self.root / "pgdata"
 
     @property
+    def postgres_environment(self) -> Path:
+        """Optional extra environment for the Postgres server, one ``NAME=value`` a line: for a
+        tool that must wrap the server process (the tests' clock preloads libfaketime)."""
+        return self.root / "postgres.env"
+
+    @property
     def logs(self) -> Path:
         return self.root / "logs"
 

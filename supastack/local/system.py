@@ -7,6 +7,7 @@ Postgres refuses to run as root, so when supastack runs as root the cluster belo
 from __future__ import annotations
 
 import os
+import platform
 import pwd
 import random
 import shutil
@@ -31,9 +32,11 @@ DEBIAN_PACKAGES = {
 }
 #: What an app asking for a Redis (``redis: true``) adds.
 REDIS_PACKAGES = {"redis-server": Path("/usr/bin/redis-server")}
+#: libfaketime runs the tests' Postgres clusters on a clock they move (``tests/clock.py``).
+LIBFAKETIME = Path(f"/usr/lib/{platform.machine()}-linux-gnu/faketime/libfaketime.so.1")
 #: What the test command adds (``scripts/test``): shellcheck for the shell scripts and the
-#: workflows' ``run:`` blocks.
-DEV_PACKAGES = {"shellcheck": Path("/usr/bin/shellcheck")}
+#: workflows' ``run:`` blocks, libfaketime for the tests' clock.
+DEV_PACKAGES = {"shellcheck": Path("/usr/bin/shellcheck"), "libfaketime": LIBFAKETIME}
 #: Deno comes from the npm registry's ``deno`` package, pinned.
 DENO_VERSION = "2.9.6"
 DENO_BIN = TOOLS_DIR / "node_modules" / ".bin" / "deno"

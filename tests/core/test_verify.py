@@ -73,7 +73,8 @@ def test_http_probes_check_status_keys_and_callers(http_endpoint: RecordingServe
         )
     ]  # fmt: skip
     credentials: dict[str, str | None] = {"service": "service-key", "user": None}
-    results = list(run_http(http_endpoint.url, probes, credentials))
+    today = dt.date(2027, 12, 31)  # the stack's today, given: a date rolls over ten days on
+    results = list(run_http(http_endpoint.url, probes, credentials, today))
     assert results == [
         ("ok", True, ""),
         ("wrong status", False, 'HTTP 200: {"ok": true}'),
@@ -81,10 +82,7 @@ def test_http_probes_check_status_keys_and_callers(http_endpoint: RecordingServe
         ("no user", False, "no credentials for a user caller"),
         ("dated", True, ""),
     ]
-    today = dt.date.today()
-    assert http_endpoint.requests[-1].path == (
-        f"/functions/v1/f?on={today + dt.timedelta(days=10)}&d={today}"
-    )
+    assert http_endpoint.requests[-1].path == "/functions/v1/f?on=2028-01-10&d=2027-12-31"
     first = http_endpoint.requests[0]
     assert (
         first.path == "/functions/v1/f" and first.headers["Authorization"] == "Bearer service-key"

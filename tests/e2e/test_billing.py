@@ -6,6 +6,7 @@ mid-job, the monitor and its alert rule, the RLS matrix, and the stack's smoke t
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import io
 import json
 import statistics
@@ -24,6 +25,7 @@ from pypdf import PdfReader
 from applier.engine import deploy
 from supastack.delivery.outputs import StackOutputs
 from supastack.delivery.smoke import run as run_smoke
+from tests.clock import EACH_DAY
 from tests.conftest import Services, wait_until
 from tests.e2e.conftest import As, DeployedApp, local_config
 from tests.e2e.resend_fake import FakeResend
@@ -660,32 +662,45 @@ def test_the_performance_report_and_dashboard_read_what_the_functions_recorded(
     assert error_rule() == before  # the planted calls are gone, and so is what they caused
 
 
-def test_function_costs_are_counted_per_day_and_the_budget_alert_fires(stack: Stack) -> None:
+@EACH_DAY
+def test_function_costs_are_counted_per_day_and_the_budget_alert_fires(
+    stack: Stack, day: dt.date
+) -> None:
+    """On each day of the week and where a month or a year rolls over (the database's clock
+    moved there): yesterday's calls are recorded for yesterday and count in yesterday's month
+    (the previous one on a month's first day), today's count in this month before the nightly
+    job records them, and the budget rule fires on this month's."""
     plan = stack.rows("select included_invocations, monthly_budget_usd from billing.cost_plan")
-    _invocations(stack, "quote-processor", [10.0] * 40, days_ago=1)
-    _invocations(stack, "webhook-handler", [10.0] * 7, days_ago=1)
-    try:
-        for _ in range(2):  # idempotent: the nightly job may run again
-            stack.rows("select billing.record_costs(current_date - 1)")
-        assert dict(stack.rows("select function_name, invocations from billing.cost_metrics "
-                               "where metric_date = current_date - 1 and function_name in "
-                               "('quote-processor', 'webhook-handler')")) == {
-            "quote-processor": 40, "webhook-handler": 7}  # fmt: skip
-        # no quota and a budget below one package: the month's first million costs $2
-        stack.rows("update billing.cost_plan set included_invocations = 0, "
-                   "monthly_budget_usd = 1 returning 1")  # fmt: skip
-        cost = stack.rows("select invocations > 0, cost_usd, projected_usd >= cost_usd "
-                          "from billing.monthly_cost()")  # fmt: skip
-        assert cost == [(True, 2, True)]
-        stack.rows("select monitoring.evaluate_alert_rules(array['billing-cost-overrun'])")
+    with stack.services.clock.moved_to(day, stack.services.dsn()):
+        _invocations(stack, "quote-processor", [10.0] * 40, days_ago=1)
+        _invocations(stack, "webhook-handler", [10.0] * 7, days_ago=1)
+        try:
+            for _ in range(2):  # idempotent: the nightly job may run again
+                stack.rows("select billing.record_costs(current_date - 1)")
+            assert dict(stack.rows("select function_name, invocations from billing.cost_metrics "
+                                   "where metric_date = current_date - 1 and function_name in "
+                                   "('quote-processor', 'webhook-handler')")) == {
+                "quote-processor": 40, "webhook-handler": 7}  # fmt: skip
+            # no quota and a budget below one package: a month's first million costs $2
+            stack.rows("update billing.cost_plan set included_invocations = 0, "
+                       "monthly_budget_usd = 1 returning 1")  # fmt: skip
+            month = "select month, invocations, cost_usd, projected_usd >= cost_usd from {}"
+            yesterday = day - dt.timedelta(days=1)
+            assert stack.rows(month.format("billing.monthly_cost(current_date - 1)")) == [
+                (yesterday.replace(day=1), 47, 2, True)]  # fmt: skip
+            _invocations(stack, "quote-processor", [10.0] * 3)  # today's, not yet recorded
+            same_month = yesterday.month == day.month
+            assert stack.rows(month.format("billing.monthly_cost()")) == [
+                (day.replace(day=1), 50 if same_month else 3, 2, True)]  # fmt: skip
+            stack.rows("select monitoring.evaluate_alert_rules(array['billing-cost-overrun'])")
+            assert stack.scalar("select state from monitoring.alert_rules "
+                                "where name = 'billing-cost-overrun'") == "firing"  # fmt: skip
+        finally:
+            stack.rows("update billing.cost_plan set included_invocations = %s, "
+                       "monthly_budget_usd = %s returning 1", *plan[0])  # fmt: skip
+            _forget_invocations(stack)
         assert stack.scalar("select state from monitoring.alert_rules "
-                            "where name = 'billing-cost-overrun'") == "firing"  # fmt: skip
-    finally:
-        stack.rows("update billing.cost_plan set included_invocations = %s, "
-                   "monthly_budget_usd = %s returning 1", *plan[0])  # fmt: skip
-        _forget_invocations(stack)
-    assert stack.scalar("select state from monitoring.alert_rules "
-                        "where name = 'billing-cost-overrun'") == "ok"  # fmt: skip
+                            "where name = 'billing-cost-overrun'") == "ok"  # fmt: skip
 
 
 def test_a_halted_migration_sends_every_caller_down_the_old_path_within_seconds(

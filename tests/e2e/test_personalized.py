@@ -20,6 +20,7 @@ from applier.engine import deploy
 from supastack.delivery.outputs import StackOutputs
 from supastack.delivery.smoke import run as run_smoke
 from supastack.local.credentials import sign_jwt
+from tests.clock import DAYS, EACH_DAY, DatabaseClock
 from tests.conftest import Services, wait_until
 from tests.e2e.conftest import As, DeployedApp, local_config
 
@@ -46,22 +47,37 @@ class Stack(DeployedApp):
             row = conn.execute(statement.encode(), params or None).fetchone()
         return row[0] if row else None
 
+    def day(self, n: int) -> dt.date:
+        """``n`` days after the database's today, the date its SQL counts notice from (the test
+        process's own date may differ: the tests move the database's clock)."""
+        return DatabaseClock.today(self.services.dsn()) + dt.timedelta(days=n)
+
     def recommend(self, user: str, **params: str) -> httpx.Response:
-        asked = {"targetDate": _days(10).isoformat(), "roommateId": str(uuid.uuid4()), **params}
+        asked = {"targetDate": self.day(10).isoformat(), "roommateId": str(uuid.uuid4()), **params}
         return httpx.get(f"{self.url}/transaction-recommendations", params=asked,
                          headers=self.token(user), timeout=30)  # fmt: skip
 
 
-def _days(n: int) -> dt.date:
-    return dt.date.today() + dt.timedelta(days=n)
-
-
-def _weekday(start: int) -> dt.date:
+def _weekday(stack: Stack, start: int) -> dt.date:
     """The first Monday to Thursday at least ``start`` days ahead."""
-    day = _days(start)
+    day = stack.day(start)
     while day.isoweekday() > 4:
         day += dt.timedelta(days=1)
     return day
+
+
+def _weekend(stack: Stack, start: int) -> dt.date:
+    """The first Saturday or Sunday at least ``start`` days ahead."""
+    day = stack.day(start)
+    while day.isoweekday() < 6:
+        day += dt.timedelta(days=1)
+    return day
+
+
+def _short_notice_weekday(stack: Stack) -> dt.date:
+    """A weekday at most two days ahead (short notice): tomorrow, the day after, or today
+    (on a Friday, the weekend is next)."""
+    return next(d for d in (stack.day(1), stack.day(2), stack.day(0)) if d.isoweekday() < 6)
 
 
 def _config(services: Services, **flag: object) -> dict[str, str]:
@@ -74,13 +90,14 @@ def stack(fresh: Services) -> Iterator[Stack]:
     yield Stack(fresh, deploy(_config(fresh)))
 
 
-def _of(stack: Stack, archetype: str) -> tuple[str, str]:
-    """A synthetic user of the archetype and their roommate."""
+def _of(stack: Stack, archetype: str, nth: int = 0) -> tuple[str, str]:
+    """A synthetic user of the archetype (the ``nth`` one) and their roommate."""
     user, roommate = stack.rows(
         "select a.user_id::text, r.roommate_id::text from personalized.user_archetypes a "
         "join personalized.users u using (user_id) join personalized.roommates r using (user_id) "
-        "where u.synthetic and a.archetype_type = %s order by a.user_id limit 1",
+        "where u.synthetic and a.archetype_type = %s order by a.user_id limit 1 offset %s",
         archetype,
+        nth,
     )[0]
     return str(user), str(roommate)
 
@@ -195,7 +212,7 @@ def test_the_primary_option_follows_the_archetype(
     stack: Stack, archetype: str, primary: str
 ) -> None:
     user, roommate = _of(stack, archetype)
-    answer = stack.recommend(user, roommateId=roommate, targetDate=_weekday(10).isoformat())
+    answer = stack.recommend(user, roommateId=roommate, targetDate=_weekday(stack, 10).isoformat())
     assert answer.status_code == 200, answer.text
     body = answer.json()
     assert set(body) >= {"primaryRecommendation", "options", "userArchetype", "contextFactors"}
@@ -212,26 +229,47 @@ def test_the_primary_option_follows_the_archetype(
     assert logged == [(user, primary, archetype, True)]
 
 
-def test_the_context_moves_the_scores(stack: Stack) -> None:
-    user, roommate = _of(stack, "average_user")
-    calm = stack.recommend(user, roommateId=roommate, targetDate=_weekday(10).isoformat()).json()
-    rushed = stack.recommend(user, roommateId=roommate, targetDate=_days(1).isoformat()).json()
-    score = {o["option"]: o["score"] for o in calm["options"]}
-    assert score == {"split_cost": 0.5, "swap_dates": 0.3, "pay_premium": 0.2}
-    assert rushed["contextFactors"]["daysNotice"] == 1
-    assert {o["option"]: o["score"] for o in rushed["options"]} == {
-        "split_cost": 0.5, "pay_premium": 0.4, "swap_dates": 0.1,
-    }  # fmt: skip
-    # a roommate who declined three cost splits and accepted three premiums
-    for option, status in [("split_cost", "declined")] * 3 + [("pay_premium", "accepted")] * 3:
-        stack.scalar(
-            "insert into personalized.date_change_requests (user_id, roommate_id, target_date, "
-            "option, status, decided_at) values (%s, %s, current_date + 5, %s, %s, now()) "
-            "returning 1", user, roommate, option, status,
-        )  # fmt: skip
-    known = stack.recommend(user, roommateId=roommate, targetDate=_days(1).isoformat()).json()
-    assert known["contextFactors"]["roommateAcceptance"] == {"split_cost": 0, "pay_premium": 1}
-    assert known["primaryRecommendation"]["option"] == "pay_premium"  # 0.55 over 0.35
+@EACH_DAY
+def test_the_context_moves_the_scores(stack: Stack, day: dt.date) -> None:
+    """On each day of the week and where a month or a year rolls over (the database's clock
+    moved there): notice and weekend are counted from the database's today. Users of their own
+    (past the ones other tests take): the limiter's buckets they use carry the moved clock."""
+    user, roommate = _of(stack, "average_user", 100 + list(DAYS.values()).index(day))
+    with stack.services.clock.moved_to(day, stack.services.dsn()):
+        calm_day, rushed_day = _weekday(stack, 10), _short_notice_weekday(stack)
+        calm = stack.recommend(user, roommateId=roommate, targetDate=calm_day.isoformat()).json()
+        rushed = stack.recommend(user, roommateId=roommate, targetDate=rushed_day.isoformat())
+        weekend = stack.recommend(user, roommateId=roommate,
+                                  targetDate=_weekend(stack, 10).isoformat()).json()  # fmt: skip
+        assert {o["option"]: o["score"] for o in calm["options"]} == {
+            "split_cost": 0.5, "swap_dates": 0.3, "pay_premium": 0.2,
+        }  # fmt: skip
+        assert rushed.status_code == 200, rushed.text
+        assert rushed.json()["contextFactors"]["daysNotice"] == (rushed_day - day).days <= 2
+        assert {o["option"]: o["score"] for o in rushed.json()["options"]} == {
+            "split_cost": 0.5, "pay_premium": 0.4, "swap_dates": 0.1,
+        }  # fmt: skip
+        assert weekend["contextFactors"]["weekend"] is True
+        assert {o["option"]: o["score"] for o in weekend["options"]} == {
+            "split_cost": 0.5, "swap_dates": 0.2, "pay_premium": 0.2,
+        }  # fmt: skip
+        # a roommate who declined three cost splits and accepted three premiums
+        for option, status in [("split_cost", "declined")] * 3 + [("pay_premium", "accepted")] * 3:
+            stack.scalar(
+                "insert into personalized.date_change_requests (user_id, roommate_id, "
+                "target_date, option, status, decided_at) values (%s, %s, current_date + 5, %s, "
+                "%s, now()) returning 1", user, roommate, option, status,
+            )  # fmt: skip
+        known = stack.recommend(user, roommateId=roommate, targetDate=rushed_day.isoformat())
+        assert known.json()["contextFactors"]["roommateAcceptance"] == {
+            "split_cost": 0, "pay_premium": 1,
+        }  # fmt: skip
+        assert known.json()["primaryRecommendation"]["option"] == "pay_premium"  # 0.55 over 0.35
+    logged = (
+        "select count(*) from personalized.recommendation_logs where user_id = %s and "
+        "target_date = %s"
+    )
+    assert stack.scalar(logged, user, rushed_day) == 2
 
 
 # -- who may ask for whom -----------------------------------------------------------------------
@@ -240,7 +278,8 @@ def test_the_context_moves_the_scores(stack: Stack) -> None:
 def test_a_user_asks_only_for_themselves_and_an_admins_reads_are_audited(stack: Stack) -> None:
     someone, roommate = _of(stack, "big_spender")
     me = str(uuid.uuid4())
-    params = {"userId": someone, "roommateId": roommate, "targetDate": _weekday(10).isoformat()}
+    ahead = _weekday(stack, 10).isoformat()
+    params = {"userId": someone, "roommateId": roommate, "targetDate": ahead}
     audited = "select count(*) from personalized.admin_audit_log where subject_user_id = %s"
     before = stack.scalar(audited, someone)
     for function, asked in [("transaction-recommendations", params), ("user-archetype", params)]:
@@ -325,7 +364,8 @@ def test_a_followed_recommendation_and_an_accepted_request_show_in_the_views(
     stack: Stack,
 ) -> None:
     user, roommate = _of(stack, "big_spender")
-    answer = stack.recommend(user, roommateId=roommate, targetDate=_weekday(10).isoformat()).json()
+    ahead = _weekday(stack, 10).isoformat()
+    answer = stack.recommend(user, roommateId=roommate, targetDate=ahead).json()
     recommendation = answer["recommendationId"]
     views = "select sum(submitted)::int, sum(accepted)::int from personalized.request_conversion"
     submitted_before, accepted_before = stack.rows(views)[0]
@@ -395,7 +435,7 @@ def test_the_rls_matrix(stack: Stack) -> None:
 def test_every_function_refuses_what_it_must(stack: Stack) -> None:
     user = str(uuid.uuid4())
     recommend = f"{stack.url}/transaction-recommendations"
-    good = {"targetDate": _days(5).isoformat(), "roommateId": str(uuid.uuid4())}
+    good = {"targetDate": stack.day(5).isoformat(), "roommateId": str(uuid.uuid4())}
     anon_key = {"Authorization": f"Bearer {stack.services.credentials.anon_key}"}
     cases = [
         (httpx.get(recommend, params=good), 401),  # no JWT: the gateway
@@ -403,7 +443,7 @@ def test_every_function_refuses_what_it_must(stack: Stack) -> None:
         (httpx.post(recommend, params=good, headers=stack.token(user)), 405),
         (httpx.get(recommend, params={**good, "targetDate": "2026-02-30"},
                    headers=stack.token(user)), 422),
-        (httpx.get(recommend, params={**good, "targetDate": _days(-1).isoformat()},
+        (httpx.get(recommend, params={**good, "targetDate": stack.day(-1).isoformat()},
                    headers=stack.token(user)), 422),
         (httpx.get(recommend, params={**good, "roommateId": "test2"},
                    headers=stack.token(user)), 422),
