@@ -20,6 +20,7 @@ import typer
 from supastack.config import settings
 from supastack.config.apps import deployment_order
 from supastack.config.manifest import available_apps, load_app, manifest_path
+from supastack.config.project import banner, find_project
 from supastack.database import advisors, connection
 from supastack.database.backups import Backups, backup_directory, store_for
 from supastack.delivery import rollback as rollbacks
@@ -36,7 +37,6 @@ from supastack.flags.stack_file import StackFileUpdate
 from supastack.local import history
 from supastack.local import watch as local_watch
 from supastack.local.environment import LocalEnvironment
-from supastack.local.paths import PROJECT_DIR
 from supastack.migrations.drift import drift as schema_drift
 from supastack.migrations.engine import EngineOptions, refusal
 from supastack.migrations.files import MigrationFile, discover, discover_app
@@ -57,15 +57,27 @@ StackOption = Annotated[str, typer.Option("--stack", "-s", help="stack whose set
 def main(
     ctx: typer.Context,
     cwd: Annotated[
-        Path, typer.Option("--cwd", help="project directory holding Pulumi.<stack>.yaml")
-    ] = PROJECT_DIR,
+        Path | None,
+        typer.Option(
+            "--cwd",
+            help="directory to find the project from (default: the working directory); the "
+            "project is the nearest Pulumi.yaml at or above it, as the Pulumi CLI finds it",
+        ),
+    ] = None,
 ) -> None:
-    """Remember the project directory for the subcommands."""
-    ctx.obj = cwd.resolve()
+    """Remember where to find the project from (found when a command needs it, so that
+    ``--help`` works anywhere)."""
+    ctx.obj = cwd or Path.cwd()
+
+
+def _project(ctx: typer.Context) -> Path:
+    """The project the command works on: the nearest Pulumi.yaml at or above ``--cwd``."""
+    with _user_errors():
+        return find_project(ctx.obj)
 
 
 def _environment(ctx: typer.Context, stack: str) -> LocalEnvironment:
-    project_dir: Path = ctx.obj
+    project_dir = _project(ctx)
     stack_settings = settings.load(project_dir, stack)
     if not TargetSeam(stack_settings, project_dir).is_local:
         raise SupastackError(
@@ -129,6 +141,7 @@ def _deploy_locally(
     """Run the offline applier; its exit status. It runs the Pulumi program (the Pulumi layer),
     so it runs as a process of its own and the core stays Pulumi-free."""
     seam = TargetSeam(settings.load(project_dir, stack), project_dir)
+    typer.echo(banner(project_dir, stack))
     command = seam.deploy_command(message=message, refresh=refresh)
     return subprocess.run(command, cwd=project_dir, check=False).returncode
 
@@ -152,7 +165,7 @@ def local_deploy(
     ] = False,
 ) -> None:
     """Deploy the local stack without the Pulumi CLI (the offline applier, not `pulumi up`)."""
-    project_dir: Path = ctx.obj
+    project_dir = _project(ctx)
     with _user_errors():
         _environment(ctx, stack)  # refuses a stack whose target is not local
     code = _deploy_locally(project_dir, stack, message=message, refresh=refresh)
@@ -198,13 +211,13 @@ def reset(
         environment.reset(report=typer.echo)
         if deploy:
             environment.up(report=typer.echo)
-    if deploy and (code := _deploy_locally(ctx.obj, stack)) != 0:
+    if deploy and (code := _deploy_locally(_project(ctx), stack)) != 0:
         raise typer.Exit(code=code)
 
 
 def _stack(ctx: typer.Context, stack: str) -> tuple[settings.StackSettings, str]:
     """The stack's settings and its database connection string, once the database answers."""
-    project_dir: Path = ctx.obj
+    project_dir = _project(ctx)
     loaded = settings.load(project_dir, stack)
     conninfo = connection.conninfo(loaded, connection.cli_password(loaded, project_dir))
     connection.require_reachable(loaded, conninfo, project_dir)
@@ -223,7 +236,7 @@ def db_status(
 
     Exits 1 when a migration would be refused (edited, out of order, file missing).
     """
-    project_dir: Path = ctx.obj
+    project_dir = _project(ctx)
     with _user_errors():
         _check_apps(settings.load(project_dir, stack), apps)
         stack_settings, conninfo = _stack(ctx, stack)
@@ -278,7 +291,7 @@ def db_lint(
     ] = None,
 ) -> None:
     """Lint migration files without a database; exits 1 on any finding (info aside)."""
-    project_dir: Path = ctx.obj
+    project_dir = _project(ctx)
     with _user_errors():
         findings = []
         for path in paths or [project_dir / "migrations"]:
@@ -342,7 +355,7 @@ def db_drift(
 ) -> None:
     """Compare the live schema with one built from the migrations recorded as applied; print
     the SQL that would bring the live one back; exit 1 on drift."""
-    project_dir: Path = ctx.obj
+    project_dir = _project(ctx)
     with _user_errors():
         _check_apps(settings.load(project_dir, stack), apps)
         stack_settings, conninfo = _stack(ctx, stack)
@@ -375,7 +388,7 @@ def db_restore(
     stack: StackOption = "local",
 ) -> None:
     """Restore a backup into a new database on the stack's server."""
-    project_dir: Path = ctx.obj
+    project_dir = _project(ctx)
     with _user_errors():
         stack_settings, conninfo = _stack(ctx, stack)
         directory = backup_directory(
@@ -401,10 +414,13 @@ def smoke(
 ) -> None:
     """Check the deployed stack against its outputs; exit 1 on any failure."""
     with _user_errors():
-        if outputs is None:
-            stack_settings = settings.load(ctx.obj, stack)  # an unknown stack is said as such
-            outputs = offline_outputs(stack_settings, ctx.obj)
-        loaded = load_outputs(outputs) if outputs else outputs_from_pulumi(ctx.obj, stack)
+        if outputs is not None:
+            loaded = load_outputs(outputs)
+        else:
+            project_dir = _project(ctx)
+            stack_settings = settings.load(project_dir, stack)  # an unknown stack is said so
+            found = offline_outputs(stack_settings, project_dir)
+            loaded = load_outputs(found) if found else outputs_from_pulumi(project_dir, stack)
         results = run_smoke(loaded)
     typer.echo(smoke_table(results))
     if junit:
@@ -423,9 +439,10 @@ def rollback(
     yes: Annotated[bool, typer.Option("--yes", help="do not ask")] = False,
 ) -> None:
     """Deploy the program and config of an earlier update again, then run the smoke tests."""
-    project_dir: Path = ctx.obj
+    project_dir = _project(ctx)
     with _user_errors():
         settings.load(project_dir, stack)  # a stack that does not exist is said as such
+        typer.echo(banner(project_dir, stack))
         rollbacks.require_clean(project_dir)
         commit = rollbacks.target_commit(project_dir, stack, to)
         with rollbacks.worktree(project_dir, commit) as tree:
@@ -485,7 +502,7 @@ def rollout(
     """Step a flag's percentage up, one stack update per step, holding each while the gate
     rules watch; a gate that fires sets it back to the last step that held. Exit 1 unless
     every step held."""
-    project_dir: Path = ctx.obj
+    project_dir = _project(ctx)
     with _user_errors():
         stack_settings = settings.load(project_dir, stack)
         _declared_flag(project_dir, stack_settings, flag)

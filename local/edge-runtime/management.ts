@@ -81,7 +81,11 @@ async function jsonBody(req: Request, what: string): Promise<unknown> {
 const MULTIPART_OVERHEAD_BYTES = 1024 * 1024;
 
 async function deploy(req: Request, url: URL, ctx: ManagementContext): Promise<Response> {
-  const body = await readLimited(req, MAX_DEPLOY_BYTES + MULTIPART_OVERHEAD_BYTES, "Deploy");
+  // the slug, when the query names it (as supastack's client always does), names the function
+  // in an oversized upload's refusal, before any of the body is read
+  const named = url.searchParams.get("slug");
+  const what = named ? `Deploy of function '${named}'` : "Deploy";
+  const body = await readLimited(req, MAX_DEPLOY_BYTES + MULTIPART_OVERHEAD_BYTES, what);
   let form: FormData;
   try {
     const type = req.headers.get("content-type") ?? "";

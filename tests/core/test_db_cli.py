@@ -13,7 +13,7 @@ from supastack.database.backups import Backups, DirectoryStore
 from supastack.local.system import free_port
 from supastack.migrations.engine import MigrationEngine
 from supastack.migrations.files import discover_app
-from tests.conftest import Services, write_migrations
+from tests.conftest import Services, project_file, write_migrations
 from tests.core.conftest import Database
 
 runner = CliRunner()
@@ -31,6 +31,7 @@ def demo(tmp_path: Path, services: Services, database: Database) -> Path:
     """A project with the demo app; its stack points at this test's database."""
     (tmp_path / "apps").mkdir()
     (tmp_path / "apps" / "demo.yaml").write_text("rls: [items]\n")
+    project_file(tmp_path)
     (tmp_path / "Pulumi.test.yaml").write_text(
         "config:\n"
         "  supastack:target: local\n"
@@ -90,6 +91,7 @@ def test_status_flags_edited_and_out_of_order_files_and_exits_1(demo: Path) -> N
 
 
 def test_status_without_the_database_password_says_where_to_put_it(tmp_path: Path) -> None:
+    project_file(tmp_path)
     (tmp_path / "Pulumi.staging.yaml").write_text(
         "config:\n  supastack:target: supabase\n  supastack:projectRef: abcdefghijklmnopqrst\n"
         "  supastack:apps: [demo]\n"

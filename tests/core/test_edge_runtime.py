@@ -437,10 +437,10 @@ def test_a_function_that_never_answers_gets_the_gateways_504(services: Services)
         runtime.start(system.ensure_deno())
 
 
-def _deploy_request_head(services: Services, extra: str) -> bytes:
+def _deploy_request_head(services: Services, extra: str, name: str = "") -> bytes:
     ref, token = services.credentials.project_ref, services.credentials.access_token
     return (
-        f"POST /v1/projects/{ref}/functions/deploy?slug={slug()} HTTP/1.1\r\n"
+        f"POST /v1/projects/{ref}/functions/deploy?slug={name or slug()} HTTP/1.1\r\n"
         f"Host: 127.0.0.1\r\nAuthorization: Bearer {token}\r\n"
         f"Content-Type: multipart/form-data; boundary=x\r\n{extra}\r\n"
     ).encode()
@@ -454,11 +454,19 @@ def test_an_upload_declared_too_large_is_refused_before_its_body_is_read(
     services: Services,
 ) -> None:
     """120 MiB declared, 64 KiB sent: the answer comes at once (before, the runtime read the
-    whole body into memory and only then said 413)."""
+    whole body into memory and only then said 413); the refusal names the function."""
+    name = slug()
     with socket.create_connection(("127.0.0.1", services.env.runtime_port), timeout=10) as sock:
-        sock.sendall(_deploy_request_head(services, f"Content-Length: {120 * 1024 * 1024}\r\n"))
+        sock.sendall(
+            _deploy_request_head(services, f"Content-Length: {120 * 1024 * 1024}\r\n", name)
+        )
         sock.sendall(b"-" * 65536)
-        assert _status_line(sock) == "HTTP/1.1 413 Payload Too Large"
+        answer = b""
+        while b"exceeds" not in answer and (chunk := sock.recv(4096)):
+            answer += chunk
+    head, body = answer.split(b"\r\n\r\n", 1)
+    assert head.split(b"\r\n", 1)[0] == b"HTTP/1.1 413 Payload Too Large"
+    assert f"Deploy of function '{name}': the request body exceeds" in body.decode()
 
 
 def test_a_chunked_upload_stops_being_read_past_the_limit(services: Services) -> None:

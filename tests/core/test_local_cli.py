@@ -19,6 +19,7 @@ from supastack.cli import app
 from supastack.local import runtime, system
 from supastack.local.paths import RUNTIME_SOURCE
 from supastack.local.system import free_port
+from tests.conftest import project_file
 
 runner = CliRunner()
 
@@ -28,6 +29,7 @@ class Project:
         self.root = root
         self.db_port, self.runtime_port = free_port(), free_port()
         self.state = root / "state"
+        project_file(root)
         (root / "Pulumi.test.yaml").write_text(
             "config:\n"
             "  supastack:target: local\n"

@@ -15,7 +15,7 @@ from applier.engine import Deployment, deploy
 from supastack.delivery.outputs import StackOutputs
 from supastack.delivery.smoke import run
 from supastack.local.paths import PROJECT_DIR
-from tests.conftest import Services, write_migrations
+from tests.conftest import Services, project_file, write_migrations
 from tests.e2e.conftest import local_config
 
 REPORT = """\
@@ -54,6 +54,7 @@ MANIFEST = {
 def deployment(fresh: Services, tmp_path_factory: pytest.TempPathFactory) -> Deployment:
     project = tmp_path_factory.mktemp("project")
     shutil.copy(PROJECT_DIR / "__main__.py", project)
+    project_file(project)
     for tree in ("apps", "migrations", "functions"):
         shutil.copytree(PROJECT_DIR / tree, project / tree)
     (project / "apps" / "bid_report.yaml").write_text(yaml.safe_dump(MANIFEST))

@@ -22,7 +22,7 @@ from typer.testing import CliRunner
 from supastack.cli import app
 from supastack.local.credentials import LocalCredentials
 from supastack.local.paths import PROJECT_DIR
-from tests.conftest import Services, write_migrations
+from tests.conftest import Services, project_file, write_migrations
 
 NOTE = "\n".join(
     [
@@ -38,6 +38,7 @@ def project(fresh: Services, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The project, its local stack file pointed at this module's fresh environment."""
     root = tmp_path_factory.mktemp("project")
     shutil.copy(PROJECT_DIR / "__main__.py", root)
+    project_file(root)
     for tree in ("apps", "migrations", "functions"):
         shutil.copytree(PROJECT_DIR / tree, root / tree)
     document = yaml.safe_load((PROJECT_DIR / "Pulumi.local.yaml").read_text())

@@ -14,7 +14,7 @@ import pytest
 from applier.engine import deploy
 from supastack.functions.management_api import ManagementApi
 from supastack.local.paths import PROJECT_DIR
-from tests.conftest import Services, start_services
+from tests.conftest import Services, project_file, start_services
 from tests.e2e.conftest import local_config
 
 VISITS = """\
@@ -37,6 +37,7 @@ def target(state_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     services = start_services(state_root / "e2e-redis", redis=True)
     project = tmp_path_factory.mktemp("redis-app")
     shutil.copy(PROJECT_DIR / "__main__.py", project)
+    project_file(project)
     (project / "apps").mkdir()
     shutil.copy(PROJECT_DIR / "apps" / "monitoring.yaml", project / "apps")
     (project / "apps" / "visits.yaml").write_text("redis: true\nfunctions: {visits: {}}\n")

@@ -18,7 +18,7 @@ from applier.engine import deploy
 from supastack.delivery.outputs import StackOutputs
 from supastack.delivery.smoke import run
 from supastack.local.paths import PROJECT_DIR
-from tests.conftest import Services
+from tests.conftest import Services, project_file
 from tests.e2e.conftest import local_config
 
 COMMENTS = """\
@@ -41,6 +41,7 @@ def _newer_release(tmp: Path) -> Path:
     project = tmp / "newer"
     project.mkdir()
     shutil.copy(PROJECT_DIR / "__main__.py", project)
+    project_file(project)
     for tree in ("apps", "migrations", "functions"):
         shutil.copytree(PROJECT_DIR / tree, project / tree)
     migrations = project / "migrations" / "bidding"

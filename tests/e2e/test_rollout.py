@@ -27,7 +27,7 @@ from supastack.cli import app
 from supastack.local import history
 from supastack.local.credentials import sign_jwt
 from supastack.local.paths import PROJECT_DIR
-from tests.conftest import Services
+from tests.conftest import Services, project_file
 
 MANIFEST = """\
 functions:
@@ -60,6 +60,7 @@ def project(fresh: Services, tmp_path_factory: pytest.TempPathFactory) -> Path:
     module's environment, in a git repository of its own; deployed once."""
     root = tmp_path_factory.mktemp("rollout")
     shutil.copy(PROJECT_DIR / "__main__.py", root)
+    project_file(root)
     (root / "apps").mkdir()
     shutil.copy(PROJECT_DIR / "apps" / "monitoring.yaml", root / "apps")
     (root / "apps" / "shop.yaml").write_text(MANIFEST)

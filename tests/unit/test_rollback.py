@@ -44,7 +44,7 @@ def releases(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, str
     """A repository whose HEAD adds a migration and a function to the commit before it."""
     repo = tmp_path / "repo"
     repo.mkdir()
-    for name in ("__main__.py", "Pulumi.local.yaml"):
+    for name in ("__main__.py", "Pulumi.yaml", "Pulumi.local.yaml"):
         shutil.copy(PROJECT_DIR / name, repo)
     for tree in ("apps", "migrations", "functions"):
         shutil.copytree(PROJECT_DIR / tree, repo / tree)
