@@ -30,7 +30,7 @@ from supastack.delivery.outputs import OFFLINE_OUTPUTS as OUTPUTS
 from supastack.errors import SupastackError
 from supastack.local import history
 from supastack.private_files import write_private
-from supastack.targets import TargetSeam
+from supastack.targets import Engine, local_target
 
 NOT_PULUMI = (
     "This is supastack's offline applier, not `pulumi up`: it runs the program under Pulumi's "
@@ -42,11 +42,8 @@ RECORDS = "deploy-records.json"
 
 def run(project: Path, stack_name: str, *, message: str = "", refresh: bool = False) -> int:
     stack = settings.load(project, stack_name)
-    if not TargetSeam(stack, project).is_local:
-        raise SupastackError(
-            f"{stack.source}: supastack:target is '{stack.target}'; the offline applier deploys "
-            "only the local target (use the Pulumi CLI for this stack)"
-        )
+    # the offline applier deploys only the local target, and only a stack no other engine has
+    local_target(stack, project, "the offline applier").require_engine(Engine.APPLIER)
     state = stack.local.state_path(project)
     records = state / RECORDS
     print(NOT_PULUMI, flush=True)

@@ -28,7 +28,7 @@ from supastack.config.settings import MONITORING_APP, StackSettings
 from supastack.database import advisors, connection
 from supastack.database.backups import backup_directory
 from supastack.operations.cron import FUNCTIONS_URL_SECRET
-from supastack.targets import TargetSeam
+from supastack.targets import target_for
 
 #: The Postgres major version supastack deploys to (pulumi-postgresql needs it stated).
 POSTGRES_VERSION = "15"
@@ -75,7 +75,7 @@ class Platform(pulumi.ComponentResource):
         super().__init__("supastack:platform:Platform", name, {}, opts)
         stack, project_dir, plan = args["settings"], args["project_dir"], args["plan"]
         credentials = args["credentials"]
-        seam = TargetSeam(stack, project_dir)
+        seam = target_for(stack, project_dir)
         self.db_password = credentials.db_password
         token, keys, api = credentials.access_token, credentials.keys, credentials.api
         host, port, sslmode = seam.database_endpoint()

@@ -19,7 +19,7 @@ from pulumi.runtime import config as runtime_config
 from supastack.config import settings
 from supastack.errors import SupastackError
 from supastack.functions.specs import REDIS_URL
-from supastack.targets import TargetSeam
+from supastack.targets import LocalTarget, target_for
 
 _REDACTED = {"secure": "[secret]"}
 
@@ -105,15 +105,15 @@ KEY_NAMES = (
 
 def read_credentials(stack: settings.StackSettings, project_dir: Path) -> StackCredentials:
     """Locally, what ``supastack local up`` generated; on Supabase, the stack's secrets."""
-    seam = TargetSeam(stack, project_dir)
-    local = seam.local_credentials()
-    if local is None:
+    target = target_for(stack, project_dir)
+    if not isinstance(target, LocalTarget):
         return StackCredentials(
             db_password=secret("dbPassword"),
             access_token=secret("accessToken"),
             keys={name: optional_secret(name) for name in KEY_NAMES},
-            api=seam.management_api(None),
+            api=target.management_api(None),
         )
+    local = target.local_credentials()
     values = (
         local.anon_key, local.service_role_key, local.jwt_secret, local.publishable_key,
         local.secret_key, local.signing_key,
@@ -124,6 +124,6 @@ def read_credentials(stack: settings.StackSettings, project_dir: Path) -> StackC
         keys={
             name: pulumi.Output.secret(value) for name, value in zip(KEY_NAMES, values, strict=True)
         },
-        api=seam.management_api(local),
-        target_secrets={REDIS_URL: pulumi.Output.secret(seam.local_redis_url(local))},
+        api=target.management_api(local),
+        target_secrets={REDIS_URL: pulumi.Output.secret(target.local_redis_url(local))},
     )

@@ -29,24 +29,11 @@ ensure_venv() {
   echo "$want" > "$stamp"
 }
 
-# Deploy stack $2 (default: local, a stack of the local target) of the project in $1 (default:
-# here), with `pulumi up` where the Pulumi
-# CLI is installed (file backend, PULUMI_BACKEND_URL or .supastack/pulumi-state), otherwise with
-# supastack's offline applier, which runs the same program through the same providers and says
-# it is not `pulumi up`.
+# Deploy stack $2 (default: local) of the project in $1 (default: here) with the engine the
+# stack's target decides on (supastack/targets: for a local stack, the one recorded at its first
+# deploy: `pulumi up` where the Pulumi CLI was installed then, otherwise supastack's offline
+# applier, which says it is not `pulumi up`).
 deploy_local_stack() {
   local project="${1:-$PWD}" stack="${2:-local}"
-  export PATH="$HOME/.pulumi/bin:$PATH"
-  if command -v pulumi >/dev/null; then
-    # The local stack needs no passphrase: it holds no secret of its own beyond what
-    # `supastack local up` generated on this machine.
-    export PULUMI_BACKEND_URL="${PULUMI_BACKEND_URL:-file://$PWD/.supastack/pulumi-state}"
-    export PULUMI_CONFIG_PASSPHRASE="${PULUMI_CONFIG_PASSPHRASE-}"
-    mkdir -p "${PULUMI_BACKEND_URL#file://}"
-    (cd "$project" && pulumi stack select --create "$stack" --non-interactive \
-      && pulumi up --stack "$stack" --yes --non-interactive)
-  else
-    echo "The Pulumi CLI is not installed: deploying with supastack's offline applier."
-    .venv/bin/supastack --cwd "$project" local deploy --stack "$stack"
-  fi
+  .venv/bin/supastack --cwd "$project" deploy --stack "$stack"
 }

@@ -6,7 +6,6 @@ non-zero; anything else is a bug and keeps its traceback.
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from decimal import Decimal
@@ -24,9 +23,7 @@ from supastack.config.project import banner, find_project
 from supastack.database import advisors, connection
 from supastack.database.backups import Backups, backup_directory, store_for
 from supastack.delivery import rollback as rollbacks
-from supastack.delivery.outputs import from_pulumi as outputs_from_pulumi
 from supastack.delivery.outputs import load as load_outputs
-from supastack.delivery.outputs import offline_outputs
 from supastack.delivery.smoke import run as run_smoke
 from supastack.delivery.smoke import table as smoke_table
 from supastack.delivery.smoke import write_junit
@@ -34,7 +31,6 @@ from supastack.errors import SupastackError, first_line
 from supastack.flags import records as flag_records
 from supastack.flags import rollout as rollouts
 from supastack.flags.stack_file import StackFileUpdate
-from supastack.local import history
 from supastack.local import watch as local_watch
 from supastack.local.environment import LocalEnvironment
 from supastack.migrations.drift import drift as schema_drift
@@ -42,7 +38,7 @@ from supastack.migrations.engine import EngineOptions, refusal
 from supastack.migrations.files import MigrationFile, discover, discover_app
 from supastack.migrations.lint import lint
 from supastack.migrations.review import review
-from supastack.targets import TargetSeam
+from supastack.targets import local_target, target_for
 
 app = typer.Typer(no_args_is_help=True, help="Deploy Supabase backends as code (Pulumi).")
 local_app = typer.Typer(no_args_is_help=True, help="The embedded local target.")
@@ -79,11 +75,7 @@ def _project(ctx: typer.Context) -> Path:
 def _environment(ctx: typer.Context, stack: str) -> LocalEnvironment:
     project_dir = _project(ctx)
     stack_settings = settings.load(project_dir, stack)
-    if not TargetSeam(stack_settings, project_dir).is_local:
-        raise SupastackError(
-            f"{stack_settings.source}: supastack:target is '{stack_settings.target}'; "
-            "`supastack local` manages stacks whose target is 'local'"
-        )
+    local_target(stack_settings, project_dir, "`supastack local`")
     local = stack_settings.local
     # a missing manifest is for the deploy to report; here it asks for nothing
     wants_redis = any(
@@ -138,12 +130,27 @@ def status(ctx: typer.Context, stack: StackOption = "local") -> None:
 def _deploy_locally(
     project_dir: Path, stack: str, *, message: str = "", refresh: bool = False
 ) -> int:
-    """Run the offline applier; its exit status. It runs the Pulumi program (the Pulumi layer),
-    so it runs as a process of its own and the core stays Pulumi-free."""
-    seam = TargetSeam(settings.load(project_dir, stack), project_dir)
-    typer.echo(banner(project_dir, stack))
-    command = seam.deploy_command(message=message, refresh=refresh)
-    return subprocess.run(command, cwd=project_dir, check=False).returncode
+    """Update the stack with the engine its target decides on; the exit status. The engine
+    runs the Pulumi program (the Pulumi layer) as a process of its own, so the core stays
+    Pulumi-free."""
+    with _user_errors():
+        target = target_for(settings.load(project_dir, stack), project_dir)
+        typer.echo(f"{banner(project_dir, stack)}, deployed by {target.engine().label}")
+        return target.deploy(message=message, refresh=refresh)
+
+
+@app.command("deploy")
+def deploy_stack(
+    ctx: typer.Context,
+    stack: StackOption = "local",
+    message: Annotated[str, typer.Option("--message", "-m", help="why (kept in the history)")] = "",
+    refresh: Annotated[
+        bool, typer.Option("--refresh", help="read live state first and undo hand edits")
+    ] = False,
+) -> None:
+    """Update any stack with its engine (decided by its target: `pulumi up`, or for a local
+    stack the engine recorded at its first deploy)."""
+    raise typer.Exit(code=_deploy_locally(_project(ctx), stack, message=message, refresh=refresh))
 
 
 @local_app.command("deploy")
@@ -164,7 +171,8 @@ def local_deploy(
         typer.Option("--refresh", help="read live state first and undo hand edits (as pulumi up)"),
     ] = False,
 ) -> None:
-    """Deploy the local stack without the Pulumi CLI (the offline applier, not `pulumi up`)."""
+    """Deploy the local stack with its engine (the offline applier where the Pulumi CLI was not
+    installed at its first deploy: it says it is not `pulumi up`)."""
     project_dir = _project(ctx)
     with _user_errors():
         _environment(ctx, stack)  # refuses a stack whose target is not local
@@ -183,9 +191,11 @@ def local_deploy(
 @local_app.command("history")
 def local_history(ctx: typer.Context, stack: StackOption = "local") -> None:
     """The local stack's updates, newest first (as `pulumi stack history`)."""
+    project_dir = _project(ctx)
     with _user_errors():
-        environment = _environment(ctx, stack)
-    for entry in history.read(environment.state_dir):
+        stack_settings = settings.load(project_dir, stack)
+        updates = local_target(stack_settings, project_dir, "`supastack local`").history()
+    for entry in updates:
         changes = ", ".join(f"{n} {a}" for a, n in entry.get("resourceChanges", {}).items())
         commit = entry.get("environment", {}).get("git.head", "")[:12]
         typer.echo(
@@ -418,9 +428,7 @@ def smoke(
             loaded = load_outputs(outputs)
         else:
             project_dir = _project(ctx)
-            stack_settings = settings.load(project_dir, stack)  # an unknown stack is said so
-            found = offline_outputs(stack_settings, project_dir)
-            loaded = load_outputs(found) if found else outputs_from_pulumi(project_dir, stack)
+            loaded = target_for(settings.load(project_dir, stack), project_dir).outputs()
         results = run_smoke(loaded)
     typer.echo(smoke_table(results))
     if junit:
@@ -441,21 +449,21 @@ def rollback(
     """Deploy the program and config of an earlier update again, then run the smoke tests."""
     project_dir = _project(ctx)
     with _user_errors():
-        settings.load(project_dir, stack)  # a stack that does not exist is said as such
-        typer.echo(banner(project_dir, stack))
+        target = target_for(settings.load(project_dir, stack), project_dir)
+        typer.echo(f"{banner(project_dir, stack)}, deployed by {target.engine().label}")
         rollbacks.require_clean(project_dir)
-        commit = rollbacks.target_commit(project_dir, stack, to)
+        commit = target.commit_of(to)
         with rollbacks.worktree(project_dir, commit) as tree:
             planned = rollbacks.describe(project_dir, tree, stack)
             typer.echo(f"rolling {stack} back to {commit[:12]}:")
             typer.echo("\n".join(map(str, planned)) or "  (no resource changes)")
             if not yes:
                 typer.confirm("Deploy it?", abort=True)
-            try:
-                rollbacks.pulumi_up(tree, stack)
-            except subprocess.CalledProcessError as exc:
-                raise SupastackError(f"pulumi up failed (exit {exc.returncode})") from None
-            results = run_smoke(outputs_from_pulumi(tree, stack))
+            code = target.deploy(message=f"supastack rollback to {to}", program=tree)
+            if code != 0:
+                raise SupastackError(f"the rollback's update ({target.engine().label}) exited "
+                                     f"{code}; the stack is as far as it got")  # fmt: skip
+            results = run_smoke(target.outputs())
     typer.echo(smoke_table(results))
     if not all(r.ok for r in results):
         raise typer.Exit(code=1)
@@ -528,7 +536,7 @@ def rollout(
                 rollouts.check_gates(
                     plan, records.gates(plan.gates, evaluate=True), records.rule_names()
                 )
-            update = StackFileUpdate(TargetSeam(stack_settings, project_dir), flag, commit)
+            update = StackFileUpdate(target_for(stack_settings, project_dir), flag, commit)
             run = rollouts.Rollout(plan, records, update, report=typer.echo)
             try:
                 result = run.resume(interrupted) if interrupted else run.start(current)

@@ -30,7 +30,7 @@ from supastack.migrations.seeds import SeedFile
 from supastack.migrations.seeds import discover as discover_seeds
 from supastack.operations.alerts import Channel, Rule, channel_of, plan_rules
 from supastack.operations.cron import Job, plan_jobs, validate_schedule
-from supastack.targets import TargetSeam
+from supastack.targets import target_for
 
 
 @dataclass(frozen=True)
@@ -130,7 +130,7 @@ def plan_stack(stack: StackSettings, project_dir: Path) -> StackPlan:
     files = discover(project_dir / "migrations", stack.deployed_apps)
     check_shared_names(manifests, files)
     channel_secrets = [c.secret for c in stack.alert_channels.values()]
-    secrets = TargetSeam(stack, project_dir).secrets(
+    secrets = target_for(stack, project_dir).secrets(
         merged_secrets(stack.function_secrets, manifests, channel_secrets)
     )
     missing = stack.missing_secrets(s.name for s in secrets if not s.generate and not s.optional)

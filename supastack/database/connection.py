@@ -17,7 +17,7 @@ from psycopg.conninfo import make_conninfo
 
 from supastack.config.settings import StackSettings
 from supastack.errors import SupastackError, first_line
-from supastack.targets import TargetSeam, database_endpoint
+from supastack.targets import database_endpoint, target_for
 
 
 def conninfo(stack: StackSettings, password: str) -> str:
@@ -47,7 +47,7 @@ def url(stack: StackSettings, password: str) -> str:
 
 def cli_password(stack: StackSettings, project_dir: Path) -> str:
     """The database password for CLI commands (local credentials, or ``PGPASSWORD``)."""
-    local = TargetSeam(stack, project_dir).local_credentials()
+    local = target_for(stack, project_dir).local_credentials()
     if local is not None:
         return local.db_password
     password = os.environ.get("PGPASSWORD")
@@ -67,5 +67,5 @@ def require_reachable(stack: StackSettings, conninfo_: str, project_dir: Path) -
         host, port, _ = database_endpoint(stack)
         raise SupastackError(
             f"{stack.source}: the database at {host}:{port} does not answer ({first_line(exc)}); "
-            f"{TargetSeam(stack, project_dir).unreachable_hint}"
+            f"{target_for(stack, project_dir).unreachable_hint}"
         ) from None

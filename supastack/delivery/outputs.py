@@ -8,18 +8,14 @@ database URL, API keys, the Management API token) are exported as Pulumi secrets
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
-from supastack.config.settings import StackSettings
 from supastack.delivery.verify import VerifySpec
 from supastack.errors import SupastackError
-from supastack.targets import TargetSeam
 
 
 class _Output(BaseModel):
@@ -113,33 +109,6 @@ class StackOutputs(_Output):
 
 #: Where ``supastack local deploy`` writes the local stack's outputs (in its state directory).
 OFFLINE_OUTPUTS = "outputs.json"
-
-
-def offline_outputs(stack: StackSettings, project_dir: Path) -> Path | None:
-    """The outputs ``supastack local deploy`` wrote, when the Pulumi CLI (whose state would be
-    the one to ask) is not installed; None otherwise."""
-    if shutil.which("pulumi") is not None or not TargetSeam(stack, project_dir).is_local:
-        return None
-    path = stack.local.state_path(project_dir) / OFFLINE_OUTPUTS
-    return path if path.exists() else None
-
-
-def from_pulumi(project_dir: Path, stack: str) -> StackOutputs:
-    """Ask the Pulumi CLI for the stack's outputs. They hold decrypted secrets, so they are read
-    from the CLI's pipe straight into memory and never written to a file."""
-    pulumi_cli = shutil.which("pulumi")
-    if pulumi_cli is None:
-        raise SupastackError("the Pulumi CLI is not installed; pass --outputs <file> instead")
-    result = subprocess.run(
-        [pulumi_cli, "stack", "output", "--json", "--show-secrets", "--stack", stack],
-        cwd=project_dir,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if result.returncode != 0:
-        raise SupastackError(f"pulumi stack output failed: {result.stderr.strip()}")
-    return parse(result.stdout, f"pulumi stack output --stack {stack}")
 
 
 def load(path: Path) -> StackOutputs:

@@ -1,16 +1,17 @@
 """Roll a stack back: deploy the program and config of an earlier update again.
 
-``pulumi stack history`` records each update's git commit (``environment["git.head"]``). The
-rollback checks that commit out in a temporary worktree, shows what deploying it will undo
-(migrations whose down files run, functions whose code changes, jobs and rules that go or
-come back), asks, runs ``pulumi up`` there and then the smoke tests. It refuses to start with
+The stack's history (``pulumi stack history``, or the offline applier's for a local stack:
+:meth:`supastack.targets.StackTarget.history`) records each update's git commit
+(``environment["git.head"]``). The rollback checks that commit out in a temporary worktree,
+shows what deploying it will undo (migrations whose down files run, functions whose code
+changes, jobs and rules that go or come back), asks, deploys it with the stack's own engine
+and then runs the smoke tests. It refuses to start with
 uncommitted changes, so nothing unreviewed is deployed by accident. Destructive down files are
 backed up by the Migration resources before they run, on stacks with backups.
 """
 
 from __future__ import annotations
 
-import json
 import shutil
 import subprocess
 import tempfile
@@ -48,28 +49,6 @@ def require_clean(project: Path) -> None:
         )
 
 
-def target_commit(project: Path, stack: str, to: str) -> str:
-    """The commit to deploy: that of update ``to`` (a number) or the git ref ``to``."""
-    if to.isdigit():
-        history = json.loads(
-            _run(
-                [_tool("pulumi"), "stack", "history", "--json", "--stack", stack],
-                project,
-                "pulumi stack history",
-            )
-        )
-        for update in history:
-            if str(update.get("version")) == to:
-                head = (update.get("environment") or {}).get("git.head")
-                if not head:
-                    raise SupastackError(f"update {to} of {stack} recorded no git commit")
-                return str(head)
-        raise SupastackError(f"stack {stack} has no update {to} (see `pulumi stack history`)")
-    return _run(
-        [_tool("git"), "rev-parse", "--verify", f"{to}^{{commit}}"], project, "git rev-parse"
-    ).strip()
-
-
 @contextmanager
 def worktree(project: Path, commit: str) -> Iterator[Path]:
     """The commit checked out in a temporary worktree, removed afterwards."""
@@ -79,6 +58,9 @@ def worktree(project: Path, commit: str) -> Iterator[Path]:
         project,
         "git worktree add",
     )
+    shared = project / ".supastack"  # the same tools, and through a relative stateDir, state
+    if shared.is_dir():
+        (where / ".supastack").symlink_to(shared.resolve())
     try:
         yield where
     finally:
@@ -146,12 +128,3 @@ def changes(current: StackPlan, target: StackPlan) -> list[Change]:
 
 def describe(project: Path, tree: Path, stack: str) -> list[Change]:
     return changes(_plan(project, stack), _plan(tree, stack))
-
-
-def pulumi_up(tree: Path, stack: str) -> None:
-    """``pulumi up`` of the checked-out commit (its program and its stack config)."""
-    subprocess.run(
-        [_tool("pulumi"), "up", "--yes", "--stack", stack, "--message", "supastack rollback"],
-        cwd=tree,
-        check=True,
-    )

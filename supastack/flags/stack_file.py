@@ -20,7 +20,7 @@ from ruamel.yaml.comments import CommentedMap
 
 from supastack.config import settings
 from supastack.errors import SupastackError
-from supastack.targets import TargetSeam
+from supastack.targets import StackTarget
 
 KEY = f"{settings.NAMESPACE}:flags"
 
@@ -58,18 +58,18 @@ def set_rollout(path: Path, flag: str, percentage: Decimal) -> None:
 class StackFileUpdate:
     """One rollout step (a :class:`supastack.flags.rollout.StackUpdate`)."""
 
-    seam: TargetSeam
+    target: StackTarget
     flag: str
     commit: bool = False
 
     @property
     def path(self) -> Path:
-        return settings.stack_file(self.seam.project_dir, self.seam.stack.stack)
+        return settings.stack_file(self.target.project_dir, self.target.stack.stack)
 
     def __call__(self, percentage: Decimal, message: str) -> None:
         set_rollout(self.path, self.flag, percentage)
-        settings.load(self.seam.project_dir, self.seam.stack.stack)  # still a valid stack file
-        project = self.seam.project_dir
+        settings.load(self.target.project_dir, self.target.stack.stack)  # still a valid file
+        project = self.target.project_dir
         if self.commit:
             committed = subprocess.run(
                 ["git", "commit", "--quiet", "--message", message, "--", self.path.name],
@@ -79,8 +79,6 @@ class StackFileUpdate:
                 why = (committed.stderr or committed.stdout).strip()
                 raise SupastackError(f"git commit of {self.path.name} failed: {why}")
         # refresh: a flag edited by hand in the database is put back by the same update
-        command = self.seam.deploy_command(message=message, refresh=True)
-        done = subprocess.run(command, cwd=project, check=False)
-        if done.returncode != 0:
-            tool = "the offline applier" if self.seam.is_local else "pulumi up"
-            raise SupastackError(f"the stack update ({tool}) exited {done.returncode}")
+        code = self.target.deploy(message=message, refresh=True)
+        if code != 0:
+            raise SupastackError(f"the stack update ({self.target.engine().label}) exited {code}")

@@ -7,7 +7,6 @@ flag; a hand edit is drift that a deploy with refresh puts back."""
 
 from __future__ import annotations
 
-import json
 import shutil
 import subprocess
 import threading
@@ -22,7 +21,6 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from applier.engine import deploy, load_records, save_records
 from supastack.cli import app
 from supastack.local import history
 from supastack.local.credentials import sign_jwt
@@ -78,6 +76,7 @@ def project(fresh: Services, tmp_path_factory: pytest.TempPathFactory) -> Path:
                             "runtimePort": env.runtime_port},
         "supastack:database": {"host": "127.0.0.1", "port": env.db_port, "sslmode": "disable"},
         "supastack:flags": {"new_checkout": {"enabled": True, "allow": [USERS[0]]}},
+        "supastack:backups": {"enabled": True, "directory": str(env.state_dir / "backups")},
     }  # fmt: skip
     (root / "Pulumi.local.yaml").write_text(
         "# the rollout test's stack\n" + yaml.safe_dump({"config": config})
@@ -133,6 +132,16 @@ class Traffic:
 def traffic(fresh: Services, project: Path) -> Iterator[Traffic]:
     with Traffic(fresh) as running:
         yield running
+
+
+def _git(project: Path, *args: str) -> None:
+    subprocess.run(["git", *args], cwd=project, check=True)
+
+
+def _scalar(fresh: Services, query: str) -> Any:
+    with fresh.connect() as conn:
+        row = conn.execute(query.encode()).fetchone()
+    return row[0] if row else None
 
 
 def _flag(fresh: Services, name: str) -> tuple[bool, Decimal]:
@@ -226,17 +235,46 @@ def test_a_gate_firing_in_step_two_goes_back_to_step_one(
     assert len(failed) > 0.1 * len(USERS)  # the release really broke for the flag's subjects
 
 
-def test_deploying_an_earlier_update_restores_its_flags(fresh: Services, project: Path) -> None:
-    """What `supastack rollback` does: the program and config of an earlier update again."""
+NOTES = (
+    "create table shop.notes (id bigint primary key);\n"
+    "alter table shop.notes enable row level security;\n"
+)
+
+
+def test_rollback_redeploys_an_earlier_update_through_the_offline_applier(
+    fresh: Services, project: Path
+) -> None:
+    """`supastack rollback --stack local --to <update>` without the Pulumi CLI: the offline
+    applier's recorded update gives the commit; its program and config are deployed by the
+    stack's own engine (the newer migration's down file runs, after a backup; the earlier
+    update's flags come back), then the smoke tests run."""
     first = next(u for u in history.read(fresh.env.state_dir) if u["message"] == "first deploy")
-    records = fresh.env.state_dir / "deploy-records.json"
-    deploy(first["config"], previous=load_records(records), project=project,
-           checkpoint=lambda applied: save_records(records, applied))  # fmt: skip
-    assert _flag(fresh, "new_checkout") == (True, Decimal(0))
+    shop = project / "migrations" / "shop"
+    shop.mkdir(parents=True, exist_ok=True)
+    (shop / "20990101000000_notes.sql").write_text(NOTES)
+    (shop / "20990101000000_notes.down.sql").write_text("drop table shop.notes;\n")
+    _git(project, "add", "-A")
+    _git(project, "commit", "-qm", "notes")
+    code, output = _cli(project, "local", "deploy", "--message", "notes")
+    assert code == 0, output
+    assert _scalar(fresh, "select to_regclass('shop.notes') is not null")
+    backups = set((fresh.env.state_dir / "backups").glob("*"))
+
+    version = str(first["version"])
+    code, output = _cli(project, "rollback", "--stack", "local", "--to", version, "--yes")
+    assert code == 0, output
+    assert output.splitlines()[0] == (
+        f"project supastack ({project}), stack local, deployed by the offline applier"
+    )
+    assert "20990101000000_notes" in output  # what the rollback said it would undo
+    assert _scalar(fresh, "select to_regclass('shop.notes') is null")  # the down file ran
+    assert set((fresh.env.state_dir / "backups").glob("*")) > backups  # after a backup
+    assert _flag(fresh, "new_checkout") == (True, Decimal(0))  # the first update's flags
     assert _flag(fresh, "faster_checkout") == (False, Decimal(0))
-    assert json.loads(first["config"]["supastack:flags"]) == {
-        "new_checkout": {"enabled": True, "allow": [USERS[0]]}
-    }
+    assert ", 0 failed" in output  # the smoke tests, after
+    latest = history.read(fresh.env.state_dir)[0]
+    assert latest["message"] == f"supastack rollback to {version}"
+    assert latest["environment"]["git.head"] == first["environment"]["git.head"]
 
 
 def test_a_hand_edited_flag_is_put_back_by_a_deploy_with_refresh(

@@ -99,13 +99,16 @@ def test_rollback_shows_what_goes_deploys_the_older_commit_and_runs_the_smoke_te
         "(down file runs, destructive: backed up first)" in result.output
     )
     calls = _calls(log)
+    # the local stack's engine, decided here (the Pulumi CLI is installed) and recorded with it
     assert [c["args"][:2] for c in calls] == [
         ["stack", "history"],
+        ["stack", "select"],
         ["up", "--yes"],
         ["stack", "output"],
     ]
-    up = calls[1]
-    assert up["args"] == ["up", "--yes", "--stack", "local", "--message", "supastack rollback"]
+    up = calls[2]
+    assert up["args"] == ["up", "--yes", "--skip-preview", "--stack", "local", "--message",
+                          "supastack rollback to 1"]  # fmt: skip
     assert up["cwd"] != str(repo) and not Path(str(up["cwd"])).exists()  # a worktree, removed
     assert result.exit_code == 1 and "database checks" in result.output  # smoke ran (and failed)
 

@@ -1,0 +1,139 @@
+"""What every target implements: the settings a stack needs on it, and its delivery (deploy,
+preview, outputs, history, rollback), each through the one engine the target decides on."""
+
+from __future__ import annotations
+
+import subprocess
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from supastack.config.settings import StackSettings
+from supastack.delivery.outputs import StackOutputs
+from supastack.errors import SupastackError
+from supastack.functions.specs import SecretSpec
+from supastack.local.credentials import LocalCredentials
+from supastack.targets import engines
+from supastack.targets.engines import Engine
+
+
+@dataclass(frozen=True)
+class StackTarget(ABC):
+    """One stack on its target."""
+
+    stack: StackSettings
+    project_dir: Path
+
+    # -- what the settings need on this target ----------------------------------------------
+
+    @property
+    @abstractmethod
+    def is_local(self) -> bool: ...
+
+    @abstractmethod
+    def database_endpoint(self) -> tuple[str, int, str]:
+        """Host, port and sslmode of the stack's database."""
+
+    @property
+    @abstractmethod
+    def deploys_as_superuser(self) -> bool:
+        """Whether the deploying role (``postgres``) is a superuser."""
+
+    @property
+    @abstractmethod
+    def configures_project_services(self) -> bool:
+        """Whether there are Realtime and Data API servers whose settings the Management API
+        takes."""
+
+    @property
+    @abstractmethod
+    def unreachable_hint(self) -> str:
+        """What to do when the stack's database does not answer."""
+
+    @abstractmethod
+    def local_credentials(self) -> LocalCredentials | None:
+        """The credentials ``supastack local up`` generated (None where secrets are stack
+        secrets). Reads the state directory: call it before building the program."""
+
+    @abstractmethod
+    def secrets(self, specs: list[SecretSpec]) -> list[SecretSpec]:
+        """The stack's secrets as this target deploys them."""
+
+    @abstractmethod
+    def management_api(self, local: LocalCredentials | None) -> dict[str, Any]:
+        """The Management API's ``url`` and ``project_ref``."""
+
+    @abstractmethod
+    def settings_props(self) -> dict[str, Any]:
+        """What a PostgresSettings resource needs to find its target."""
+
+    # -- delivery, through the stack's engine ---------------------------------------------
+
+    @abstractmethod
+    def engine(self) -> Engine:
+        """The engine that deploys this stack (decided once per stack)."""
+
+    @abstractmethod
+    def engine_env(self) -> dict[str, str]:
+        """Environment the engine's commands need (a local Pulumi backend, say)."""
+
+    @property
+    def applier_state(self) -> Path | None:
+        """Where the offline applier keeps this stack's state (None: it cannot deploy it)."""
+        return None
+
+    @abstractmethod
+    def before_deploy(self, engine: Engine) -> None:
+        """Anything to do once the engine is chosen and before it runs (record it, say)."""
+
+    def deploy(
+        self, *, message: str = "", refresh: bool = False, program: Path | None = None
+    ) -> int:
+        """Update the stack from ``program`` (a checkout of the project; default: the project)
+        with its engine; the exit status. Both engines record the update, with ``message``."""
+        engine = self.engine()
+        self.before_deploy(engine)
+        return engines.run_deploy(engine, program or self.project_dir, self.stack.stack,
+                                  self.engine_env(), message=message, refresh=refresh)  # fmt: skip
+
+    def preview(self) -> int:
+        """What an update would change, nothing applied; the exit status."""
+        if self.engine() is Engine.APPLIER:
+            raise SupastackError(
+                f"stack {self.stack.stack} is deployed by the offline applier, which has no "
+                "preview yet; `supastack rollback` (before it asks) and `git diff` show what a "
+                "deploy changes"
+            )
+        return engines.run_preview(self.project_dir, self.stack.stack, self.engine_env())
+
+    def outputs(self) -> StackOutputs:
+        """The deployed stack's outputs, secrets included (kept in memory)."""
+        return engines.read_outputs(self.engine(), self.project_dir, self.stack.stack,
+                                    self.engine_env(), self.applier_state)  # fmt: skip
+
+    def history(self) -> list[dict[str, Any]]:
+        """The stack's updates, newest first (``pulumi stack history --json``'s shape)."""
+        return engines.read_history(self.engine(), self.project_dir, self.stack.stack,
+                                    self.engine_env(), self.applier_state)  # fmt: skip
+
+    def commit_of(self, to: str) -> str:
+        """The git commit to roll back to: the one update ``to`` (a number) recorded, or the
+        git ref ``to``."""
+        if not to.isdigit():
+            found = subprocess.run(["git", "rev-parse", "--verify", f"{to}^{{commit}}"],
+                                   cwd=self.project_dir, capture_output=True, text=True,
+                                   check=False)  # fmt: skip
+            if found.returncode != 0:
+                raise SupastackError(f"{to}: not a git commit of {self.project_dir}")
+            return found.stdout.strip()
+        for update in self.history():
+            if str(update.get("version")) == to:
+                head = (update.get("environment") or {}).get("git.head")
+                if not head:
+                    raise SupastackError(f"update {to} of {self.stack.stack} recorded no commit")
+                return str(head)
+        raise SupastackError(
+            f"stack {self.stack.stack} has no update {to} (see its history: `pulumi stack "
+            "history`, or `supastack local history` for a stack the offline applier deploys)"
+        )
