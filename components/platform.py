@@ -75,10 +75,10 @@ class Platform(pulumi.ComponentResource):
         super().__init__("supastack:platform:Platform", name, {}, opts)
         stack, project_dir, plan = args["settings"], args["project_dir"], args["plan"]
         credentials = args["credentials"]
-        seam = target_for(stack, project_dir)
+        target = target_for(stack, project_dir)
         self.db_password = credentials.db_password
         token, keys, api = credentials.access_token, credentials.keys, credentials.api
-        host, port, sslmode = seam.database_endpoint()
+        host, port, sslmode = target.database_endpoint()
         conninfo = self.db_password.apply(lambda password: connection.conninfo(stack, password))
         provider = postgresql.Provider(
             f"{name}-postgres",
@@ -88,7 +88,7 @@ class Platform(pulumi.ComponentResource):
             username=stack.database.user,
             password=self.db_password,
             sslmode=sslmode,
-            superuser=seam.deploys_as_superuser,
+            superuser=target.deploys_as_superuser,
             expected_version=POSTGRES_VERSION,
             opts=pulumi.ResourceOptions(parent=self),
         )
@@ -101,9 +101,9 @@ class Platform(pulumi.ComponentResource):
                 "stack_settings": stack.postgres_settings,
                 "settings_target": {
                     "conninfo": conninfo,
-                    "token": None if seam.is_local else token,
-                    "api": None if seam.is_local else api,
-                    **seam.settings_props(),
+                    "token": None if target.is_local else token,
+                    "api": None if target.is_local else api,
+                    **target.settings_props(),
                 },
                 "protect": stack.protect,
             },
@@ -120,7 +120,7 @@ class Platform(pulumi.ComponentResource):
                 "conninfo": conninfo,
                 "drains": stack.log_drains,
                 "vault_values": (
-                    {FUNCTIONS_URL_SECRET: stack.functions_url} if plan.calls_functions else {}
+                    {FUNCTIONS_URL_SECRET: target.functions_url} if plan.calls_functions else {}
                 ),
                 "target_values": credentials.target_secrets,
             },
@@ -131,14 +131,14 @@ class Platform(pulumi.ComponentResource):
         cron_conninfo = conninfo.apply(
             lambda value: make_conninfo(value, dbname=stack.database.cron_database)
         )
-        if plan.exposed_schemas and seam.configures_project_services:
+        if plan.exposed_schemas and target.configures_project_services:
             ExposedSchemas(
                 f"{name}-exposed-schemas",
                 {"api": api, "token": token, "schemas": plan.exposed_schemas},
                 pulumi.ResourceOptions(parent=self, depends_on=[database]),
             )
         project = stack.project.managed() if stack.project else {}
-        if project and seam.configures_project_services:
+        if project and target.configures_project_services:
             for kind, value in project.items():
                 ProjectSetting(
                     f"{name}-project-{kind.replace('_', '-')}",
@@ -152,7 +152,7 @@ class Platform(pulumi.ComponentResource):
                 resource=self,
             )
         realtime = merged_realtime_config(plan.manifests)
-        if realtime and seam.configures_project_services:
+        if realtime and target.configures_project_services:
             RealtimeConfig(
                 f"{name}-realtime-config",
                 {"api": api, "token": token, "values": realtime},
@@ -178,7 +178,7 @@ class Platform(pulumi.ComponentResource):
                     "migration_settings": stack.migrations,
                     "backups": _backups(stack, project_dir),
                     "protect": stack.protect,
-                    "functions_url": stack.functions_url,
+                    "functions_url": target.functions_url,
                     "api": api,
                     "token": token,
                     "secrets": secrets,
@@ -211,10 +211,11 @@ class Platform(pulumi.ComponentResource):
                 ]
         self.database_host = pulumi.Output.from_input(host)
         self.database_port = pulumi.Output.from_input(port)
-        self.functions_url = pulumi.Output.from_input(stack.functions_url)
+        self.functions_url = pulumi.Output.from_input(target.functions_url)
         self.outputs = stack_outputs(
             stack,
             plan,
+            functions_url=target.functions_url,
             apps=self.apps,
             database_url=self.db_password.apply(lambda password: connection.url(stack, password)),
             management_api={**api, "token": token},

@@ -130,9 +130,8 @@ def plan_stack(stack: StackSettings, project_dir: Path) -> StackPlan:
     files = discover(project_dir / "migrations", stack.deployed_apps)
     check_shared_names(manifests, files)
     channel_secrets = [c.secret for c in stack.alert_channels.values()]
-    secrets = target_for(stack, project_dir).secrets(
-        merged_secrets(stack.function_secrets, manifests, channel_secrets)
-    )
+    target = target_for(stack, project_dir)
+    secrets = target.secrets(merged_secrets(stack.function_secrets, manifests, channel_secrets))
     missing = stack.missing_secrets(s.name for s in secrets if not s.generate and not s.optional)
     if missing:
         raise SupastackError("\n".join(missing))
@@ -147,12 +146,12 @@ def plan_stack(stack: StackSettings, project_dir: Path) -> StackPlan:
                 slug: package(functions, m.app, slug, spec.config(), spec.verify_jwt)
                 for slug, spec in m.functions.items()
             },
-            jobs=plan_jobs(m, stack.pg_cron, stack.database.name),
+            jobs=plan_jobs(m, target.pg_cron, stack.database.name),
             rules=plan_rules(m, stack.alert_channels),
             uses=uses(m),
-            seeds=discover_seeds(project_dir / "seeds", m.app) if stack.seeds_enabled else [],
-            partitions=plan_partitions(m, stack.pg_cron, stack.database.name),
-            refreshes=plan_refreshes(m, stack.pg_cron, stack.database.name),
+            seeds=discover_seeds(project_dir / "seeds", m.app) if target.seeds_enabled else [],
+            partitions=plan_partitions(m, target.pg_cron, stack.database.name),
+            refreshes=plan_refreshes(m, target.pg_cron, stack.database.name),
             flags=flags[m.app],
         )
         for m in manifests

@@ -49,9 +49,6 @@ _PROJECT_REF = re.compile(r"^[a-z]{20}$")
 MONITORING_APP = "monitoring"
 PLATFORM_APPS = (MONITORING_APP,)
 
-#: pg_cron versions per target: Supabase runs 1.6; Debian bookworm's postgresql-15-cron is 1.4.2.
-PG_CRON_VERSION = {"local": "1.4.2", "supabase": "1.6"}
-
 
 class Target(StrEnum):
     """Where a stack deploys: the embedded local environment or a Supabase project."""
@@ -199,7 +196,8 @@ class StackSettings(ConfigModel):
     alert_channels: dict[str, AlertChannel] = Field(default_factory=dict)
     log_drains: dict[str, LogDrainSettings] = Field(default_factory=dict)
     seed: bool | None = None
-    """Apply ``seeds/<app>/*.sql`` after the migrations (default: on the local target only)."""
+    """Apply ``seeds/<app>/*.sql`` after the migrations (None: the target's default,
+    ``supastack.targets.StackTarget.seeds_enabled``)."""
     function_secrets: list[SecretName] = Field(default_factory=list)
     postgres_settings: dict[str, str] = Field(default_factory=dict)
     """Postgres server settings for this stack, over the apps' ``postgresSettings``
@@ -211,6 +209,7 @@ class StackSettings(ConfigModel):
     """The apps' feature flags as this stack sets them (``supastack.flags``); `supastack
     rollout` steps a flag's percentage here."""
     pg_cron_version: str | None = None
+    """The pg_cron version schedules are validated against (None: the target's)."""
     #: Names of the secret keys that are set (values never enter this model).
     secrets_set: frozenset[str] = frozenset()
     #: Names under ``supastack:secretValues`` that are set.
@@ -238,29 +237,6 @@ class StackSettings(ConfigModel):
     def deployed_apps(self) -> list[str]:
         """The platform's apps, then the stack's, in deployment order."""
         return [*PLATFORM_APPS, *self.apps]
-
-    @property
-    def seeds_enabled(self) -> bool:
-        return self.seed if self.seed is not None else self.target is Target.LOCAL
-
-    @property
-    def pg_cron(self) -> str:
-        """The pg_cron version the target runs (schedules are validated against it)."""
-        return self.pg_cron_version or PG_CRON_VERSION[self.target.value]
-
-    @property
-    def functions_url(self) -> str:
-        """Base URL under which functions answer (``<base>/functions/v1/<slug>``)."""
-        if self.target is Target.LOCAL:
-            return f"http://127.0.0.1:{self.local.runtime_port}"
-        return f"https://{self.project_ref}.supabase.co"
-
-    @property
-    def management_api_url(self) -> str:
-        """Base URL of the Management API (the local edge runtime serves the same paths)."""
-        if self.target is Target.LOCAL:
-            return f"http://127.0.0.1:{self.local.runtime_port}"
-        return "https://api.supabase.com"
 
     def missing_secrets(self, required: Iterable[str] = ()) -> list[str]:
         """The secret keys this stack needs but does not set, each with the command to set it.

@@ -31,6 +31,35 @@ class StackTarget(ABC):
     @abstractmethod
     def is_local(self) -> bool: ...
 
+    @property
+    @abstractmethod
+    def functions_url(self) -> str:
+        """Base URL under which functions answer (``<base>/functions/v1/<slug>``)."""
+
+    @property
+    @abstractmethod
+    def management_api_url(self) -> str:
+        """Base URL of the Management API."""
+
+    @property
+    @abstractmethod
+    def default_pg_cron(self) -> str:
+        """The pg_cron version the target runs."""
+
+    @property
+    @abstractmethod
+    def seeds_by_default(self) -> bool:
+        """Whether a stack that says nothing applies its apps' seeds."""
+
+    @property
+    def pg_cron(self) -> str:
+        """The pg_cron version schedules are validated against (the stack's, or the target's)."""
+        return self.stack.pg_cron_version or self.default_pg_cron
+
+    @property
+    def seeds_enabled(self) -> bool:
+        return self.stack.seed if self.stack.seed is not None else self.seeds_by_default
+
     @abstractmethod
     def database_endpoint(self) -> tuple[str, int, str]:
         """Host, port and sslmode of the stack's database."""

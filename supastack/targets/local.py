@@ -39,6 +39,22 @@ class LocalTarget(StackTarget):
     def state(self) -> StatePaths:
         return StatePaths(self.stack.local.state_path(self.project_dir))
 
+    @property
+    def functions_url(self) -> str:
+        return f"http://127.0.0.1:{self.stack.local.runtime_port}"
+
+    @property
+    def management_api_url(self) -> str:
+        return self.functions_url  # the local edge runtime serves the Management API's paths
+
+    @property
+    def default_pg_cron(self) -> str:
+        return "1.4.2"  # Debian bookworm's postgresql-15-cron
+
+    @property
+    def seeds_by_default(self) -> bool:
+        return True
+
     def database_endpoint(self) -> tuple[str, int, str]:
         return "127.0.0.1", self.stack.local.db_port, "disable"
 
@@ -71,7 +87,7 @@ class LocalTarget(StackTarget):
 
     def management_api(self, local: LocalCredentials | None) -> dict[str, Any]:
         assert local is not None, "the local runtime's project ref comes with its credentials"
-        return {"url": self.stack.management_api_url, "project_ref": local.project_ref}
+        return {"url": self.management_api_url, "project_ref": local.project_ref}
 
     def settings_props(self) -> dict[str, Any]:
         return {

@@ -18,6 +18,22 @@ class SupabaseTarget(StackTarget):
     def is_local(self) -> bool:
         return False
 
+    @property
+    def functions_url(self) -> str:
+        return f"https://{self.stack.project_ref}.supabase.co"
+
+    @property
+    def management_api_url(self) -> str:
+        return "https://api.supabase.com"
+
+    @property
+    def default_pg_cron(self) -> str:
+        return "1.6"
+
+    @property
+    def seeds_by_default(self) -> bool:
+        return False  # seed data is for stacks that ask for it, never by default on a project
+
     def database_endpoint(self) -> tuple[str, int, str]:
         db = self.stack.database
         return db.host, db.port, db.sslmode
@@ -41,7 +57,7 @@ class SupabaseTarget(StackTarget):
         return specs
 
     def management_api(self, local: LocalCredentials | None) -> dict[str, Any]:
-        return {"url": self.stack.management_api_url, "project_ref": self.stack.project_ref}
+        return {"url": self.management_api_url, "project_ref": self.stack.project_ref}
 
     def settings_props(self) -> dict[str, Any]:
         return {"target": "supabase", "local": None}

@@ -10,6 +10,7 @@ import pytest
 from supastack.config import settings
 from supastack.config.settings import Target
 from supastack.errors import SupastackError
+from supastack.targets import target_for
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 SECURE = {"secure": "v1:AAAA"}
@@ -37,15 +38,17 @@ def test_local_stack_is_the_embedded_target_on_supabase_local_ports() -> None:
     local = settings.load(PROJECT_DIR, "local")
     assert local.target is Target.LOCAL
     assert (local.local.db_port, local.local.runtime_port) == (54322, 54321)
-    assert local.functions_url == local.management_api_url == "http://127.0.0.1:54321"
-    assert local.pg_cron == "1.4.2"
+    target = target_for(local, PROJECT_DIR)
+    assert target.functions_url == target.management_api_url == "http://127.0.0.1:54321"
+    assert target.pg_cron == "1.4.2" and target.seeds_enabled
     assert local.missing_secrets() == []
 
 
 def test_prod_protects_and_names_its_unset_secrets() -> None:
     prod = settings.load(PROJECT_DIR, "prod")
-    assert prod.protect is True and prod.pg_cron == "1.6"
-    assert prod.functions_url == "https://prodprojectrefxxxxxx.supabase.co"
+    target = target_for(prod, PROJECT_DIR)
+    assert prod.protect is True and target.pg_cron == "1.6" and not target.seeds_enabled
+    assert target.functions_url == "https://prodprojectrefxxxxxx.supabase.co"
     missing = prod.missing_secrets()
     assert any("supastack:dbPassword is not set" in m and "--stack prod" in m for m in missing)
     assert any("--path 'supastack:secretValues.PAGERDUTY_ROUTING_KEY'" in m for m in missing)
