@@ -18,11 +18,13 @@ import pytest
 
 from applier.engine import deploy
 from supastack.local.credentials import sign_jwt
-from tests.conftest import RecordingServer, Services
+from tests.conftest import Services, wait_until
 from tests.e2e.conftest import As, local_config
+from tests.e2e.resend_fake import FakeResend
 from tests.e2e.stripe_fake import FakeStripe, signature
 
 WEBHOOK_SECRET = "whsec_" + uuid.uuid4().hex
+RESEND_KEY = "re_" + uuid.uuid4().hex
 DENIED = "42501"
 
 
@@ -30,7 +32,7 @@ DENIED = "42501"
 class Stack:
     services: Services
     stripe: FakeStripe
-    email: RecordingServer
+    email: FakeResend
 
     @property
     def url(self) -> str:
@@ -50,13 +52,13 @@ class Stack:
 
 @pytest.fixture(scope="module")
 def stack(fresh: Services) -> Iterator[Stack]:
-    stripe, email = FakeStripe(), RecordingServer()
+    stripe, email = FakeStripe(), FakeResend()
     secrets = {
         "STRIPE_SECRET_KEY": "sk_test_" + uuid.uuid4().hex,
         "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
-        "ESP_API_KEY": "esp_" + uuid.uuid4().hex,
+        "RESEND_API_KEY": RESEND_KEY,
         "STRIPE_API_BASE": stripe.url,
-        "ESP_API_URL": email.url,
+        "RESEND_BASE_URL": email.url,
     }
     deploy(local_config(fresh, apps=["events"], secretValues=secrets))
     yield Stack(fresh, stripe, email)
@@ -449,11 +451,19 @@ def test_book_sends_the_confirmation_e_mail(stack: Stack, studio: Studio) -> Non
     event = _event(stack, studio.org, capacity=3)
     headers = {**stack.token(str(uuid.uuid4()), email="ada@example.org"),
                "Idempotency-Key": str(uuid.uuid4())}  # fmt: skip
-    before = len(stack.email.requests)
     body = {"eventId": event, "paymentMethod": "none"}
-    assert httpx.post(f"{stack.url}/book", headers=headers, json=body).status_code == 201
-    sent = stack.email.wait_for(before + 1)[-1]
-    assert (sent.path, sent.json()["to"]) == ("/emails", ["ada@example.org"])  # type: ignore[index]
+    booked = httpx.post(f"{stack.url}/book", headers=headers, json=body)
+    assert booked.status_code == 201
+    registration = booked.json()["registrationId"]
+    mailed = wait_until(lambda: [m for m in stack.email.sent.values()
+                                 if registration in m["text"]])  # fmt: skip
+    assert [(m["to"], m["subject"], m["authorization"]) for m in mailed] == [
+        (["ada@example.org"], "Booking confirmed", f"Bearer {RESEND_KEY}")]  # fmt: skip
+    # the retried request (the same Idempotency-Key) is answered as a replay, mails nothing more
+    replay = httpx.post(f"{stack.url}/book", headers=headers, json=body)
+    assert (replay.status_code, replay.json()["registrationId"]) == (200, registration)
+    assert f"booking-confirmed-{registration}" in stack.email.keys  # Resend's idempotency key
+    assert len([m for m in stack.email.sent.values() if registration in m["text"]]) == 1
 
 
 def test_cancel_answers_absent_and_not_yours_alike(stack: Stack, studio: Studio) -> None:

@@ -1,22 +1,30 @@
 /**
- * Booking e-mails through the e-mail provider's HTTP API (ESP_API_URL, unset: Resend's;
- * ESP_API_KEY), sent after the response. A failure is logged, never the caller's problem.
+ * Booking e-mails through Resend's official SDK, as the billing app's quotes: the project's one
+ * RESEND_API_KEY (function secrets are project-wide on Supabase), the sender EMAIL_FROM, and
+ * the API base RESEND_BASE_URL, which the SDK reads itself (unset: Resend's own), so tests and
+ * the local stack talk to a local server. Sent after the response, once per idempotency key
+ * (Resend keeps them 24 h); a failure is logged, never the caller's problem.
  */
+import { Resend } from "npm:resend@6.38.0";
 import { log } from "../../_shared/mod.ts";
 
-export async function sendEmail(to: string, subject: string, text: string): Promise<void> {
-  const key = Deno.env.get("ESP_API_KEY");
+let client: Resend | undefined;
+
+export async function sendEmail(
+  to: string,
+  subject: string,
+  text: string,
+  idempotencyKey: string,
+): Promise<void> {
+  const key = Deno.env.get("RESEND_API_KEY");
   if (!key) return;
-  const base = Deno.env.get("ESP_API_URL") ?? "https://api.resend.com";
+  client ??= new Resend(key);
+  const from = Deno.env.get("EMAIL_FROM") ?? "bookings@supastack.invalid";
   try {
-    const answer = await fetch(`${base}/emails`, {
-      method: "POST",
-      headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
-      body: JSON.stringify({ from: "bookings@supastack.invalid", to: [to], subject, text }),
-      signal: AbortSignal.timeout(10_000),
+    const { error } = await client.emails.send({ from, to: [to], subject, text }, {
+      idempotencyKey,
     });
-    await answer.body?.cancel();
-    if (!answer.ok) log("error", { event: "email_failed", status: answer.status });
+    if (error) log("error", { event: "email_failed", error: error.name });
   } catch (err) {
     log("error", { event: "email_failed", error: String(err) });
   }

@@ -71,6 +71,7 @@ serve(import.meta.url, { callers: ["user"] }, async (req, ctx) => {
         email,
         "Booking confirmed",
         `Your registration ${booked.registration_id} is confirmed.`,
+        `booking-confirmed-${booked.registration_id}`,
       ),
     );
   }
