@@ -36,9 +36,10 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from supastack.database.postgres import connect
 from supastack.local import system
 from supastack.local.environment import LocalEnvironment
-from supastack.migrations.engine import EngineOptions, MigrationEngine
+from supastack.migrations.engine import MigrationEngine
 from supastack.migrations.files import MigrationFile, discover_app
 from supastack.migrations.lint import lint
+from supastack.migrations.states import EngineOptions
 
 COUNT = 200
 PRELUDE = (

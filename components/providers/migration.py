@@ -20,7 +20,8 @@ from supastack.config.settings import BackupSettings
 from supastack.database import backups
 from supastack.database.postgres import connect
 from supastack.migrations import history
-from supastack.migrations.engine import BeforeRun, EngineOptions, MigrationEngine
+from supastack.migrations.engine import MigrationEngine
+from supastack.migrations.states import BeforeRun, EngineOptions
 from supastack.resource_props import MigrationProps
 
 

@@ -20,10 +20,10 @@ from supastack.database import advisors
 from supastack.database.backups import Backups, backup_directory, store_for
 from supastack.errors import SupastackError
 from supastack.migrations.drift import drift as schema_drift
-from supastack.migrations.engine import EngineOptions, refusal
 from supastack.migrations.files import MigrationFile, discover, discover_app
 from supastack.migrations.lint import lint
 from supastack.migrations.review import review
+from supastack.migrations.states import EngineOptions, refusal
 
 app = typer.Typer(no_args_is_help=True, help="Migrations, lint and backups of a stack.")
 

@@ -32,8 +32,8 @@ from supastack.config.settings import BackupSettings
 from supastack.database.postgres import connect
 from supastack.errors import SupastackError
 from supastack.local.system import PG_BIN
-from supastack.migrations.engine import BeforeRun, Direction
 from supastack.migrations.files import MigrationFile
+from supastack.migrations.states import BeforeRun, Direction
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

@@ -22,148 +22,35 @@ Rules, each enforced before any SQL of a file runs:
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
-from enum import StrEnum
 
 import psycopg
-from pglast import ast
 from psycopg import errors, sql
 
-from supastack.config.settings import MigrationSettings
 from supastack.database import sqltext
 from supastack.database.postgres import Connection, connect
 from supastack.errors import SupastackError, first_line
-from supastack.migrations import history
+from supastack.migrations import concurrent, history
 from supastack.migrations.files import (
     NO_TRANSACTION,
     MigrationFile,
     migration_statements,
     no_transaction,
 )
+from supastack.migrations.states import (
+    BeforeRun,
+    Direction,
+    EngineOptions,
+    Entry,
+    Outcome,
+    State,
+    assess,
+    refusal,
+)
 
 #: The advisory lock every supastack deploy takes on a database (a fixed 64-bit key).
 LOCK_KEY = int.from_bytes(hashlib.sha256(b"supastack.migrations").digest()[:8], "big", signed=True)
-
-
-class Direction(StrEnum):
-    UP = "up"
-    DOWN = "down"
-
-
-#: Called under the lock just before a file runs; returns the key of a backup it took, if any.
-BeforeRun = Callable[[MigrationFile, Direction], str | None]
-
-
-@dataclass(frozen=True)
-class EngineOptions:
-    """Per-stack knobs (``supastack:migrations``)."""
-
-    lock_timeout: str = "5s"
-    statement_timeout: str = "5min"
-    allow_out_of_order: bool = False
-    deploy_lock_wait: str = "2min"
-
-    @classmethod
-    def of(cls, settings: MigrationSettings) -> EngineOptions:
-        return cls(
-            lock_timeout=settings.lock_timeout,
-            statement_timeout=settings.statement_timeout,
-            allow_out_of_order=settings.allow_out_of_order,
-            deploy_lock_wait=settings.deploy_lock_wait,
-        )
-
-
-class State(StrEnum):
-    APPLIED = "applied"
-    PENDING = "pending"
-    EDITED = "edited"
-    OUT_OF_ORDER = "out-of-order"
-    FILE_MISSING = "file missing"
-
-
-@dataclass(frozen=True)
-class Entry:
-    """One migration's state: a file, a history row, or both."""
-
-    version: str
-    name: str
-    state: State
-    file: MigrationFile | None
-    applied: history.AppliedMigration | None
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What :meth:`MigrationEngine.apply` or :meth:`~MigrationEngine.revert` did."""
-
-    changed: bool
-    backup_key: str | None = None
-    notes: tuple[str, ...] = ()
-    """What the engine repaired on the way (an INVALID index left by an earlier failed build)."""
-
-
-def _same_statements(file: MigrationFile, row: history.AppliedMigration) -> bool:
-    """For rows without a checksum (written by the Supabase CLI): compare the statements."""
-    return row.statements == [s.text for s in sqltext.split(file.sql, file.source)]
-
-
-def assess(
-    app: str, files: Sequence[MigrationFile], rows: Sequence[history.AppliedMigration]
-) -> list[Entry]:
-    """The state of every migration of ``app``, in version order (pure: no database).
-
-    ``rows`` are the app's history rows and the unclaimed ones (``history.read``); a version
-    another app recorded is refused when the file's history row is written.
-    """
-    by_version = {r.version: r for r in rows}
-    ours = {r.version for r in rows if r.app == app}
-    latest = max((int(v) for v in ours), default=None)
-    entries = []
-    for file in files:
-        row = by_version.get(file.version)
-        if row is None:
-            behind = latest is not None and file.order < latest
-            state = State.OUT_OF_ORDER if behind else State.PENDING
-        elif row.checksum == file.checksum or (
-            row.checksum is None and _same_statements(file, row)
-        ):
-            state = State.APPLIED
-        else:
-            state = State.EDITED
-        entries.append(Entry(file.version, file.name, state, file, row))
-    known = {f.version for f in files}
-    entries += [
-        Entry(r.version, r.name or "", State.FILE_MISSING, None, r)
-        for r in rows
-        if r.app == app and r.version not in known
-    ]
-    return sorted(entries, key=lambda e: int(e.version))
-
-
-def refusal(entry: Entry, options: EngineOptions) -> str | None:
-    """Why the engine will not go on past this entry, or None."""
-    if entry.state is State.EDITED:
-        assert entry.file is not None
-        return (
-            f"{entry.file.source}: was edited after it was applied (checksum "
-            f"{entry.file.checksum[:12]} differs from the recorded one). Applied migrations are "
-            "immutable: restore the file from git and put the change in a new migration"
-        )
-    if entry.state is State.OUT_OF_ORDER and not options.allow_out_of_order:
-        assert entry.file is not None
-        return (
-            f"{entry.file.source}: version {entry.version} sorts before the last applied "
-            f"migration of app {entry.file.app!r}; give it a newer version, or set "
-            "supastack:migrations.allowOutOfOrder for this stack"
-        )
-    if entry.state is State.FILE_MISSING:
-        return (
-            f"migration {entry.version}_{entry.name} is applied but its file is missing; "
-            "check out the commit that has it, or revert it first"
-        )
-    return None
 
 
 class MigrationEngine:
@@ -377,14 +264,14 @@ class MigrationEngine:
         source, text = _side(file, direction)
         done = "applied" if direction is Direction.UP else "reverted"
         statement = statements[0] if statements else None
-        index_name = concurrent_index(statement.node) if statement else None
+        index_name = concurrent.concurrent_index(statement.node) if statement else None
         timeouts = sql.SQL("SET lock_timeout = {}; SET statement_timeout = {}").format(
             sql.Literal(self.options.lock_timeout), sql.Literal(self.options.statement_timeout)
         )
         notes: tuple[str, ...] = ()
         try:
             conn.execute(timeouts)
-            if index_name and _drop_invalid_index(conn, index_name):
+            if index_name and concurrent.drop_invalid_index(conn, index_name):
                 notes = (
                     f"{source}: dropped the INVALID index {index_name} that an earlier failed "
                     "or interrupted build of this file left behind, and built it again",
@@ -398,7 +285,7 @@ class MigrationEngine:
                     leftover = (
                         f"; the build left the INVALID index {index_name} behind, which the next "
                         "deploy drops before building it again"
-                        if index_name and _invalid_index(conn, index_name)
+                        if index_name and concurrent.invalid_index(conn, index_name)
                         else ""
                     )
                     raise SupastackError(
@@ -508,31 +395,3 @@ def _side(file: MigrationFile, direction: Direction) -> tuple[str, str]:
     if direction is Direction.UP:
         return file.source, file.sql
     return file.down_source, file.down_sql or ""
-
-
-def concurrent_index(node: ast.Node) -> str | None:
-    """The qualified name of the index a ``CREATE INDEX CONCURRENTLY`` builds, or None.
-
-    The index lives in its table's schema; an unqualified table is resolved by Postgres, so the
-    name is looked up with ``to_regclass`` on the same search path.
-    """
-    if not isinstance(node, ast.IndexStmt) or not node.concurrent or not node.idxname:
-        return None
-    schema = node.relation.schemaname if node.relation else None
-    name = sql.Identifier(node.idxname) if schema is None else sql.Identifier(schema, node.idxname)
-    return name.as_string()
-
-
-def _invalid_index(conn: Connection, name: str) -> bool:
-    row = conn.execute(
-        "SELECT NOT indisvalid FROM pg_index WHERE indexrelid = to_regclass(%s)", [name]
-    ).fetchone()
-    return bool(row and row[0])
-
-
-def _drop_invalid_index(conn: Connection, name: str) -> bool:
-    """Drop ``name`` if it is an INVALID index (a failed concurrent build); True if it was."""
-    if not _invalid_index(conn, name):
-        return False
-    conn.execute(sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {}").format(sql.SQL(name)))
-    return True

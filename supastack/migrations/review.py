@@ -8,9 +8,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from supastack.errors import SupastackError
-from supastack.migrations.engine import Entry, MigrationEngine, State
+from supastack.migrations.engine import MigrationEngine
 from supastack.migrations.files import MigrationFile
 from supastack.migrations.lint import Finding, lint
+from supastack.migrations.states import Entry, State
 
 
 @dataclass(frozen=True)

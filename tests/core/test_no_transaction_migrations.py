@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 
 from supastack.errors import SupastackError
-from supastack.migrations.engine import LOCK_KEY, EngineOptions, MigrationEngine, Outcome, State
+from supastack.migrations.engine import LOCK_KEY, MigrationEngine
 from supastack.migrations.files import MigrationFile, discover_app
+from supastack.migrations.states import EngineOptions, Outcome, State
 from tests.conftest import wait_until, write_migrations
 from tests.core.conftest import Database
 
