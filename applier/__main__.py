@@ -17,14 +17,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from applier.engine import (
-    Applied,
-    DeployError,
-    deploy,
-    load_records,
-    save_records,
-    stack_config,
-)
+from applier.engine import DeployError, deploy, stack_config
+from applier.records import Applied, load_records, save_records
 from supastack.config import settings
 from supastack.delivery.outputs import OFFLINE_OUTPUTS as OUTPUTS
 from supastack.errors import SupastackError

@@ -9,14 +9,14 @@ The Pulumi CLI and its provider plugins cannot run here, so this runs ``__main__
 2. for real, with mocks that *apply* each resource, in a random order that respects only those
    declared dependencies (seeded; the seed is in every failure). The Pulumi engine runs
    independent resources in parallel, so a dependency that holds only because of registration
-   order is a race there: here it fails a test.
+   order is a race there: here it fails a test (``applier.ordering``).
 
 Resources are applied as follows:
 
 - dynamic resources (migrations, policies, functions, secrets, cron jobs, alert rules) go
   through their own providers, unpickled from ``__provider`` as the Pulumi engine would;
-- ``postgresql.*`` resources through small SQL equivalents (below), against the connection of
-  the registered ``postgresql`` provider;
+- ``postgresql.*`` resources through small SQL equivalents (``applier.equivalents``), against
+  the connection of the registered ``postgresql`` provider;
 - ``random.RandomPassword`` and ``random.RandomId`` through ``secrets``, made once;
 - component resources and providers are recorded only.
 
@@ -38,141 +38,41 @@ import json
 import os
 import random
 import runpy
-import secrets
 import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-from functools import partial
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import dill  # type: ignore[import-untyped]
 import pulumi
 import yaml
-from psycopg import sql
 from psycopg.conninfo import make_conninfo
 from pulumi.runtime import rpc
-from pulumi.runtime.mocks import MockMonitor
 
+from applier.equivalents import RANDOM_EQUIVALENTS, SQL_EQUIVALENTS
+from applier.ordering import ApplyOrder, RecordingMonitor, ResourceGraph, ResourceOptionsSeen
+from applier.records import (
+    CREATED,
+    DELETED,
+    REPLACED,
+    UNCHANGED,
+    UPDATED,
+    Applied,
+)
 from policy import validators
 from supastack.config import settings
 from supastack.database.postgres import connect
-from supastack.database.privileges import PrivilegeStep, step_statements
-from supastack.database.specs import ExtensionSpec
 from supastack.local.paths import PROJECT_DIR
 from supastack.private_files import write_private
 
 Outputs = dict[str, Any]
 
 
-@dataclass
-class Applied:
-    typ: str
-    name: str
-    id: str
-    outputs: Outputs = field(repr=False)
-    provider: str | None = field(default=None, repr=False)
-    """A dynamic resource's pickled provider: deletes run the code that created it."""
-
-    @property
-    def key(self) -> tuple[str, str]:
-        return (self.typ, self.name)
-
-    def record(self) -> dict[str, Any]:
-        return {
-            "typ": self.typ, "name": self.name, "id": self.id, "outputs": self.outputs,
-            "provider": self.provider,
-        }  # fmt: skip
-
-
-#: What happened to a resource in a run.
-CREATED, UPDATED, REPLACED, UNCHANGED, DELETED = (
-    "created", "updated", "replaced", "unchanged", "deleted",
-)  # fmt: skip
-
-
-def save_records(path: Path, applied: list[Applied]) -> None:
-    """The records as JSON, atomically, readable by the owner only (they hold the database
-    password and the Management API token, like the credentials beside them)."""
-    write_private(path, json.dumps([a.record() for a in applied]))
-
-
-def load_records(path: Path) -> list[Applied]:
-    if not path.exists():
-        return []
-    return [Applied(**record) for record in json.loads(path.read_text())]
-
-
 def _provider(blob: str) -> Any:
     # our own provider, pickled by the program (what the engine unpickles, too)
     return dill.loads(base64.b64decode(blob))  # noqa: S301
-
-
-def _step(inputs: Mapping[str, Any], scope: Literal["existing", "future"]) -> PrivilegeStep:
-    """A postgresql.Grant or DefaultPrivileges resource's inputs as the step they came from."""
-    return PrivilegeStep(
-        label="", scope=scope, role=inputs["role"], object_type=inputs["objectType"],
-        privileges=list(inputs.get("privileges") or []), objects=list(inputs.get("objects") or []),
-        owner=inputs.get("owner") or "postgres",
-    )  # fmt: skip
-
-
-def _grant(inputs: Mapping[str, Any]) -> list[sql.Composed]:
-    """postgresql.Grant: exactly the listed privileges on a schema or its objects."""
-    return step_statements(_step(inputs, "existing"), inputs["schema"])
-
-
-def _default_privileges(inputs: Mapping[str, Any]) -> list[sql.Composed]:
-    return step_statements(_step(inputs, "future"), inputs["schema"])
-
-
-def _role(inputs: Mapping[str, Any]) -> list[sql.Composed]:
-    name = sql.Identifier(inputs["name"])
-    login = sql.SQL("LOGIN" if inputs.get("login") else "NOLOGIN")
-    statements: list[sql.Composed] = [
-        sql.SQL("DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = {}) THEN "
-                "CREATE ROLE {}; END IF; END $$").format(sql.Literal(inputs["name"]), name),
-        sql.SQL("ALTER ROLE {} {} PASSWORD {}").format(
-            name, login, sql.Literal(inputs.get("password"))
-        ),
-    ]  # fmt: skip
-    statements += [
-        sql.SQL("GRANT {} TO {}").format(sql.Identifier(member), name)
-        for member in inputs.get("roles") or []
-    ]
-    return statements
-
-
-#: postgresql resources and their SQL equivalents.
-SQL_EQUIVALENTS: dict[str, Callable[[Mapping[str, Any]], list[sql.Composed]]] = {
-    "postgresql:index/extension:Extension": lambda i: ExtensionSpec(
-        name=i["name"], schema_=i["schema"]
-    ).create_statements(),
-    "postgresql:index/schema:Schema": lambda i: [
-        sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(i["name"]))
-    ],
-    "postgresql:index/role:Role": _role,
-    "postgresql:index/grant:Grant": _grant,
-    "postgresql:index/defaultPrivileges:DefaultPrivileges": _default_privileges,
-}
-
-
-def _random_password(inputs: Mapping[str, Any]) -> Outputs:
-    length = int(inputs.get("length", 32))  # numbers cross the wire as floats
-    return {"result": secrets.token_urlsafe(length)[:length]}
-
-
-def _random_id(inputs: Mapping[str, Any]) -> Outputs:
-    made = secrets.token_bytes(int(inputs["byteLength"]))
-    return {"b64Std": base64.b64encode(made).decode(), "hex": made.hex()}
-
-
-#: pulumi-random resources and what they make.
-RANDOM_EQUIVALENTS: dict[str, Callable[[Mapping[str, Any]], Outputs]] = {
-    "random:index/randomPassword:RandomPassword": _random_password,
-    "random:index/randomId:RandomId": _random_id,
-}
 
 
 def plain(value: Any) -> Any:
@@ -184,10 +84,6 @@ def plain(value: Any) -> Any:
     if isinstance(value, list):
         return [plain(v) for v in value]
     return value
-
-
-#: (protect, secret outputs) of each resource, by (type, name), as the monitor saw them.
-ResourceOptionsSeen = dict[tuple[str, str], tuple[bool, list[str]]]
 
 
 class PreviewMocks(pulumi.runtime.Mocks):
@@ -386,159 +282,6 @@ class Deployment:
         return path
 
 
-#: Resources the engine registers itself; nothing orders after them.
-UNGATED_TYPES = {"pulumi:pulumi:Stack"}
-#: How long the turn may stay with a resource that does not register before the run is declared
-#: stuck (it waits on something the preview did not show): a deadlock guard, not a synchronisation.
-STALL_TIMEOUT_S = 60.0
-
-
-@dataclass
-class ResourceGraph:
-    """Every resource the program registers, by URN, and the URNs its registration waits for.
-
-    A component's own dependencies hold its children back too: a child's registration awaits
-    its parent's URN, which resolves only once the component's dependencies have registered.
-    """
-
-    waits_for: dict[str, set[str]] = field(default_factory=dict)
-    custom: set[str] = field(default_factory=set)
-
-    def record(self, urn: str, request: Any) -> None:
-        waits = set(request.dependencies)
-        if request.parent:
-            waits.add(request.parent)
-        # "<urn>::<id>": a resource's provider, and a component's providers for its children
-        # (the component registers once they have, and its children after it)
-        for reference in [request.provider, *request.providers.values()]:
-            if reference:
-                waits.add(reference.rsplit("::", 1)[0])
-        self.waits_for[urn] = waits
-        if request.custom:
-            self.custom.add(urn)
-
-    def custom_dependencies(self) -> dict[str, set[str]]:
-        """For each custom resource, the custom resources it waits for, through components."""
-        expanded: dict[str, set[str]] = {}
-
-        def through(urn: str) -> set[str]:
-            if urn not in expanded:
-                expanded[urn] = set()  # a cycle would have failed the preview
-                found: set[str] = set()
-                for waited in self.waits_for.get(urn, set()):
-                    found |= {waited} if waited in self.custom else through(waited)
-                expanded[urn] = found
-            return expanded[urn]
-
-        return {urn: through(urn) for urn in self.custom}
-
-    def waits_transitively(self) -> dict[str, set[str]]:
-        """For each custom resource, every custom resource that must be applied before it."""
-        direct = self.custom_dependencies()
-        closed: dict[str, set[str]] = {}
-
-        def before(urn: str) -> set[str]:
-            if urn not in closed:
-                closed[urn] = set(direct[urn])
-                for waited in direct[urn]:
-                    closed[urn] |= before(waited)
-            return closed[urn]
-
-        return {urn: before(urn) for urn in direct}
-
-
-class ApplyOrder:
-    """Lets one resource apply at a time, picked at random among those whose dependencies are
-    applied (Kahn's algorithm with a seeded random choice): any order the engine's parallelism
-    could produce.
-    """
-
-    def __init__(self, graph: ResourceGraph, seed: int) -> None:
-        self.seed = seed
-        self._waits = graph.custom_dependencies()
-        self._random = random.Random(seed)  # noqa: S311 (an order to replay, not a secret)
-        self._done: set[str] = set()
-        self._arrived: set[str] = set()
-        self._failed: BaseException | None = None
-        self._turn = threading.Condition()
-        self._current = self._pick()
-
-    def _pick(self) -> str | None:
-        done = self._done
-        ready = sorted(
-            urn for urn, waits in self._waits.items() if urn not in done and waits <= done
-        )
-        return self._random.choice(ready) if ready else None
-
-    @property
-    def failure(self) -> BaseException | None:
-        """The first resource's failure, which stopped the others."""
-        return self._failed
-
-    def _moved_on(self, turn: str | None) -> bool:
-        return self._failed is not None or self._current != turn
-
-    def run(self, urn: str, apply: Callable[[], Any]) -> Any:
-        """Wait for ``urn``'s turn, apply it, and hand the turn on."""
-        if urn not in self._waits:
-            raise RuntimeError(f"{urn} was not registered by the preview: the program must "
-                               "register the same resources on every run")  # fmt: skip
-        with self._turn:
-            self._arrived.add(urn)
-            self._turn.notify_all()
-            while self._failed is None and self._current != urn:
-                waiting_for = self._current
-                moved = self._turn.wait_for(partial(self._moved_on, waiting_for), STALL_TIMEOUT_S)
-                if not moved and waiting_for not in self._arrived:
-                    raise RuntimeError(
-                        f"{urn} waited {STALL_TIMEOUT_S:.0f} s for {waiting_for}, which never "
-                        f"registered: it depends on something the preview did not show "
-                        f"(seed {self.seed})"
-                    )
-            if self._failed is not None:
-                raise RuntimeError(f"{urn} not applied: an earlier resource failed") from None
-        try:
-            result = apply()
-        except BaseException as error:
-            with self._turn:
-                self._failed = error
-                self._turn.notify_all()
-            raise
-        with self._turn:
-            self._done.add(urn)
-            self._current = self._pick()
-            self._turn.notify_all()
-        return result
-
-
-class RecordingMonitor(MockMonitor):
-    """The mock monitor, recording each resource's dependencies and options (protect, secret
-    outputs: what the policies need), and applying custom resources in ``order`` when given.
-    """
-
-    def __init__(
-        self, mocks: ApplyingMocks | PreviewMocks, order: ApplyOrder | None = None
-    ) -> None:
-        super().__init__(mocks)
-        self.applying = mocks
-        self.graph = ResourceGraph()
-        self.order = order
-
-    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC name)
-        self.applying.options[(request.type, request.name)] = (
-            bool(request.protect),
-            list(request.additionalSecretOutputs),
-        )
-        register: Callable[[Any], Any] = super().RegisterResource
-        if request.type in UNGATED_TYPES:
-            return register(request)
-        urn: str = self.make_urn(request.parent, request.type, request.name)
-        self.graph.record(urn, request)
-        if self.order is None or not request.custom:
-            return register(request)
-        return self.order.run(urn, lambda: register(request))
-
-
 class ResourceFailedError(RuntimeError):
     """Applying one resource failed; the message names it (type and name) and says why."""
 
@@ -606,13 +349,16 @@ def deploy(
     ``checkpoint`` receives the records after every change, ``on_change`` each change as it
     happens; ``refresh`` reads every resource's live state first, so a hand edit is undone."""
     seed = apply_seed() if seed is None else seed
-    planning = RecordingMonitor(PreviewMocks())
+    preview_mocks = PreviewMocks()
+    planning = RecordingMonitor(preview_mocks, preview_mocks.options)
     _run_program(config, project, planning, preview=True)
     before = previous.mocks.records() if isinstance(previous, Deployment) else previous
     mocks = ApplyingMocks(before, checkpoint, on_change, refresh=refresh)
     order = ApplyOrder(planning.graph, seed)
     try:
-        exported = _run_program(config, project, RecordingMonitor(mocks, order), preview=False)
+        exported = _run_program(
+            config, project, RecordingMonitor(mocks, mocks.options, order), preview=False
+        )
         mocks.finish()
     except Exception as error:
         cause = order.failure or error  # the resource that failed, not one that then waited

@@ -1,0 +1,176 @@
+"""The order the offline applier applies in: the resource graph recorded from the program's
+``RegisterResource`` requests (dependencies, parent, provider: what the engine orders by),
+and a seeded random order that respects only those dependencies."""
+
+from __future__ import annotations
+
+import random
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
+
+import pulumi
+from pulumi.runtime.mocks import MockMonitor
+
+Outputs = dict[str, Any]
+
+
+#: Resources the engine registers itself; nothing orders after them.
+UNGATED_TYPES = {"pulumi:pulumi:Stack"}
+#: How long the turn may stay with a resource that does not register before the run is declared
+#: stuck (it waits on something the preview did not show): a deadlock guard, not a synchronisation.
+STALL_TIMEOUT_S = 60.0
+
+
+@dataclass
+class ResourceGraph:
+    """Every resource the program registers, by URN, and the URNs its registration waits for.
+
+    A component's own dependencies hold its children back too: a child's registration awaits
+    its parent's URN, which resolves only once the component's dependencies have registered.
+    """
+
+    waits_for: dict[str, set[str]] = field(default_factory=dict)
+    custom: set[str] = field(default_factory=set)
+
+    def record(self, urn: str, request: Any) -> None:
+        waits = set(request.dependencies)
+        if request.parent:
+            waits.add(request.parent)
+        # "<urn>::<id>": a resource's provider, and a component's providers for its children
+        # (the component registers once they have, and its children after it)
+        for reference in [request.provider, *request.providers.values()]:
+            if reference:
+                waits.add(reference.rsplit("::", 1)[0])
+        self.waits_for[urn] = waits
+        if request.custom:
+            self.custom.add(urn)
+
+    def custom_dependencies(self) -> dict[str, set[str]]:
+        """For each custom resource, the custom resources it waits for, through components."""
+        expanded: dict[str, set[str]] = {}
+
+        def through(urn: str) -> set[str]:
+            if urn not in expanded:
+                expanded[urn] = set()  # a cycle would have failed the preview
+                found: set[str] = set()
+                for waited in self.waits_for.get(urn, set()):
+                    found |= {waited} if waited in self.custom else through(waited)
+                expanded[urn] = found
+            return expanded[urn]
+
+        return {urn: through(urn) for urn in self.custom}
+
+    def waits_transitively(self) -> dict[str, set[str]]:
+        """For each custom resource, every custom resource that must be applied before it."""
+        direct = self.custom_dependencies()
+        closed: dict[str, set[str]] = {}
+
+        def before(urn: str) -> set[str]:
+            if urn not in closed:
+                closed[urn] = set(direct[urn])
+                for waited in direct[urn]:
+                    closed[urn] |= before(waited)
+            return closed[urn]
+
+        return {urn: before(urn) for urn in direct}
+
+
+class ApplyOrder:
+    """Lets one resource apply at a time, picked at random among those whose dependencies are
+    applied (Kahn's algorithm with a seeded random choice): any order the engine's parallelism
+    could produce.
+    """
+
+    def __init__(self, graph: ResourceGraph, seed: int) -> None:
+        self.seed = seed
+        self._waits = graph.custom_dependencies()
+        self._random = random.Random(seed)  # noqa: S311 (an order to replay, not a secret)
+        self._done: set[str] = set()
+        self._arrived: set[str] = set()
+        self._failed: BaseException | None = None
+        self._turn = threading.Condition()
+        self._current = self._pick()
+
+    def _pick(self) -> str | None:
+        done = self._done
+        ready = sorted(
+            urn for urn, waits in self._waits.items() if urn not in done and waits <= done
+        )
+        return self._random.choice(ready) if ready else None
+
+    @property
+    def failure(self) -> BaseException | None:
+        """The first resource's failure, which stopped the others."""
+        return self._failed
+
+    def _moved_on(self, turn: str | None) -> bool:
+        return self._failed is not None or self._current != turn
+
+    def run(self, urn: str, apply: Callable[[], Any]) -> Any:
+        """Wait for ``urn``'s turn, apply it, and hand the turn on."""
+        if urn not in self._waits:
+            raise RuntimeError(f"{urn} was not registered by the preview: the program must "
+                               "register the same resources on every run")  # fmt: skip
+        with self._turn:
+            self._arrived.add(urn)
+            self._turn.notify_all()
+            while self._failed is None and self._current != urn:
+                waiting_for = self._current
+                moved = self._turn.wait_for(partial(self._moved_on, waiting_for), STALL_TIMEOUT_S)
+                if not moved and waiting_for not in self._arrived:
+                    raise RuntimeError(
+                        f"{urn} waited {STALL_TIMEOUT_S:.0f} s for {waiting_for}, which never "
+                        f"registered: it depends on something the preview did not show "
+                        f"(seed {self.seed})"
+                    )
+            if self._failed is not None:
+                raise RuntimeError(f"{urn} not applied: an earlier resource failed") from None
+        try:
+            result = apply()
+        except BaseException as error:
+            with self._turn:
+                self._failed = error
+                self._turn.notify_all()
+            raise
+        with self._turn:
+            self._done.add(urn)
+            self._current = self._pick()
+            self._turn.notify_all()
+        return result
+
+
+#: (protect, secret outputs) of each resource, by (type, name), as the monitor saw them.
+ResourceOptionsSeen = dict[tuple[str, str], tuple[bool, list[str]]]
+
+
+class RecordingMonitor(MockMonitor):
+    """The mock monitor, recording each resource's dependencies and options (protect, secret
+    outputs: what the policies need), and applying custom resources in ``order`` when given.
+    """
+
+    def __init__(
+        self, mocks: pulumi.runtime.Mocks, options: ResourceOptionsSeen,
+        order: ApplyOrder | None = None,
+    ) -> None:  # fmt: skip
+        super().__init__(mocks)
+        self.applying = mocks
+        self.options = options
+        self.graph = ResourceGraph()
+        self.order = order
+
+    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC name)
+        self.options[(request.type, request.name)] = (
+            bool(request.protect),
+            list(request.additionalSecretOutputs),
+        )
+        register: Callable[[Any], Any] = super().RegisterResource
+        if request.type in UNGATED_TYPES:
+            return register(request)
+        urn: str = self.make_urn(request.parent, request.type, request.name)
+        self.graph.record(urn, request)
+        if self.order is None or not request.custom:
+            return register(request)
+        return self.order.run(urn, lambda: register(request))
