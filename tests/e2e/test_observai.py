@@ -161,6 +161,29 @@ def test_an_owner_creates_and_revokes_keys_a_viewer_cannot(hub: Hub) -> None:
     assert owner.run("select * from observai.api_keys") == DENIED  # digests: no API role reads
 
 
+def test_a_token_without_a_subject_is_not_the_service(hub: Hub) -> None:
+    """An `authenticated` token whose claims carry no `sub` is refused by the key functions
+    (it was taken for the service: a key for any organization could be made with it); the
+    service is service_role."""
+    count = "select count(*) from observai.api_keys where organization_id = %s"
+    before = hub.scalar(count, hub.b.id)
+    nobody = As(hub.services, "authenticated")  # role authenticated, no sub
+    refused = ("OA401", "a signed-in user (a token with a subject) or the service")
+    assert nobody.outcome("select * from observai.create_api_key(%s, 'x', '{read}')",
+                          [hub.b.id]) == refused  # fmt: skip
+    key_id = hub.scalar("select id from observai.api_keys where prefix = %s", hub.b.key[:12])
+    assert nobody.outcome("select observai.revoke_api_key(%s)", [key_id]) == refused
+    assert As(hub.services, "anon").run(  # anon reaches nothing of the schema
+        "select * from observai.create_api_key(%s, 'x', '{read}')", [hub.b.id]
+    ) == "42501"
+    assert hub.scalar(count, hub.b.id) == before
+    assert hub.scalar("select revoked_at is null from observai.api_keys where id = %s", key_id)
+    service = As(hub.services, "service_role")
+    made = service.run("select prefix from observai.create_api_key(%s, 'svc', '{read}')",
+                       [hub.b.id])  # fmt: skip
+    assert isinstance(made, list) and made[0][0].startswith("oai_")  # (rolled back by As)
+
+
 # -- ingest ------------------------------------------------------------------------------------
 
 
