@@ -10,7 +10,7 @@ import { type Caller, type CallerKind, identify, requireCaller } from "./auth.ts
 import { withBodyLimit } from "./body.ts";
 import { type FunctionConfig, loadConfig } from "./config.ts";
 import { corsHeaders } from "./cors.ts";
-import { errorBody, HttpError } from "./errors.ts";
+import { errorBody, HttpError, integrityError } from "./errors.ts";
 import { flushDrains, type Invocation, log, record } from "./invocations.ts";
 import { enforce, RateLimited } from "./ratelimit.ts";
 
@@ -42,7 +42,12 @@ function rateKey(config: FunctionConfig, caller: Caller, req: Request): string {
   return `ip:${req.headers.get("x-forwarded-for")?.split(",")[0].trim() ?? caller.kind}`;
 }
 
-function failure(err: unknown, requestId: string): { response: Response; errorClass: string } {
+function failure(thrown: unknown, requestId: string): { response: Response; errorClass: string } {
+  // an integrity or concurrency failure no app translated is still the caller's, never a 500
+  const code = (thrown as { code?: unknown } | null)?.code;
+  const err = typeof code === "string" && !(thrown instanceof HttpError)
+    ? integrityError(code) ?? thrown
+    : thrown;
   if (err instanceof HttpError) {
     const retry: Record<string, string> = err instanceof RateLimited
       ? { "retry-after": `${err.retryAfter}` }

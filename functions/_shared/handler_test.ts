@@ -308,3 +308,29 @@ Deno.test({
   sanitizeOps: false,
   sanitizeResources: false,
 });
+
+Deno.test("integrity and concurrency failures are the caller's, in words of our own", async () => {
+  const entry = await functionWith({ name: "collides" });
+  const cases: [string, number, string][] = [
+    ["23505", 409, "CONFLICT"],
+    ["23P01", 409, "CONFLICT"],
+    ["23503", 422, "INVALID_INPUT"],
+    ["23502", 422, "INVALID_INPUT"],
+    ["23514", 422, "INVALID_INPUT"],
+    ["40001", 409, "RETRY"],
+    ["40P01", 409, "RETRY"],
+  ];
+  for (const [sqlstate, status, code] of cases) {
+    const handler = handle(entry, {}, () => {
+      // as postgres.js throws it: Postgres's text names the constraint and the other row's key
+      throw Object.assign(
+        new Error('duplicate key value violates unique constraint "k" (customer_id)=(someone)'),
+        { code: sqlstate },
+      );
+    }, collect);
+    const res = await call(handler, { headers: userHeaders });
+    assertEquals([res.status, (res.body.error as Record<string, string>).code], [status, code]);
+    assert(!JSON.stringify(res.body).includes("someone"), sqlstate);
+  }
+  await settled();
+});
