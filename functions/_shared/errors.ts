@@ -31,9 +31,17 @@ const CONFLICT: [number, string, string] = [
   "The request conflicts with data that exists",
 ];
 
-/** The answer for an integrity or concurrency SQLSTATE, or undefined for any other. */
+/** A value Postgres cannot take (class 22: a NUL character, a number out of range, ...). */
+const BAD_VALUE: [number, string, string] = [
+  422,
+  "INVALID_INPUT",
+  "A value is not valid for its field (text may not hold NUL characters)",
+];
+
+/** The answer for an integrity, data or concurrency SQLSTATE, or undefined for any other. */
 export function integrityError(code: string): HttpError | undefined {
-  const mapped = INTEGRITY[code] ?? (code.startsWith("23") ? CONFLICT : undefined);
+  const mapped = INTEGRITY[code] ??
+    (code.startsWith("23") ? CONFLICT : code.startsWith("22") ? BAD_VALUE : undefined);
   return mapped ? new HttpError(mapped[0], mapped[1], mapped[2]) : undefined;
 }
 

@@ -12,7 +12,7 @@ import { type FunctionConfig, loadConfig } from "./config.ts";
 import { corsHeaders } from "./cors.ts";
 import { errorBody, HttpError, integrityError } from "./errors.ts";
 import { flushDrains, type Invocation, log, record } from "./invocations.ts";
-import { enforce, RateLimited } from "./ratelimit.ts";
+import { callerKey, enforce, RateLimited } from "./ratelimit.ts";
 
 export interface Context {
   requestId: string;
@@ -35,11 +35,6 @@ export function json(status: number, body: unknown, headers: Record<string, stri
     status,
     headers: { "content-type": "application/json", ...headers },
   });
-}
-
-function rateKey(config: FunctionConfig, caller: Caller, req: Request): string {
-  if (config.rateLimit?.by === "user" && caller.userId) return `user:${caller.userId}`;
-  return `ip:${req.headers.get("x-forwarded-for")?.split(",")[0].trim() ?? caller.kind}`;
 }
 
 function failure(thrown: unknown, requestId: string): { response: Response; errorClass: string } {
@@ -91,7 +86,7 @@ export function handle(
       const caller = identify(req, config.verifyJwt);
       requireCaller(caller, callers);
       if (config.rateLimit) {
-        await enforce(config.name, rateKey(config, caller, req), config.rateLimit);
+        await enforce(config.name, await callerKey(req, caller), config.rateLimit);
       }
       const limited = await withBodyLimit(req, config.maxBodyBytes);
       ctx = { requestId, caller, config };

@@ -10,7 +10,7 @@ export {
   serve,
   type ServeOptions,
 } from "./handler.ts";
-export { RateLimited } from "./ratelimit.ts";
+export { callerKey, RateLimited } from "./ratelimit.ts";
 export { log } from "./invocations.ts";
 export { db } from "./db.ts";
 export { flag } from "./flags.ts";

@@ -229,6 +229,27 @@ def test_a_cors_preflight_reaches_the_function_without_credentials(services: Ser
     assert invoke(services, name, method="POST").status_code == 401  # the request itself is not
 
 
+def test_the_address_a_function_sees_is_the_connections_not_the_callers_claim(
+    services: Services,
+) -> None:
+    """x-real-ip is the peer the runtime saw, as Supabase's gateway gives it: a client's own
+    X-Real-IP is overwritten (the limits of anonymous callers count it)."""
+    name = slug()
+    source = "Deno.serve((req) => Response.json({ ip: req.headers.get('x-real-ip') }));\n"
+    assert deploy(services, name, {"index.ts": source}).status_code == 201
+    claimed = {"X-Real-IP": "203.0.113.9", "X-Forwarded-For": "203.0.113.9"}
+    assert invoke(services, name, headers=claimed).json() == {"ip": "127.0.0.1"}
+
+
+@pytest.mark.parametrize("method", ["TRACE", "TRACK"])
+def test_methods_no_function_is_given_are_405(services: Services, method: str) -> None:
+    name = slug()
+    assert deploy(services, name, {"index.ts": "Deno.serve(() => new Response('x'));\n"}
+                  ).status_code == 201  # fmt: skip
+    answer = invoke(services, name, method=method)
+    assert (answer.status_code, answer.json()["code"]) == (405, "METHOD_NOT_ALLOWED")
+
+
 def test_redeploy_creates_a_new_version_and_serves_it(services: Services) -> None:
     name = slug()
     assert deploy(services, name, {"index.ts": HELLO % "one"}).json()["version"] == 1

@@ -173,15 +173,36 @@ def test_a_token_without_a_subject_is_not_the_service(hub: Hub) -> None:
                           [hub.b.id]) == refused  # fmt: skip
     key_id = hub.scalar("select id from observai.api_keys where prefix = %s", hub.b.key[:12])
     assert nobody.outcome("select observai.revoke_api_key(%s)", [key_id]) == refused
-    assert As(hub.services, "anon").run(  # anon reaches nothing of the schema
-        "select * from observai.create_api_key(%s, 'x', '{read}')", [hub.b.id]
-    ) == "42501"
+    assert (
+        As(hub.services, "anon").run(  # anon reaches nothing of the schema
+            "select * from observai.create_api_key(%s, 'x', '{read}')", [hub.b.id]
+        )
+        == "42501"
+    )
     assert hub.scalar(count, hub.b.id) == before
     assert hub.scalar("select revoked_at is null from observai.api_keys where id = %s", key_id)
     service = As(hub.services, "service_role")
     made = service.run("select prefix from observai.create_api_key(%s, 'svc', '{read}')",
                        [hub.b.id])  # fmt: skip
     assert isinstance(made, list) and made[0][0].startswith("oai_")  # (rolled back by As)
+
+
+def test_one_tenants_traffic_never_spends_anothers_limit(hub: Hub) -> None:
+    """The limits count who the caller is (an API key by its digest), never the address the
+    caller writes: a key claiming an address that another tenant exhausted is not throttled,
+    and without the header two tenants no longer share one bucket."""
+    burst, calm = (
+        hub.scalar("select api_key from observai.create_api_key(%s, 'burst', '{read}')", org.id)
+        for org in (hub.a, hub.b)
+    )
+    claimed = {"X-Forwarded-For": "203.0.113.9"}
+    sent = 0  # until A's key is refused (120 a minute and a refill: bounded, not timed)
+    while hub.get("metrics-export", {**hub.keyed(burst), **claimed}).status_code != 429:
+        sent += 1
+        assert sent < 400, "the limit never refused tenant A"
+    assert sent >= 120
+    assert hub.get("metrics-export", {**hub.keyed(calm), **claimed}).status_code == 200
+    assert hub.get("metrics-export", hub.keyed(calm)).status_code == 200
 
 
 # -- ingest ------------------------------------------------------------------------------------
@@ -490,6 +511,31 @@ def test_alert_definitions_are_validated_naming_the_field(hub: Hub) -> None:
                             json={**base, **change}, headers=owner, timeout=30)  # fmt: skip
         assert _error(answer) == (422, "INVALID_INPUT")
         assert says in answer.json()["error"]["message"]
+
+
+def test_a_nul_a_lone_surrogate_or_an_over_long_name_is_a_clear_4xx(hub: Hub) -> None:
+    """Text Postgres cannot hold (a NUL character; it was a 500) and text past its rule are the
+    caller's to fix: 422, nothing stored, the text not echoed; a lone surrogate is never a
+    5xx."""
+    owner = hub.signed_in(hub.a.owner)
+    base: dict[str, object] = {"metric": "m", "condition": "above", "threshold": 1,
+                               "windowSeconds": 60, "channel": HOOK}  # fmt: skip
+    count = "select count(*) from observai.alert_definitions"
+    before = hub.scalar(count)
+    for name in ("nul\u0000name", "x" * 100_000):
+        answer = httpx.post(f"{hub.url}/alerts", params={"organization": "acme"},
+                            json={**base, "name": name}, headers=owner, timeout=30)  # fmt: skip
+        assert answer.status_code == 422, answer.text
+        assert "\u0000" not in answer.text and "x" * 100 not in answer.text
+    assert hub.scalar(count) == before
+    body = (
+        b'{"name": "a\\ud800b", "metric": "m", "condition": "above", "threshold": 1, '
+        b'"windowSeconds": 60, "channel": "' + HOOK.encode() + b'"}'
+    )  # a lone surrogate
+    as_json = {**owner, "content-type": "application/json"}
+    lone = httpx.post(f"{hub.url}/alerts", params={"organization": "acme"}, content=body,
+                      headers=as_json, timeout=30)  # fmt: skip
+    assert lone.status_code < 500, lone.text
 
 
 # -- retention and archive -------------------------------------------------------------------------

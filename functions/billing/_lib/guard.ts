@@ -12,7 +12,7 @@
  * The rules are a tripwire, not the defence: every query the functions run binds its values
  * as parameters, so an injected string is data. They catch a caller probing, and block it.
  */
-import { db, type Handler, HttpError, RateLimited } from "../../_shared/mod.ts";
+import { callerKey, db, type Handler, HttpError, RateLimited } from "../../_shared/mod.ts";
 
 type Category = "sqlInjectionDetection" | "xssDetection" | "commandInjectionDetection";
 
@@ -104,9 +104,7 @@ async function jsonBody(req: Request): Promise<unknown> {
 export function guarded(handler: Handler): Handler {
   return async (req, ctx) => {
     const name = ctx.config.name;
-    const subject = ctx.caller.userId
-      ? `user:${ctx.caller.userId}`
-      : `ip:${req.headers.get("x-forwarded-for")?.split(",")[0].trim() ?? "unknown"}`;
+    const subject = await callerKey(req, ctx.caller);
     const [admitted] = await db()<{ wait: number; detection: Record<string, unknown> }[]>`
       select wait, detection from billing.admit(${subject}, ${name})`;
     if (admitted.wait > 0) {
