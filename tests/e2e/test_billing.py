@@ -359,8 +359,14 @@ def test_a_quote_is_priced_from_the_catalog_and_a_retry_returns_it(stack: Stack)
         answers = list(pool.map(lambda _: _quote(stack, user, PRO_AND_SEATS, key), range(5)))
     assert sorted(a.status_code for a in answers) == [200, 200, 200, 200, 201]
     assert len({a.json()["id"] for a in answers}) == 1
+    # one key for two different quotes at the same instant: one quote, and the other request
+    # gets the 409 it gets one by one (the unique rule waits for the first; never a 500)
+    key, carts = str(uuid.uuid4()), [PRO_AND_SEATS, PRO_AND_SEATS[:1]]
+    with ThreadPoolExecutor(2) as pool:
+        answers = list(pool.map(lambda cart: _quote(stack, user, cart, key), carts))
+    assert sorted(a.status_code for a in answers) == [201, 409], [a.text for a in answers]
     listed = httpx.get(f"{stack.url}/quote-processor", headers=user, timeout=30).json()["quotes"]
-    assert len(listed) == 2
+    assert len(listed) == 3
 
 
 def test_bad_quote_requests_are_refused_naming_the_item_and_store_nothing(stack: Stack) -> None:
