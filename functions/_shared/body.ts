@@ -9,13 +9,20 @@ function tooLarge(max: number): HttpError {
   return new HttpError(413, "PAYLOAD_TOO_LARGE", `The request body exceeds ${max} bytes`);
 }
 
-/** The request with its body read into memory, at most `max` bytes of it. */
-export async function withBodyLimit(req: Request, max: number): Promise<Request> {
-  if (req.body === null) return req;
+/**
+ * The body read into memory, at most `max` bytes of it (empty when there is none); `tooLarge`
+ * makes what is thrown past the limit. The local edge runtime reads deploy uploads with it too.
+ */
+export async function readAtMost(
+  req: Request,
+  max: number,
+  tooLarge: () => Error,
+): Promise<Uint8Array<ArrayBuffer>> {
+  if (req.body === null) return new Uint8Array();
   const declared = Number(req.headers.get("content-length"));
   if (Number.isFinite(declared) && declared > max) {
     await req.body.cancel();
-    throw tooLarge(max);
+    throw tooLarge();
   }
   const chunks: Uint8Array[] = [];
   let size = 0;
@@ -24,7 +31,7 @@ export async function withBodyLimit(req: Request, max: number): Promise<Request>
     size += read.value.byteLength;
     if (size > max) {
       await reader.cancel();
-      throw tooLarge(max);
+      throw tooLarge();
     }
     chunks.push(read.value);
   }
@@ -34,5 +41,12 @@ export async function withBodyLimit(req: Request, max: number): Promise<Request>
     body.set(chunk, offset);
     offset += chunk.byteLength;
   }
+  return body;
+}
+
+/** The request with its body read into memory, at most `max` bytes of it. */
+export async function withBodyLimit(req: Request, max: number): Promise<Request> {
+  if (req.body === null) return req;
+  const body = await readAtMost(req, max, () => tooLarge(max));
   return new Request(req.url, { method: req.method, headers: req.headers, body });
 }

@@ -1,5 +1,7 @@
 /** Small helpers for the JSON responses every route returns. */
 
+import { readAtMost } from "../../functions/_shared/body.ts";
+
 export function json(status: number, body: unknown, headers: HeadersInit = {}): Response {
   const h = new Headers(headers);
   h.set("content-type", "application/json");
@@ -25,38 +27,19 @@ export class HttpError extends Error {
 /**
  * A request's body, read into memory only up to `max` bytes: a larger `Content-Length` is
  * refused before anything is read, and a chunked body stops being read once it passes `max`
- * (413 either way), so an oversized upload never fills the runtime's memory.
+ * (413 either way), so an oversized upload never fills the runtime's memory. The reader is the
+ * functions' own (`functions/_shared/body.ts`), with the runtime's error.
  */
-export async function readLimited(
+export function readLimited(
   req: Request,
   max: number,
   what: string,
 ): Promise<Uint8Array<ArrayBuffer>> {
-  const tooLarge = () => new HttpError(413, `${what}: the request body exceeds ${max} bytes`);
-  if (req.body === null) return new Uint8Array();
-  const declared = Number(req.headers.get("content-length"));
-  if (Number.isFinite(declared) && declared > max) {
-    await req.body.cancel();
-    throw tooLarge();
-  }
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  const reader = req.body.getReader();
-  for (let read = await reader.read(); !read.done; read = await reader.read()) {
-    size += read.value.byteLength;
-    if (size > max) {
-      await reader.cancel();
-      throw tooLarge();
-    }
-    chunks.push(read.value);
-  }
-  const whole = new Uint8Array(size);
-  let offset = 0;
-  for (const chunk of chunks) {
-    whole.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return whole;
+  return readAtMost(
+    req,
+    max,
+    () => new HttpError(413, `${what}: the request body exceeds ${max} bytes`),
+  );
 }
 
 /** Write a file atomically: a crash leaves the old content or the new one, never half. */
