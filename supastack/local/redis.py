@@ -11,13 +11,11 @@ from __future__ import annotations
 
 import socket
 import subprocess
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
 
-from supastack.errors import SupastackError
-from supastack.local import system
+from supastack.local import process
 from supastack.private_files import write_private
 
 SERVER = Path("/usr/bin/redis-server")
@@ -45,12 +43,7 @@ class LocalRedis:
 
     def pid(self) -> int | None:
         """The server's pid if it runs (a stale pid file, or a reused pid, counts as not)."""
-        try:
-            pid = int(self._pid_file.read_text())
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-        except (OSError, ValueError):
-            return None
-        return pid if b"redis-server" in cmdline else None
+        return process.pid_from(self._pid_file, b"redis-server")
 
     def answers(self) -> bool:
         """Whether it answers PING with the password (and so is ready)."""
@@ -86,15 +79,13 @@ class LocalRedis:
         started = subprocess.run(
             [str(SERVER), str(self._config)], capture_output=True, text=True, check=False
         )
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while not self.answers():
-            if started.returncode != 0 or time.monotonic() > deadline:
-                raise SupastackError(
-                    f"the local Redis did not start on 127.0.0.1:{self.port}: "
-                    f"{(started.stderr or started.stdout).strip()} (log: {self.directory})"
-                )
-            time.sleep(0.05)
+        why = (
+            f"the local Redis did not start on 127.0.0.1:{self.port}: "
+            f"{(started.stderr or started.stdout).strip()} (log: {self.directory})"
+        )
+        process.wait_ready(self.answers, START_TIMEOUT_S,
+                           exited=lambda: why if started.returncode != 0 else None,
+                           timed_out=lambda: why)  # fmt: skip
 
     def stop(self) -> None:
-        system.terminate(self.pid, STOP_TIMEOUT_S)
-        self._pid_file.unlink(missing_ok=True)
+        process.stop(self.pid, self._pid_file, STOP_TIMEOUT_S)

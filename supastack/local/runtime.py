@@ -11,14 +11,12 @@ import json
 import os
 import shutil
 import subprocess
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 
-from supastack.errors import SupastackError
-from supastack.local import system
+from supastack.local import process, system
 from supastack.local.credentials import LocalCredentials, public_jwks
 from supastack.local.paths import DENO_DIR, RUNTIME_SOURCE, StatePaths
 from supastack.private_files import write_private
@@ -63,15 +61,7 @@ class EdgeRuntime:
 
     def pid(self) -> int | None:
         """The runtime's pid if it runs (a stale pid file, or a reused pid, counts as not)."""
-        try:
-            pid = int(self.paths.runtime_pid.read_text())
-        except (OSError, ValueError):
-            return None
-        try:
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-        except OSError:
-            return None
-        return pid if str(self.paths.runtime_config).encode() in cmdline else None
+        return process.pid_from(self.paths.runtime_pid, str(self.paths.runtime_config).encode())
 
     def healthy(self) -> bool:
         try:
@@ -121,7 +111,7 @@ class EdgeRuntime:
             **system.network_env(),  # functions' npm packages are fetched on first boot
         }
         with self.paths.runtime_log.open("ab") as log:
-            process = subprocess.Popen(
+            deno_run = subprocess.Popen(
                 cmd,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -129,26 +119,29 @@ class EdgeRuntime:
                 env=env,
                 start_new_session=True,
             )
-        self.paths.runtime_pid.write_text(str(process.pid))
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while not self.healthy():
-            if process.poll() is not None:
-                self.paths.runtime_pid.unlink(missing_ok=True)
-                raise SupastackError(
-                    f"the edge runtime exited with status {process.returncode} while starting; "
-                    f"last lines of {self.paths.runtime_log}:\n{self._log_tail()}"
-                )
-            if time.monotonic() > deadline:
-                self.stop()
-                raise SupastackError(
-                    f"the edge runtime did not answer on {self.url} within {START_TIMEOUT_S:.0f}s; "
-                    f"see {self.paths.runtime_log}"
-                )
-            time.sleep(0.1)
+        self.paths.runtime_pid.write_text(str(deno_run.pid))
+
+        def exited() -> str | None:
+            if deno_run.poll() is None:
+                return None
+            self.paths.runtime_pid.unlink(missing_ok=True)
+            return (
+                f"the edge runtime exited with status {deno_run.returncode} while starting; "
+                f"last lines of {self.paths.runtime_log}:\n{self._log_tail()}"
+            )
+
+        def timed_out() -> str:
+            self.stop()
+            return (
+                f"the edge runtime did not answer on {self.url} within {START_TIMEOUT_S:.0f}s; "
+                f"see {self.paths.runtime_log}"
+            )
+
+        process.wait_ready(self.healthy, START_TIMEOUT_S, exited=exited, timed_out=timed_out,
+                           every=0.1)  # fmt: skip
 
     def stop(self) -> None:
-        system.terminate(self.pid, STOP_TIMEOUT_S)
-        self.paths.runtime_pid.unlink(missing_ok=True)
+        process.stop(self.pid, self.paths.runtime_pid, STOP_TIMEOUT_S)
 
     def _log_tail(self, lines: int = 10) -> str:
         try:

@@ -11,10 +11,8 @@ import platform
 import pwd
 import random
 import shutil
-import signal
 import socket
 import subprocess
-import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -155,20 +153,6 @@ def _npm_install(spec: str) -> None:
          "--loglevel=error", spec],
         f"installing {spec} from npm",
     )  # fmt: skip
-
-
-def terminate(pid_of: Callable[[], int | None], timeout_s: float) -> None:
-    """Stop the process ``pid_of`` names (None: none runs): SIGTERM, wait up to ``timeout_s``
-    for it to be gone, then SIGKILL."""
-    pid = pid_of()
-    if pid is None:
-        return
-    os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout_s
-    while pid_of() is not None and time.monotonic() < deadline:
-        time.sleep(0.05)
-    if pid_of() is not None:
-        os.kill(pid, signal.SIGKILL)
 
 
 def as_cluster_owner(cmd: Sequence[str]) -> list[str]:
