@@ -7,7 +7,7 @@ import pulumi
 
 from components.platform import Platform
 from components.stack_config import read_credentials, read_stack_settings
-from supastack.config.plan import plan_stack
+from supastack.plan.stack import plan_stack
 
 project_dir = Path(__file__).parent
 settings = read_stack_settings()

@@ -26,10 +26,10 @@ from components.providers.matview_refresh import MaterializedViewRefresh
 from components.providers.partition_set import PartitionSet
 from components.providers.publication import PublicationTables
 from components.providers.seed_data import SeedData
-from supastack.config.plan import AppPlan
 from supastack.config.settings import MigrationSettings
 from supastack.database.publication import REALTIME
 from supastack.operations.cron import Job
+from supastack.plan.stack import AppPlan
 from supastack.resource_props import FeatureFlagProps
 
 

@@ -14,9 +14,9 @@ from typing import Any
 import pulumi
 
 from components.app import App
-from supastack.config.plan import StackPlan
 from supastack.config.settings import StackSettings
 from supastack.functions.drains import DRAINS_SECRET
+from supastack.plan.stack import StackPlan
 
 
 def _function_entry(content_hash: str, verify_jwt: bool) -> Callable[[list[Any]], dict[str, Any]]:

@@ -23,12 +23,12 @@ from components.providers.realtime_config import RealtimeConfig
 from components.secrets import Secrets
 from components.stack_config import StackCredentials, secret_object
 from supastack.config.manifest import merged_realtime_config
-from supastack.config.plan import StackPlan
 from supastack.config.settings import MONITORING_APP, StackSettings
-from supastack.database import advisors, connection
-from supastack.database.backups import backup_directory
+from supastack.database import advisors
+from supastack.migrations.backups import backup_directory
 from supastack.operations.cron import FUNCTIONS_URL_SECRET
-from supastack.targets import target_for
+from supastack.plan.stack import StackPlan
+from supastack.targets import connection, target_for
 
 #: The Postgres major version supastack deploys to (pulumi-postgresql needs it stated).
 POSTGRES_VERSION = "15"
@@ -42,7 +42,7 @@ class PlatformArgs(TypedDict):
     project_dir: Path
     """The project directory: the local state and backups are found from it."""
     plan: StackPlan
-    """The apps, migrations, functions, jobs and rules, all checked (``supastack.config.plan``)."""
+    """The apps, migrations, functions, jobs and rules, all checked (``supastack.plan.stack``)."""
     credentials: StackCredentials
     """The database password, Management API token and keys, as secrets."""
 

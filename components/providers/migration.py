@@ -17,9 +17,8 @@ from pulumi.dynamic import (
 
 from components.providers.base import DeclarativeProvider, gone, with_secret_outputs
 from supastack.config.settings import BackupSettings
-from supastack.database import backups
 from supastack.database.postgres import connect
-from supastack.migrations import history
+from supastack.migrations import backups, history
 from supastack.migrations.engine import MigrationEngine
 from supastack.migrations.states import BeforeRun, EngineOptions
 from supastack.resource_props import MigrationProps

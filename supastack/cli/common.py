@@ -13,10 +13,9 @@ import typer
 from supastack.config import settings
 from supastack.config.manifest import load_app, manifest_path
 from supastack.config.project import banner, find_project
-from supastack.database import connection
 from supastack.errors import SupastackError
 from supastack.local.environment import LocalEnvironment
-from supastack.targets import local_target, target_for
+from supastack.targets import connection, local_target, target_for
 
 StackOption = Annotated[str, typer.Option("--stack", "-s", help="stack whose settings to use")]
 

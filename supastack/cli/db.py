@@ -14,16 +14,16 @@ from supastack.cli.common import (
     user_errors,
 )
 from supastack.config import settings
-from supastack.config.apps import deployment_order
 from supastack.config.manifest import available_apps, load_app, manifest_path
 from supastack.database import advisors
-from supastack.database.backups import Backups, backup_directory, store_for
 from supastack.errors import SupastackError
+from supastack.migrations.backups import Backups, backup_directory, store_for
 from supastack.migrations.drift import drift as schema_drift
 from supastack.migrations.files import MigrationFile, discover, discover_app
 from supastack.migrations.lint import lint
 from supastack.migrations.review import review
 from supastack.migrations.states import EngineOptions, refusal
+from supastack.plan.graph import deployment_order
 
 app = typer.Typer(no_args_is_help=True, help="Migrations, lint and backups of a stack.")
 

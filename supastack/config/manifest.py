@@ -28,7 +28,7 @@ from supastack.database.specs import (
     RealtimeConfigSpec,
     RoleSpec,
 )
-from supastack.delivery.verify import VerifySpec
+from supastack.delivery.specs import VerifySpec
 from supastack.errors import SupastackError
 from supastack.flags.specs import FlagSpec
 from supastack.functions.specs import FUNCTION_SLUG, REDIS_URL, FunctionSpec, SecretSpec

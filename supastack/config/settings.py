@@ -19,7 +19,7 @@ import yaml
 from pydantic import AfterValidator, Field, ValidationError, model_validator
 
 from supastack.config.models import ConfigModel, SecretName, describe_errors
-from supastack.database.project_settings import ProjectSettings
+from supastack.config.project_settings import ProjectSettings
 from supastack.errors import SupastackError
 from supastack.flags.specs import FlagName, FlagSettings
 

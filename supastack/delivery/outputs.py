@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
-from supastack.delivery.verify import VerifySpec
+from supastack.delivery.specs import VerifySpec
 from supastack.errors import SupastackError
 
 

@@ -21,9 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from supastack.config import settings
-from supastack.config.plan import StackPlan, plan_stack
 from supastack.errors import SupastackError
 from supastack.migrations.lint import destructive
+from supastack.plan.stack import StackPlan, plan_stack
 
 
 def _run(command: list[str], cwd: Path, what: str) -> str:

@@ -7,12 +7,12 @@ from __future__ import annotations
 import pytest
 from psycopg import sql
 
-from supastack.config.apps import uses
 from supastack.config.manifest import load_app
 from supastack.local.bootstrap import apply_bootstrap
 from supastack.local.paths import PROJECT_DIR
 from supastack.migrations.engine import MigrationEngine
 from supastack.migrations.files import discover_app
+from supastack.plan.graph import uses
 from tests.conftest import Services
 from tests.core.conftest import Database
 

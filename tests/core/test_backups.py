@@ -12,9 +12,9 @@ from moto.server import ThreadedMotoServer
 from psycopg.conninfo import make_conninfo
 
 from supastack.config.settings import BackupSettings
-from supastack.database.backups import Backups, DirectoryStore, S3Store
 from supastack.errors import SupastackError
 from supastack.local.system import free_port
+from supastack.migrations.backups import Backups, DirectoryStore, S3Store
 from tests.conftest import Services
 from tests.core.conftest import Database
 

@@ -9,8 +9,8 @@ from psycopg.conninfo import make_conninfo
 from typer.testing import CliRunner
 
 from supastack.cli import app
-from supastack.database.backups import Backups, DirectoryStore
 from supastack.local.system import free_port
+from supastack.migrations.backups import Backups, DirectoryStore
 from supastack.migrations.engine import MigrationEngine
 from supastack.migrations.files import discover_app
 from tests.conftest import Services, project_file, write_migrations

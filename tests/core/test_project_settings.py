@@ -12,7 +12,7 @@ import pytest
 
 from components.providers.project_setting import ProjectSettingProvider
 from supastack.config import settings
-from supastack.database.project_settings import ProjectSettings
+from supastack.config.project_settings import ProjectSettings
 from supastack.errors import SupastackError
 from supastack.functions.management_api import ManagementApi
 from tests.conftest import Services, outs

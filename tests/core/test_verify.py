@@ -8,7 +8,8 @@ import datetime as dt
 import pytest
 
 from supastack.config.manifest import AppManifest
-from supastack.delivery.verify import HttpProbe, SqlCheck, run_http, run_sql
+from supastack.delivery.specs import HttpProbe, SqlCheck
+from supastack.delivery.verify import run_http, run_sql
 from supastack.errors import SupastackError
 from tests.conftest import RecordingServer
 from tests.core.conftest import Database

@@ -16,9 +16,9 @@ from pulumi.runtime.mocks import MockMonitor
 from components.platform import Platform, PlatformArgs
 from components.stack_config import read_credentials
 from supastack.config import settings
-from supastack.config.plan import plan_stack
 from supastack.local.credentials import LocalCredentials
 from supastack.local.system import free_port
+from supastack.plan.stack import plan_stack
 from tests.conftest import copy_platform_apps, write_migrations
 
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from supastack.config.apps import deployment_order, uses
 from supastack.config.manifest import AppManifest
 from supastack.errors import SupastackError
+from supastack.plan.graph import deployment_order, uses
 from tests.conftest import write_migrations
 from tests.unit.conftest import RecordingMocks, deploy_platform, make_project, one
 

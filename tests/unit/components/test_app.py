@@ -9,9 +9,9 @@ import pulumi
 
 from components.app import App
 from supastack.config import settings
-from supastack.config.plan import plan_stack
 from supastack.local.paths import PROJECT_DIR
 from supastack.local.system import free_port
+from supastack.plan.stack import plan_stack
 from tests.unit.components.conftest import build, secret
 from tests.unit.conftest import RecordingMocks, make_project, one
 

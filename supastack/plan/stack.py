@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from supastack.config.apps import check_shared_names, deployment_order, uses
 from supastack.config.manifest import (
     AppManifest,
     available_apps,
@@ -30,6 +29,7 @@ from supastack.migrations.seeds import SeedFile
 from supastack.migrations.seeds import discover as discover_seeds
 from supastack.operations.alerts import Channel, Rule, channel_of, plan_rules
 from supastack.operations.cron import Job, plan_jobs, validate_schedule
+from supastack.plan.graph import check_shared_names, deployment_order, uses
 from supastack.targets import target_for
 
 
@@ -81,7 +81,7 @@ class AppPlan:
     jobs: list[Job]
     rules: list[Rule]
     uses: tuple[str, ...] = ()
-    """The apps this app's resources wait for (``supastack.config.apps.uses``)."""
+    """The apps this app's resources wait for (``supastack.plan.graph.uses``)."""
     seeds: list[SeedFile] = field(default_factory=list)
     """Its seed files, on stacks that seed."""
     partitions: list[PartitionPlan] = field(default_factory=list)
