@@ -27,7 +27,7 @@ from pulumi_policy import (
 )
 
 from supastack.migrations.lint import lint
-from supastack.resource_props import MigrationProps
+from supastack.resource_props import MigrationProps, all_secret_fields
 
 #: The policy config each stack may set (`--policy-pack-config`).
 CONFIG_SCHEMA_PROPERTIES = {
@@ -35,7 +35,8 @@ CONFIG_SCHEMA_PROPERTIES = {
     "requireAlertChannels": {"type": "boolean", "default": False},
     "forbidSeeds": {"type": "boolean", "default": False},
 }
-SECRET_PROPERTIES = ("conninfo", "token", "value", "values", "digests")
+#: Every property a resource declares secret (``supastack.resource_props.secret``): one list.
+SECRET_PROPERTIES = all_secret_fields()
 PROTECTED_TYPES = (
     "pulumi-python:dynamic/migrations:Migration",
     "postgresql:index/schema:Schema",

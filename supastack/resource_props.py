@@ -28,8 +28,23 @@ from supastack.migrations.files import MigrationFile
 from supastack.operations import alerts, cron
 
 
+def secret(default: Any = ...) -> Any:
+    """A field that holds a secret, declared once here: kept out of reprs, marked secret in the
+    state by its resource (``additional_secret_outputs``), and required to be so by the policy
+    pack (``policy.validators``)."""
+    return Field(default, repr=False, json_schema_extra={"secret": True})
+
+
 class ResourceProps(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+
+    @classmethod
+    def secret_fields(cls) -> tuple[str, ...]:
+        """The properties declared with :func:`secret`, as Pulumi spells them."""
+        return tuple(sorted(
+            field.alias or name for name, field in cls.model_fields.items()
+            if isinstance(field.json_schema_extra, dict) and field.json_schema_extra.get("secret")
+        ))  # fmt: skip
 
     #: Inputs a change of which is no change to deploy (e.g. files a content hash covers).
     not_diffed: ClassVar[frozenset[str]] = frozenset()
@@ -54,12 +69,12 @@ class ApiRef(BaseModel):
 
 
 class OnDatabase(ResourceProps):
-    conninfo: str = Field(repr=False)
+    conninfo: str = secret()
 
 
 class OnManagementApi(ResourceProps):
     api: ApiRef
-    token: str = Field(repr=False)
+    token: str = secret()
 
     def client(self) -> ManagementApi:
         return ManagementApi(self.api.url, self.token, self.api.project_ref)
@@ -116,12 +131,12 @@ class PublicationTablesProps(OnDatabase):
 
 
 class PostgresSettingsProps(ResourceProps):
-    conninfo: str = Field(repr=False)
-    token: str | None = Field(default=None, repr=False)
+    conninfo: str = secret()
+    token: str | None = secret(default=None)
     target: str
     local: dict[str, Any] | None = None
     api: ApiRef | None = None
-    values: dict[str, str]
+    values: dict[str, str] = secret()  # secret like every ``values`` (checked by name)
 
     def client(self) -> ManagementApi | None:
         if self.api is None or self.token is None:
@@ -130,12 +145,15 @@ class PostgresSettingsProps(ResourceProps):
 
 
 class RealtimeConfigProps(OnManagementApi):
-    values: dict[str, int]
+    values: dict[str, int] = secret()
+    """Not secret in itself; secret because ``values`` is secret wherever it appears (the policy
+    pack checks properties by name)."""
 
 
 class ProjectSettingProps(OnManagementApi):
     kind: Literal["pooler", "ssl_enforcement", "network_restrictions"]
-    value: dict[str, Any]
+    value: dict[str, Any] = secret()
+    """Secret like every ``value`` (the policy pack checks properties by name)."""
 
 
 class ExposedSchemasProps(OnManagementApi):
@@ -161,12 +179,17 @@ class EdgeFunctionProps(OnManagementApi):
 
 
 class FunctionSecretsProps(OnManagementApi):
-    values: dict[str, str] = Field(repr=False)
+    values: dict[str, str] = secret()
+    digests: dict[str, str] | None = secret(default=None)
+    """Output: the values' digests as the Management API lists them (a digest of a short
+    secret can be guessed offline: secret too)."""
+
+    not_diffed: ClassVar[frozenset[str]] = frozenset({"digests"})
 
 
 class VaultSecretProps(OnDatabase):
     name: str
-    value: str = Field(repr=False)
+    value: str = secret()
     description: str = ""
 
 
@@ -182,7 +205,7 @@ class CronJobProps(OnDatabase):
 
 
 class MaterializedViewRefreshProps(CronJobProps):
-    app_conninfo: str = Field(repr=False)
+    app_conninfo: str = secret()
     """The app's database, where the view is (``conninfo`` is pg_cron's)."""
     source: str
     schema_: str = Field(alias="schema")
@@ -274,3 +297,14 @@ class FeatureFlagProps(OnDatabase):
             "enabled": flag.enabled, "percentage": float(flag.percentage),
             "allow": list(flag.allow),
         }  # fmt: skip
+
+
+def all_secret_fields() -> tuple[str, ...]:
+    """Every property any resource declares secret (what the policy pack checks for)."""
+    found: set[str] = set()
+    pending: list[type[ResourceProps]] = [ResourceProps]
+    while pending:
+        kind = pending.pop()
+        found |= set(kind.secret_fields())
+        pending += kind.__subclasses__()
+    return tuple(sorted(found))

@@ -74,7 +74,10 @@ class AlertRule(Resource, module="alerts", name="AlertRule"):
         self, name: str, props: dict[str, Any], opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__(
-            AlertRuleProvider(), name, {**props, "stored": None}, with_secret_outputs(opts)
+            AlertRuleProvider(),
+            name,
+            {**props, "stored": None},
+            with_secret_outputs(opts, AlertRuleProvider.props_type),
         )
 
 
@@ -121,4 +124,9 @@ class AlertChannel(Resource, module="alerts", name="AlertChannel"):
     def __init__(
         self, name: str, props: dict[str, Any], opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__(AlertChannelProvider(), name, props, with_secret_outputs(opts))
+        super().__init__(
+            AlertChannelProvider(),
+            name,
+            props,
+            with_secret_outputs(opts, AlertChannelProvider.props_type),
+        )

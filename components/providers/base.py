@@ -11,15 +11,18 @@ from supastack.resource_props import ResourceProps
 
 #: Properties that hold secrets (connection strings, tokens, secret values and their digests);
 #: every dynamic resource keeps them secret in its outputs too.
-SECRET_OUTPUTS = ["conninfo", "app_conninfo", "token", "value", "values", "digests"]
 
 P = TypeVar("P", bound=ResourceProps)
 
 
-def with_secret_outputs(opts: pulumi.ResourceOptions | None) -> pulumi.ResourceOptions:
-    """``opts`` plus ``additional_secret_outputs`` for the secret properties."""
+def with_secret_outputs(
+    opts: pulumi.ResourceOptions | None, props_type: type[ResourceProps]
+) -> pulumi.ResourceOptions:
+    """``opts`` plus ``additional_secret_outputs``: the properties ``props_type`` declares
+    secret (``supastack.resource_props.secret``), and only those."""
+    secret_outputs = list(props_type.secret_fields())
     return pulumi.ResourceOptions.merge(
-        opts, pulumi.ResourceOptions(additional_secret_outputs=SECRET_OUTPUTS)
+        opts, pulumi.ResourceOptions(additional_secret_outputs=secret_outputs)
     )
 
 

@@ -51,5 +51,8 @@ class CronJob(Resource, module="cron", name="CronJob"):
         self, name: str, props: dict[str, Any], opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__(
-            CronJobProvider(), name, {**props, "job_id": None}, with_secret_outputs(opts)
+            CronJobProvider(),
+            name,
+            {**props, "job_id": None},
+            with_secret_outputs(opts, CronJobProvider.props_type),
         )

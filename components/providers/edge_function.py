@@ -70,5 +70,5 @@ class EdgeFunction(Resource, module="functions", name="EdgeFunction"):
             EdgeFunctionProvider(),
             name,
             {**props, "url": None, "version": None, "ezbr_sha256": None},
-            with_secret_outputs(opts),
+            with_secret_outputs(opts, EdgeFunctionProvider.props_type),
         )

@@ -49,5 +49,5 @@ class ExposedSchemas(Resource, module="database", name="ExposedSchemas"):
             ExposedSchemasProvider(),
             name,
             {**props, "db_schema": None, "added": None},
-            with_secret_outputs(opts),
+            with_secret_outputs(opts, ExposedSchemasProvider.props_type),
         )

@@ -48,4 +48,9 @@ class FeatureFlag(Resource, module="flags", name="FeatureFlag"):
     def __init__(
         self, name: str, props: dict[str, Any], opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__(FeatureFlagProvider(), name, props, with_secret_outputs(opts))
+        super().__init__(
+            FeatureFlagProvider(),
+            name,
+            props,
+            with_secret_outputs(opts, FeatureFlagProvider.props_type),
+        )

@@ -57,5 +57,8 @@ class FunctionSecrets(Resource, module="functions", name="FunctionSecrets"):
         self, name: str, props: dict[str, Any], opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__(
-            FunctionSecretsProvider(), name, {**props, "digests": None}, with_secret_outputs(opts)
+            FunctionSecretsProvider(),
+            name,
+            {**props, "digests": None},
+            with_secret_outputs(opts, FunctionSecretsProvider.props_type),
         )

@@ -3,7 +3,7 @@ once the view is known to be refreshable that way."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import pulumi
 from pulumi.dynamic import CreateResult, Resource, UpdateResult
@@ -11,12 +11,14 @@ from pulumi.dynamic import CreateResult, Resource, UpdateResult
 from components.providers.base import with_secret_outputs
 from components.providers.cron_job import CronJobProvider
 from supastack.database import matviews
-from supastack.resource_props import MaterializedViewRefreshProps
+from supastack.resource_props import CronJobProps, MaterializedViewRefreshProps
 
 
 class MaterializedViewRefreshProvider(CronJobProvider):
     """A cron job whose create and update first check the view (a materialized view; for
     ``concurrently``, populated with a unique index), naming the manifest entry if not."""
+
+    props_type: ClassVar[type[CronJobProps]] = MaterializedViewRefreshProps
 
     def _check(self, props: dict[str, Any]) -> None:
         wanted = MaterializedViewRefreshProps.of(props)
@@ -43,5 +45,5 @@ class MaterializedViewRefresh(Resource, module="database", name="MaterializedVie
             MaterializedViewRefreshProvider(),
             name,
             {**props, "job_id": None},
-            with_secret_outputs(opts),
+            with_secret_outputs(opts, MaterializedViewRefreshProvider.props_type),
         )

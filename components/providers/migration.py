@@ -109,5 +109,5 @@ class Migration(Resource, module="migrations", name="Migration"):
             MigrationProvider(),
             name,
             {**props, "backup_key": None, "repaired": None},
-            with_secret_outputs(opts),
+            with_secret_outputs(opts, MigrationProvider.props_type),
         )

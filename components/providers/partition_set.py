@@ -77,4 +77,9 @@ class PartitionSet(Resource, module="database", name="PartitionSet"):
     def __init__(
         self, name: str, props: dict[str, Any], opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__(PartitionSetProvider(), name, props, with_secret_outputs(opts))
+        super().__init__(
+            PartitionSetProvider(),
+            name,
+            props,
+            with_secret_outputs(opts, PartitionSetProvider.props_type),
+        )

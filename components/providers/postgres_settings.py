@@ -60,5 +60,8 @@ class PostgresSettings(Resource, module="database", name="PostgresSettings"):
         self, name: str, props: dict[str, Any], opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__(
-            PostgresSettingsProvider(), name, {**props, "recorded": None}, with_secret_outputs(opts)
+            PostgresSettingsProvider(),
+            name,
+            {**props, "recorded": None},
+            with_secret_outputs(opts, PostgresSettingsProvider.props_type),
         )

@@ -45,4 +45,9 @@ class ProjectSetting(Resource, module="database", name="ProjectSetting"):
     def __init__(
         self, name: str, props: dict[str, Any], opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__(ProjectSettingProvider(), name, props, with_secret_outputs(opts))
+        super().__init__(
+            ProjectSettingProvider(),
+            name,
+            props,
+            with_secret_outputs(opts, ProjectSettingProvider.props_type),
+        )

@@ -46,4 +46,9 @@ class PublicationTables(Resource, module="database", name="PublicationTables"):
     def __init__(
         self, name: str, props: dict[str, Any], opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__(PublicationTablesProvider(), name, props, with_secret_outputs(opts))
+        super().__init__(
+            PublicationTablesProvider(),
+            name,
+            props,
+            with_secret_outputs(opts, PublicationTablesProvider.props_type),
+        )

@@ -42,4 +42,9 @@ class RealtimeConfig(Resource, module="database", name="RealtimeConfig"):
     def __init__(
         self, name: str, props: dict[str, Any], opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__(RealtimeConfigProvider(), name, props, with_secret_outputs(opts))
+        super().__init__(
+            RealtimeConfigProvider(),
+            name,
+            props,
+            with_secret_outputs(opts, RealtimeConfigProvider.props_type),
+        )

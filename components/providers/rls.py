@@ -60,7 +60,10 @@ class RlsPolicy(Resource, module="rls", name="RlsPolicy"):
         self, name: str, props: dict[str, Any], opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__(
-            RlsPolicyProvider(), name, {**props, "deployed": None}, with_secret_outputs(opts)
+            RlsPolicyProvider(),
+            name,
+            {**props, "deployed": None},
+            with_secret_outputs(opts, RlsPolicyProvider.props_type),
         )
 
 
@@ -100,5 +103,8 @@ class RowLevelSecurity(Resource, module="rls", name="RowLevelSecurity"):
         self, name: str, props: dict[str, Any], opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__(
-            RowLevelSecurityProvider(), name, {**props, "enabled": True}, with_secret_outputs(opts)
+            RowLevelSecurityProvider(),
+            name,
+            {**props, "enabled": True},
+            with_secret_outputs(opts, RowLevelSecurityProvider.props_type),
         )

@@ -39,4 +39,6 @@ class SeedData(Resource, module="seeds", name="SeedData"):
     def __init__(
         self, name: str, props: dict[str, Any], opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__(SeedDataProvider(), name, props, with_secret_outputs(opts))
+        super().__init__(
+            SeedDataProvider(), name, props, with_secret_outputs(opts, SeedDataProvider.props_type)
+        )

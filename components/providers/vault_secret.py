@@ -46,4 +46,9 @@ class VaultSecret(Resource, module="functions", name="VaultSecret"):
     def __init__(
         self, name: str, props: dict[str, Any], opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__(VaultSecretProvider(), name, props, with_secret_outputs(opts))
+        super().__init__(
+            VaultSecretProvider(),
+            name,
+            props,
+            with_secret_outputs(opts, VaultSecretProvider.props_type),
+        )

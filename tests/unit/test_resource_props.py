@@ -12,7 +12,14 @@ from pydantic import ValidationError
 
 from applier.engine import plain
 from components.providers.base import DeclarativeProvider
-from supastack.resource_props import CronJobProps, EdgeFunctionProps, RlsPolicyProps
+from policy.validators import SECRET_PROPERTIES
+from supastack.resource_props import (
+    CronJobProps,
+    EdgeFunctionProps,
+    ResourceProps,
+    RlsPolicyProps,
+    all_secret_fields,
+)
 from tests.unit.conftest import RecordingMocks, deploy_platform, make_project
 
 MANIFEST = """\
@@ -60,3 +67,26 @@ def test_secrets_never_show_in_a_repr() -> None:
 def test_the_diff_compares_inputs_as_pulumi_spells_them() -> None:
     assert EdgeFunctionProps.diffed() == ("api", "token", "app", "slug", "hash", "verify_jwt")
     assert "schema" in RlsPolicyProps.diffed()
+
+
+def _props_classes() -> list[type[ResourceProps]]:
+    found, pending = [], list(ResourceProps.__subclasses__())
+    while pending:
+        kind = pending.pop()
+        found.append(kind)
+        pending += kind.__subclasses__()
+    return found
+
+
+def test_secret_properties_are_declared_once_and_alike_wherever_they_appear() -> None:
+    """Which properties are secret is declared on the props (``secret()``); the resources'
+    ``additional_secret_outputs`` and the policy pack derive from it, so the two lists cannot
+    drift (they had: the policy's lacked ``app_conninfo``). A property the policy checks by
+    name is secret in every props class that has it."""
+    assert all_secret_fields() == SECRET_PROPERTIES
+    assert {"conninfo", "app_conninfo", "token", "value", "values", "digests"} <= set(
+        SECRET_PROPERTIES
+    )
+    for kind in _props_classes():
+        named = {f.alias or n for n, f in kind.model_fields.items()} & set(SECRET_PROPERTIES)
+        assert named == set(kind.secret_fields()), kind.__name__
