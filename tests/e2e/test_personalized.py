@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import httpx
+import psycopg
 import pytest
 
 from applier.engine import deploy
@@ -323,6 +324,24 @@ def test_admins_read_archetypes_through_the_audited_rpc_only(stack: Stack) -> No
         "select * from personalized.admin_user_archetypes()"
     )
     assert refused == ("PD403", "admins only")
+
+
+def test_an_admin_claim_without_a_subject_is_no_admin(stack: Stack) -> None:
+    """A token with Supabase's admin claim but no `sub` read everyone's archetypes, audited as
+    nobody's; an admin is a signed-in user."""
+    claims = {"role": "authenticated", "app_metadata": {"role": "admin"}}
+    audited = "select count(*) from personalized.admin_audit_log where admin_id is null"
+    before = stack.scalar(audited)
+    with (
+        stack.services.connect() as conn,
+        pytest.raises(psycopg.Error) as refused,
+        conn.transaction(),
+    ):
+        conn.execute("set local role authenticated")
+        conn.execute("select set_config('request.jwt.claims', %s, true)", [json.dumps(claims)])
+        conn.execute("select * from personalized.admin_user_archetypes()")
+    assert (refused.value.sqlstate, refused.value.diag.message_primary) == ("PD403", "admins only")
+    assert stack.scalar(audited) == before
 
 
 # -- the flag -----------------------------------------------------------------------------------
