@@ -334,3 +334,25 @@ Deno.test("integrity and concurrency failures are the caller's, in words of our 
   }
   await settled();
 });
+
+Deno.test("a text field refuses NUL characters, unpaired surrogates and over-long text", async () => {
+  const entry = await functionWith({ name: "names" });
+  const handler = handle(entry, {}, async (req) => {
+    const body = await readJson(req);
+    return json(200, { name: field.string(body, "name", { max: 100 }) });
+  }, collect);
+  const cases: [string, number, string][] = [
+    ['{"name": "ada"}', 200, ""],
+    ['{"name": "a\\u0000b"}', 422, "name: a text without NUL characters or unpaired surrogates"],
+    ['{"name": "a\\ud800b"}', 422, "name: a text without NUL characters or unpaired surrogates"],
+    ['{"name": "a\\udc00"}', 422, "name: a text without NUL characters or unpaired surrogates"],
+    [JSON.stringify({ name: "x".repeat(101) }), 422, "name: at most 100 characters"],
+    ['{"name": "\\ud83d\\ude00"}', 200, ""], // a pair is a character
+  ];
+  for (const [body, status, message] of cases) {
+    const res = await call(handler, { headers: userHeaders, body });
+    assertEquals(res.status, status, body);
+    if (message) assertEquals((res.body.error as Record<string, string>).message, message);
+  }
+  await settled();
+});

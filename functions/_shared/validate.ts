@@ -30,6 +30,10 @@ export const field = {
     if (opts.max !== undefined && value.length > opts.max) {
       throw invalid(name, `at most ${opts.max} characters`);
     }
+    // Postgres's text holds no NUL character, and half of a UTF-16 pair is no character at all
+    if (value.includes("\u0000") || !value.isWellFormed()) {
+      throw invalid(name, "a text without NUL characters or unpaired surrogates");
+    }
     return value;
   },
   uuid(body: Body, name: string): string {
