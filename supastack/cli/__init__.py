@@ -19,6 +19,7 @@ app = typer.Typer(no_args_is_help=True, help="Deploy Supabase backends as code (
 app.add_typer(local.app, name="local")
 app.add_typer(db.app, name="db")
 app.command("deploy")(delivery.deploy_stack)
+app.command()(delivery.preview)
 app.command()(delivery.smoke)
 app.command()(delivery.rollback)
 app.command()(delivery.rollout)

@@ -44,6 +44,17 @@ def deploy_stack(
     raise typer.Exit(code=deploy_with_engine(project(ctx), stack, message=message, refresh=refresh))
 
 
+def preview(ctx: typer.Context, stack: StackOption = "local") -> None:
+    """What an update of the stack would change, nothing applied, with its engine
+    (`pulumi preview --diff`; the offline applier has no preview yet and says so)."""
+    project_dir = project(ctx)
+    with user_errors():
+        target = target_for(settings.load(project_dir, stack), project_dir)
+        typer.echo(f"{banner(project_dir, stack)}, deployed by {target.engine().label}")
+        code = target.preview()
+    raise typer.Exit(code=code)
+
+
 def smoke(
     ctx: typer.Context,
     stack: StackOption = "local",

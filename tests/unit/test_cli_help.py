@@ -10,7 +10,7 @@ from supastack.cli import app
 COMMANDS = [
     [], ["local"], ["local", "up"], ["local", "down"], ["local", "status"], ["local", "reset"],
     ["db"], ["db", "status"], ["db", "lint"], ["db", "advisors"], ["db", "restore"],
-    ["smoke"], ["rollback"],
+    ["smoke"], ["rollback"], ["deploy"], ["preview"],
 ]  # fmt: skip
 
 

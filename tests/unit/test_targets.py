@@ -11,8 +11,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
 from applier.__main__ import run as run_applier
+from supastack.cli import app
 from supastack.config import settings
 from supastack.errors import SupastackError
 from supastack.local.paths import PROJECT_DIR
@@ -103,3 +105,19 @@ def test_a_broken_engine_record_is_named(project: Path) -> None:
     target.engine_record.write_text('{"engine": "terraform"}')
     with pytest.raises(SupastackError, match=r"engine.json: not an engine record"):
         target.engine()
+
+
+def test_preview_runs_the_stacks_engine_or_says_it_has_none(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    local = _local(project)
+    local.before_deploy(Engine.APPLIER)  # deployed by the offline applier
+    with pytest.raises(SupastackError, match=r"offline applier, which has no preview yet"):
+        local.preview()
+    result = CliRunner().invoke(app, ["--cwd", str(project), "preview", "--stack", "local"])
+    assert result.exit_code == 1 and "has no preview yet" in result.output
+    _install_pulumi(project)
+    staging = target_for(settings.load(project, "staging"), project)
+    ran = _commands(monkeypatch)
+    assert staging.preview() == 0
+    assert ran == [[ran[0][0], "preview", "--diff", "--stack", "staging"]]
