@@ -96,7 +96,7 @@ def rollback(
         target = target_for(settings.load(project_dir, stack), project_dir)
         typer.echo(f"{banner(project_dir, stack)}, deployed by {target.engine().label}")
         rollbacks.require_clean(project_dir)
-        commit = target.commit_of(to)
+        commit = rollbacks.target_commit(project_dir, target, to)
         with rollbacks.worktree(project_dir, commit) as tree:
             planned = rollbacks.describe(project_dir, tree, stack)
             typer.echo(f"rolling {stack} back to {commit[:12]}:")

@@ -24,6 +24,7 @@ from supastack.config import settings
 from supastack.errors import SupastackError
 from supastack.migrations.lint import destructive
 from supastack.plan.stack import StackPlan, plan_stack
+from supastack.targets import StackTarget
 
 
 def _run(command: list[str], cwd: Path, what: str) -> str:
@@ -38,6 +39,16 @@ def _tool(name: str) -> str:
     if found is None:
         raise SupastackError(f"{name} is not installed")
     return found
+
+
+def target_commit(project: Path, target: StackTarget, to: str) -> str:
+    """The commit to deploy: that of update ``to`` (a number) in the stack's history, or the
+    git ref ``to``."""
+    if to.isdigit():
+        return target.commit_of_update(to)
+    return _run(
+        [_tool("git"), "rev-parse", "--verify", f"{to}^{{commit}}"], project, "git rev-parse"
+    ).strip()
 
 
 def require_clean(project: Path) -> None:

@@ -3,7 +3,6 @@ preview, outputs, history, rollback), each through the one engine the target dec
 
 from __future__ import annotations
 
-import subprocess
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
@@ -146,23 +145,17 @@ class StackTarget(ABC):
         return engines.read_history(self.engine(), self.project_dir, self.stack.stack,
                                     self.engine_env(), self.applier_state)  # fmt: skip
 
-    def commit_of(self, to: str) -> str:
-        """The git commit to roll back to: the one update ``to`` (a number) recorded, or the
-        git ref ``to``."""
-        if not to.isdigit():
-            found = subprocess.run(["git", "rev-parse", "--verify", f"{to}^{{commit}}"],
-                                   cwd=self.project_dir, capture_output=True, text=True,
-                                   check=False)  # fmt: skip
-            if found.returncode != 0:
-                raise SupastackError(f"{to}: not a git commit of {self.project_dir}")
-            return found.stdout.strip()
+    def commit_of_update(self, version: str) -> str:
+        """The git commit update ``version`` of the stack's history recorded."""
         for update in self.history():
-            if str(update.get("version")) == to:
+            if str(update.get("version")) == version:
                 head = (update.get("environment") or {}).get("git.head")
                 if not head:
-                    raise SupastackError(f"update {to} of {self.stack.stack} recorded no commit")
+                    raise SupastackError(
+                        f"update {version} of {self.stack.stack} recorded no commit"
+                    )
                 return str(head)
         raise SupastackError(
-            f"stack {self.stack.stack} has no update {to} (see its history: `pulumi stack "
+            f"stack {self.stack.stack} has no update {version} (see its history: `pulumi stack "
             "history`, or `supastack local history` for a stack the offline applier deploys)"
         )
