@@ -320,11 +320,20 @@ def test_a_key_or_member_never_reaches_another_organization(hub: Hub, fresh_budg
     "table", ["organizations", "members", "metrics", "rollups", "anomalies", "alert_definitions",
               "alert_events", "audit_log"],
 )  # fmt: skip
-def test_members_read_only_their_organizations_rows(hub: Hub, table: str) -> None:
+def test_members_read_only_their_organizations_rows(
+    hub: Hub, table: str, fresh_budgets: None
+) -> None:
+    # both organizations own rollups whatever the clock: a point an hour old lies in complete
+    # buckets of every resolution, and aggregate() re-rolls it as a backfill
+    hour_ago = (_now() - dt.timedelta(hours=1)).isoformat()
+    for org in (hub.a, hub.b):
+        point = {"metrics": [{"name": "isolation.probe", "value": 1, "timestamp": hour_ago}]}
+        assert hub.ingest(hub.keyed(org.key), point).status_code == 202
+    hub.rows("select * from observai.aggregate()")
     column = "id" if table == "organizations" else "organization_id"
     query = f"select distinct {column}::text from observai.{table}"  # noqa: S608
     seen = As(hub.services, "authenticated", hub.b.owner).run(query)
-    has_rows = table in ("organizations", "members", "metrics", "audit_log")
+    has_rows = table in ("organizations", "members", "metrics", "rollups", "audit_log")
     assert seen == ([(hub.b.id,)] if has_rows else [])
     assert As(hub.services, "authenticated", hub.a.outsider).run(query) == []
     assert As(hub.services, "anon").run(query) == DENIED
