@@ -3,7 +3,8 @@
 Deploys the stack to the running local environment with the offline applier, keeping its
 records in the stack's state directory (``deploy-records.json``) so the next run changes only
 what changed, and writing the stack outputs there (``outputs.json``, mode 0600) for
-``supastack smoke``. Each run is an entry of the stack's history (``supastack.local.history``),
+``supastack smoke``; ``--preview`` prints the plan instead and applies nothing. Each run is
+an entry of the stack's history (``supastack.local.history``),
 with ``--message``; ``--refresh`` reads every resource's live state first, as ``pulumi up
 --refresh`` does, so hand edits are undone. It refuses stacks whose target is not ``local``.
 """
@@ -17,7 +18,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from applier.engine import DeployError, deploy, stack_config
+from applier.engine import deploy, preview, stack_config
+from applier.errors import DeployError
 from applier.records import Applied, load_records, save_records
 from supastack.config import settings
 from supastack.delivery.outputs import OFFLINE_OUTPUTS as OUTPUTS
@@ -92,17 +94,42 @@ def run(project: Path, stack_name: str, *, message: str = "", refresh: bool = Fa
     return 0
 
 
+def run_preview(project: Path, stack_name: str, *, expect_no_changes: bool = False) -> int:
+    """The plan of an update over the stack's records, nothing applied (``pulumi preview
+    --diff``); with ``expect_no_changes``, exit 1 on any change (as Pulumi's flag does)."""
+    stack = settings.load(project, stack_name)
+    local_target(stack, project, "the offline applier").require_engine(Engine.APPLIER)
+    records = stack.local.state_path(project) / RECORDS
+    print(NOT_PULUMI.replace("`pulumi up`", "`pulumi preview`"), flush=True)
+    try:
+        plan = preview(stack_config(stack.source, {}, project), previous=load_records(records),
+                       project=project)  # fmt: skip
+    except DeployError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(plan.render())
+    if expect_no_changes and plan.changes:
+        print(f"error: no changes were expected; {len(plan.changes)} found", file=sys.stderr)
+        return 1
+    return 0
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m applier", description=__doc__)
     parser.add_argument("--project", type=Path, default=Path.cwd())
     parser.add_argument("--stack", default="local")
     parser.add_argument("--message", default="", help="why (kept in the stack's history)")
     parser.add_argument("--refresh", action="store_true", help="read live state first")
+    parser.add_argument("--preview", action="store_true", help="show the plan, apply nothing")
+    parser.add_argument(
+        "--expect-no-changes", action="store_true", help="with --preview: exit 1 on any change"
+    )
     args = parser.parse_args()
+    project = args.project.resolve()
     try:
-        sys.exit(
-            run(args.project.resolve(), args.stack, message=args.message, refresh=args.refresh)
-        )
+        if args.preview:
+            sys.exit(run_preview(project, args.stack, expect_no_changes=args.expect_no_changes))
+        sys.exit(run(project, args.stack, message=args.message, refresh=args.refresh))
     except SupastackError as error:
         print(f"error: {error}", file=sys.stderr)
         sys.exit(1)

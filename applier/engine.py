@@ -14,7 +14,8 @@ The Pulumi CLI and its provider plugins cannot run here, so this runs ``__main__
 Resources are applied as follows:
 
 - dynamic resources (migrations, policies, functions, secrets, cron jobs, alert rules) go
-  through their own providers, unpickled from ``__provider`` as the Pulumi engine would;
+  through the Pulumi SDK's own dynamic-provider host, over its gRPC protocol, as the engine
+  sends them (``applier.dynamic_host``): the host unpickles each provider, never the applier;
 - ``postgresql.*`` resources through small SQL equivalents (``applier.equivalents``), against
   the connection of the registered ``postgresql`` provider;
 - ``random.RandomPassword`` and ``random.RandomId`` through ``secrets``, made once;
@@ -33,7 +34,6 @@ what was applied, and the next run goes on from there.
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import os
 import random
@@ -45,14 +45,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import dill  # type: ignore[import-untyped]
 import pulumi
 import yaml
 from psycopg.conninfo import make_conninfo
-from pulumi.runtime import rpc
 
+from applier.dynamic_host import PROVIDER_KEY, DynamicHost, ProviderError
 from applier.equivalents import RANDOM_EQUIVALENTS, SQL_EQUIVALENTS
+from applier.errors import DeployError, ResourceFailedError, plain
 from applier.ordering import ApplyOrder, RecordingMonitor, ResourceGraph, ResourceOptionsSeen
+from applier.preview import Plan, PreviewMocks
 from applier.records import (
     CREATED,
     DELETED,
@@ -70,35 +71,6 @@ from supastack.private_files import write_private
 Outputs = dict[str, Any]
 
 
-def _provider(blob: str) -> Any:
-    # our own provider, pickled by the program (what the engine unpickles, too)
-    return dill.loads(base64.b64decode(blob))  # noqa: S301
-
-
-def plain(value: Any) -> Any:
-    """Unwrap Pulumi's secret envelopes (the engine hands providers plain values)."""
-    if isinstance(value, dict):
-        if rpc._special_sig_key in value:
-            return plain(value.get("value"))
-        return {k: plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [plain(v) for v in value]
-    return value
-
-
-class PreviewMocks(pulumi.runtime.Mocks):
-    """Mocks for the preview pass: nothing is applied; outputs not in the inputs stay unknown."""
-
-    def __init__(self) -> None:
-        self.options: ResourceOptionsSeen = {}
-
-    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, Outputs]:
-        return f"{args.name}-preview", dict(args.inputs)
-
-    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[Outputs, None]:
-        return {}, None
-
-
 class ApplyingMocks(pulumi.runtime.Mocks):
     """Mocks that apply every resource to the local target, one at a time.
 
@@ -110,12 +82,14 @@ class ApplyingMocks(pulumi.runtime.Mocks):
 
     def __init__(
         self,
+        host: DynamicHost,
         previous: list[Applied] | None = None,
         checkpoint: Callable[[list[Applied]], None] | None = None,
         on_change: Callable[[str, Applied], None] | None = None,
         *,
         refresh: bool = False,
     ) -> None:
+        self.host = host
         self.refresh = refresh
         """Read each resource's live state before diffing (``pulumi up --refresh``)."""
         self.applied: list[Applied] = []
@@ -184,7 +158,7 @@ class ApplyingMocks(pulumi.runtime.Mocks):
             if gone.key in registered:
                 continue
             if gone.provider is not None:
-                _provider(gone.provider).delete(gone.id, gone.outputs)
+                self.host.delete(self._urn(gone), gone.id, _with_provider(gone))
             self.deleted.append(gone)
             if not gone.id.endswith("-component"):
                 self._record_action(DELETED, gone)
@@ -224,36 +198,47 @@ class ApplyingMocks(pulumi.runtime.Mocks):
                 conn.execute(statement)
         return Applied(typ, name, name, inputs), CREATED if old is None else UPDATED
 
-    @staticmethod
-    def _refreshed(old: Applied | None) -> Applied | None:
-        """The resource as its provider reads it now: a hand edit shows as a change, which the
-        diff then undoes; a resource found gone is created again."""
+    def _urn(self, applied: Applied) -> str:
+        return self.host.urn(applied.typ, applied.name)
+
+    def _refreshed(self, old: Applied | None) -> Applied | None:
+        """The resource as its provider reads it now (``Read`` with the state's properties, as
+        ``refresh`` sends it): a hand edit shows as a change, which the diff then undoes; a
+        resource found gone is created again."""
         if old is None or old.provider is None:
             return old
-        live = _provider(old.provider).read(old.id, old.outputs)
-        if not live.id:
+        live_id, outs = self.host.read(self._urn(old), old.id, _with_provider(old))
+        if not live_id:
             return None
-        return Applied(old.typ, old.name, live.id, dict(live.outs or {}), old.provider)
+        return Applied(old.typ, old.name, live_id, outs, old.provider)
 
-    @staticmethod
-    def _dynamic(typ: str, name: str, inputs: Outputs, old: Applied | None) -> tuple[Applied, str]:
-        blob = inputs.pop("__provider")
-        provider = _provider(blob)
-        checked = provider.check(old.outputs if old else {}, inputs)
+    def _dynamic(
+        self, typ: str, name: str, inputs: Outputs, old: Applied | None
+    ) -> tuple[Applied, str]:
+        blob = inputs[PROVIDER_KEY]
+        urn = self.host.urn(typ, name)
+        olds = _with_provider(old) if old else {}
+        checked = self.host.check(urn, olds, inputs)
         if checked.failures:
-            raise RuntimeError("; ".join(f.reason for f in checked.failures))
-        news = checked.inputs
+            raise ProviderError("; ".join(f"{prop}: {reason}" if prop else reason
+                                          for prop, reason in checked.failures))  # fmt: skip
+        news = {**checked.inputs, PROVIDER_KEY: blob}
         if old is not None:
-            diff = provider.diff(old.id, old.outputs, news)
-            if not diff.changes:
+            diff = self.host.diff(urn, old.id, olds, news)
+            if diff.changes is False:
                 return Applied(typ, name, old.id, old.outputs, blob), UNCHANGED
             if not diff.replaces:
-                updated = provider.update(old.id, old.outputs, news)
-                return Applied(typ, name, old.id, dict(updated.outs or {}), blob), UPDATED
-            _provider(old.provider or blob).delete(old.id, old.outputs)
-        created = provider.create(news)
+                outs = self.host.update(urn, old.id, olds, news)
+                return Applied(typ, name, old.id, outs, blob), UPDATED
+            self.host.delete(urn, old.id, olds)
+        created_id, outs = self.host.create(urn, news)
         action = CREATED if old is None else REPLACED
-        return Applied(typ, name, str(created.id), dict(created.outs or {}), blob), action
+        return Applied(typ, name, created_id, outs, blob), action
+
+
+def _with_provider(applied: Applied) -> Outputs:
+    """A dynamic resource's state as the engine sends it back: its outputs and ``__provider``."""
+    return {**applied.outputs, PROVIDER_KEY: applied.provider}
 
 
 def stack_config(
@@ -280,14 +265,6 @@ class Deployment:
         """The outputs as `pulumi stack output --json --show-secrets` would print them."""
         write_private(path, json.dumps(self.outputs, indent=2))
         return path
-
-
-class ResourceFailedError(RuntimeError):
-    """Applying one resource failed; the message names it (type and name) and says why."""
-
-
-class DeployError(RuntimeError):
-    """A harness run failed; the message names the seed that replays its apply order."""
 
 
 def apply_seed() -> int:
@@ -349,24 +326,47 @@ def deploy(
     ``checkpoint`` receives the records after every change, ``on_change`` each change as it
     happens; ``refresh`` reads every resource's live state first, so a hand edit is undone."""
     seed = apply_seed() if seed is None else seed
-    preview_mocks = PreviewMocks()
-    planning = RecordingMonitor(preview_mocks, preview_mocks.options)
-    _run_program(config, project, planning, preview=True)
     before = previous.mocks.records() if isinstance(previous, Deployment) else previous
-    mocks = ApplyingMocks(before, checkpoint, on_change, refresh=refresh)
-    order = ApplyOrder(planning.graph, seed)
+    order: ApplyOrder | None = None
     try:
-        exported = _run_program(
-            config, project, RecordingMonitor(mocks, mocks.options, order), preview=False
-        )
-        mocks.finish()
+        with DynamicHost(project) as host:
+            # as `pulumi up` does: a preview first (check and diff with unknowns), then the update
+            planned = PreviewMocks(host, before)
+            planning = RecordingMonitor(planned, planned.options)
+            _run_program(config, project, planning, preview=True)
+            order = ApplyOrder(planning.graph, seed)
+            mocks = ApplyingMocks(host, before, checkpoint, on_change, refresh=refresh)
+            exported = _run_program(
+                config, project, RecordingMonitor(mocks, mocks.options, order), preview=False
+            )
+            mocks.finish()
     except Exception as error:
-        cause = order.failure or error  # the resource that failed, not one that then waited
+        # the resource that failed, not one that then waited
+        cause = (order.failure if order else None) or error
         raise DeployError(
             f"deploy failed with apply-order seed {seed} (SUPASTACK_APPLY_SEED={seed} replays "
             f"it): {cause}"
         ) from cause
     return Deployment(mocks, exported, seed, planning.graph)
+
+
+def preview(
+    config: Mapping[str, str],
+    *,
+    previous: list[Applied] | None = None,
+    project: Path = PROJECT_DIR,
+) -> Plan:
+    """What deploying ``project``'s program with ``config`` over ``previous`` would change,
+    nothing applied (``pulumi preview --diff``)."""
+    try:
+        with DynamicHost(project) as host:
+            planned = PreviewMocks(host, previous)
+            _run_program(config, project, RecordingMonitor(planned, planned.options),
+                         preview=True)  # fmt: skip
+    except Exception as error:
+        raise DeployError(f"preview failed: {error}") from error
+    planned.deletions()
+    return planned.plan
 
 
 def applied_of(mocks: ApplyingMocks, typ_suffix: str) -> list[Applied]:

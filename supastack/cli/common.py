@@ -18,6 +18,9 @@ from supastack.local.environment import LocalEnvironment
 from supastack.targets import connection, local_target, target_for
 
 StackOption = Annotated[str, typer.Option("--stack", "-s", help="stack whose settings to use")]
+ExpectNoChanges = Annotated[
+    bool, typer.Option("--expect-no-changes", help="exit 1 if the preview finds any change")
+]
 
 
 def project(ctx: typer.Context) -> Path:
@@ -74,3 +77,12 @@ def deploy_with_engine(
         target = target_for(settings.load(project_dir, stack), project_dir)
         typer.echo(f"{banner(project_dir, stack)}, deployed by {target.engine().label}")
         return target.deploy(message=message, refresh=refresh)
+
+
+def preview_with_engine(project_dir: Path, stack: str, *, expect_no_changes: bool) -> int:
+    """Preview the stack's next update with the engine its target decides on; the exit
+    status."""
+    with user_errors():
+        target = target_for(settings.load(project_dir, stack), project_dir)
+        typer.echo(f"{banner(project_dir, stack)}, deployed by {target.engine().label}")
+        return target.preview(expect_no_changes=expect_no_changes)

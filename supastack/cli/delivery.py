@@ -10,8 +10,10 @@ import psycopg
 import typer
 
 from supastack.cli.common import (
+    ExpectNoChanges,
     StackOption,
     deploy_with_engine,
+    preview_with_engine,
     project,
     stack_connection,
     user_errors,
@@ -44,14 +46,12 @@ def deploy_stack(
     raise typer.Exit(code=deploy_with_engine(project(ctx), stack, message=message, refresh=refresh))
 
 
-def preview(ctx: typer.Context, stack: StackOption = "local") -> None:
+def preview(
+    ctx: typer.Context, stack: StackOption = "local", expect_no_changes: ExpectNoChanges = False
+) -> None:
     """What an update of the stack would change, nothing applied, with its engine
-    (`pulumi preview --diff`; the offline applier has no preview yet and says so)."""
-    project_dir = project(ctx)
-    with user_errors():
-        target = target_for(settings.load(project_dir, stack), project_dir)
-        typer.echo(f"{banner(project_dir, stack)}, deployed by {target.engine().label}")
-        code = target.preview()
+    (`pulumi preview --diff`, or the offline applier's preview of the same plan)."""
+    code = preview_with_engine(project(ctx), stack, expect_no_changes=expect_no_changes)
     raise typer.Exit(code=code)
 
 

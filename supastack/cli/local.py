@@ -1,4 +1,5 @@
-"""``supastack local``: the embedded local target (up, down, status, deploy, history, reset)."""
+"""``supastack local``: the embedded local target (up, down, status, deploy, preview, history,
+reset)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,11 @@ from typing import Annotated
 import typer
 
 from supastack.cli.common import (
+    ExpectNoChanges,
     StackOption,
     deploy_with_engine,
     local_environment,
+    preview_with_engine,
     project,
     user_errors,
 )
@@ -80,6 +83,20 @@ def local_deploy(
         typer.echo(f"changed: {', '.join(changed[:5])}{more}; deploying again")
         if deploy_with_engine(project_dir, stack) != 0:
             typer.echo("the deploy failed (see above); fix the file and save it again")
+
+
+@app.command("preview")
+def local_preview(
+    ctx: typer.Context, stack: StackOption = "local", expect_no_changes: ExpectNoChanges = False
+) -> None:
+    """What `supastack local deploy` would change, nothing applied: `+` create, `~` update,
+    `+-` replace, `-` delete, with each changed property (as `pulumi preview --diff`)."""
+    project_dir = project(ctx)
+    with user_errors():
+        local_environment(ctx, stack)  # refuses a stack whose target is not local
+    raise typer.Exit(
+        code=preview_with_engine(project_dir, stack, expect_no_changes=expect_no_changes)
+    )
 
 
 @app.command("history")

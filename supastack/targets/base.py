@@ -125,15 +125,13 @@ class StackTarget(ABC):
         return engines.run_deploy(engine, program or self.project_dir, self.stack.stack,
                                   self.engine_env(), message=message, refresh=refresh)  # fmt: skip
 
-    def preview(self) -> int:
-        """What an update would change, nothing applied; the exit status."""
-        if self.engine() is Engine.APPLIER:
-            raise SupastackError(
-                f"stack {self.stack.stack} is deployed by the offline applier, which has no "
-                "preview yet; `supastack rollback` (before it asks) and `git diff` show what a "
-                "deploy changes"
-            )
-        return engines.run_preview(self.project_dir, self.stack.stack, self.engine_env())
+    def preview(self, *, expect_no_changes: bool = False) -> int:
+        """What an update would change, nothing applied (``pulumi preview --diff``); the exit
+        status, 1 on any change with ``expect_no_changes``."""
+        return engines.run_preview(
+            self.engine(), self.project_dir, self.stack.stack, self.engine_env(),
+            expect_no_changes=expect_no_changes,
+        )  # fmt: skip
 
     def outputs(self) -> StackOutputs:
         """The deployed stack's outputs, secrets included (kept in memory)."""

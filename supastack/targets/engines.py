@@ -71,9 +71,18 @@ def run_deploy(
     return subprocess.run(command, cwd=project, env=full_env, check=False).returncode
 
 
-def run_preview(project: Path, stack: str, env: dict[str, str]) -> int:
-    """``pulumi preview --diff`` of the stack; the exit status."""
-    command = [_require_pulumi(), "preview", "--diff", "--stack", stack]
+def run_preview(
+    engine: Engine, project: Path, stack: str, env: dict[str, str], *, expect_no_changes: bool
+) -> int:
+    """``pulumi preview --diff`` of the stack, or the offline applier's own preview of it (the
+    same plan: check and diff of every resource with unknowns, nothing applied); the exit
+    status."""
+    flags = ["--expect-no-changes"] * expect_no_changes
+    if engine is Engine.APPLIER:
+        command = [sys.executable, "-m", "applier", "--project", str(project), "--stack", stack,
+                   "--preview", *flags]  # fmt: skip
+        return subprocess.run(command, cwd=project, check=False).returncode
+    command = [_require_pulumi(), "preview", "--diff", "--stack", stack, *flags]
     return subprocess.run(command, cwd=project, env={**os.environ, **env}, check=False).returncode
 
 

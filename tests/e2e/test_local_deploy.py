@@ -89,6 +89,40 @@ def test_deploy_then_nothing_to_do_then_smoke(
     assert output.endswith("the live schema is what the migrations made\n")
 
 
+def test_the_preview_shows_a_changed_schedule_and_applies_nothing(
+    fresh: Services, project: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    code, _ = _cli(project, "local", "preview", "--expect-no-changes")
+    unchanged = capfd.readouterr().out
+    assert code == 0, unchanged
+    assert re.search(r"^Resources: no changes; \d+ unchanged$", unchanged, re.M)
+
+    manifest_path = project / "apps" / "observai.yaml"
+    original = manifest_path.read_text()
+    manifest = yaml.safe_load(original)
+    job = next(j for j in manifest["cron"] if j["name"] == "aggregate-metrics")
+    job["schedule"] = "*/10 * * * *"
+    manifest_path.write_text(yaml.safe_dump(manifest))
+    try:
+        code, _ = _cli(project, "preview", "--stack", "local")  # the same through the seam
+        planned = capfd.readouterr().out
+        assert code == 0, planned
+        lines = planned.splitlines()
+        step = lines.index(
+            "  ~  CronJob                supastack-observai-cron-aggregate-metrics  update"
+        )
+        assert lines[step + 1] == "      ~  schedule"
+        assert re.search(r"^Resources: 1 to update; \d+ unchanged$", planned, re.M)
+        assert _cli(project, "local", "preview", "--expect-no-changes")[0] == 1
+        capfd.readouterr()
+        with fresh.connect() as conn:  # nothing applied
+            assert conn.execute(
+                "select schedule from cron.job where jobname = 'aggregate-metrics'"
+            ).fetchone() == ("*/5 * * * *",)
+    finally:
+        manifest_path.write_text(original)
+
+
 def test_a_new_file_is_applied_and_a_removed_one_undone(
     fresh: Services, project: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pulumi
 import pytest
 
-from applier.engine import plain
+from applier.errors import plain
 from supastack.database import scram
 from supastack.errors import SupastackError
 from tests.unit.conftest import RecordingMocks, deploy_platform, make_project, one

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from pulumi.runtime import rpc
 
-from applier.engine import plain
+from applier.errors import plain
 from supastack.errors import SupastackError
 from supastack.local.paths import PROJECT_DIR
 from tests.unit.conftest import RecordingMocks, deploy_platform, make_project, one

@@ -10,7 +10,7 @@ import dill  # type: ignore[import-untyped]
 import pytest
 from pydantic import ValidationError
 
-from applier.engine import plain
+from applier.errors import plain
 from components.providers.base import DeclarativeProvider
 from policy.validators import SECRET_PROPERTIES
 from supastack.resource_props import (

@@ -11,10 +11,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
 from applier.__main__ import run as run_applier
-from supastack.cli import app
 from supastack.config import settings
 from supastack.errors import SupastackError
 from supastack.local.paths import PROJECT_DIR
@@ -107,17 +105,18 @@ def test_a_broken_engine_record_is_named(project: Path) -> None:
         target.engine()
 
 
-def test_preview_runs_the_stacks_engine_or_says_it_has_none(
+def test_preview_runs_the_stacks_own_engine(
     project: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     local = _local(project)
     local.before_deploy(Engine.APPLIER)  # deployed by the offline applier
-    with pytest.raises(SupastackError, match=r"offline applier, which has no preview yet"):
-        local.preview()
-    result = CliRunner().invoke(app, ["--cwd", str(project), "preview", "--stack", "local"])
-    assert result.exit_code == 1 and "has no preview yet" in result.output
+    ran = _commands(monkeypatch)
+    assert local.preview(expect_no_changes=True) == 0
+    assert ran[-1][1:] == ["-m", "applier", "--project", str(project), "--stack", "local",
+                           "--preview", "--expect-no-changes"]  # fmt: skip
     _install_pulumi(project)
     staging = target_for(settings.load(project, "staging"), project)
-    ran = _commands(monkeypatch)
     assert staging.preview() == 0
-    assert ran == [[ran[0][0], "preview", "--diff", "--stack", "staging"]]
+    assert ran[-1] == [ran[-1][0], "preview", "--diff", "--stack", "staging"]
+    # the local stack stays with its engine although the Pulumi CLI is now installed
+    assert local.preview() == 0 and ran[-1][1:3] == ["-m", "applier"]

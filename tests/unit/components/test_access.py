@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import itertools
 
-from applier.engine import plain
+from applier.errors import plain
 from components.access import Access
 from supastack.database import scram
 from tests.unit.components.conftest import build, manifest, secret

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pulumi
 
-from applier.engine import plain
+from applier.errors import plain
 from components.secrets import Secrets
 from supastack.functions.specs import SecretSpec
 from tests.unit.components.conftest import build, secret

@@ -1,0 +1,173 @@
+"""The offline applier drives dynamic providers through the Pulumi SDK's own dynamic-provider
+host, over gRPC, as the engine does: what the engine would refuse or get wrong fails here too,
+naming the resource, before anything is applied. A small program of test providers (in a module
+of its own, so that the host unpickles them by reference, as it does supastack's)."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from applier.engine import deploy, preview
+from applier.errors import DeployError
+from applier.records import Applied
+
+PROVIDERS = '''
+import datetime
+import json
+from pathlib import Path
+
+import pulumi
+from pulumi.dynamic import CheckResult, CreateResult, DiffResult, Resource, ResourceProvider
+
+LEDGER = Path(__file__).parent / "ledger.json"
+
+
+def _log(event):
+    events = json.loads(LEDGER.read_text()) if LEDGER.exists() else []
+    LEDGER.write_text(json.dumps(events + [event]))
+
+
+class Thing(ResourceProvider):
+    """Keeps its inputs; ``made`` is an output only it knows; ``shape`` forces a replacement."""
+
+    def check(self, olds, news):
+        # as a careless provider would: a string method on an input that may be unknown
+        if news.get("strict"):
+            news = {**news, "value": news["value"].upper()}
+        return CheckResult(news, [])
+
+    def diff(self, _id, olds, news):
+        keys = [k for k in ("value", "shape") if olds.get(k) != news.get(k)]
+        return DiffResult(changes=bool(keys), replaces=[k for k in keys if k == "shape"])
+
+    def create(self, props):
+        _log(["create", props["name"]])
+        when = datetime.datetime(2027, 1, 4) if props.get("bad_output") else None
+        outs = {**props, "made": f"made-{props['name']}"}
+        if when:
+            outs["when"] = when
+        return CreateResult(props["name"], outs)
+
+    def update(self, _id, olds, news):
+        _log(["update", news["name"]])
+        from pulumi.dynamic import UpdateResult
+        return UpdateResult({**news, "made": olds["made"]})
+
+    def delete(self, _id, props):
+        _log(["delete", props["name"]])
+
+
+class Thing_(Resource, module="test", name="Thing"):
+    made: pulumi.Output[str]
+
+    def __init__(self, name, props, opts=None):
+        super().__init__(Thing(), name, {"name": name, "made": None, **props}, opts)
+'''
+
+PROGRAM = """
+import json
+import pulumi
+from fixture_providers import Thing_
+
+case = pulumi.Config("fixture").require_object("case")
+first = Thing_("first", {"value": case.get("value", "one"), "shape": case.get("shape", "round"),
+                         **case.get("first", {})})
+if case.get("second"):
+    Thing_("second", {"value": first.made, "strict": case.get("strict", False)})
+
+
+class Platform:
+    outputs = {"made": first.made}
+
+
+platform = Platform()
+"""
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    (tmp_path / "fixture_providers.py").write_text(textwrap.dedent(PROVIDERS))
+    (tmp_path / "__main__.py").write_text(textwrap.dedent(PROGRAM))
+    monkeypatch.syspath_prepend(str(tmp_path))  # the program imports them; so does the host
+    return tmp_path
+
+
+def _config(**case: object) -> dict[str, str]:
+    return {"fixture:case": json.dumps(case)}
+
+
+def _ledger(project: Path) -> list[list[str]]:
+    path = project / "ledger.json"
+    return json.loads(path.read_text()) if path.exists() else []
+
+
+def _deploy(project: Path, previous: list[Applied] | None = None, **case: object) -> list[Applied]:
+    return deploy(_config(**case), project=project, previous=previous, seed=1).mocks.records()
+
+
+def test_a_provider_that_cannot_take_an_unknown_fails_the_preview_before_anything_applies(
+    project: Path,
+) -> None:
+    # `second` takes `first.made`, unknown until `first` exists: the engine's preview hands
+    # `check` the unknown, and `.upper()` on it raises, so `pulumi up` stops before applying
+    with pytest.raises(DeployError, match=r"Thing second \(preview\): .*upper"):
+        _deploy(project, second=True, strict=True)
+    assert _ledger(project) == []  # nothing half-applied
+    # a provider that lets the unknown through deploys; its input is known by then
+    records = _deploy(project, second=True)
+    second = next(a for a in records if a.name == "second")
+    assert second.outputs["value"] == "made-first"
+
+
+def test_an_output_that_cannot_be_serialized_fails_naming_the_resource(project: Path) -> None:
+    with pytest.raises(DeployError, match=r"Thing first: .*datetime"):
+        _deploy(project, first={"bad_output": True})
+
+
+def test_the_preview_shows_each_change_and_what_forces_a_replacement(project: Path) -> None:
+    records = _deploy(project)
+    assert preview(_config(), previous=records, project=project).changes == []
+    ledger = len(_ledger(project))
+
+    edited = preview(_config(value="two", shape="square", second=True), previous=records,
+                     project=project)  # fmt: skip
+    lines = edited.render().splitlines()
+    assert "  +- Thing                  first  replace" in lines
+    assert "      +- shape  (forces replacement)" in lines
+    assert "      ~  value" in lines
+    assert "  +  Thing                  second  create" in lines
+    assert lines[-1] == "Resources: 1 to create, 1 to replace; 0 unchanged"
+    assert len(_ledger(project)) == ledger  # a preview applies nothing
+
+    updated = preview(_config(value="two"), previous=records, project=project)
+    assert [(s.op, s.name, s.changed, s.replacing) for s in updated.changes] == [
+        ("update", "first", ("value",), ())
+    ]
+
+
+def test_a_replacement_and_a_removal_go_through_the_host(project: Path) -> None:
+    records = _deploy(project, second=True)
+    records = _deploy(project, records, shape="square", second=True)
+    # replaced (its `made` is the same, so `second` is unchanged)
+    assert sorted(_ledger(project)[-2:]) == [["create", "first"], ["delete", "first"]]
+    gone = preview(_config(shape="square"), previous=records, project=project)
+    assert [(s.op, s.name) for s in gone.changes] == [("delete", "second")]
+    _deploy(project, records, shape="square")
+    assert _ledger(project)[-1] == ["delete", "second"]
+
+
+def test_a_secret_output_not_declared_secret_is_kept_plain_and_refused_by_the_policy(
+    project: Path,
+) -> None:
+    # the engine stores an output in plaintext unless the program marks it secret; the
+    # applier keeps it as the engine would, and the policy pack refuses the resource
+    deployment = deploy(_config(first={"token": "tok-undeclared"}), project=project, seed=1)
+    assert deployment.mocks.violations == [
+        "pulumi-python:dynamic/test:Thing::first: first: token, value must be secret outputs"
+    ]
+    first = next(a for a in deployment.mocks.records() if a.name == "first")
+    assert first.outputs["token"] == "tok-undeclared"
