@@ -105,9 +105,7 @@ def test_a_broken_engine_record_is_named(project: Path) -> None:
         target.engine()
 
 
-def test_preview_runs_the_stacks_own_engine(
-    project: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_preview_runs_the_stacks_own_engine(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     local = _local(project)
     local.before_deploy(Engine.APPLIER)  # deployed by the offline applier
     ran = _commands(monkeypatch)
