@@ -12,7 +12,6 @@ with ``--message``; ``--refresh`` reads every resource's live state first, as ``
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from collections import Counter
@@ -25,7 +24,7 @@ from supastack.config import settings
 from supastack.delivery.outputs import OFFLINE_OUTPUTS as OUTPUTS
 from supastack.errors import SupastackError
 from supastack.local import history
-from supastack.private_files import write_private
+from supastack.sealed import Sealer
 from supastack.targets import Engine, local_target
 
 NOT_PULUMI = (
@@ -42,6 +41,7 @@ def run(project: Path, stack_name: str, *, message: str = "", refresh: bool = Fa
     local_target(stack, project, "the offline applier").require_engine(Engine.APPLIER)
     state = stack.local.state_path(project)
     records = state / RECORDS
+    sealer = Sealer.of_state(state)
     print(NOT_PULUMI, flush=True)
     started = time.monotonic()
     config = stack_config(stack.source, {}, project)
@@ -61,10 +61,10 @@ def run(project: Path, stack_name: str, *, message: str = "", refresh: bool = Fa
     try:
         deployment = deploy(
             config,
-            previous=load_records(records),
+            previous=load_records(records, sealer),
             project=project,
             seed=0,  # one order, the same every run (any valid order would do)
-            checkpoint=lambda applied: save_records(records, applied),
+            checkpoint=lambda applied: save_records(records, applied, sealer),
             on_change=progress,
             refresh=refresh,
         )
@@ -79,7 +79,7 @@ def run(project: Path, stack_name: str, *, message: str = "", refresh: bool = Fa
     version = history.append(
         state, {**entry, "result": result, "endTime": history.now(), "resourceChanges": changes}
     )
-    write_private(state / OUTPUTS, json.dumps(deployment.outputs, indent=2))
+    deployment.write_outputs(state / OUTPUTS)
     summary = ", ".join(
         f"{counts[a]} {a}" for a in ("created", "updated", "replaced", "deleted", "unchanged")
     )
@@ -102,8 +102,8 @@ def run_preview(project: Path, stack_name: str, *, expect_no_changes: bool = Fal
     records = stack.local.state_path(project) / RECORDS
     print(NOT_PULUMI.replace("`pulumi up`", "`pulumi preview`"), flush=True)
     try:
-        plan = preview(stack_config(stack.source, {}, project), previous=load_records(records),
-                       project=project)  # fmt: skip
+        previous = load_records(records, Sealer.of_state(records.parent))
+        plan = preview(stack_config(stack.source, {}, project), previous=previous, project=project)
     except DeployError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

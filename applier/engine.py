@@ -41,7 +41,7 @@ import runpy
 import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -50,8 +50,8 @@ import yaml
 from psycopg.conninfo import make_conninfo
 
 from applier.dynamic_host import PROVIDER_KEY, DynamicHost, ProviderError
-from applier.equivalents import RANDOM_EQUIVALENTS, SQL_EQUIVALENTS
-from applier.errors import DeployError, ResourceFailedError, plain
+from applier.equivalents import RANDOM_EQUIVALENTS, SECRET_BY_SCHEMA, SQL_EQUIVALENTS
+from applier.errors import DeployError, ResourceFailedError, is_secret, plain
 from applier.ordering import ApplyOrder, RecordingMonitor, ResourceGraph, ResourceOptionsSeen
 from applier.preview import Plan, PreviewMocks
 from applier.records import (
@@ -67,6 +67,7 @@ from supastack.config import settings
 from supastack.database.postgres import connect
 from supastack.local.paths import PROJECT_DIR
 from supastack.private_files import write_private
+from supastack.sealed import Sealer
 
 Outputs = dict[str, Any]
 
@@ -116,11 +117,23 @@ class ApplyingMocks(pulumi.runtime.Mocks):
             except Exception as error:
                 kind = args.typ.rsplit(":", 1)[-1]
                 raise ResourceFailedError(f"{kind} {args.name}: {error}") from error
+            applied = replace(applied, secrets=self._secret_outputs(args, applied))
             self.applied.append(applied)
             if args.custom:
                 self._record_action(action, applied)
             self._save()
             return applied.id, applied.outputs
+
+    def _secret_outputs(
+        self, args: pulumi.runtime.MockResourceArgs, applied: Applied
+    ) -> tuple[str, ...]:
+        """The outputs the engine would keep secret: an input the program passed as a secret,
+        one named in ``additional_secret_outputs``, or one secret by the provider's schema."""
+        declared = self.options.get((args.typ, args.name), (False, []))[1]
+        secret_inputs = [k for k, v in dict(args.inputs).items() if is_secret(v)]
+        by_schema = SECRET_BY_SCHEMA.get(args.typ, ())
+        chosen = {*declared, *secret_inputs, *by_schema}
+        return tuple(sorted(k for k in chosen if k in applied.outputs))
 
     def _record_action(self, action: str, applied: Applied) -> None:
         self.actions.append((action, applied))
@@ -260,10 +273,15 @@ class Deployment:
     """The seed of the apply order (``SUPASTACK_APPLY_SEED`` replays it)."""
     graph: ResourceGraph
     """What each resource waits for, as the preview recorded it."""
+    secret_outputs: frozenset[str] = field(default_factory=frozenset)
+    """The stack outputs the program exported as secrets."""
 
     def write_outputs(self, path: Path) -> Path:
-        """The outputs as `pulumi stack output --json --show-secrets` would print them."""
-        write_private(path, json.dumps(self.outputs, indent=2))
+        """The outputs as `pulumi stack output --json` shapes them, the secret ones sealed with
+        the stack key beside the file (``supastack.delivery.outputs.load`` opens them)."""
+        sealer = Sealer.of_state(path.parent)
+        write_private(path, json.dumps(sealer.seal_keys(self.outputs, self.secret_outputs),
+                                       indent=2))  # fmt: skip
         return path
 
 
@@ -275,9 +293,11 @@ def apply_seed() -> int:
 
 def _run_program(
     config: Mapping[str, str], project: Path, monitor: RecordingMonitor, *, preview: bool
-) -> dict[str, Any]:
-    """Run ``project``'s ``__main__.py`` for the ``local`` stack under ``monitor``."""
+) -> tuple[dict[str, Any], frozenset[str]]:
+    """Run ``project``'s ``__main__.py`` for the ``local`` stack under ``monitor``: the stack
+    outputs it exports, and which of them are secret."""
     exported: dict[str, Any] = {}
+    secret: set[str] = set()
     # Every registration waits for its turn on a thread of the loop's default executor: give it
     # one thread per resource so the one whose turn it is never queues behind the waiting ones.
     loop = asyncio.new_event_loop()
@@ -295,7 +315,17 @@ def _run_program(
         @pulumi.runtime.test
         def program() -> Any:
             platform = runpy.run_path(str(project / "__main__.py"))["platform"]
-            return pulumi.Output.all(**platform.outputs).apply(exported.update)
+            outputs = {k: pulumi.Output.from_input(v) for k, v in platform.outputs.items()}
+
+            async def secret_names() -> list[str]:
+                return [k for k, output in outputs.items() if await output.is_secret()]
+
+            names: pulumi.Output[list[str]] = pulumi.Output.from_input(
+                asyncio.ensure_future(secret_names())
+            )
+            return pulumi.Output.all(
+                pulumi.Output.all(**outputs).apply(exported.update), names.apply(secret.update)
+            )
 
         program()
     finally:
@@ -303,7 +333,7 @@ def _run_program(
         pulumi.runtime.set_all_config({}, [])
         loop.close()
         asyncio.set_event_loop(asyncio.new_event_loop())
-    return exported
+    return exported, frozenset(secret)
 
 
 #: Threads for the program's registrations (more than the program has resources).
@@ -336,7 +366,7 @@ def deploy(
             _run_program(config, project, planning, preview=True)
             order = ApplyOrder(planning.graph, seed)
             mocks = ApplyingMocks(host, before, checkpoint, on_change, refresh=refresh)
-            exported = _run_program(
+            exported, secret = _run_program(
                 config, project, RecordingMonitor(mocks, mocks.options, order), preview=False
             )
             mocks.finish()
@@ -347,7 +377,7 @@ def deploy(
             f"deploy failed with apply-order seed {seed} (SUPASTACK_APPLY_SEED={seed} replays "
             f"it): {cause}"
         ) from cause
-    return Deployment(mocks, exported, seed, planning.graph)
+    return Deployment(mocks, exported, seed, planning.graph, secret)
 
 
 def preview(

@@ -81,3 +81,11 @@ RANDOM_EQUIVALENTS: dict[str, Callable[[Mapping[str, Any]], Outputs]] = {
     "random:index/randomPassword:RandomPassword": _random_password,
     "random:index/randomId:RandomId": _random_id,
 }
+
+#: Outputs the providers' own schemas mark secret (the engine keeps them secret in state
+#: whether or not the program asks).
+SECRET_BY_SCHEMA: dict[str, tuple[str, ...]] = {
+    "random:index/randomPassword:RandomPassword": ("result", "bcryptHash"),
+    "postgresql:index/role:Role": ("password",),
+    "pulumi:providers:postgresql": ("password",),
+}

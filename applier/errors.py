@@ -25,3 +25,12 @@ def plain(value: Any) -> Any:
     if isinstance(value, list):
         return [plain(v) for v in value]
     return value
+
+
+def is_secret(value: Any) -> bool:
+    """Whether the program passed ``value`` as a secret (Pulumi's secret envelope)."""
+    return (
+        isinstance(value, dict)
+        and rpc._special_sig_key in value
+        and (value[rpc._special_sig_key] == rpc._special_secret_sig)
+    )

@@ -55,6 +55,21 @@ def preview(
     raise typer.Exit(code=code)
 
 
+def outputs(
+    ctx: typer.Context,
+    stack: StackOption = "local",
+    show_secrets: Annotated[
+        bool, typer.Option("--show-secrets", help="print the secret outputs' values")
+    ] = False,
+) -> None:
+    """The stack's outputs as JSON (`pulumi stack output --json`): secrets as "[secret]"
+    unless --show-secrets."""
+    project_dir = project(ctx)
+    with user_errors():
+        target = target_for(settings.load(project_dir, stack), project_dir)
+        typer.echo(target.show_outputs(show_secrets=show_secrets))
+
+
 def smoke(
     ctx: typer.Context,
     stack: StackOption = "local",

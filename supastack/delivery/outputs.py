@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
+from supastack import sealed
 from supastack.delivery.specs import VerifySpec
 from supastack.errors import SupastackError
 
@@ -112,11 +113,18 @@ OFFLINE_OUTPUTS = "outputs.json"
 
 
 def load(path: Path) -> StackOutputs:
-    """Read ``pulumi stack output --json --show-secrets`` saved to a file (or the harness's)."""
+    """Read ``pulumi stack output --json --show-secrets`` saved to a file, or the offline
+    applier's outputs file (its secrets sealed: opened with the stack key beside it)."""
     try:
         text = path.read_text()
     except OSError as exc:
         raise SupastackError(f"{path}: cannot read stack outputs: {exc}") from None
+    try:
+        data: Any = json.loads(text)
+    except ValueError:
+        return parse(text, str(path))  # parse names the file and the error
+    if sealed.holds_sealed(data):
+        text = json.dumps(sealed.Sealer.existing(path.parent, path).open_all(data))
     return parse(text, str(path))
 
 

@@ -138,6 +138,13 @@ class StackTarget(ABC):
         return engines.read_outputs(self.engine(), self.project_dir, self.stack.stack,
                                     self.engine_env(), self.applier_state)  # fmt: skip
 
+    def show_outputs(self, *, show_secrets: bool = False) -> str:
+        """The outputs as ``pulumi stack output --json`` prints them (secrets masked unless
+        ``show_secrets``)."""
+        return engines.show_outputs(self.engine(), self.project_dir, self.stack.stack,
+                                    self.engine_env(), self.applier_state,
+                                    show_secrets=show_secrets)  # fmt: skip
+
     def history(self) -> list[dict[str, Any]]:
         """The stack's updates, newest first (``pulumi stack history --json``'s shape)."""
         return engines.read_history(self.engine(), self.project_dir, self.stack.stack,

@@ -14,7 +14,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from supastack.delivery.outputs import OFFLINE_OUTPUTS, StackOutputs, parse
+from supastack import sealed
+from supastack.delivery.outputs import OFFLINE_OUTPUTS, StackOutputs, load, parse
 from supastack.errors import SupastackError
 from supastack.local import history
 
@@ -91,14 +92,40 @@ def read_outputs(
 ) -> StackOutputs:
     """The stack's outputs with their secrets, from the engine that deployed it."""
     if engine is Engine.APPLIER:
-        assert state_dir is not None
-        path = state_dir / OFFLINE_OUTPUTS
-        if not path.exists():
-            raise SupastackError(f"{path}: no outputs yet: deploy the stack {stack} first")
-        return parse(path.read_text(), str(path))
+        return load(_offline_outputs(state_dir, stack))
     text = _pulumi(["stack", "output", "--json", "--show-secrets", "--stack", stack], project,
                    env, f"pulumi stack output --stack {stack}")  # fmt: skip
     return parse(text, f"pulumi stack output --stack {stack}")
+
+
+def show_outputs(
+    engine: Engine,
+    project: Path,
+    stack: str,
+    env: dict[str, str],
+    state_dir: Path | None,
+    *,
+    show_secrets: bool,
+) -> str:
+    """The stack's outputs as ``pulumi stack output --json`` prints them: each secret as
+    ``"[secret]"`` unless ``show_secrets``."""
+    if engine is Engine.APPLIER:
+        path = _offline_outputs(state_dir, stack)
+        data = json.loads(path.read_text())
+        if show_secrets and sealed.holds_sealed(data):
+            data = sealed.Sealer.existing(path.parent, path).open_all(data)
+        return json.dumps(sealed.masked(data), indent=2)
+    flags = ["--show-secrets"] * show_secrets
+    return _pulumi(["stack", "output", "--json", *flags, "--stack", stack], project, env,
+                   f"pulumi stack output --stack {stack}")  # fmt: skip
+
+
+def _offline_outputs(state_dir: Path | None, stack: str) -> Path:
+    assert state_dir is not None
+    path = state_dir / OFFLINE_OUTPUTS
+    if not path.exists():
+        raise SupastackError(f"{path}: no outputs yet: deploy the stack {stack} first")
+    return path
 
 
 def read_history(

@@ -3,6 +3,7 @@ with its records kept so that a second run changes nothing and a removed file is
 
 from __future__ import annotations
 
+import json
 import queue
 import re
 import shutil
@@ -87,6 +88,43 @@ def test_deploy_then_nothing_to_do_then_smoke(
     code, output = _cli(project, "db", "drift", "--stack", "local")
     assert code == 0, output
     assert output.endswith("the live schema is what the migrations made\n")
+
+
+#: Where a secret is meant to be stored in the clear (0600, as the Supabase CLI keeps its own):
+#: the credentials, the keys, the databases' own data and config, the runtime's secrets.
+SECRET_STORES = {"credentials.json", "state.key", "vault.key", "edge-runtime.json", "secrets.json",
+                 "redis.conf"}  # fmt: skip
+PUBLIC = {"project_ref", "anon_key", "publishable_key"}  # public by design
+
+
+def test_no_secret_is_stored_in_plaintext_outside_the_secret_stores(
+    fresh: Services, project: Path
+) -> None:
+    state = fresh.env.state_dir
+    assert (state / "deploy-records.json").exists()  # the stack is deployed (the test above)
+    credentials = json.loads((state / "credentials.json").read_text())
+    secrets = {k: v for k, v in credentials.items() if k not in PUBLIC}
+    function_secrets = json.loads((state / "edge-runtime" / "secrets.json").read_text())
+    secrets |= {f"function secret {k}": v["value"] for k, v in function_secrets.items()}
+    assert {"db_password", "access_token", "function secret STRIPE_SECRET_KEY"} <= secrets.keys()
+    scanned = []
+    for path in state.rglob("*"):
+        if path.is_file() and "pgdata" not in path.parts and path.name not in SECRET_STORES:
+            text = path.read_bytes().decode(errors="replace")
+            scanned.append(path.name)
+            found = [name for name, value in secrets.items() if value in text]
+            assert not found, f"{path}: holds {found} in plaintext"
+    assert {"deploy-records.json", "outputs.json", "history.json", "postgres.log"} <= set(scanned)
+
+    code, shown = _cli(project, "outputs", "--stack", "local")  # as pulumi stack output --json
+    assert code == 0, shown
+    outputs = json.loads(shown)
+    assert outputs["databaseUrl"] == outputs["serviceRoleKey"] == "[secret]"
+    assert outputs["functionsUrl"] == f"http://127.0.0.1:{fresh.env.runtime_port}"  # not secret
+    code, shown = _cli(project, "outputs", "--stack", "local", "--show-secrets")
+    assert code == 0, shown
+    shows_password = credentials["db_password"] in json.loads(shown)["databaseUrl"]
+    assert shows_password, "--show-secrets shows the database URL with its password"
 
 
 def test_the_preview_shows_a_changed_schedule_and_applies_nothing(
