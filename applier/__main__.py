@@ -63,7 +63,7 @@ def run(project: Path, stack_name: str, *, message: str = "", refresh: bool = Fa
             config,
             previous=load_records(records, sealer),
             project=project,
-            seed=0,  # one order, the same every run (any valid order would do)
+            seed=None,  # a random valid order; SUPASTACK_APPLY_SEED replays a failed one
             checkpoint=lambda applied: save_records(records, applied, sealer),
             on_change=progress,
             refresh=refresh,

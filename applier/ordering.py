@@ -14,6 +14,8 @@ from typing import Any
 import pulumi
 from pulumi.runtime.mocks import MockMonitor
 
+from applier.options import ResourceOptionsSeen, SeenOptions
+
 Outputs = dict[str, Any]
 
 
@@ -142,13 +144,9 @@ class ApplyOrder:
         return result
 
 
-#: (protect, secret outputs) of each resource, by (type, name), as the monitor saw them.
-ResourceOptionsSeen = dict[tuple[str, str], tuple[bool, list[str]]]
-
-
 class RecordingMonitor(MockMonitor):
-    """The mock monitor, recording each resource's dependencies and options (protect, secret
-    outputs: what the policies need), and applying custom resources in ``order`` when given.
+    """The mock monitor, recording each resource's dependencies and options (what the engine
+    and the policies act on), and applying custom resources in ``order`` when given.
     """
 
     def __init__(
@@ -162,14 +160,11 @@ class RecordingMonitor(MockMonitor):
         self.order = order
 
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC name)
-        self.options[(request.type, request.name)] = (
-            bool(request.protect),
-            list(request.additionalSecretOutputs),
-        )
+        urn: str = self.make_urn(request.parent, request.type, request.name)
+        self.options[(request.type, request.name)] = SeenOptions.of_request(request, urn)
         register: Callable[[Any], Any] = super().RegisterResource
         if request.type in UNGATED_TYPES:
             return register(request)
-        urn: str = self.make_urn(request.parent, request.type, request.name)
         self.graph.record(urn, request)
         if self.order is None or not request.custom:
             return register(request)

@@ -17,16 +17,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
-from pulumi.output import Unknown
 
-from applier.dynamic_host import PROVIDER_KEY, DynamicHost, ProviderError
+from applier.dynamic_host import DynamicHost, ProviderError
 from applier.errors import ResourceFailedError, plain
-from applier.ordering import ResourceOptionsSeen
+from applier.options import NONE, ProtectedError, ResourceOptionsSeen, matching_state
 from applier.records import Applied
+from applier.steps import CREATE, REPLACE, SAME, UPDATE, changed_inputs, decide
 
 Outputs = dict[str, Any]
 
-CREATE, UPDATE, REPLACE, DELETE, SAME = "create", "update", "replace", "delete", "same"
+DELETE = "delete"
 SYMBOLS = {CREATE: "+", UPDATE: "~", REPLACE: "+-", DELETE: "-"}
 
 
@@ -67,24 +67,6 @@ class Plan:
         return "\n".join(lines)
 
 
-def _known(value: Any) -> bool:
-    if isinstance(value, Unknown):
-        return False
-    if isinstance(value, dict):
-        return all(_known(v) for v in value.values())
-    if isinstance(value, list):
-        return all(_known(v) for v in value)
-    return True
-
-
-def changed_inputs(old: Outputs, news: Outputs) -> tuple[str, ...]:
-    """The inputs whose values differ from the state's (an unknown value counts as changed)."""
-    return tuple(sorted(
-        key for key, value in news.items()
-        if key != PROVIDER_KEY and (not _known(value) or old.get(key) != value)
-    ))  # fmt: skip
-
-
 class PreviewMocks(pulumi.runtime.Mocks):
     """Mocks for the preview pass: nothing is applied. A resource the plan leaves unchanged
     answers its recorded outputs; any other answers its inputs, every other output unknown."""
@@ -98,18 +80,19 @@ class PreviewMocks(pulumi.runtime.Mocks):
         self._previous = {a.key: a for a in previous or []}
         self._lock = threading.Lock()
         self.registered: set[tuple[str, str]] = set()
+        self._aliased: set[tuple[str, str]] = set()
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, Outputs]:
         inputs = plain(dict(args.inputs))
         key = (args.typ, args.name)
-        old = self._previous.get(key)
         with self._lock:
             self.registered.add(key)
+            old = matching_state(self._previous, key, self.options.get(key, NONE), self._aliased)
         if not args.custom:
             return f"{args.name}-preview", dict(args.inputs)
         try:
             step = self._step(args.typ, args.name, inputs, old)
-        except ProviderError as error:
+        except (ProviderError, ProtectedError) as error:
             kind = args.typ.rsplit(":", 1)[-1]
             raise ResourceFailedError(f"{kind} {args.name} (preview): {error}") from error
         with self._lock:
@@ -120,31 +103,24 @@ class PreviewMocks(pulumi.runtime.Mocks):
         return f"{args.name}-preview", dict(args.inputs)
 
     def _step(self, typ: str, name: str, inputs: Outputs, old: Applied | None) -> Step:
+        options = self.options.get((typ, name), NONE)
         if self._host is None or not typ.startswith("pulumi-python:dynamic/"):
             if old is None:
                 return Step(CREATE, typ, name)
             changed = changed_inputs(old.outputs, inputs)
             return Step(UPDATE if changed else SAME, typ, name, changed)
-        urn = self._host.urn(typ, name)
-        olds = {**old.outputs, PROVIDER_KEY: old.provider} if old else {}
-        checked = self._host.check(urn, olds, inputs)
-        if checked.failures:
-            raise ProviderError("; ".join(f"{p}: {r}" if p else r for p, r in checked.failures))
-        news = {**checked.inputs, PROVIDER_KEY: inputs[PROVIDER_KEY]}
-        if old is None:
-            return Step(CREATE, typ, name)
-        diff = self._host.diff(urn, old.id, olds, news)
-        changed = changed_inputs(old.outputs, news)
-        if diff.changes is False:
-            return Step(SAME, typ, name)
-        op = REPLACE if diff.replaces else UPDATE
-        return Step(op, typ, name, changed or tuple(diff.replaces), tuple(diff.replaces))
+        decision = decide(self._host, typ, name, inputs, old, options=options)
+        return Step(decision.op, typ, name, decision.changed, decision.replacing)
 
     def deletions(self) -> None:
-        """What the previous run had and the program no longer registers, newest first."""
+        """What the previous run had and the program no longer registers (under its name or an
+        alias), newest first; a protected one fails the preview as it would the update."""
         for key, old in reversed(self._previous.items()):
-            if key not in self.registered and not old.id.endswith("-component"):
-                self.plan.steps.append(Step(DELETE, old.typ, old.name))
+            if key in self.registered or key in self._aliased or old.id.endswith("-component"):
+                continue
+            if old.protect and self._host is not None:
+                raise ProtectedError("delete", self._host.urn(old.typ, old.name))
+            self.plan.steps.append(Step(DELETE, old.typ, old.name))
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[Outputs, None]:
         return {}, None

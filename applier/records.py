@@ -5,7 +5,7 @@ secret outputs sealed with the stack's key (:mod:`supastack.local.sealed`), neve
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,13 @@ class Applied:
     secrets: tuple[str, ...] = ()
     """The outputs that are secret: as the engine decides (a secret input of the same name,
     ``additional_secret_outputs``, or secret by the provider's schema)."""
+    protect: bool = False
+    """Kept in the state as the engine keeps it: a delete must see it after the program
+    stopped registering the resource."""
+    retain_on_delete: bool = False
+    delete: bool = False
+    """A replaced resource waiting for its deletion (created-before-replaced): the state's
+    ``delete: true``, deleted at the end of the update, or at the start of the next one."""
 
     @property
     def key(self) -> tuple[str, str]:
@@ -35,7 +42,8 @@ class Applied:
         return {
             "typ": self.typ, "name": self.name, "id": self.id,
             "outputs": sealer.seal_keys(self.outputs, self.secrets), "provider": self.provider,
-            "secrets": list(self.secrets),
+            "secrets": list(self.secrets), "protect": self.protect,
+            "retain_on_delete": self.retain_on_delete, "delete": self.delete,
         }  # fmt: skip
 
 
@@ -55,9 +63,11 @@ def load_records(path: Path, sealer: Sealer) -> list[Applied]:
     they are, and are sealed at the next save)."""
     if not path.exists():
         return []
+    known = {f.name for f in fields(Applied)}
     loaded = []
     for record in json.loads(path.read_text()):
         record["outputs"] = sealer.open_all(record["outputs"])
         record["secrets"] = tuple(record.get("secrets", ()))
-        loaded.append(Applied(**record))
+        # a field a newer applier added is left out, so an older one can still read them
+        loaded.append(Applied(**{k: v for k, v in record.items() if k in known}))
     return loaded

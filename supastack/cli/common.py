@@ -21,6 +21,9 @@ StackOption = Annotated[str, typer.Option("--stack", "-s", help="stack whose set
 ExpectNoChanges = Annotated[
     bool, typer.Option("--expect-no-changes", help="exit 1 if the preview finds any change")
 ]
+ShowSecrets = Annotated[
+    bool, typer.Option("--show-secrets", help="print the secret outputs' values")
+]
 
 
 def project(ctx: typer.Context) -> Path:

@@ -11,6 +11,7 @@ import typer
 
 from supastack.cli.common import (
     ExpectNoChanges,
+    ShowSecrets,
     StackOption,
     deploy_with_engine,
     preview_with_engine,
@@ -58,11 +59,9 @@ def preview(
 def outputs(
     ctx: typer.Context,
     stack: StackOption = "local",
-    show_secrets: Annotated[
-        bool, typer.Option("--show-secrets", help="print the secret outputs' values")
-    ] = False,
+    show_secrets: ShowSecrets = False,
 ) -> None:
-    """The stack's outputs as JSON (`pulumi stack output --json`): secrets as "[secret]"
+    """The stack's outputs as JSON (`pulumi stack output --json`): each secret masked
     unless --show-secrets."""
     project_dir = project(ctx)
     with user_errors():

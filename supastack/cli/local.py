@@ -1,5 +1,5 @@
-"""``supastack local``: the embedded local target (up, down, status, deploy, preview, history,
-reset)."""
+"""``supastack local``: the embedded local target (up, down, status, deploy, preview, outputs,
+history, reset)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import typer
 
 from supastack.cli.common import (
     ExpectNoChanges,
+    ShowSecrets,
     StackOption,
     deploy_with_engine,
     local_environment,
@@ -97,6 +98,20 @@ def local_preview(
     raise typer.Exit(
         code=preview_with_engine(project_dir, stack, expect_no_changes=expect_no_changes)
     )
+
+
+@app.command("outputs")
+def local_outputs(
+    ctx: typer.Context,
+    stack: StackOption = "local",
+    show_secrets: ShowSecrets = False,
+) -> None:
+    """The local stack's outputs as JSON (`pulumi stack output --json`): each secret masked
+    unless --show-secrets (they are sealed in the state)."""
+    project_dir = project(ctx)
+    with user_errors():
+        target = local_target(settings.load(project_dir, stack), project_dir, "`supastack local`")
+        typer.echo(target.show_outputs(show_secrets=show_secrets))
 
 
 @app.command("history")

@@ -121,7 +121,8 @@ def test_no_secret_is_stored_in_plaintext_outside_the_secret_stores(
     outputs = json.loads(shown)
     assert outputs["databaseUrl"] == outputs["serviceRoleKey"] == "[secret]"
     assert outputs["functionsUrl"] == f"http://127.0.0.1:{fresh.env.runtime_port}"  # not secret
-    code, shown = _cli(project, "outputs", "--stack", "local", "--show-secrets")
+    assert _cli(project, "local", "outputs") == (code, shown)  # the same under `local`
+    code, shown = _cli(project, "local", "outputs", "--show-secrets")
     assert code == 0, shown
     shows_password = credentials["db_password"] in json.loads(shown)["databaseUrl"]
     assert shows_password, "--show-secrets shows the database URL with its password"
@@ -199,6 +200,14 @@ def test_a_failure_names_the_resource_and_a_rerun_goes_on(
     assert "Migration supastack-bidding-migrations-20260501000000: " in failed.err
     assert "migrations/bidding/20260501000000_broken.sql:1: statement 1 failed" in failed.err
     assert "run it again to go on" in failed.out
+    # the order is a random valid one, as the engine's parallelism makes; the failure names its
+    # seed, and the product command replays it
+    seed = re.search(r"SUPASTACK_APPLY_SEED=(\d+) replays it", failed.err)
+    assert seed, failed.err
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("SUPASTACK_APPLY_SEED", seed[1])
+        assert _cli(project, "local", "deploy")[0] == 1
+    assert f"apply-order seed {seed[1]} " in capfd.readouterr().err
 
     bad.write_text("select 1;\n")  # fixed: the rerun applies just that
     assert _cli(project, "local", "deploy")[0] == 0

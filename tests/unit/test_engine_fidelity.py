@@ -74,10 +74,19 @@ import pulumi
 from fixture_providers import Thing_
 
 case = pulumi.Config("fixture").require_object("case")
-first = Thing_("first", {"value": case.get("value", "one"), "shape": case.get("shape", "round"),
-                         **case.get("first", {})})
+
+
+def options(given):
+    aliases = [pulumi.Alias(name=name) for name in given.pop("aliases", [])]
+    return pulumi.ResourceOptions(**given, aliases=aliases)
+
+
+first = Thing_(case.get("first_name", "first"),
+               {"value": case.get("value", "one"), "shape": case.get("shape", "round"),
+                **case.get("first", {})}, options(case.get("first_opts", {})))
 if case.get("second"):
-    Thing_("second", {"value": first.made, "strict": case.get("strict", False)})
+    Thing_("second", {"value": first.made, "strict": case.get("strict", False)},
+           options(case.get("second_opts", {})))
 
 
 class Platform:
@@ -171,3 +180,87 @@ def test_a_secret_output_not_declared_secret_is_kept_plain_and_refused_by_the_po
     ]
     first = next(a for a in deployment.mocks.records() if a.name == "first")
     assert first.outputs["token"] == "tok-undeclared"
+
+
+def test_a_replacement_is_created_before_the_old_one_is_deleted_unless_told_otherwise(
+    project: Path,
+) -> None:
+    records = _deploy(project)
+    saved: list[list[Applied]] = []
+    records = deploy(_config(shape="square"), project=project, previous=records, seed=1,
+                     checkpoint=saved.append).mocks.records()  # fmt: skip
+    assert _ledger(project)[-2:] == [["create", "first"], ["delete", "first"]]
+    # between the two, the records keep the old one as pending deletion (the state's
+    # `delete: true`): a run killed there leaves it for the next run to delete
+    between = next(s for s in saved if len([a for a in s if a.name == "first"]) == 2)
+    assert sorted(a.delete for a in between if a.name == "first") == [False, True]
+    _deploy(project, between, shape="square")
+    assert _ledger(project)[-1] == ["delete", "first"]
+    assert [a.delete for a in records if a.name == "first"] == [False]
+
+    _deploy(project, records, shape="oval", first_opts={"delete_before_replace": True})
+    assert _ledger(project)[-2:] == [["delete", "first"], ["create", "first"]]
+
+
+def test_a_protected_resource_is_neither_replaced_nor_deleted_and_nothing_applies(
+    project: Path,
+) -> None:
+    protect = {"protect": True}
+    records = _deploy(project, second=True, first_opts=protect, second_opts=protect)
+    applied = len(_ledger(project))
+    with pytest.raises(DeployError, match=r'Thing first \(preview\): unable to replace resource '
+                       r'"urn:[^"]*::first" as it is currently marked for protection'):  # fmt: skip
+        _deploy(project, records, shape="square", second=True, first_opts=protect)
+    with pytest.raises(DeployError, match=r'unable to delete resource "urn:[^"]*::second" as it '
+                       r"is currently marked for protection.*pulumi state unprotect"):  # fmt: skip
+        _deploy(project, records, value="two", first_opts=protect)  # second dropped
+    assert len(_ledger(project)) == applied  # not even first's update was applied
+    # unprotected in the program first (an update of the flag), then it can go
+    records = _deploy(project, records, second=True)
+    _deploy(project, records)
+    assert _ledger(project)[-1] == ["delete", "second"]
+
+
+def test_retain_on_delete_forgets_without_deleting(project: Path) -> None:
+    records = _deploy(project, second=True, second_opts={"retain_on_delete": True})
+    records = _deploy(project, records)
+    assert ["delete", "second"] not in _ledger(project)
+    assert "second" not in {a.name for a in records}
+
+
+def test_ignore_changes_and_replace_on_changes(project: Path) -> None:
+    records = _deploy(project)
+    ignored = preview(_config(value="two", first_opts={"ignore_changes": ["value"]}),
+                      previous=records, project=project)  # fmt: skip
+    assert ignored.changes == []
+    forced = preview(_config(value="two", first_opts={"replace_on_changes": ["value"]}),
+                     previous=records, project=project)  # fmt: skip
+    assert [(s.op, s.replacing) for s in forced.changes] == [("replace", ("value",))]
+
+
+def test_an_alias_keeps_a_renamed_resource_and_without_it_the_engine_replaces(
+    project: Path,
+) -> None:
+    records = _deploy(project)
+    renamed = {"first_name": "primary", "first_opts": {"aliases": ["first"]}}
+    plan = preview(_config(**renamed), previous=records, project=project)
+    assert plan.changes == []
+    assert plan.unchanged == 1
+    records = _deploy(project, records, **renamed)
+    assert [a.name for a in records if a.typ.endswith(":Thing")] == ["primary"]
+    assert ["delete", "first"] not in _ledger(project)
+    # and a second run keeps it under its new name, with nothing to do
+    assert preview(_config(**renamed), previous=records, project=project).changes == []
+
+    unaliased = preview(_config(first_name="other"), previous=records, project=project)
+    assert sorted((s.op, s.name) for s in unaliased.changes) == [
+        ("create", "other"), ("delete", "primary")
+    ]  # fmt: skip
+
+
+def test_importing_a_dynamic_resource_fails_as_under_the_engine(project: Path) -> None:
+    # the engine's import Read carries no __provider, so the dynamic host cannot answer it
+    # (pulumi/pulumi#16175): `pulumi up` fails the same way, before anything is applied
+    with pytest.raises(DeployError, match=r"Thing first \(preview\): .*__provider"):
+        _deploy(project, first_opts={"import_": "first"})
+    assert _ledger(project) == []

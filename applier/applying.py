@@ -1,0 +1,222 @@
+"""The update's mocks: each registered resource applied to the local target as the engine
+applies it, given the previous run's state.
+
+A resource registered again (under its name or an alias) is diffed through its provider and
+updated or replaced only if it changed; a replacement creates the new resource first and deletes
+the old one at the end of the update (kept in the records as pending deletion meanwhile), unless
+the diff or the resource says delete first; :meth:`ApplyingMocks.finish` then deletes what the
+program no longer registers, newest first, with the providers that created it. ``protect``
+refuses a delete or replacement, ``retain_on_delete`` only forgets the resource
+(:mod:`applier.options`, :mod:`applier.steps`)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+import pulumi
+from psycopg.conninfo import make_conninfo
+
+from applier.dynamic_host import PROVIDER_KEY, DynamicHost
+from applier.equivalents import RANDOM_EQUIVALENTS, SECRET_BY_SCHEMA, SQL_EQUIVALENTS
+from applier.errors import ResourceFailedError, is_secret, plain
+from applier.options import NONE, ProtectedError, ResourceOptionsSeen, SeenOptions, matching_state
+from applier.records import CREATED, DELETED, REPLACED, UNCHANGED, UPDATED, Applied
+from applier.steps import REPLACE, SAME, UPDATE, decide, state_of
+from policy import validators
+from supastack.database.postgres import connect
+
+Outputs = dict[str, Any]
+Key = tuple[str, str]
+
+
+class ApplyingMocks(pulumi.runtime.Mocks):
+    """Mocks that apply every resource to the local target, one at a time."""
+
+    def __init__(
+        self,
+        host: DynamicHost,
+        previous: list[Applied] | None = None,
+        checkpoint: Callable[[list[Applied]], None] | None = None,
+        on_change: Callable[[str, Applied], None] | None = None,
+        *,
+        refresh: bool = False,
+    ) -> None:
+        self.host = host
+        self.refresh = refresh
+        """Read each resource's live state before diffing (``pulumi up --refresh``)."""
+        self.applied: list[Applied] = []
+        self.deleted: list[Applied] = []
+        self.actions: list[tuple[str, Applied]] = []
+        """What changed, in order (custom resources only)."""
+        self.violations: list[str] = []
+        self._checkpoint = checkpoint
+        self._on_change = on_change
+        self.options: ResourceOptionsSeen = {}
+        """Each resource's options as the monitor saw them (protect, secret outputs, ...)."""
+        live = [a for a in previous or [] if not a.delete]
+        self._previous = {a.key: a for a in live}
+        self._previous_order = live
+        self._pending = [a for a in previous or [] if a.delete]
+        """Replaced resources a previous update did not get to delete."""
+        self._aliased: set[Key] = set()
+        self._lock = threading.Lock()
+        self._conninfo: str | None = None
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, Outputs]:
+        with self._lock:
+            key = (args.typ, args.name)
+            options = self.options.get(key, NONE)
+            inputs = plain(dict(args.inputs))
+            self._check_policies(args.typ, args.name, inputs, options)
+            old = matching_state(self._previous, key, options, self._aliased)
+            try:
+                applied, action = self._apply(args.typ, args.name, inputs, bool(args.custom), old)
+            except Exception as error:
+                kind = args.typ.rsplit(":", 1)[-1]
+                raise ResourceFailedError(f"{kind} {args.name}: {error}") from error
+            applied = replace(
+                applied, typ=args.typ, name=args.name, protect=options.protect,
+                retain_on_delete=options.retain_on_delete,
+                secrets=self._secret_outputs(args, applied, options),
+            )  # fmt: skip
+            self.applied.append(applied)
+            if args.custom:
+                self._record_action(action, applied)
+            if action != UNCHANGED:  # as the engine elides writes for unchanged steps
+                self._save()
+            return applied.id, applied.outputs
+
+    @staticmethod
+    def _secret_outputs(
+        args: pulumi.runtime.MockResourceArgs, applied: Applied, options: SeenOptions
+    ) -> tuple[str, ...]:
+        """The outputs the engine would keep secret: an input the program passed as a secret,
+        one named in ``additional_secret_outputs``, or one secret by the provider's schema."""
+        secret_inputs = [k for k, v in dict(args.inputs).items() if is_secret(v)]
+        by_schema = SECRET_BY_SCHEMA.get(args.typ, ())
+        chosen = {*options.secret_outputs, *secret_inputs, *by_schema}
+        return tuple(sorted(k for k in chosen if k in applied.outputs))
+
+    def _record_action(self, action: str, applied: Applied) -> None:
+        self.actions.append((action, applied))
+        if self._on_change is not None and action != UNCHANGED:
+            self._on_change(action, applied)
+
+    def records(self) -> list[Applied]:
+        """What exists now: this run's resources, the previous run's not yet seen again, and
+        the replaced ones waiting for deletion."""
+        seen = {a.key for a in self.applied} | self._aliased
+        gone = {a.key for a in self.deleted if not a.delete}
+        deleted_pending = {id(a) for a in self.deleted if a.delete}
+        return [
+            *self.applied,
+            *(a for a in self._previous_order if a.key not in seen and a.key not in gone),
+            *(a for a in self._pending if id(a) not in deleted_pending),
+        ]
+
+    def _save(self) -> None:
+        if self._checkpoint is not None:
+            self._checkpoint(self.records())
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[Outputs, None]:
+        return {}, None
+
+    def _check_policies(self, typ: str, name: str, inputs: Outputs, options: SeenOptions) -> None:
+        """Run the policy pack's mandatory validators on the resource, as a preview would."""
+        found = validators.violations(typ, name, inputs, protect=options.protect,
+                                      secret_outputs=list(options.secret_outputs))  # fmt: skip
+        self.violations += [f"{typ}::{name}: {message}" for message in found]
+
+    def finish(self) -> None:
+        """Delete the replaced resources (created before their replacements), then what the
+        previous run had and this one does not, newest first."""
+        for pending in list(self._pending):
+            self._delete(pending, record=False)
+        registered = {a.key for a in self.applied} | self._aliased
+        for gone in reversed(self._previous_order):
+            if gone.key not in registered:
+                self._delete(gone, record=not gone.id.endswith("-component"))
+        self._save()  # what changed in the state only: renames by alias, protect flags
+
+    def _delete(self, applied: Applied, *, record: bool) -> None:
+        if applied.protect:
+            raise ProtectedError("delete", self.host.urn(applied.typ, applied.name))
+        if applied.provider is not None and not applied.retain_on_delete:
+            self.host.delete(self.host.urn(applied.typ, applied.name), applied.id,
+                             state_of(applied))  # fmt: skip
+        self.deleted.append(applied)
+        if record:
+            self._record_action(DELETED, applied)
+        self._save()
+
+    def _apply(
+        self, typ: str, name: str, inputs: Outputs, custom: bool, old: Applied | None
+    ) -> tuple[Applied, str]:
+        if not custom:
+            return Applied(typ, name, f"{name}-component", inputs), UNCHANGED
+        if typ == "pulumi:providers:postgresql":
+            self._conninfo = make_conninfo(
+                host=inputs["host"], port=inputs["port"], dbname=inputs["database"],
+                user=inputs["username"], password=inputs["password"], sslmode=inputs["sslmode"],
+            )  # fmt: skip
+            action = CREATED if old is None else UNCHANGED if old.outputs == inputs else UPDATED
+            return Applied(typ, name, f"{name}-provider", inputs), action
+        if typ in RANDOM_EQUIVALENTS:
+            if old is not None:
+                return old, UNCHANGED  # random values are made once
+            made = {**inputs, **RANDOM_EQUIVALENTS[typ](inputs)}
+            return Applied(typ, name, name, made), CREATED
+        if typ in SQL_EQUIVALENTS:
+            return self._sql_equivalent(typ, name, inputs, old)
+        if typ.startswith("pulumi-python:dynamic/"):
+            return self._dynamic(typ, name, inputs, self._refreshed(old) if self.refresh else old)
+        raise NotImplementedError(f"the offline applier has no equivalent for {typ}")
+
+    def _sql_equivalent(
+        self, typ: str, name: str, inputs: Outputs, old: Applied | None
+    ) -> tuple[Applied, str]:
+        if old is not None and old.outputs == inputs:
+            return old, UNCHANGED
+        assert self._conninfo, "the postgresql provider is registered before its resources"
+        with connect(self._conninfo) as conn:
+            for statement in SQL_EQUIVALENTS[typ](inputs):  # idempotent: safe to repeat
+                conn.execute(statement)
+        return Applied(typ, name, name, inputs), CREATED if old is None else UPDATED
+
+    def _refreshed(self, old: Applied | None) -> Applied | None:
+        """The resource as its provider reads it now (``Read`` with the state's properties, as
+        ``refresh`` sends it): a hand edit shows as a change, which the diff then undoes; a
+        resource found gone is created again."""
+        if old is None or old.provider is None:
+            return old
+        urn = self.host.urn(old.typ, old.name)
+        live_id, outs = self.host.read(urn, old.id, state_of(old))
+        if not live_id:
+            return None
+        return replace(old, id=live_id, outputs=outs)
+
+    def _dynamic(
+        self, typ: str, name: str, inputs: Outputs, old: Applied | None
+    ) -> tuple[Applied, str]:
+        decision = decide(
+            self.host, typ, name, inputs, old, options=self.options.get((typ, name), NONE)
+        )
+        blob, urn = decision.news[PROVIDER_KEY], self.host.urn(typ, name)
+        if old is None:
+            created_id, outs = self.host.create(urn, decision.news)
+            return Applied(typ, name, created_id, outs, blob), CREATED
+        if decision.op == SAME:
+            return replace(old, provider=blob), UNCHANGED
+        if decision.op == UPDATE:
+            outs = self.host.update(urn, old.id, state_of(old), decision.news)
+            return Applied(typ, name, old.id, outs, blob), UPDATED
+        assert decision.op == REPLACE
+        if decision.delete_first:
+            self.host.delete(urn, old.id, state_of(old))
+        else:  # the engine's default: the replacement first, the old one at the end
+            self._pending.append(replace(old, delete=True))
+        created_id, outs = self.host.create(urn, decision.news)
+        return Applied(typ, name, created_id, outs, blob), REPLACED
