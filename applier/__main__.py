@@ -75,14 +75,16 @@ def run(project: Path, stack_name: str, *, message: str = "", refresh: bool = Fa
         return 1
     counts = Counter(action for action, _ in deployment.mocks.actions)
     result = "failed" if deployment.mocks.violations else "succeeded"
-    changes = {a: counts[a] for a in ("created", "updated", "replaced", "deleted") if counts[a]}
+    changes = {
+        a: counts[a] for a in ("created", "imported", "updated", "replaced", "deleted") if counts[a]
+    }
     version = history.append(
         state, {**entry, "result": result, "endTime": history.now(), "resourceChanges": changes}
     )
     deployment.write_outputs(state / OUTPUTS)
     summary = ", ".join(
         f"{counts[a]} {a}" for a in ("created", "updated", "replaced", "deleted", "unchanged")
-    )
+    ) + (f" ({counts['imported']} imported)" if counts["imported"] else "")
     print(
         f"update {version}: {summary} in {time.monotonic() - started:.1f} s; outputs in "
         f"{state / OUTPUTS}"

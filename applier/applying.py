@@ -19,11 +19,16 @@ from typing import Any
 import pulumi
 from psycopg.conninfo import make_conninfo
 
-from applier.dynamic_host import PROVIDER_KEY, DynamicHost
-from applier.equivalents import RANDOM_EQUIVALENTS, SECRET_BY_SCHEMA, SQL_EQUIVALENTS
+from applier.dynamic_host import PROVIDER_KEY, DynamicHost, ProviderError
+from applier.equivalents import (
+    IMPORT_QUERIES,
+    RANDOM_EQUIVALENTS,
+    SECRET_BY_SCHEMA,
+    SQL_EQUIVALENTS,
+)
 from applier.errors import ResourceFailedError, is_secret, plain
 from applier.options import NONE, ProtectedError, ResourceOptionsSeen, SeenOptions, matching_state
-from applier.records import CREATED, DELETED, REPLACED, UNCHANGED, UPDATED, Applied
+from applier.records import CREATED, DELETED, IMPORTED, REPLACED, UNCHANGED, UPDATED, Applied
 from applier.steps import REPLACE, SAME, UPDATE, decide, state_of
 from policy import validators
 from supastack.database.postgres import connect
@@ -181,10 +186,27 @@ class ApplyingMocks(pulumi.runtime.Mocks):
         if old is not None and old.outputs == inputs:
             return old, UNCHANGED
         assert self._conninfo, "the postgresql provider is registered before its resources"
+        import_id = self.options.get((typ, name), NONE).import_id
+        if import_id and old is None:
+            return self._imported(typ, name, inputs, import_id), IMPORTED
         with connect(self._conninfo) as conn:
             for statement in SQL_EQUIVALENTS[typ](inputs):  # idempotent: safe to repeat
                 conn.execute(statement)
         return Applied(typ, name, name, inputs), CREATED if old is None else UPDATED
+
+    def _imported(self, typ: str, name: str, inputs: Outputs, import_id: str) -> Applied:
+        """The engine's import of a postgresql resource: the object is read by its id and taken
+        into the state as it is, nothing run; one that is not there fails."""
+        query = IMPORT_QUERIES.get(typ)
+        if query is None:
+            raise ProviderError(f"the offline applier cannot import {typ} (only "
+                                f"{', '.join(sorted(IMPORT_QUERIES))})")  # fmt: skip
+        assert self._conninfo is not None
+        with connect(self._conninfo) as conn:
+            found = conn.execute(query, [import_id]).fetchone()
+        if found is None:
+            raise ProviderError(f"resource '{import_id}' does not exist")
+        return Applied(typ, name, import_id, inputs)
 
     def _refreshed(self, old: Applied | None) -> Applied | None:
         """The resource as its provider reads it now (``Read`` with the state's properties, as

@@ -26,8 +26,8 @@ from applier.steps import CREATE, REPLACE, SAME, UPDATE, changed_inputs, decide
 
 Outputs = dict[str, Any]
 
-DELETE = "delete"
-SYMBOLS = {CREATE: "+", UPDATE: "~", REPLACE: "+-", DELETE: "-"}
+DELETE, IMPORT = "delete", "import"
+SYMBOLS = {CREATE: "+", IMPORT: "=", UPDATE: "~", REPLACE: "+-", DELETE: "-"}
 
 
 @dataclass(frozen=True)
@@ -106,7 +106,7 @@ class PreviewMocks(pulumi.runtime.Mocks):
         options = self.options.get((typ, name), NONE)
         if self._host is None or not typ.startswith("pulumi-python:dynamic/"):
             if old is None:
-                return Step(CREATE, typ, name)
+                return Step(IMPORT if options.import_id else CREATE, typ, name)
             changed = changed_inputs(old.outputs, inputs)
             return Step(UPDATE if changed else SAME, typ, name, changed)
         decision = decide(self._host, typ, name, inputs, old, options=options)

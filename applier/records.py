@@ -48,8 +48,8 @@ class Applied:
 
 
 #: What happened to a resource in a run.
-CREATED, UPDATED, REPLACED, UNCHANGED, DELETED = (
-    "created", "updated", "replaced", "unchanged", "deleted",
+CREATED, UPDATED, REPLACED, UNCHANGED, DELETED, IMPORTED = (
+    "created", "updated", "replaced", "unchanged", "deleted", "imported",
 )  # fmt: skip
 
 

@@ -44,6 +44,8 @@ class AppArgs(TypedDict):
     migration_settings: MigrationSettings
     backups: dict[str, Any] | None
     protect: bool
+    adopt: bool
+    """Take over live objects that match (``supastack:adopt``, one deploy)."""
     functions_url: str
     api: dict[str, Any]
     """The Management API (``url``, ``project_ref``) that deploys functions."""
@@ -156,7 +158,7 @@ class App(pulumi.ComponentResource):
                     "source": manifest.source, "schema": refresh.refresh.schema,
                     "view": refresh.refresh.view, "concurrently": refresh.refresh.concurrently,
                     "name": job.name, "schedule": job.schedule, "command": job.command,
-                    "database": job.database, "active": job.active,
+                    "database": job.database, "active": job.active, "adopt": args["adopt"],
                 },
                 pulumi.ResourceOptions(parent=self, depends_on=[self.migrations]),
             )  # fmt: skip
@@ -194,6 +196,7 @@ class App(pulumi.ComponentResource):
                 "command": job.command,
                 "database": job.database,
                 "active": job.active,
+                "adopt": args["adopt"],
             },
             pulumi.ResourceOptions(parent=self, depends_on=after),
         )

@@ -178,6 +178,7 @@ class Platform(pulumi.ComponentResource):
                     "migration_settings": stack.migrations,
                     "backups": _backups(stack, project_dir),
                     "protect": stack.protect,
+                    "adopt": stack.adopt,
                     "functions_url": target.functions_url,
                     "api": api,
                     "token": token,

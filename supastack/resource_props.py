@@ -199,6 +199,10 @@ class CronJobProps(OnDatabase):
     command: str
     database: str
     active: bool = True
+    adopt: bool = False
+    """Take over a job of this name that exists and matches (``supastack:adopt``)."""
+
+    not_diffed: ClassVar[frozenset[str]] = frozenset({"adopt"})
 
     def job(self) -> cron.Job:
         return cron.Job(self.name, self.schedule, self.command, self.database, self.active)

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 import pulumi
 from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
 
-from components.providers.base import DeclarativeProvider, gone, with_secret_outputs
+from components.providers.base import (
+    DeclarativeProvider,
+    gone,
+    refuse_unless_matching,
+    with_secret_outputs,
+)
 from supastack.operations import cron
 from supastack.resource_props import CronJobProps
 
@@ -20,7 +26,11 @@ class CronJobProvider(DeclarativeProvider[CronJobProps]):
     replace_on = ("name",)
 
     def create(self, props: dict[str, Any]) -> CreateResult:
+        """Schedule the job; with ``adopt``, a job of that name made by hand is taken over if
+        it matches (the upsert then changes nothing and keeps its id), else refused."""
         job = self.typed(props)
+        if job.adopt and (live := cron.read(job.conninfo, job.name)) is not None:
+            refuse_unless_matching(f"pg_cron job {job.name!r}", asdict(job.job()), asdict(live))
         return CreateResult(job.name, {**props, "job_id": cron.schedule(job.conninfo, job.job())})
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:

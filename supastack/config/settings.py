@@ -191,6 +191,10 @@ class StackSettings(ConfigModel):
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     local: LocalSettings = Field(default_factory=LocalSettings)
     protect: bool = False
+    adopt: bool = False
+    """For one deploy, when moving a live project under the stack: a resource that finds its
+    object already there (a cron job made by hand) takes it over without re-creating it if it
+    matches the program, and fails naming the differences if not (docs/delivery.md)."""
     migrations: MigrationSettings = Field(default_factory=MigrationSettings)
     backups: BackupSettings = Field(default_factory=BackupSettings)
     alert_channels: dict[str, AlertChannel] = Field(default_factory=dict)

@@ -13,6 +13,7 @@ from psycopg.conninfo import make_conninfo
 
 from components.providers.cron_job import CronJobProvider
 from supastack.database import vault
+from supastack.database.postgres import connect
 from supastack.errors import SupastackError
 from supastack.operations import cron
 from tests.conftest import RecordingServer, Services, outs
@@ -150,3 +151,29 @@ def test_concurrent_deletes_of_one_job_all_succeed(services: Services, cron_db: 
 def _delete_at(start: threading.Barrier, conninfo: str, name: str) -> None:
     start.wait(timeout=30)
     CronJobProvider().delete(name, _props(conninfo, name=name))
+
+
+def test_adopt_takes_over_a_matching_hand_made_job_and_refuses_a_different_one(
+    services: Services, cron_db: str, database: Database
+) -> None:
+    """A job the guide's SQL made (`cron.schedule(...)` pasted in the SQL editor): with
+    ``supastack:adopt`` the stack takes it over without re-creating it when it matches, and
+    fails naming the differences when not, changing nothing."""
+    declared = _props(cron_db, name="hand-made", database=database.name, adopt=True)
+    with connect(cron_db) as conn:
+        (made,) = conn.execute(
+            "select cron.schedule_in_database('hand-made', '*/5 * * * *', 'select 1', %s)",
+            [database.name],
+        ).fetchone()  # type: ignore[misc]
+    provider = CronJobProvider()
+    adopted = provider.create(declared)
+    assert outs(adopted)["job_id"] == made  # the same job, not a new one
+    assert provider.diff("hand-made", outs(adopted), {**declared, "adopt": False}).changes is False
+
+    with connect(cron_db) as conn:
+        conn.execute("select cron.alter_job(%s, schedule := '0 3 * * *')", [made])
+    with pytest.raises(ValueError, match=r"cannot adopt pg_cron job 'hand-made': it exists and "
+                       r"differs from the program in schedule; make them equal"):  # fmt: skip
+        provider.create(declared)
+    assert _job(services, "hand-made")[0] == "0 3 * * *"  # type: ignore[index]  # unchanged
+    provider.delete("hand-made", declared)
