@@ -41,7 +41,9 @@ class Applied:
     def record(self, sealer: Sealer) -> dict[str, Any]:
         return {
             "typ": self.typ, "name": self.name, "id": self.id,
-            "outputs": sealer.seal_keys(self.outputs, self.secrets), "provider": self.provider,
+            "outputs": sealer.seal_keys(self.outputs, self.secrets),
+            # the SDK makes ``__provider`` a secret always (serialize_as_secret_always)
+            "provider": None if self.provider is None else sealer.seal(self.provider),
             "secrets": list(self.secrets), "protect": self.protect,
             "retain_on_delete": self.retain_on_delete, "delete": self.delete,
         }  # fmt: skip
@@ -67,6 +69,7 @@ def load_records(path: Path, sealer: Sealer) -> list[Applied]:
     loaded = []
     for record in json.loads(path.read_text()):
         record["outputs"] = sealer.open_all(record["outputs"])
+        record["provider"] = sealer.open_all(record.get("provider"))
         record["secrets"] = tuple(record.get("secrets", ()))
         # a field a newer applier added is left out, so an older one can still read them
         loaded.append(Applied(**{k: v for k, v in record.items() if k in known}))
