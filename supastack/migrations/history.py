@@ -62,7 +62,7 @@ def ensure(conn: Connection) -> None:
     ).fetchone() == (True,):
         return
     with conn.transaction():
-        conn.execute("CREATE SCHEMA IF NOT EXISTS supabase_migrations")
+        create_schema(conn)
         conn.execute(
             "CREATE TABLE IF NOT EXISTS supabase_migrations.schema_migrations "
             "(version text NOT NULL PRIMARY KEY)"
@@ -82,6 +82,18 @@ def ensure(conn: Connection) -> None:
             "key text PRIMARY KEY, app text, version text NOT NULL, direction text NOT NULL, "
             "taken_at timestamptz NOT NULL DEFAULT now())"
         )
+
+
+def create_schema(conn: Connection) -> None:
+    """``supabase_migrations``, in the caller's transaction, one session at a time: ``CREATE
+    ... IF NOT EXISTS`` of one schema or table in two sessions at once fails one of them with a
+    unique violation (the real engine runs independent migrations and seeds in parallel, and
+    did). The lock is held until the transaction ends, over the caller's table creation too."""
+    conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [SCHEMA_LOCK])
+    conn.execute("CREATE SCHEMA IF NOT EXISTS supabase_migrations")
+
+
+SCHEMA_LOCK = "supastack.supabase_migrations"
 
 
 def read(conn: Connection, app: str) -> list[AppliedMigration]:

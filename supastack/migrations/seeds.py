@@ -17,6 +17,7 @@ import psycopg
 
 from supastack.database.postgres import Connection, connect
 from supastack.errors import SupastackError
+from supastack.migrations import history
 from supastack.migrations.files import migration_statements
 
 
@@ -50,7 +51,11 @@ def discover(root: Path, app: str) -> list[SeedFile]:
 
 
 def _ensure(conn: Connection) -> None:
-    conn.execute("CREATE SCHEMA IF NOT EXISTS supabase_migrations")
+    """The seeds' table (in the caller's transaction); one query when it exists."""
+    found = conn.execute("SELECT to_regclass('supabase_migrations.supastack_seeds') IS NOT NULL")
+    if found.fetchone() == (True,):
+        return
+    history.create_schema(conn)
     conn.execute(
         "CREATE TABLE IF NOT EXISTS supabase_migrations.supastack_seeds ("
         "app text NOT NULL, file text NOT NULL, checksum text NOT NULL, "

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
 from components.providers.seed_data import SeedDataProvider
+from supastack.database.postgres import connect
 from supastack.errors import SupastackError
-from supastack.migrations import seeds
+from supastack.migrations import history, seeds
 from tests.conftest import outs
 from tests.core.conftest import Database
 
@@ -67,3 +70,29 @@ def test_the_provider_forgets_a_deleted_seed_and_keeps_its_rows(
     recorded = "select count(*) from supabase_migrations.supastack_seeds where app = 'shop'"
     assert database.scalar(recorded) == 0
     assert database.scalar("select count(*) from public.items") == 1
+
+
+def test_seeds_and_migration_history_made_at_once_on_a_fresh_database(
+    database: Database, tmp_path: Path
+) -> None:
+    """The engine applies independent seeds and migrations in parallel: on a database without
+    ``supabase_migrations`` they all create it at once, and each one succeeds (``CREATE SCHEMA
+    IF NOT EXISTS`` in two sessions at once fails one of them unless serialised)."""
+    files = _write(tmp_path, {f"{n:02}_noop.sql": "select 1;\n" for n in range(6)})
+    barrier = threading.Barrier(len(files) + 2, timeout=60)  # a guard, never a wait
+
+    def seed(file: seeds.SeedFile) -> bool:
+        barrier.wait()
+        return seeds.apply(database.conninfo, file)
+
+    def ensure_history() -> bool:
+        barrier.wait()
+        with connect(database.conninfo) as conn:
+            history.ensure(conn)
+        return True
+
+    with ThreadPoolExecutor(len(files) + 2) as pool:
+        done = [pool.submit(seed, f) for f in files] + [
+            pool.submit(ensure_history) for _ in range(2)
+        ]
+        assert [future.result() for future in done] == [True] * (len(files) + 2)

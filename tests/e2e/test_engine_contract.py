@@ -1,8 +1,11 @@
 """The engine contract: the real Pulumi engine (the CLI built from the Go module proxy by
-``supastack.local.go_tools``) runs a small program of supastack's dynamic resources against a
-local target, through the SDK's own dynamic-provider plugin, on a file backend with a passphrase
-secrets provider; the offline applier runs the same program beside it, and both must plan and
-keep the same things.
+``supastack.local.go_tools``) runs a small program of supastack's dynamic resources (a Vault
+secret, a migration, a seed, a cron job, row level security and a policy, a realtime
+publication's tables, function secrets) against a local target, through the SDK's own
+dynamic-provider plugin, on a file backend with a passphrase secrets provider; the offline
+applier runs the same program beside it, and both must plan and keep the same things. (It found
+that a migration and a seed applied at once, as the engine's parallelism does, raced to create
+``supabase_migrations``: ``supastack.migrations.history.create_schema``.)
 
 The Python language host and the postgresql and random provider plugins are not served by the
 Go module proxy, so the engine runs the program inline (the Automation API serves the language
@@ -26,6 +29,7 @@ import pytest
 from pulumi import automation as auto
 
 from applier.engine import deploy, preview
+from supastack.config.settings import MigrationSettings
 from supastack.local.go_tools import ensure_pulumi_engine
 from tests.conftest import Services, project_file
 
@@ -33,6 +37,10 @@ PROGRAM = """
 import pulumi
 
 from components.providers.cron_job import CronJob
+from components.providers.migration import Migration
+from components.providers.function_secrets import FunctionSecrets
+from components.providers.publication import PublicationTables
+from components.providers.rls import RlsPolicy, RowLevelSecurity
 from components.providers.seed_data import SeedData
 from components.providers.vault_secret import VaultSecret
 
@@ -51,6 +59,28 @@ job = CronJob(f"{prefix}-job", {
     "conninfo": conninfo, "name": f"{prefix}-job", "schedule": case["schedule"],
     "command": "select 1", "database": "postgres", "active": True,
 }, pulumi.ResourceOptions(depends_on=[token, seed]))
+Migration(f"{prefix}-migration", {
+    "conninfo": conninfo, "app": f"contract_{prefix}", "version": case["version"],
+    "name": "items", "source": f"migrations/contract/{case['version']}_items.sql",
+    "checksum": case["migration_checksum"], "sql": case["migration_sql"],
+    "down_sql": case["migration_down_sql"], "destructive": False, "down_destructive": True,
+    "options": case["migration_options"], "backups": None,
+})
+table = {"conninfo": conninfo, "schema": "public", "table": f"{prefix}_seeded"}
+after_seed = pulumi.ResourceOptions(depends_on=[seed])
+rls = RowLevelSecurity(f"{prefix}-rls", table, after_seed)
+RlsPolicy(f"{prefix}-policy", {
+    **table, "name": "members read", "command": "select", "roles": ["authenticated"],
+    "mode": "permissive", "using": "true", "with_check": None,
+}, pulumi.ResourceOptions(depends_on=[rls]))
+PublicationTables(f"{prefix}-realtime", {
+    "conninfo": conninfo, "publication": "supabase_realtime",
+    "tables": [["public", f"{prefix}_seeded"]],
+}, after_seed)
+FunctionSecrets(f"{prefix}-function-secrets", {
+    "api": case["api"], "token": pulumi.Output.secret(case["api_token"]),
+    "values": pulumi.Output.secret({f"CONTRACT_{prefix.upper()}_KEY": case["token"]}),
+})
 
 
 class Platform:
@@ -65,10 +95,24 @@ TOKEN = "contract-token-f3b1c2d4e5"  # a test value, looked for in the state
 
 def _case(services: Services, prefix: str, schedule: str = "*/5 * * * *") -> dict[str, Any]:
     sql = f"create table if not exists public.{prefix}_seeded (n int);\n"
+    migration = f"create table public.{prefix}_items (id bigint primary key);\n"
     return {
         "prefix": prefix, "conninfo": services.dsn(), "token": TOKEN, "schedule": schedule,
         "seed_sql": sql, "seed_checksum": hashlib.sha256(sql.encode()).hexdigest(),
+        "api": {"url": services.runtime_url, "project_ref": services.credentials.project_ref},
+        "api_token": services.credentials.access_token,
+        "version": VERSIONS[prefix], "migration_sql": migration,
+        "migration_checksum": hashlib.sha256(migration.encode()).hexdigest(),
+        "migration_down_sql": f"drop table public.{prefix}_items;\n",
+        "migration_options": MigrationSettings().model_dump(by_alias=True),
     }  # fmt: skip
+
+
+#: Migration versions are unique across apps.
+VERSIONS = {"engine": "20990101000001", "applier": "20990101000002"}
+#: What the program declares, and the stack resource the engine adds.
+RESOURCES = 8
+STACK_AND_RESOURCES = RESOURCES + 1
 
 
 @pytest.fixture(scope="module")
@@ -146,14 +190,14 @@ def test_the_engine_and_the_applier_plan_and_keep_the_same_things(
     engine_case, applier_case = _case(fresh, "engine"), _case(fresh, "applier")
     _configure(engine_stack, engine_case)
     planned = engine_stack.preview(diff=True)
-    assert planned.change_summary == {"create": 4}  # the stack and its three resources
+    assert planned.change_summary == {"create": STACK_AND_RESOURCES}
     applier_plan = preview({"contract:case": json.dumps(applier_case)}, project=project)
     assert sorted(s.name.split("-", 1)[1] for s in applier_plan.changes if s.op == "create") == [
-        "job", "seed", "token"
+        "function-secrets", "job", "migration", "policy", "realtime", "rls", "seed", "token"
     ]  # fmt: skip
 
     up = engine_stack.up()
-    assert up.summary.resource_changes == {"create": 4}
+    assert up.summary.resource_changes == {"create": STACK_AND_RESOURCES}
     assert _job(fresh, "engine-job") == ("*/5 * * * *", True)
     records = deploy({"contract:case": json.dumps(applier_case)}, project=project, seed=1)
     assert _job(fresh, "applier-job") == ("*/5 * * * *", True)
@@ -172,8 +216,9 @@ def test_the_engine_and_the_applier_plan_and_keep_the_same_things(
     backend = Path(engine_stack.workspace.env_vars["PULUMI_BACKEND_URL"].removeprefix("file://"))
     [checkpoint] = backend.rglob("contract.json")  # the state as the engine keeps it on disk
     assert "4dabf18193072939515e22adb298388d" in checkpoint.read_text()
-    leaked = [name for name, value in (("token", TOKEN), ("conninfo", fresh.dsn()))
-              if value in checkpoint.read_text()]  # fmt: skip
+    secrets = (("token", TOKEN), ("conninfo", fresh.dsn()),
+               ("access token", fresh.credentials.access_token))  # fmt: skip
+    leaked = [name for name, value in secrets if value in checkpoint.read_text()]
     assert leaked == []
 
 
@@ -182,9 +227,9 @@ def test_an_edit_is_previewed_then_applied_and_refresh_finds_a_hand_edit(
 ) -> None:
     _configure(engine_stack, _case(fresh, "engine", schedule="*/10 * * * *"))
     planned = engine_stack.preview(diff=True)
-    assert planned.change_summary == {"update": 1, "same": 3}
+    assert planned.change_summary == {"update": 1, "same": RESOURCES}
     assert "schedule" in planned.stdout
-    assert engine_stack.up().summary.resource_changes == {"update": 1, "same": 3}
+    assert engine_stack.up().summary.resource_changes == {"update": 1, "same": RESOURCES}
     assert _job(fresh, "engine-job") == ("*/10 * * * *", True)
     engine_stack.refresh(expect_no_changes=True)  # raises if the refresh finds any change
 
@@ -192,10 +237,13 @@ def test_an_edit_is_previewed_then_applied_and_refresh_finds_a_hand_edit(
         conn.execute("select cron.alter_job(jobid, schedule := '0 3 * * *') from cron.job "
                      "where jobname = 'engine-job'")  # fmt: skip
     refreshed = engine_stack.refresh()
-    assert refreshed.summary.resource_changes == {"update": 1, "same": 3}
+    assert refreshed.summary.resource_changes == {"update": 1, "same": RESOURCES}
     state = _state_resources(engine_stack)
     assert state["engine-job"]["outputs"]["schedule"] == "0 3 * * *"
-    assert engine_stack.up().summary.resource_changes == {"update": 1, "same": 3}  # put back
+    assert engine_stack.up().summary.resource_changes == {
+        "update": 1,
+        "same": RESOURCES,
+    }  # put back
     assert _job(fresh, "engine-job") == ("*/10 * * * *", True)
 
 
