@@ -1,7 +1,7 @@
 """The engine contract: the real Pulumi engine (the CLI built from the Go module proxy by
 ``supastack.local.go_tools``) runs a small program of supastack's dynamic resources (a Vault
 secret, a migration, a seed, a cron job, row level security and a policy, a realtime
-publication's tables, function secrets) against a local target, through the SDK's own
+publication's tables, a function, function secrets) against a local target, through the SDK's own
 dynamic-provider plugin, on a file backend with a passphrase secrets provider; the offline
 applier runs the same program beside it, and both must plan and keep the same things. (It found
 that a migration and a seed applied at once, as the engine's parallelism does, raced to create
@@ -24,6 +24,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pulumi
 import pytest
 from pulumi import automation as auto
@@ -37,6 +38,7 @@ PROGRAM = """
 import pulumi
 
 from components.providers.cron_job import CronJob
+from components.providers.edge_function import EdgeFunction
 from components.providers.migration import Migration
 from components.providers.function_secrets import FunctionSecrets
 from components.providers.publication import PublicationTables
@@ -77,6 +79,13 @@ PublicationTables(f"{prefix}-realtime", {
     "conninfo": conninfo, "publication": "supabase_realtime",
     "tables": [["public", f"{prefix}_seeded"]],
 }, after_seed)
+EdgeFunction(f"{prefix}-fn-hello", {
+    "api": case["api"], "token": pulumi.Output.secret(case["api_token"]),
+    "functions_url": case["functions_url"], "app": "contract", "slug": f"{prefix}-hello",
+    "hash": case["function_hash"], "verify_jwt": False,
+    "verify_jwt_off_reason": "the contract test calls it without a token",
+    "files": case["function_files"],
+})
 FunctionSecrets(f"{prefix}-function-secrets", {
     "api": case["api"], "token": pulumi.Output.secret(case["api_token"]),
     "values": pulumi.Output.secret({f"CONTRACT_{prefix.upper()}_KEY": case["token"]}),
@@ -105,13 +114,17 @@ def _case(services: Services, prefix: str, schedule: str = "*/5 * * * *") -> dic
         "migration_checksum": hashlib.sha256(migration.encode()).hexdigest(),
         "migration_down_sql": f"drop table public.{prefix}_items;\n",
         "migration_options": MigrationSettings().model_dump(by_alias=True),
+        "functions_url": services.runtime_url,
+        "function_files": {f"contract/{prefix}-hello/index.ts": FUNCTION},
+        "function_hash": hashlib.sha256(FUNCTION.encode()).hexdigest(),
     }  # fmt: skip
 
 
+FUNCTION = 'Deno.serve(() => new Response("hello from the engine contract"));\n'
 #: Migration versions are unique across apps.
 VERSIONS = {"engine": "20990101000001", "applier": "20990101000002"}
 #: What the program declares, and the stack resource the engine adds.
-RESOURCES = 8
+RESOURCES = 9
 STACK_AND_RESOURCES = RESOURCES + 1
 
 
@@ -193,12 +206,15 @@ def test_the_engine_and_the_applier_plan_and_keep_the_same_things(
     assert planned.change_summary == {"create": STACK_AND_RESOURCES}
     applier_plan = preview({"contract:case": json.dumps(applier_case)}, project=project)
     assert sorted(s.name.split("-", 1)[1] for s in applier_plan.changes if s.op == "create") == [
-        "function-secrets", "job", "migration", "policy", "realtime", "rls", "seed", "token"
+        "fn-hello", "function-secrets", "job", "migration", "policy", "realtime", "rls", "seed",
+        "token",
     ]  # fmt: skip
 
     up = engine_stack.up()
     assert up.summary.resource_changes == {"create": STACK_AND_RESOURCES}
     assert _job(fresh, "engine-job") == ("*/5 * * * *", True)
+    served = httpx.get(f"{fresh.runtime_url}/functions/v1/engine-hello", timeout=30)
+    assert (served.status_code, served.text) == (200, "hello from the engine contract")
     records = deploy({"contract:case": json.dumps(applier_case)}, project=project, seed=1)
     assert _job(fresh, "applier-job") == ("*/5 * * * *", True)
 
