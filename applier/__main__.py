@@ -36,6 +36,7 @@ RECORDS = "deploy-records.json"
 
 
 def run(project: Path, stack_name: str, *, message: str = "", refresh: bool = False) -> int:
+    project = project.resolve()  # paths in the inputs are absolute: a relative one would differ
     stack = settings.load(project, stack_name)
     # the offline applier deploys only the local target, and only a stack no other engine has
     local_target(stack, project, "the offline applier").require_engine(Engine.APPLIER)
@@ -99,6 +100,7 @@ def run(project: Path, stack_name: str, *, message: str = "", refresh: bool = Fa
 def run_preview(project: Path, stack_name: str, *, expect_no_changes: bool = False) -> int:
     """The plan of an update over the stack's records, nothing applied (``pulumi preview
     --diff``); with ``expect_no_changes``, exit 1 on any change (as Pulumi's flag does)."""
+    project = project.resolve()
     stack = settings.load(project, stack_name)
     local_target(stack, project, "the offline applier").require_engine(Engine.APPLIER)
     records = stack.local.state_path(project) / RECORDS

@@ -127,6 +127,10 @@ class DynamicHost:
         self.accepts_secrets = bool(configured.acceptSecrets)
         """What the host answered ``Configure`` (``False`` for the SDK's host: secret inputs
         go to it as plain values)."""
+        self.decided: dict[str, Any] = {}
+        """The run's decisions by their known inputs (``applier.steps``): ``Check`` and
+        ``Diff`` answer the same for the same properties, so the update does not ask again
+        what its preview asked."""
 
     def urn(self, typ: str, name: str) -> str:
         return f"{self._prefix}{typ}::{name}"

@@ -6,6 +6,7 @@ or the resource says so), ``protect`` refusing it, and ``import_`` (a ``Read`` w
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,6 +55,31 @@ def state_of(applied: Applied) -> Outputs:
 
 
 def decide(
+    host: DynamicHost, typ: str, name: str, inputs: Outputs, old: Applied | None,
+    *, options: SeenOptions,
+) -> Decision:  # fmt: skip
+    """The step for one resource; the same known inputs over the same state are decided once a
+    run (the preview's answer is the update's)."""
+    key = _memo_key(typ, name, inputs, old, options)
+    if key is not None and key in host.decided:
+        decided: Decision = host.decided[key]
+        return decided
+    decision = _decide(host, typ, name, inputs, old, options=options)
+    if key is not None:
+        host.decided[key] = decision
+    return decision
+
+
+def _memo_key(
+    typ: str, name: str, inputs: Outputs, old: Applied | None, options: SeenOptions
+) -> str | None:
+    if not _known(inputs):
+        return None
+    state = None if old is None else (old.id, old.outputs, old.provider, old.protect)
+    return json.dumps([typ, name, inputs, state, repr(options)], sort_keys=True, default=str)
+
+
+def _decide(
     host: DynamicHost, typ: str, name: str, inputs: Outputs, old: Applied | None,
     *, options: SeenOptions,
 ) -> Decision:  # fmt: skip
