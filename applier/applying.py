@@ -35,10 +35,12 @@ from supastack.database.postgres import connect
 
 Outputs = dict[str, Any]
 Key = tuple[str, str]
+SQL_LOCK = "supastack.applier.postgresql"
 
 
 class ApplyingMocks(pulumi.runtime.Mocks):
-    """Mocks that apply every resource to the local target, one at a time."""
+    """Mocks that apply every resource to the local target, as many at once as the apply order
+    lets run (``applier.ordering.ApplyOrder``)."""
 
     def __init__(
         self,
@@ -71,28 +73,29 @@ class ApplyingMocks(pulumi.runtime.Mocks):
         self._conninfo: str | None = None
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, Outputs]:
+        key = (args.typ, args.name)
         with self._lock:
-            key = (args.typ, args.name)
             options = self.options.get(key, NONE)
             inputs = plain(dict(args.inputs))
             self._check_policies(args.typ, args.name, inputs, options)
             old = matching_state(self._previous, key, options, self._aliased)
-            try:
-                applied, action = self._apply(args.typ, args.name, inputs, bool(args.custom), old)
-            except Exception as error:
-                kind = args.typ.rsplit(":", 1)[-1]
-                raise ResourceFailedError(f"{kind} {args.name}: {error}") from error
-            applied = replace(
-                applied, typ=args.typ, name=args.name, protect=options.protect,
-                retain_on_delete=options.retain_on_delete,
-                secrets=self._secret_outputs(args, applied, options),
-            )  # fmt: skip
+        try:  # outside the lock: resources the order runs at once apply at once
+            applied, action = self._apply(args.typ, args.name, inputs, bool(args.custom), old)
+        except Exception as error:
+            kind = args.typ.rsplit(":", 1)[-1]
+            raise ResourceFailedError(f"{kind} {args.name}: {error}") from error
+        applied = replace(
+            applied, typ=args.typ, name=args.name, protect=options.protect,
+            retain_on_delete=options.retain_on_delete,
+            secrets=self._secret_outputs(args, applied, options),
+        )  # fmt: skip
+        with self._lock:
             self.applied.append(applied)
             if args.custom:
                 self._record_action(action, applied)
             if action != UNCHANGED:  # as the engine elides writes for unchanged steps
                 self._save()
-            return applied.id, applied.outputs
+        return applied.id, applied.outputs
 
     @staticmethod
     def _secret_outputs(
@@ -189,7 +192,10 @@ class ApplyingMocks(pulumi.runtime.Mocks):
         import_id = self.options.get((typ, name), NONE).import_id
         if import_id and old is None:
             return self._imported(typ, name, inputs, import_id), IMPORTED
-        with connect(self._conninfo) as conn:
+        with connect(self._conninfo) as conn, conn.transaction():
+            # one at a time: Postgres fails concurrent GRANTs that touch one catalog row (an
+            # object's ACL, a role) with "tuple concurrently updated"
+            conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [SQL_LOCK])
             for statement in SQL_EQUIVALENTS[typ](inputs):  # idempotent: safe to repeat
                 conn.execute(statement)
         return Applied(typ, name, name, inputs), CREATED if old is None else UPDATED
@@ -239,6 +245,7 @@ class ApplyingMocks(pulumi.runtime.Mocks):
         if decision.delete_first:
             self.host.delete(urn, old.id, state_of(old))
         else:  # the engine's default: the replacement first, the old one at the end
-            self._pending.append(replace(old, delete=True))
+            with self._lock:
+                self._pending.append(replace(old, delete=True))
         created_id, outs = self.host.create(urn, decision.news)
         return Applied(typ, name, created_id, outs, blob), REPLACED

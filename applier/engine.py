@@ -97,6 +97,18 @@ def apply_seed() -> int:
     return int(chosen) if chosen else random.SystemRandom().randrange(2**32)
 
 
+#: Resources applied at once unless ``SUPASTACK_APPLY_PARALLEL`` says otherwise (the engine's
+#: ``--parallel``; 1 replays a seed's order exactly).
+DEFAULT_PARALLEL = 4
+
+
+def apply_parallel() -> int:
+    chosen = os.environ.get("SUPASTACK_APPLY_PARALLEL", "")
+    if chosen and not (chosen.isdigit() and int(chosen) >= 1):
+        raise DeployError(f"SUPASTACK_APPLY_PARALLEL={chosen!r}: a whole number, 1 or more")
+    return int(chosen) if chosen else DEFAULT_PARALLEL
+
+
 def _run_program(
     config: Mapping[str, str], project: Path, monitor: RecordingMonitor, *, preview: bool
 ) -> tuple[dict[str, Any], frozenset[str]]:
@@ -179,7 +191,7 @@ def deploy(
             planning = RecordingMonitor(planned, planned.options)
             _run_program(config, project, planning, preview=True)
             planned.deletions()  # a protected resource the program dropped fails here
-            order = ApplyOrder(planning.graph, seed)
+            order = ApplyOrder(planning.graph, seed, apply_parallel())
             mocks = ApplyingMocks(host, before, checkpoint, on_change, refresh=refresh)
             exported, secret = _run_program(
                 config, project, RecordingMonitor(mocks, mocks.options, order), preview=False
@@ -188,9 +200,11 @@ def deploy(
     except Exception as error:
         # the resource that failed, not one that then waited
         cause = (order.failure if order else None) or error
+        parallel = order.parallel if order else 1
+        exactly = "" if parallel == 1 else ", with SUPASTACK_APPLY_PARALLEL=1 exactly"
         raise DeployError(
             f"deploy failed with apply-order seed {seed} (SUPASTACK_APPLY_SEED={seed} replays "
-            f"it): {cause}"
+            f"it{exactly}): {cause}"
         ) from cause
     return Deployment(mocks, exported, seed, planning.graph, secret)
 

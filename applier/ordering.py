@@ -81,35 +81,42 @@ class ResourceGraph:
 
 
 class ApplyOrder:
-    """Lets one resource apply at a time, picked at random among those whose dependencies are
-    applied (Kahn's algorithm with a seeded random choice): any order the engine's parallelism
-    could produce.
+    """Lets up to ``parallel`` resources apply at once, each picked at random among those whose
+    dependencies are applied (Kahn's algorithm with a seeded random choice): any order the
+    engine's ``--parallel`` could produce. With ``parallel`` 1 the seed replays the order
+    exactly; with more, which of the running resources finishes first is the machine's.
     """
 
-    def __init__(self, graph: ResourceGraph, seed: int) -> None:
+    def __init__(self, graph: ResourceGraph, seed: int, parallel: int = 1) -> None:
         self.seed = seed
+        self.parallel = parallel
         self._waits = graph.custom_dependencies()
         self._random = random.Random(seed)  # noqa: S311 (an order to replay, not a secret)
         self._done: set[str] = set()
         self._arrived: set[str] = set()
+        self._running: set[str] = set()
         self._failed: BaseException | None = None
         self._turn = threading.Condition()
-        self._current = self._pick()
+        self._fill()
 
-    def _pick(self) -> str | None:
-        done = self._done
-        ready = sorted(
-            urn for urn, waits in self._waits.items() if urn not in done and waits <= done
-        )
-        return self._random.choice(ready) if ready else None
+    def _fill(self) -> None:
+        """Start ready resources until ``parallel`` run (under the condition's lock)."""
+        while len(self._running) < self.parallel:
+            ready = sorted(
+                urn for urn, waits in self._waits.items()
+                if urn not in self._done and urn not in self._running and waits <= self._done
+            )  # fmt: skip
+            if not ready:
+                return
+            self._running.add(self._random.choice(ready))
 
     @property
     def failure(self) -> BaseException | None:
         """The first resource's failure, which stopped the others."""
         return self._failed
 
-    def _moved_on(self, turn: str | None) -> bool:
-        return self._failed is not None or self._current != turn
+    def _may_start(self, urn: str) -> bool:
+        return self._failed is not None or urn in self._running
 
     def run(self, urn: str, apply: Callable[[], Any]) -> Any:
         """Wait for ``urn``'s turn, apply it, and hand the turn on."""
@@ -119,14 +126,15 @@ class ApplyOrder:
         with self._turn:
             self._arrived.add(urn)
             self._turn.notify_all()
-            while self._failed is None and self._current != urn:
-                waiting_for = self._current
-                moved = self._turn.wait_for(partial(self._moved_on, waiting_for), STALL_TIMEOUT_S)
-                if not moved and waiting_for not in self._arrived:
+            while not self._may_start(urn):
+                running = set(self._running)
+                started = self._turn.wait_for(partial(self._may_start, urn), STALL_TIMEOUT_S)
+                missing = running - self._arrived
+                if not started and running == self._running and missing:
                     raise RuntimeError(
-                        f"{urn} waited {STALL_TIMEOUT_S:.0f} s for {waiting_for}, which never "
-                        f"registered: it depends on something the preview did not show "
-                        f"(seed {self.seed})"
+                        f"{urn} waited {STALL_TIMEOUT_S:.0f} s for {', '.join(sorted(missing))}, "
+                        f"which never registered: it depends on something the preview did not "
+                        f"show (seed {self.seed})"
                     )
             if self._failed is not None:
                 raise RuntimeError(f"{urn} not applied: an earlier resource failed") from None
@@ -134,12 +142,13 @@ class ApplyOrder:
             result = apply()
         except BaseException as error:
             with self._turn:
-                self._failed = error
+                self._failed = self._failed or error
                 self._turn.notify_all()
             raise
         with self._turn:
             self._done.add(urn)
-            self._current = self._pick()
+            self._running.discard(urn)
+            self._fill()
             self._turn.notify_all()
         return result
 

@@ -38,7 +38,16 @@ class Database(pulumi.ComponentResource):
         self, name: str, args: DatabaseArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("supastack:database:Database", name, {}, opts)
-        child = pulumi.ResourceOptions(parent=self, protect=args["protect"])
+        # Settings first: applying them may restart the server (locally, and through the
+        # Management API), which would cut off whatever else ran at that moment.
+        settings = merged_settings(args["manifests"], args["stack_settings"])
+        first = (
+            [PostgresSettings(f"{name}-settings", {**args["settings_target"], "values": settings},
+                              pulumi.ResourceOptions(parent=self))]
+            if settings
+            else []
+        )  # fmt: skip
+        child = pulumi.ResourceOptions(parent=self, protect=args["protect"], depends_on=first)
         homes: dict[str, pulumi.Resource] = {}
         for extension in merged_extensions(args["manifests"]):
             home = extension.schema_name
@@ -65,12 +74,5 @@ class Database(pulumi.ComponentResource):
                 name=manifest.schema_name,
                 database=args["database"],
                 opts=child,
-            )
-        settings = merged_settings(args["manifests"], args["stack_settings"])
-        if settings:
-            PostgresSettings(
-                f"{name}-settings",
-                {**args["settings_target"], "values": settings},
-                pulumi.ResourceOptions(parent=self),
             )
         self.register_outputs({})

@@ -30,6 +30,10 @@ def test_extensions_schemas_and_settings(pulumi_mocks: RecordingMocks) -> None:
     assert all(s.protect for s in schemas)
     settings = one(pulumi_mocks, "pulumi-python:dynamic/database:PostgresSettings")
     assert settings.inputs["values"] == {"work_mem": "8MB", "shared_buffers": "1GB"}  # stack wins
+    # applying settings may restart the server: nothing of the database runs meanwhile (the
+    # applier's parallel order cut an extension's connection before this)
+    made = [r for r in pulumi_mocks.resources if r.typ.startswith("postgresql:index/")]
+    assert made and all(settings.urn in r.dependencies for r in made)
 
 
 def test_an_extension_in_a_schema_of_its_own_waits_for_that_schema(
