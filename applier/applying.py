@@ -31,7 +31,7 @@ from applier.options import NONE, ProtectedError, ResourceOptionsSeen, SeenOptio
 from applier.records import CREATED, DELETED, IMPORTED, REPLACED, UNCHANGED, UPDATED, Applied
 from applier.steps import REPLACE, SAME, UPDATE, decide, state_of
 from policy import validators
-from supastack.database.postgres import connect
+from supastack.database.postgres import connect, lock_until_commit
 
 Outputs = dict[str, Any]
 Key = tuple[str, str]
@@ -195,7 +195,7 @@ class ApplyingMocks(pulumi.runtime.Mocks):
         with connect(self._conninfo) as conn, conn.transaction():
             # one at a time: Postgres fails concurrent GRANTs that touch one catalog row (an
             # object's ACL, a role) with "tuple concurrently updated"
-            conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [SQL_LOCK])
+            lock_until_commit(conn, SQL_LOCK)
             for statement in SQL_EQUIVALENTS[typ](inputs):  # idempotent: safe to repeat
                 conn.execute(statement)
         return Applied(typ, name, name, inputs), CREATED if old is None else UPDATED

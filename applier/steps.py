@@ -10,7 +10,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from pulumi.output import Unknown
+from pulumi.runtime.rpc import contains_unknowns
 
 from applier.dynamic_host import PROVIDER_KEY, DynamicHost, ProviderError
 from applier.options import ProtectedError, SeenOptions, forced_replacements, with_ignored
@@ -31,21 +31,11 @@ class Decision:
     delete_first: bool = False
 
 
-def _known(value: Any) -> bool:
-    if isinstance(value, Unknown):
-        return False
-    if isinstance(value, dict):
-        return all(_known(v) for v in value.values())
-    if isinstance(value, list):
-        return all(_known(v) for v in value)
-    return True
-
-
 def changed_inputs(old: Outputs, news: Outputs) -> tuple[str, ...]:
     """The inputs whose values differ from the state's (an unknown value counts as changed)."""
     return tuple(sorted(
         key for key, value in news.items()
-        if key != PROVIDER_KEY and (not _known(value) or old.get(key) != value)
+        if key != PROVIDER_KEY and (contains_unknowns(value) or old.get(key) != value)
     ))  # fmt: skip
 
 
@@ -73,7 +63,7 @@ def decide(
 def _memo_key(
     typ: str, name: str, inputs: Outputs, old: Applied | None, options: SeenOptions
 ) -> str | None:
-    if not _known(inputs):
+    if contains_unknowns(inputs):
         return None
     state = None if old is None else (old.id, old.outputs, old.provider, old.protect)
     return json.dumps([typ, name, inputs, state, repr(options)], sort_keys=True, default=str)

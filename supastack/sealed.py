@@ -11,7 +11,7 @@ import base64
 import json
 import os
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -92,35 +92,36 @@ class Sealer:
 
     def open_all(self, value: Any) -> Any:
         """``value`` with every sealed secret in it opened."""
-        if is_sealed(value):
-            return self.open(value)
-        if isinstance(value, dict):
-            return {k: self.open_all(v) for k, v in value.items()}
-        if isinstance(value, list):
-            return [self.open_all(v) for v in value]
-        return value
+        return _map_sealed(value, self.open)
 
 
 def is_sealed(value: Any) -> bool:
     return isinstance(value, dict) and value.get(SIG_KEY) == SECRET_SIG and "ciphertext" in value
 
 
-def holds_sealed(value: Any) -> bool:
+def _map_sealed(value: Any, each: Callable[[Any], Any]) -> Any:
+    """``value`` with ``each`` applied to every sealed secret in it."""
     if is_sealed(value):
-        return True
+        return each(value)
     if isinstance(value, dict):
-        return any(holds_sealed(v) for v in value.values())
+        return {k: _map_sealed(v, each) for k, v in value.items()}
     if isinstance(value, list):
-        return any(holds_sealed(v) for v in value)
-    return False
+        return [_map_sealed(v, each) for v in value]
+    return value
+
+
+def holds_sealed(value: Any) -> bool:
+    found: list[Any] = []
+    _map_sealed(value, found.append)
+    return bool(found)
 
 
 def masked(value: Any) -> Any:
     """``value`` with every sealed secret shown as ``[secret]`` (``pulumi stack output``)."""
-    if is_sealed(value):
-        return "[secret]"
-    if isinstance(value, dict):
-        return {k: masked(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [masked(v) for v in value]
-    return value
+    return _map_sealed(value, lambda _: "[secret]")
+
+
+def opened(path: Path, data: Any) -> Any:
+    """``data``, read from ``path``, with its sealed secrets opened by the stack key beside
+    the file (an error naming both if the key is missing)."""
+    return Sealer.existing(path.parent, path).open_all(data) if holds_sealed(data) else data

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any, ClassVar, Generic, TypeVar
 
 import pulumi
@@ -44,19 +43,6 @@ class DeclarativeProvider(ResourceProvider, Generic[P]):
             changes=bool(changed),
             replaces=[key for key in changed if key in self.replace_on],
             delete_before_replace=True,
-        )
-
-
-def refuse_unless_matching(what: str, declared: Mapping[str, Any], live: Mapping[str, Any]) -> None:
-    """Adoption (``supastack:adopt``): a live object is taken over only if it is what the
-    program declares; else an error naming each differing property (not its values, which may
-    hold secrets), and nothing is changed."""
-    differ = sorted(key for key, value in declared.items() if live.get(key) != value)
-    if differ:
-        raise ValueError(
-            f"cannot adopt {what}: it exists and differs from the program in "
-            f"{', '.join(differ)}; make them equal (in the program or the live object) to adopt "
-            "it, or deploy without adopt to overwrite it"
         )
 
 

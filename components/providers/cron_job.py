@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from typing import Any
 
 import pulumi
@@ -11,7 +10,6 @@ from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
 from components.providers.base import (
     DeclarativeProvider,
     gone,
-    refuse_unless_matching,
     with_secret_outputs,
 )
 from supastack.operations import cron
@@ -29,8 +27,8 @@ class CronJobProvider(DeclarativeProvider[CronJobProps]):
         """Schedule the job; with ``adopt``, a job of that name made by hand is taken over if
         it matches (the upsert then changes nothing and keeps its id), else refused."""
         job = self.typed(props)
-        if job.adopt and (live := cron.read(job.conninfo, job.name)) is not None:
-            refuse_unless_matching(f"pg_cron job {job.name!r}", asdict(job.job()), asdict(live))
+        if job.adopt:
+            cron.refuse_to_adopt_a_different_job(job.conninfo, job.job())
         return CreateResult(job.name, {**props, "job_id": cron.schedule(job.conninfo, job.job())})
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:

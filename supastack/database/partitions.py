@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import psycopg
 from psycopg import sql
 
-from supastack.database.postgres import Connection, connect
+from supastack.database.postgres import Connection, connect, lock_until_commit
 from supastack.errors import SupastackError
 
 #: The roles a partition is closed to (the Data API's, and everyone).
@@ -144,10 +144,7 @@ def register(conninfo: str, partitions: PartitionSet) -> None:
         try:
             with conn.transaction():
                 kind = _partman_type(conn)
-                conn.execute(
-                    "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
-                    [f"supastack.partitions:{partitions.parent}"],
-                )
+                lock_until_commit(conn, f"supastack.partitions:{partitions.parent}")
                 _check_parent(conn, partitions)
                 registered = _registered(conn, partitions)
                 if registered is None:

@@ -24,3 +24,9 @@ def connect(conninfo: str, *, autocommit: bool = True, subject: str = "") -> Con
     except psycopg.OperationalError as exc:
         prefix = f"{subject}: " if subject else ""
         raise SupastackError(f"{prefix}cannot connect to the database: {exc}") from None
+
+
+def lock_until_commit(conn: Connection, key: str) -> None:
+    """Wait for, then hold until the transaction ends, the advisory lock named ``key``: what
+    serialises supastack's sessions that change one catalog row or one named thing."""
+    conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [key])

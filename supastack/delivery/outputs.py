@@ -119,21 +119,22 @@ def load(path: Path) -> StackOutputs:
         text = path.read_text()
     except OSError as exc:
         raise SupastackError(f"{path}: cannot read stack outputs: {exc}") from None
-    try:
-        data: Any = json.loads(text)
-    except ValueError:
-        return parse(text, str(path))  # parse names the file and the error
-    if sealed.holds_sealed(data):
-        text = json.dumps(sealed.Sealer.existing(path.parent, path).open_all(data))
-    return parse(text, str(path))
+    return _validated(sealed.opened(path, _json(text, str(path))), str(path))
 
 
 def parse(text: str, origin: str) -> StackOutputs:
     """The outputs in ``text`` (JSON); errors name ``origin`` and never echo the text."""
+    return _validated(_json(text, origin), origin)
+
+
+def _json(text: str, origin: str) -> Any:
     try:
-        data: Any = json.loads(text)
+        return json.loads(text)
     except ValueError as exc:
         raise SupastackError(f"{origin}: cannot read stack outputs: {exc}") from None
+
+
+def _validated(data: Any, origin: str) -> StackOutputs:
     try:
         return StackOutputs.model_validate(data)
     except ValidationError as exc:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from psycopg import sql
 
-from supastack.database.postgres import Connection
+from supastack.database.postgres import Connection, lock_until_commit
 
 SCHEMA = "supabase_migrations"
 TABLE = "schema_migrations"
@@ -89,7 +89,7 @@ def create_schema(conn: Connection) -> None:
     ... IF NOT EXISTS`` of one schema or table in two sessions at once fails one of them with a
     unique violation (the real engine runs independent migrations and seeds in parallel, and
     did). The lock is held until the transaction ends, over the caller's table creation too."""
-    conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [SCHEMA_LOCK])
+    lock_until_commit(conn, SCHEMA_LOCK)
     conn.execute("CREATE SCHEMA IF NOT EXISTS supabase_migrations")
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import psycopg
 
-from supastack.database.postgres import Connection, connect
+from supastack.database.postgres import Connection, connect, lock_until_commit
 from supastack.errors import SupastackError
 from supastack.migrations import history
 from supastack.migrations.files import migration_statements
@@ -66,10 +66,7 @@ def _ensure(conn: Connection) -> None:
 def apply(conninfo: str, seed: SeedFile) -> bool:
     """Run the file unless its recorded checksum is this one; whether it ran."""
     with connect(conninfo, subject=seed.source) as conn, conn.transaction():
-        conn.execute(
-            "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
-            [f"supastack.seeds:{seed.app}/{seed.name}"],
-        )
+        lock_until_commit(conn, f"supastack.seeds:{seed.app}/{seed.name}")
         _ensure(conn)
         row = conn.execute(
             "SELECT checksum FROM supabase_migrations.supastack_seeds WHERE app = %s AND file = %s",

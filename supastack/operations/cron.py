@@ -18,14 +18,14 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import psycopg
 from psycopg import sql
 
 from supastack.config.manifest import AppManifest
 from supastack.database import sqltext
-from supastack.database.postgres import Connection, connect
+from supastack.database.postgres import Connection, connect, lock_until_commit
 from supastack.errors import SupastackError
 
 #: The Vault secret holding the functions' base URL (``https://<ref>.supabase.co`` or local).
@@ -148,10 +148,7 @@ def _lock_job(conn: Connection, name: str) -> None:
     """Serialise changes to one job by name until the transaction ends: pg_cron's own functions
     fail with "tuple concurrently deleted/updated" when two sessions change one job at once
     (two deploys, or a deploy and a rollback)."""
-    conn.execute(
-        "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
-        [f"supastack.cron:{name}"],
-    )
+    lock_until_commit(conn, f"supastack.cron:{name}")
 
 
 def schedule(conninfo: str, job: Job) -> int:
@@ -186,6 +183,22 @@ def read(conninfo: str, name: str) -> Job | None:
             [name],
         ).fetchone()
     return None if row is None else Job(*row)
+
+
+def refuse_to_adopt_a_different_job(conninfo: str, job: Job) -> None:
+    """Adoption (``supastack:adopt``): a job of this name made by hand is taken over only if it
+    is the declared one (the upsert then changes nothing and keeps its id); else an error naming
+    each differing property (not its values: a command can hold a token), nothing changed."""
+    live = read(conninfo, job.name)
+    if live is None:
+        return
+    differ = [name for name, value in asdict(job).items() if getattr(live, name) != value]
+    if differ:
+        raise SupastackError(
+            f"cannot adopt pg_cron job {job.name!r}: it exists and differs from the program in "
+            f"{', '.join(differ)}; make them equal (in the program or the live job) to adopt it, "
+            "or deploy without adopt to overwrite it"
+        )
 
 
 def plan_jobs(manifest: AppManifest, pg_cron: str, database: str) -> list[Job]:

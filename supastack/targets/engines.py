@@ -112,9 +112,8 @@ def show_outputs(
     if engine is Engine.APPLIER:
         path = _offline_outputs(state_dir, stack)
         data = json.loads(path.read_text())
-        if show_secrets and sealed.holds_sealed(data):
-            data = sealed.Sealer.existing(path.parent, path).open_all(data)
-        return json.dumps(sealed.masked(data), indent=2)
+        return json.dumps(sealed.opened(path, data) if show_secrets else sealed.masked(data),
+                          indent=2)  # fmt: skip
     flags = ["--show-secrets"] * show_secrets
     return _pulumi(["stack", "output", "--json", *flags, "--stack", stack], project, env,
                    f"pulumi stack output --stack {stack}")  # fmt: skip

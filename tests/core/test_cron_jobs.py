@@ -172,7 +172,7 @@ def test_adopt_takes_over_a_matching_hand_made_job_and_refuses_a_different_one(
 
     with connect(cron_db) as conn:
         conn.execute("select cron.alter_job(%s, schedule := '0 3 * * *')", [made])
-    with pytest.raises(ValueError, match=r"cannot adopt pg_cron job 'hand-made': it exists and "
+    with pytest.raises(SupastackError, match=r"cannot adopt pg_cron job 'hand-made': it exists and "
                        r"differs from the program in schedule; make them equal"):  # fmt: skip
         provider.create(declared)
     assert _job(services, "hand-made")[0] == "0 3 * * *"  # type: ignore[index]  # unchanged
