@@ -14,9 +14,14 @@ import pulumi
 import pulumi_postgresql as postgresql
 import pulumi_random as random
 
-from components.providers.rls import RlsPolicy, RowLevelSecurity
+from components.providers.rls import (
+    RlsPolicy,
+    RlsPolicyProps,
+    RowLevelSecurity,
+    RowLevelSecurityProps,
+)
 from supastack.config.manifest import AppManifest
-from supastack.database import scram
+from supastack.database import rls, scram
 from supastack.database.privileges import privilege_steps
 
 
@@ -95,7 +100,7 @@ class Access(pulumi.ComponentResource):
         protected = {
             table: RowLevelSecurity(
                 f"{name}-rls-{table}",
-                {"conninfo": args["conninfo"], "schema": schema, "table": table},
+                RowLevelSecurityProps.for_table(args["conninfo"], schema, table),
                 child,
             )
             for table in manifest.rls
@@ -103,17 +108,19 @@ class Access(pulumi.ComponentResource):
         for policy in manifest.policies:
             RlsPolicy(
                 f"{name}-policy-{policy.table}-{policy.name}",
-                {
-                    "conninfo": args["conninfo"],
-                    "schema": schema,
-                    "table": policy.table,
-                    "name": policy.name,
-                    "command": policy.command,
-                    "roles": policy.roles,
-                    "mode": policy.mode,
-                    "using": policy.using,
-                    "with_check": policy.with_check,
-                },
+                RlsPolicyProps.for_policy(
+                    args["conninfo"],
+                    rls.Policy(
+                        schema,
+                        policy.table,
+                        policy.name,
+                        policy.command,
+                        tuple(policy.roles),
+                        policy.mode,
+                        policy.using,
+                        policy.with_check,
+                    ),
+                ),
                 pulumi.ResourceOptions.merge(
                     child,
                     pulumi.ResourceOptions(depends_on=[protected[policy.table], *chain]),

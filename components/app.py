@@ -18,19 +18,21 @@ import pulumi
 
 from components.access import Access
 from components.migrations import Migrations
-from components.providers.alerts import AlertRule
-from components.providers.cron_job import CronJob
-from components.providers.edge_function import EdgeFunction
-from components.providers.feature_flag import FeatureFlag
-from components.providers.matview_refresh import MaterializedViewRefresh
-from components.providers.partition_set import PartitionSet
-from components.providers.publication import PublicationTables
-from components.providers.seed_data import SeedData
+from components.providers.alerts import AlertRule, AlertRuleProps
+from components.providers.cron_job import CronJob, CronJobProps
+from components.providers.edge_function import EdgeFunction, EdgeFunctionProps
+from components.providers.feature_flag import FeatureFlag, FeatureFlagProps
+from components.providers.matview_refresh import (
+    MaterializedViewRefresh,
+    MaterializedViewRefreshProps,
+)
+from components.providers.partition_set import PartitionSet, PartitionSetProps
+from components.providers.publication import PublicationTables, PublicationTablesProps
+from components.providers.seed_data import SeedData, SeedDataProps
 from supastack.config.settings import MigrationSettings
 from supastack.database.publication import REALTIME
 from supastack.operations.cron import Job
 from supastack.plan.stack import AppPlan
-from supastack.resource_props import FeatureFlagProps
 
 
 class AppArgs(TypedDict):
@@ -93,18 +95,16 @@ class App(pulumi.ComponentResource):
         if manifest.realtime:
             PublicationTables(
                 f"{name}-realtime",
-                {
-                    "conninfo": args["conninfo"],
-                    "publication": REALTIME,
-                    "tables": [[manifest.schema_name, table] for table in manifest.realtime],
-                },
+                PublicationTablesProps.for_tables(
+                    args["conninfo"], REALTIME, manifest.schema_name, manifest.realtime
+                ),
                 after_schema,
             )
         # a function never runs before the flags it asks exist as the stack sets them
         flags = [
             FeatureFlag(
                 f"{name}-flag-{flag.name}",
-                {"conninfo": args["conninfo"], **FeatureFlagProps.values_of(flag)},
+                FeatureFlagProps.for_flag(args["conninfo"], flag),
                 pulumi.ResourceOptions(parent=self),
             )
             for flag in args["plan"].flags
@@ -118,17 +118,13 @@ class App(pulumi.ComponentResource):
         for slug, package in args["plan"].functions.items():
             self.functions[slug] = EdgeFunction(
                 f"{name}-fn-{slug}",
-                {
-                    "api": args["api"],
-                    "token": args["token"],
-                    "functions_url": args["functions_url"],
-                    "app": manifest.app,
-                    "slug": slug,
-                    "hash": package.hash,
-                    "verify_jwt": package.verify_jwt,
-                    "verify_jwt_off_reason": manifest.functions[slug].verify_jwt_off_reason,
-                    "files": package.text_files(),
-                },
+                EdgeFunctionProps.for_package(
+                    args["api"],
+                    args["token"],
+                    args["functions_url"],
+                    package,
+                    manifest.functions[slug].verify_jwt_off_reason,
+                ),
                 pulumi.ResourceOptions(parent=self, depends_on=before_functions),
             )
         for job in args["plan"].jobs:
@@ -138,34 +134,30 @@ class App(pulumi.ComponentResource):
             table = planned.partitions
             registered = PartitionSet(
                 f"{name}-partitions-{table.table}",
-                {
-                    "conninfo": args["conninfo"], "schema": table.schema, "table": table.table,
-                    "control": table.control, "interval": table.interval,
-                    "premake": table.premake, "retention": table.retention,
-                    "retention_keep_table": table.retention_keep_table,
-                },
+                PartitionSetProps.for_partitions(args["conninfo"], table),
                 # after the grants: a schema-wide grant would reach partitions made before it
                 pulumi.ResourceOptions(parent=self, depends_on=[self.migrations, self.access]),
-            )  # fmt: skip
+            )
             self._cron_job(name, args, planned.maintenance, [registered])
             partition_sets.append(registered)
         for refresh in args["plan"].refreshes:
             job = refresh.job
             MaterializedViewRefresh(
                 f"{name}-cron-{job.name}",
-                {
-                    "conninfo": args["cron_conninfo"], "app_conninfo": args["conninfo"],
-                    "source": manifest.source, "schema": refresh.refresh.schema,
-                    "view": refresh.refresh.view, "concurrently": refresh.refresh.concurrently,
-                    "name": job.name, "schedule": job.schedule, "command": job.command,
-                    "database": job.database, "active": job.active, "adopt": args["adopt"],
-                },
+                MaterializedViewRefreshProps.for_refresh(
+                    args["cron_conninfo"],
+                    args["conninfo"],
+                    source=manifest.source,
+                    refresh=refresh.refresh,
+                    job=job,
+                    adopt=args["adopt"],
+                ),
                 pulumi.ResourceOptions(parent=self, depends_on=[self.migrations]),
-            )  # fmt: skip
+            )
         for rule in args["plan"].rules:
             AlertRule(
                 f"{name}-alert-{rule.name}",
-                {"conninfo": args["conninfo"], **rule.as_dict()},
+                AlertRuleProps.for_rule(args["conninfo"], rule),
                 pulumi.ResourceOptions(
                     parent=self,
                     depends_on=[self.migrations, *self.functions.values(), *args["alert_channels"]],
@@ -174,14 +166,11 @@ class App(pulumi.ComponentResource):
         for seed in args["plan"].seeds:
             SeedData(
                 f"{name}-seed-{seed.name.removesuffix('.sql')}",
-                {
-                    "conninfo": args["conninfo"], "app": seed.app, "name": seed.name,
-                    "source": seed.source, "checksum": seed.checksum, "sql": seed.sql,
-                },
+                SeedDataProps.for_seed(args["conninfo"], seed),
                 pulumi.ResourceOptions(
                     parent=self, depends_on=[self.migrations, self.access, *partition_sets]
                 ),
-            )  # fmt: skip
+            )
         self.register_outputs({"migrations": self.migrations.versions})
 
     def _cron_job(
@@ -189,15 +178,7 @@ class App(pulumi.ComponentResource):
     ) -> CronJob:
         return CronJob(
             f"{name}-cron-{job.name}",
-            {
-                "conninfo": args["cron_conninfo"],
-                "name": job.name,
-                "schedule": job.schedule,
-                "command": job.command,
-                "database": job.database,
-                "active": job.active,
-                "adopt": args["adopt"],
-            },
+            CronJobProps.for_job(args["cron_conninfo"], job, args["adopt"]),
             pulumi.ResourceOptions(parent=self, depends_on=after),
         )
 

@@ -12,7 +12,7 @@ from typing import Any, TypedDict
 import pulumi
 import pulumi_postgresql as postgresql
 
-from components.providers.postgres_settings import PostgresSettings
+from components.providers.postgres_settings import PostgresSettings, PostgresSettingsProps
 from supastack.config.manifest import AppManifest, merged_extensions, merged_settings
 from supastack.database.specs import PLATFORM_SCHEMAS
 
@@ -26,8 +26,14 @@ class DatabaseArgs(TypedDict):
     """The database name (``postgres`` on Supabase)."""
     stack_settings: dict[str, str]
     """``supastack:postgresSettings``: the stack's values, over the apps'."""
+    conninfo: pulumi.Output[str]
+    """The database connection string (a secret)."""
+    token: pulumi.Output[str] | None
+    """The Management API token, where settings go through it (a secret)."""
+    api: dict[str, Any] | None
+    """The Management API (``url``, ``project_ref``), where settings go through it."""
     settings_target: dict[str, Any]
-    """How settings reach the server (``components.providers.postgres_settings``)."""
+    """How settings reach the server (``Target.settings_props``)."""
     protect: bool
 
 
@@ -42,8 +48,14 @@ class Database(pulumi.ComponentResource):
         # Management API), which would cut off whatever else ran at that moment.
         settings = merged_settings(args["manifests"], args["stack_settings"])
         first = (
-            [PostgresSettings(f"{name}-settings", {**args["settings_target"], "values": settings},
-                              pulumi.ResourceOptions(parent=self))]
+            [PostgresSettings(
+                f"{name}-settings",
+                PostgresSettingsProps.for_values(
+                    args["conninfo"], args["token"], args["api"], args["settings_target"],
+                    settings,
+                ),
+                pulumi.ResourceOptions(parent=self),
+            )]
             if settings
             else []
         )  # fmt: skip

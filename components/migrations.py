@@ -11,10 +11,9 @@ from typing import Any, TypedDict
 
 import pulumi
 
-from components.providers.migration import Migration
+from components.providers.migration import Migration, MigrationProps
 from supastack.config.settings import MigrationSettings
 from supastack.migrations.files import MigrationFile
-from supastack.migrations.lint import destructive
 from supastack.migrations.review import review
 
 
@@ -51,21 +50,7 @@ class Migrations(pulumi.ComponentResource):
         for file in files:
             previous = Migration(
                 f"{name}-{file.version}",
-                {
-                    "conninfo": args["conninfo"],
-                    "app": file.app,
-                    "version": file.version,
-                    "name": file.name,
-                    "source": file.source,
-                    "checksum": file.checksum,
-                    "sql": file.sql,
-                    "down_sql": file.down_sql,
-                    "destructive": destructive(file.sql, file.source),
-                    "down_destructive": bool(file.down_sql)
-                    and destructive(file.down_sql or "", file.down_source),
-                    "options": args["settings"].model_dump(by_alias=True),
-                    "backups": args["backups"],
-                },
+                MigrationProps.for_file(args["conninfo"], file, args["settings"], args["backups"]),
                 pulumi.ResourceOptions(
                     parent=self,
                     depends_on=[previous] if previous else [],

@@ -16,10 +16,10 @@ from psycopg.conninfo import make_conninfo
 from components.app import App
 from components.database import Database
 from components.outputs import stack_outputs
-from components.providers.alerts import AlertChannel
-from components.providers.exposed_schemas import ExposedSchemas
-from components.providers.project_setting import ProjectSetting
-from components.providers.realtime_config import RealtimeConfig
+from components.providers.alerts import AlertChannel, AlertChannelProps
+from components.providers.exposed_schemas import ExposedSchemas, ExposedSchemasProps
+from components.providers.project_setting import ProjectSetting, ProjectSettingProps
+from components.providers.realtime_config import RealtimeConfig, RealtimeConfigProps
 from components.secrets import Secrets
 from components.stack_config import StackCredentials, secret_object
 from supastack.config.manifest import merged_realtime_config
@@ -99,12 +99,10 @@ class Platform(pulumi.ComponentResource):
                 "manifests": plan.manifests,
                 "database": stack.database.name,
                 "stack_settings": stack.postgres_settings,
-                "settings_target": {
-                    "conninfo": conninfo,
-                    "token": None if target.is_local else token,
-                    "api": None if target.is_local else api,
-                    **target.settings_props(),
-                },
+                "conninfo": conninfo,
+                "token": None if target.is_local else token,
+                "api": None if target.is_local else api,
+                "settings_target": target.settings_props(),
                 "protect": stack.protect,
             },
             with_db,
@@ -134,7 +132,7 @@ class Platform(pulumi.ComponentResource):
         if plan.exposed_schemas and target.configures_project_services:
             ExposedSchemas(
                 f"{name}-exposed-schemas",
-                {"api": api, "token": token, "schemas": plan.exposed_schemas},
+                ExposedSchemasProps.for_schemas(api, token, plan.exposed_schemas),
                 pulumi.ResourceOptions(parent=self, depends_on=[database]),
             )
         project = stack.project.managed() if stack.project else {}
@@ -142,7 +140,7 @@ class Platform(pulumi.ComponentResource):
             for kind, value in project.items():
                 ProjectSetting(
                     f"{name}-project-{kind.replace('_', '-')}",
-                    {"api": api, "token": token, "kind": kind, "value": value},
+                    ProjectSettingProps.for_setting(api, token, kind, value),
                     pulumi.ResourceOptions(parent=self),
                 )
         elif project:
@@ -155,7 +153,7 @@ class Platform(pulumi.ComponentResource):
         if realtime and target.configures_project_services:
             RealtimeConfig(
                 f"{name}-realtime-config",
-                {"api": api, "token": token, "values": realtime},
+                RealtimeConfigProps.for_limits(api, token, realtime),
                 pulumi.ResourceOptions(parent=self),
             )
         elif realtime:
@@ -198,14 +196,7 @@ class Platform(pulumi.ComponentResource):
                 channels = [
                     AlertChannel(
                         f"{name}-channel-{channel.name}",
-                        {
-                            "conninfo": conninfo,
-                            "name": channel.name,
-                            "type": channel.type,
-                            "secret_name": channel.secret_name,
-                            "endpoint": channel.endpoint,
-                            "severities": list(channel.severities),
-                        },
+                        AlertChannelProps.for_channel(conninfo, channel),
                         pulumi.ResourceOptions(parent=self, depends_on=[app, secrets]),
                     )
                     for channel in plan.channels

@@ -13,8 +13,8 @@ from typing import Any, TypedDict
 import pulumi
 import pulumi_random as random
 
-from components.providers.function_secrets import FunctionSecrets
-from components.providers.vault_secret import VaultSecret
+from components.providers.function_secrets import FunctionSecrets, FunctionSecretsProps
+from components.providers.vault_secret import VaultSecret, VaultSecretProps
 from supastack.config.settings import LogDrainSettings
 from supastack.functions.drains import DRAINS_SECRET, drains_json
 from supastack.functions.specs import SecretSpec
@@ -73,24 +73,22 @@ class Secrets(pulumi.ComponentResource):
         for vault_name, vault_value in for_vault.items():
             VaultSecret(
                 f"{name}-vault-{vault_name}",
-                {
-                    "conninfo": args["conninfo"],
-                    "name": vault_name,
-                    "value": vault_value,
-                    "description": "managed by supastack",
-                },
+                VaultSecretProps.for_secret(
+                    args["conninfo"], vault_name, vault_value, "managed by supastack"
+                ),
                 child,
             )
         if args["drains"]:
             for_functions[DRAINS_SECRET] = self._drains(args)
         if for_functions:
+            values: pulumi.Output[dict[str, str]] = pulumi.Output.all(**for_functions)
             FunctionSecrets(
                 f"{name}-functions",
-                {
-                    "api": args["api"],
-                    "token": args["token"],
-                    "values": pulumi.Output.secret(pulumi.Output.all(**for_functions)),
-                },
+                FunctionSecretsProps.for_values(
+                    args["api"],
+                    args["token"],
+                    pulumi.Output.secret(values),
+                ),
                 child,
             )
         self.register_outputs({})

@@ -26,8 +26,9 @@ from pulumi_policy import (
     ResourceValidationArgs,
 )
 
+from components.providers.catalog import all_secret_fields
+from components.providers.migration import MigrationProps
 from supastack.migrations.lint import lint
-from supastack.resource_props import MigrationProps, all_secret_fields
 
 #: The policy config each stack may set (`--policy-pack-config`).
 CONFIG_SCHEMA_PROPERTIES = {

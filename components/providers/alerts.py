@@ -2,25 +2,40 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, Self
 
-import pulumi
-from pulumi.dynamic import (
-    CheckFailure,
-    CheckResult,
-    CreateResult,
-    ReadResult,
-    Resource,
-    UpdateResult,
-)
+from pulumi.dynamic import CheckFailure, CheckResult
 
-from components.providers.base import DeclarativeProvider, gone, with_secret_outputs
+from components.providers.base import TypedProvider, TypedResource
 from supastack.errors import SupastackError
 from supastack.operations import alerts
-from supastack.resource_props import AlertChannelProps, AlertRuleProps
+from supastack.resource_props import Deferred, OnDatabase
 
 
-class AlertRuleProvider(DeclarativeProvider[AlertRuleProps]):
+class AlertRuleProps(OnDatabase):
+    name: str
+    severity: str
+    metric_sql: str
+    comparison: str
+    threshold: float
+    window_length: str
+    for_duration: str
+    repeat_every: str
+    channels: list[str]
+
+    @classmethod
+    def for_rule(cls, conninfo: Deferred[str], rule: alerts.Rule) -> Self:
+        return cls.declared(conninfo=conninfo, **rule.as_dict())
+
+    def rule(self) -> alerts.Rule:
+        return alerts.Rule(
+            self.name, self.severity, self.metric_sql, self.comparison, self.threshold,
+            self.window_length, self.for_duration, self.repeat_every, tuple(self.channels),
+        )  # fmt: skip
+
+
+class AlertRuleProvider(TypedProvider[AlertRuleProps]):
     """Write the rule (after running its metric once); ``read`` compares against the row as
     Postgres stored it at deploy, so interval spelling is not drift."""
 
@@ -40,93 +55,84 @@ class AlertRuleProvider(DeclarativeProvider[AlertRuleProps]):
             return CheckResult(news, [])
         return CheckResult(news, [CheckFailure("metric_sql", alerts.refusal(rule, error))])
 
-    def _put(self, props: dict[str, Any]) -> dict[str, Any]:
-        declared = self.typed(props)
-        alerts.put_rule(declared.conninfo, declared.rule())
-        stored = alerts.read_rule(declared.conninfo, declared.name)
+    def identify(self, props: AlertRuleProps) -> str:
+        return props.name
+
+    def put(self, props: AlertRuleProps, before: Mapping[str, Any] | None) -> dict[str, Any]:
+        alerts.put_rule(props.conninfo, props.rule())
+        stored = alerts.read_rule(props.conninfo, props.name)
         assert stored is not None
-        return {**props, "stored": stored.as_dict()}
+        return {"stored": stored.as_dict()}
 
-    def create(self, props: dict[str, Any]) -> CreateResult:
-        return CreateResult(props["name"], self._put(props))
+    def remove(self, props: AlertRuleProps) -> None:
+        alerts.delete_rule(props.conninfo, props.name)
 
-    def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        return UpdateResult(self._put(news))
-
-    def delete(self, _id: str, props: dict[str, Any]) -> None:
-        declared = self.typed(props)
-        alerts.delete_rule(declared.conninfo, declared.name)
-
-    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        declared = self.typed(props)
-        live = alerts.read_rule(declared.conninfo, declared.name)
+    def observe(self, props: AlertRuleProps, recorded: Mapping[str, Any]) -> dict[str, Any] | None:
+        live = alerts.read_rule(props.conninfo, props.name)
         if live is None:
-            return gone()
-        if live.as_dict() == props["stored"]:
-            return ReadResult(id_, props)
-        return ReadResult(id_, {**props, **live.as_dict(), "stored": live.as_dict()})
+            return None
+        if live.as_dict() == recorded["stored"]:
+            return {}
+        return {**live.as_dict(), "stored": live.as_dict()}
 
 
-class AlertRule(Resource, module="alerts", name="AlertRule"):
+class AlertRule(TypedResource[AlertRuleProps], module="alerts", name="AlertRule"):
     """An alert rule."""
 
-    def __init__(
-        self, name: str, props: dict[str, Any], opts: pulumi.ResourceOptions | None = None
-    ) -> None:
-        super().__init__(
-            AlertRuleProvider(),
-            name,
-            {**props, "stored": None},
-            with_secret_outputs(opts, AlertRuleProvider.props_type),
+    provider_type = AlertRuleProvider
+    outputs = ("stored",)
+
+
+class AlertChannelProps(OnDatabase):
+    name: str
+    type: str
+    secret_name: str
+    endpoint: str | None = None
+    severities: list[str]
+
+    @classmethod
+    def for_channel(cls, conninfo: Deferred[str], channel: alerts.Channel) -> Self:
+        return cls.declared(
+            conninfo=conninfo, name=channel.name, type=channel.type,
+            secret_name=channel.secret_name, endpoint=channel.endpoint,
+            severities=list(channel.severities),
+        )  # fmt: skip
+
+    def channel(self) -> alerts.Channel:
+        return alerts.Channel(
+            self.name, self.type, self.secret_name, self.endpoint, tuple(self.severities)
         )
 
 
-class AlertChannelProvider(DeclarativeProvider[AlertChannelProps]):
+class AlertChannelProvider(TypedProvider[AlertChannelProps]):
     """A channel row; the URL or key it needs stays in Vault under ``secret_name``."""
 
     props_type = AlertChannelProps
     replace_on = ("name",)
 
-    def create(self, props: dict[str, Any]) -> CreateResult:
-        declared = self.typed(props)
-        alerts.put_channel(declared.conninfo, declared.channel())
-        return CreateResult(declared.name, props)
+    def identify(self, props: AlertChannelProps) -> str:
+        return props.name
 
-    def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        declared = self.typed(news)
-        alerts.put_channel(declared.conninfo, declared.channel())
-        return UpdateResult(news)
+    def put(self, props: AlertChannelProps, before: Mapping[str, Any] | None) -> dict[str, Any]:
+        alerts.put_channel(props.conninfo, props.channel())
+        return {}
 
-    def delete(self, _id: str, props: dict[str, Any]) -> None:
-        declared = self.typed(props)
-        alerts.delete_channel(declared.conninfo, declared.name)
+    def remove(self, props: AlertChannelProps) -> None:
+        alerts.delete_channel(props.conninfo, props.name)
 
-    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        declared = self.typed(props)
-        live = alerts.read_channel(declared.conninfo, declared.name)
+    def observe(
+        self, props: AlertChannelProps, recorded: Mapping[str, Any]
+    ) -> dict[str, Any] | None:
+        live = alerts.read_channel(props.conninfo, props.name)
         if live is None:
-            return gone()
-        return ReadResult(
-            id_,
-            {
-                **props,
-                "type": live.type,
-                "secret_name": live.secret_name,
-                "endpoint": live.endpoint,
-                "severities": list(live.severities),
-            },
-        )
+            return None
+        return {
+            "type": live.type, "secret_name": live.secret_name, "endpoint": live.endpoint,
+            "severities": list(live.severities),
+        }  # fmt: skip
 
 
-class AlertChannel(Resource, module="alerts", name="AlertChannel"):
+class AlertChannel(TypedResource[AlertChannelProps], module="alerts", name="AlertChannel"):
     """A notification channel."""
 
-    def __init__(
-        self, name: str, props: dict[str, Any], opts: pulumi.ResourceOptions | None = None
-    ) -> None:
-        super().__init__(
-            AlertChannelProvider(),
-            name,
-            props,
-            with_secret_outputs(opts, AlertChannelProvider.props_type),
-        )
+    provider_type = AlertChannelProvider

@@ -2,65 +2,73 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, ClassVar, Self
 
 import pulumi
-from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
 
-from components.providers.base import (
-    DeclarativeProvider,
-    gone,
-    with_secret_outputs,
-)
+from components.providers.base import TypedProvider, TypedResource
 from supastack.operations import cron
-from supastack.resource_props import CronJobProps
+from supastack.resource_props import Deferred, OnDatabase
 
 
-class CronJobProvider(DeclarativeProvider[CronJobProps]):
+class CronJobProps(OnDatabase):
+    name: str
+    schedule: str
+    command: str
+    database: str
+    active: bool = True
+    adopt: bool = False
+    """Take over a job of this name that exists and matches (``supastack:adopt``)."""
+
+    not_diffed: ClassVar[frozenset[str]] = frozenset({"adopt"})
+
+    @classmethod
+    def for_job(cls, conninfo: Deferred[str], job: cron.Job, adopt: bool) -> Self:
+        return cls.declared(conninfo=conninfo, **job_fields(job), adopt=adopt)
+
+    def job(self) -> cron.Job:
+        return cron.Job(self.name, self.schedule, self.command, self.database, self.active)
+
+
+def job_fields(job: cron.Job) -> dict[str, Any]:
+    return {
+        "name": job.name, "schedule": job.schedule, "command": job.command,
+        "database": job.database, "active": job.active,
+    }  # fmt: skip
+
+
+class CronJobProvider(TypedProvider[CronJobProps]):
     """Schedule on create and update; delete unschedules if the job exists; ``read`` reports a
     changed schedule, command or active flag, which the next deploy puts back."""
 
-    props_type = CronJobProps
+    props_type: ClassVar[type[CronJobProps]] = CronJobProps
     replace_on = ("name",)
 
-    def create(self, props: dict[str, Any]) -> CreateResult:
+    def identify(self, props: CronJobProps) -> str:
+        return props.name
+
+    def put(self, props: CronJobProps, before: Mapping[str, Any] | None) -> dict[str, Any]:
         """Schedule the job; with ``adopt``, a job of that name made by hand is taken over if
         it matches (the upsert then changes nothing and keeps its id), else refused."""
-        job = self.typed(props)
-        if job.adopt:
-            cron.refuse_to_adopt_a_different_job(job.conninfo, job.job())
-        return CreateResult(job.name, {**props, "job_id": cron.schedule(job.conninfo, job.job())})
+        if before is None and props.adopt:
+            cron.refuse_to_adopt_a_different_job(props.conninfo, props.job())
+        return {"job_id": cron.schedule(props.conninfo, props.job())}
 
-    def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        job = self.typed(news)
-        return UpdateResult({**news, "job_id": cron.schedule(job.conninfo, job.job())})
+    def remove(self, props: CronJobProps) -> None:
+        cron.unschedule(props.conninfo, props.name)
 
-    def delete(self, _id: str, props: dict[str, Any]) -> None:
-        job = self.typed(props)
-        cron.unschedule(job.conninfo, job.name)
-
-    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        job = self.typed(props)
-        live = cron.read(job.conninfo, job.name)
+    def observe(self, props: CronJobProps, recorded: Mapping[str, Any]) -> dict[str, Any] | None:
+        live = cron.read(props.conninfo, props.name)
         if live is None:
-            return gone()
-        return ReadResult(
-            id_,
-            {**props, "schedule": live.schedule, "command": live.command, "active": live.active},
-        )
+            return None
+        return {"schedule": live.schedule, "command": live.command, "active": live.active}
 
 
-class CronJob(Resource, module="cron", name="CronJob"):
+class CronJob(TypedResource[CronJobProps], module="cron", name="CronJob"):
     """A pg_cron job."""
 
-    job_id: pulumi.Output[int]
+    provider_type = CronJobProvider
+    outputs = ("job_id",)
 
-    def __init__(
-        self, name: str, props: dict[str, Any], opts: pulumi.ResourceOptions | None = None
-    ) -> None:
-        super().__init__(
-            CronJobProvider(),
-            name,
-            {**props, "job_id": None},
-            with_secret_outputs(opts, CronJobProvider.props_type),
-        )
+    job_id: pulumi.Output[int]

@@ -2,73 +2,91 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, ClassVar, Self
 
 import pulumi
-from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
+from pydantic import Field
 
-from components.providers.base import DeclarativeProvider, gone, with_secret_outputs
-from supastack.functions.packaging import deno_check
+from components.providers.base import TypedProvider, TypedResource
+from supastack.functions.packaging import FunctionPackage, deno_check
 from supastack.local.paths import DENO_DIR
 from supastack.local.system import ensure_deno
-from supastack.resource_props import EdgeFunctionProps
+from supastack.resource_props import Deferred, OnManagementApi
 
 
-class EdgeFunctionProvider(DeclarativeProvider[EdgeFunctionProps]):
+class EdgeFunctionProps(OnManagementApi):
+    not_diffed: ClassVar[frozenset[str]] = frozenset(
+        {"files", "functions_url", "verify_jwt_off_reason"}
+    )
+
+    functions_url: str
+    app: str
+    slug: str
+    hash: str
+    verify_jwt: bool
+    verify_jwt_off_reason: str | None = None
+    files: dict[str, str] = Field(repr=False)
+
+    @classmethod
+    def for_package(
+        cls, api: Mapping[str, Any], token: Deferred[str], functions_url: str,
+        package: FunctionPackage, verify_jwt_off_reason: str | None,
+    ) -> Self:  # fmt: skip
+        return cls.declared(
+            api=api, token=token, functions_url=functions_url, app=package.app,
+            slug=package.slug, hash=package.hash, verify_jwt=package.verify_jwt,
+            verify_jwt_off_reason=verify_jwt_off_reason, files=package.text_files(),
+        )  # fmt: skip
+
+    def package(self) -> FunctionPackage:
+        data = {path: text.encode() for path, text in self.files.items()}
+        return FunctionPackage(self.app, self.slug, self.verify_jwt, data)
+
+
+class EdgeFunctionProvider(TypedProvider[EdgeFunctionProps]):
     """Deploy on create and on any change (an older hash brings the older code back); delete
     removes the function; ``read`` notices a deploy made outside the stack."""
 
     props_type = EdgeFunctionProps
     replace_on = ("slug",)
 
-    def _deploy(self, props: dict[str, Any]) -> dict[str, Any]:
-        function = self.typed(props)
-        package = function.package()
+    def identify(self, props: EdgeFunctionProps) -> str:
+        return props.slug
+
+    def put(self, props: EdgeFunctionProps, before: Mapping[str, Any] | None) -> dict[str, Any]:
+        package = props.package()
         deno_check(package, ensure_deno(), DENO_DIR)
-        deployed = function.client().deploy_function(package.upload())
+        deployed = props.client().deploy_function(package.upload())
         return {
-            **props,
-            "url": f"{function.functions_url}/functions/v1/{package.slug}",
+            "url": f"{props.functions_url}/functions/v1/{package.slug}",
             "version": deployed["version"],
             "ezbr_sha256": deployed.get("ezbr_sha256"),
         }
 
-    def create(self, props: dict[str, Any]) -> CreateResult:
-        return CreateResult(props["slug"], self._deploy(props))
+    def remove(self, props: EdgeFunctionProps) -> None:
+        props.client().delete_function(props.slug)
 
-    def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        return UpdateResult(self._deploy(news))
-
-    def delete(self, _id: str, props: dict[str, Any]) -> None:
-        function = self.typed(props)
-        function.client().delete_function(function.slug)
-
-    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        function = self.typed(props)
-        live = function.client().get_function(function.slug)
+    def observe(
+        self, props: EdgeFunctionProps, recorded: Mapping[str, Any]
+    ) -> dict[str, Any] | None:
+        live = props.client().get_function(props.slug)
         if live is None:
-            return gone()
-        if (live["version"], live.get("ezbr_sha256")) == (props["version"], props["ezbr_sha256"]):
-            return ReadResult(id_, props)
+            return None
+        if (live["version"], live.get("ezbr_sha256")) == (
+            recorded["version"], recorded["ezbr_sha256"],
+        ):  # fmt: skip
+            return {}
         # Deployed from elsewhere: report it as different code, so the next deploy restores ours.
-        return ReadResult(
-            id_, {**props, "version": live["version"], "hash": f"drift:{live['version']}"}
-        )
+        return {"version": live["version"], "hash": f"drift:{live['version']}"}
 
 
-class EdgeFunction(Resource, module="functions", name="EdgeFunction"):
+class EdgeFunction(TypedResource[EdgeFunctionProps], module="functions", name="EdgeFunction"):
     """One deployed function."""
+
+    provider_type = EdgeFunctionProvider
+    outputs = ("url", "version", "ezbr_sha256")
 
     url: pulumi.Output[str]
     version: pulumi.Output[int]
     hash: pulumi.Output[str]
-
-    def __init__(
-        self, name: str, props: dict[str, Any], opts: pulumi.ResourceOptions | None = None
-    ) -> None:
-        super().__init__(
-            EdgeFunctionProvider(),
-            name,
-            {**props, "url": None, "version": None, "ezbr_sha256": None},
-            with_secret_outputs(opts, EdgeFunctionProvider.props_type),
-        )

@@ -1,53 +1,56 @@
-"""The ExposedSchemas dynamic resource: the apps' ``api:`` schemas in the Data API's config."""
+"""The ExposedSchemas dynamic resource: the stack's schemas in the Data API's ``db_schema``."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, ClassVar, Self
 
 import pulumi
-from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
 
-from components.providers.base import DeclarativeProvider, with_secret_outputs
+from components.providers.base import TypedProvider, TypedResource
 from supastack.database import exposed_schemas
-from supastack.resource_props import ExposedSchemasProps
+from supastack.resource_props import Deferred, OnManagementApi
 
 
-class ExposedSchemasProvider(DeclarativeProvider[ExposedSchemasProps]):
+class ExposedSchemasProps(OnManagementApi):
+    schemas: list[str]
+    added: list[str] | None = None
+    """Output: the schemas this resource added to ``db_schema`` (what deleting it takes out)."""
+
+    not_diffed: ClassVar[frozenset[str]] = frozenset({"added"})
+
+    @classmethod
+    def for_schemas(cls, api: Mapping[str, Any], token: Deferred[str], schemas: list[str]) -> Self:
+        return cls.declared(api=api, token=token, schemas=schemas)
+
+
+class ExposedSchemasProvider(TypedProvider[ExposedSchemasProps]):
     """Merge the stack's schemas into ``db_schema``; ``read`` reports one taken out by hand."""
 
     props_type = ExposedSchemasProps
 
-    def create(self, props: dict[str, Any]) -> CreateResult:
-        exposed = self.typed(props)
-        live, added = exposed_schemas.apply(exposed.client(), exposed.schemas)
-        return CreateResult("postgrest-db-schema", {**props, "db_schema": live, "added": added})
+    def identify(self, props: ExposedSchemasProps) -> str:
+        return "postgrest-db-schema"
 
-    def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        exposed = self.typed(news)
-        live, added = exposed_schemas.apply(exposed.client(), exposed.schemas, olds["added"])
-        return UpdateResult({**news, "db_schema": live, "added": added})
+    def put(self, props: ExposedSchemasProps, before: Mapping[str, Any] | None) -> dict[str, Any]:
+        added_before = () if before is None else self.typed(before).added or ()
+        live, added = exposed_schemas.apply(props.client(), props.schemas, added_before)
+        return {"db_schema": live, "added": added}
 
-    def delete(self, _id: str, props: dict[str, Any]) -> None:
-        exposed_schemas.apply(self.typed(props).client(), [], props["added"])
+    def remove(self, props: ExposedSchemasProps) -> None:
+        exposed_schemas.apply(props.client(), [], props.added or ())
 
-    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        exposed = self.typed(props)
-        gone = exposed_schemas.missing(exposed.client(), exposed.schemas)
-        kept = [s for s in exposed.schemas if s not in gone]
-        return ReadResult(id_, props if not gone else {**props, "schemas": kept})
+    def observe(
+        self, props: ExposedSchemasProps, recorded: Mapping[str, Any]
+    ) -> dict[str, Any] | None:
+        gone = exposed_schemas.missing(props.client(), props.schemas)
+        return {"schemas": [s for s in props.schemas if s not in gone]} if gone else {}
 
 
-class ExposedSchemas(Resource, module="database", name="ExposedSchemas"):
+class ExposedSchemas(TypedResource[ExposedSchemasProps], module="database", name="ExposedSchemas"):
     """The stack's exposed schemas, merged into the project's Data API config."""
 
-    db_schema: pulumi.Output[str]
+    provider_type = ExposedSchemasProvider
+    outputs = ("db_schema", "added")
 
-    def __init__(
-        self, name: str, props: dict[str, Any], opts: pulumi.ResourceOptions | None = None
-    ) -> None:
-        super().__init__(
-            ExposedSchemasProvider(),
-            name,
-            {**props, "db_schema": None, "added": None},
-            with_secret_outputs(opts, ExposedSchemasProvider.props_type),
-        )
+    db_schema: pulumi.Output[str]

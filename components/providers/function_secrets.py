@@ -2,17 +2,32 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, ClassVar, Self
 
-import pulumi
-from pulumi.dynamic import CreateResult, DiffResult, ReadResult, Resource, UpdateResult
+from pulumi.dynamic import DiffResult
 
-from components.providers.base import DeclarativeProvider, with_secret_outputs
+from components.providers.base import TypedProvider, TypedResource
 from supastack.functions import function_secrets
-from supastack.resource_props import FunctionSecretsProps
+from supastack.resource_props import Deferred, OnManagementApi, secret
 
 
-class FunctionSecretsProvider(DeclarativeProvider[FunctionSecretsProps]):
+class FunctionSecretsProps(OnManagementApi):
+    values: dict[str, str] = secret()
+    digests: dict[str, str] | None = secret(default=None)
+    """Output: the values' digests as the Management API lists them (a digest of a short
+    secret can be guessed offline: secret too)."""
+
+    not_diffed: ClassVar[frozenset[str]] = frozenset({"digests"})
+
+    @classmethod
+    def for_values(
+        cls, api: Mapping[str, Any], token: Deferred[str], values: Deferred[dict[str, str]]
+    ) -> Self:
+        return cls.declared(api=api, token=token, values=values)
+
+
+class FunctionSecretsProvider(TypedProvider[FunctionSecretsProps]):
     """Diff by value in memory (both sides come from Pulumi's encrypted state); delete removes
     only the names this resource manages."""
 
@@ -26,39 +41,31 @@ class FunctionSecretsProvider(DeclarativeProvider[FunctionSecretsProps]):
         moved = before.api != after.api or before.token != after.token
         return DiffResult(changes=bool(changed) or moved, replaces=[], delete_before_replace=True)
 
-    def create(self, props: dict[str, Any]) -> CreateResult:
-        secrets = self.typed(props)
-        recorded = function_secrets.sync(secrets.client(), {}, secrets.values)
-        return CreateResult("function-secrets", {**props, "digests": recorded})
+    def identify(self, props: FunctionSecretsProps) -> str:
+        return "function-secrets"
 
-    def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        secrets = self.typed(news)
-        recorded = function_secrets.sync(secrets.client(), self.typed(olds).values, secrets.values)
-        return UpdateResult({**news, "digests": recorded})
+    def put(self, props: FunctionSecretsProps, before: Mapping[str, Any] | None) -> dict[str, Any]:
+        previous = {} if before is None else self.typed(before).values
+        return {"digests": function_secrets.sync(props.client(), previous, props.values)}
 
-    def delete(self, _id: str, props: dict[str, Any]) -> None:
-        secrets = self.typed(props)
-        secrets.client().delete_secrets(list(secrets.values))
+    def remove(self, props: FunctionSecretsProps) -> None:
+        props.client().delete_secrets(list(props.values))
 
-    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+    def observe(
+        self, props: FunctionSecretsProps, recorded: Mapping[str, Any]
+    ) -> dict[str, Any] | None:
         """A secret changed or removed outside the stack reads as a value to set again."""
-        secrets = self.typed(props)
-        drifted = function_secrets.drifted(secrets.client(), props["digests"])
+        drifted = function_secrets.drifted(props.client(), recorded["digests"])
         if not drifted:
-            return ReadResult(id_, props)
-        values = {name: "" if name in drifted else v for name, v in secrets.values.items()}
-        return ReadResult(id_, {**props, "values": values, "drifted": sorted(drifted)})
+            return {}
+        values = {name: "" if name in drifted else v for name, v in props.values.items()}
+        return {"values": values, "drifted": sorted(drifted)}
 
 
-class FunctionSecrets(Resource, module="functions", name="FunctionSecrets"):
+class FunctionSecrets(
+    TypedResource[FunctionSecretsProps], module="functions", name="FunctionSecrets"
+):
     """Function secrets (values are Pulumi secrets; so are the digests the API shows)."""
 
-    def __init__(
-        self, name: str, props: dict[str, Any], opts: pulumi.ResourceOptions | None = None
-    ) -> None:
-        super().__init__(
-            FunctionSecretsProvider(),
-            name,
-            {**props, "digests": None},
-            with_secret_outputs(opts, FunctionSecretsProvider.props_type),
-        )
+    provider_type = FunctionSecretsProvider
+    outputs = ("digests",)

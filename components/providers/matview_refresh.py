@@ -3,15 +3,40 @@ once the view is known to be refreshable that way."""
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from collections.abc import Mapping
+from typing import Any, ClassVar, Self
 
 import pulumi
-from pulumi.dynamic import CreateResult, Resource, UpdateResult
+from pydantic import Field
 
-from components.providers.base import with_secret_outputs
-from components.providers.cron_job import CronJobProvider
+from components.providers.base import TypedResource
+from components.providers.cron_job import CronJobProps, CronJobProvider, job_fields
 from supastack.database import matviews
-from supastack.resource_props import CronJobProps, MaterializedViewRefreshProps
+from supastack.database.matviews import Refresh
+from supastack.operations import cron
+from supastack.resource_props import Deferred, secret
+
+
+class MaterializedViewRefreshProps(CronJobProps):
+    app_conninfo: str = secret()
+    """The app's database, where the view is (``conninfo`` is pg_cron's)."""
+    source: str
+    schema_: str = Field(alias="schema")
+    view: str
+    concurrently: bool
+
+    @classmethod
+    def for_refresh(
+        cls, conninfo: Deferred[str], app_conninfo: Deferred[str], *, source: str,
+        refresh: Refresh, job: cron.Job, adopt: bool,
+    ) -> Self:  # fmt: skip
+        return cls.declared(
+            conninfo=conninfo, app_conninfo=app_conninfo, source=source, schema_=refresh.schema,
+            view=refresh.view, concurrently=refresh.concurrently, **job_fields(job), adopt=adopt,
+        )  # fmt: skip
+
+    def refresh(self) -> Refresh:
+        return Refresh(self.schema_, self.view, self.concurrently)
 
 
 class MaterializedViewRefreshProvider(CronJobProvider):
@@ -20,30 +45,18 @@ class MaterializedViewRefreshProvider(CronJobProvider):
 
     props_type: ClassVar[type[CronJobProps]] = MaterializedViewRefreshProps
 
-    def _check(self, props: dict[str, Any]) -> None:
-        wanted = MaterializedViewRefreshProps.of(props)
-        matviews.check_refreshable(wanted.app_conninfo, wanted.refresh(), wanted.source)
-
-    def create(self, props: dict[str, Any]) -> CreateResult:
-        self._check(props)
-        return super().create(props)
-
-    def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        self._check(news)
-        return super().update(_id, olds, news)
+    def put(self, props: CronJobProps, before: Mapping[str, Any] | None) -> dict[str, Any]:
+        assert isinstance(props, MaterializedViewRefreshProps)
+        matviews.check_refreshable(props.app_conninfo, props.refresh(), props.source)
+        return super().put(props, before)
 
 
-class MaterializedViewRefresh(Resource, module="database", name="MaterializedViewRefresh"):
+class MaterializedViewRefresh(
+    TypedResource[MaterializedViewRefreshProps], module="database", name="MaterializedViewRefresh"
+):
     """A materialized view's scheduled refresh."""
 
-    job_id: pulumi.Output[int]
+    provider_type = MaterializedViewRefreshProvider
+    outputs = ("job_id",)
 
-    def __init__(
-        self, name: str, props: dict[str, Any], opts: pulumi.ResourceOptions | None = None
-    ) -> None:
-        super().__init__(
-            MaterializedViewRefreshProvider(),
-            name,
-            {**props, "job_id": None},
-            with_secret_outputs(opts, MaterializedViewRefreshProvider.props_type),
-        )
+    job_id: pulumi.Output[int]

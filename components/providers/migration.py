@@ -2,26 +2,60 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import pulumi
-from pulumi.dynamic import (
-    CheckFailure,
-    CheckResult,
-    CreateResult,
-    ReadResult,
-    Resource,
-    UpdateResult,
-)
+from pulumi.dynamic import CheckFailure, CheckResult
+from pydantic import Field
 
-from components.providers.base import DeclarativeProvider, gone, with_secret_outputs
-from supastack.config.settings import BackupSettings
+from components.providers.base import TypedProvider, TypedResource
+from supastack.config.settings import BackupSettings, MigrationSettings
 from supastack.database.postgres import connect
 from supastack.migrations import backups, history
 from supastack.migrations.engine import MigrationEngine
+from supastack.migrations.files import MigrationFile
+from supastack.migrations.lint import destructive
 from supastack.migrations.states import BeforeRun, EngineOptions
-from supastack.resource_props import MigrationProps
+from supastack.resource_props import Deferred, OnDatabase
+
+
+class MigrationProps(OnDatabase):
+    app: str
+    version: str
+    name: str
+    source: str
+    checksum: str
+    sql: str = Field(repr=False)
+    down_sql: str | None = Field(default=None, repr=False)
+    destructive: bool
+    down_destructive: bool
+    options: dict[str, Any]
+    backups: dict[str, Any] | None = None
+
+    @classmethod
+    def for_file(
+        cls, conninfo: Deferred[str], file: MigrationFile, settings: MigrationSettings,
+        backups: dict[str, Any] | None,
+    ) -> Self:  # fmt: skip
+        """A file's props; whether it (or its down file) destroys data is decided here, once."""
+        return cls.declared(
+            conninfo=conninfo, app=file.app, version=file.version, name=file.name,
+            source=file.source, checksum=file.checksum, sql=file.sql, down_sql=file.down_sql,
+            destructive=destructive(file.sql, file.source),
+            down_destructive=bool(file.down_sql)
+            and destructive(file.down_sql or "", file.down_source),
+            options=settings.model_dump(by_alias=True), backups=backups,
+        )  # fmt: skip
+
+    def file(self) -> MigrationFile:
+        return MigrationFile(
+            self.app, self.version, self.name, self.source, self.sql, self.down_sql
+        )
+
+    def settings(self) -> MigrationSettings:
+        return MigrationSettings.model_validate(self.options)
 
 
 def _engine(migration: MigrationProps) -> MigrationEngine:
@@ -42,7 +76,7 @@ def _before_run(migration: MigrationProps) -> BeforeRun | None:
     )
 
 
-class MigrationProvider(DeclarativeProvider[MigrationProps]):
+class MigrationProvider(TypedProvider[MigrationProps]):
     """create applies the file, delete runs its down file; the SQL itself never changes."""
 
     props_type = MigrationProps
@@ -64,36 +98,34 @@ class MigrationProvider(DeclarativeProvider[MigrationProps]):
             )
         return CheckResult(news, [])
 
-    def create(self, props: dict[str, Any]) -> CreateResult:
-        migration = self.typed(props)
-        outcome = _engine(migration).apply(migration.file(), _before_run(migration))
-        return CreateResult(
-            f"{migration.app}:{migration.version}",
-            {**props, "backup_key": outcome.backup_key, "repaired": list(outcome.notes)},
-        )
+    def identify(self, props: MigrationProps) -> str:
+        return f"{props.app}:{props.version}"
 
-    def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        """Only settings, the down file or the connection changed: nothing to run."""
-        return UpdateResult(
-            {**news, "backup_key": olds.get("backup_key"), "repaired": olds.get("repaired", [])}
-        )
+    def put(self, props: MigrationProps, before: Mapping[str, Any] | None) -> dict[str, Any]:
+        """Create applies the file; an update (only settings, the down file or the connection
+        changed) runs nothing and keeps what the apply recorded."""
+        if before is not None:
+            return {"backup_key": before.get("backup_key"), "repaired": before.get("repaired", [])}
+        outcome = _engine(props).apply(props.file(), _before_run(props))
+        return {"backup_key": outcome.backup_key, "repaired": list(outcome.notes)}
 
-    def delete(self, _id: str, props: dict[str, Any]) -> None:
-        migration = self.typed(props)
-        _engine(migration).revert(migration.file(), _before_run(migration))
+    def remove(self, props: MigrationProps) -> None:
+        _engine(props).revert(props.file(), _before_run(props))
 
-    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+    def observe(self, props: MigrationProps, recorded: Mapping[str, Any]) -> dict[str, Any] | None:
         """A migration reverted outside Pulumi is gone (the next deploy applies it again)."""
-        migration = self.typed(props)
-        with connect(migration.conninfo) as conn:
-            rows = history.read(conn, migration.app)
-        if not any(r.version == migration.version and r.app == migration.app for r in rows):
-            return gone()
-        return ReadResult(id_, props)
+        with connect(props.conninfo) as conn:
+            rows = history.read(conn, props.app)
+        if not any(r.version == props.version and r.app == props.app for r in rows):
+            return None
+        return {}
 
 
-class Migration(Resource, module="migrations", name="Migration"):
+class Migration(TypedResource[MigrationProps], module="migrations", name="Migration"):
     """One applied migration file."""
+
+    provider_type = MigrationProvider
+    outputs = ("backup_key", "repaired")
 
     version: pulumi.Output[str]
     checksum: pulumi.Output[str]
@@ -101,13 +133,3 @@ class Migration(Resource, module="migrations", name="Migration"):
     """The backup taken before this file ran (destructive files on stacks with backups)."""
     repaired: pulumi.Output[list[str]]
     """What the deploy repaired first (an INVALID index a failed concurrent build left)."""
-
-    def __init__(
-        self, name: str, props: dict[str, Any], opts: pulumi.ResourceOptions | None = None
-    ) -> None:
-        super().__init__(
-            MigrationProvider(),
-            name,
-            {**props, "backup_key": None, "repaired": None},
-            with_secret_outputs(opts, MigrationProvider.props_type),
-        )

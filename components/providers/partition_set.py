@@ -2,28 +2,41 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict
-from typing import Any
+from typing import Any, Self
 
-import pulumi
-from pulumi.dynamic import (
-    CheckFailure,
-    CheckResult,
-    CreateResult,
-    ReadResult,
-    Resource,
-    UpdateResult,
-)
+from pulumi.dynamic import CheckFailure, CheckResult
+from pydantic import Field
 
-from components.providers.base import DeclarativeProvider, gone, with_secret_outputs
+from components.providers.base import TypedProvider, TypedResource
 from supastack.database import partitions
-from supastack.resource_props import PartitionSetProps
+from supastack.resource_props import Deferred, OnDatabase
 
-#: What pg_partman cannot change on a registered set.
 _FIXED = ("control", "interval")
 
 
-class PartitionSetProvider(DeclarativeProvider[PartitionSetProps]):
+class PartitionSetProps(OnDatabase):
+    schema_: str = Field(alias="schema")
+    table: str
+    control: str
+    interval: str
+    premake: int
+    retention: str | None = None
+    retention_keep_table: bool = True
+
+    @classmethod
+    def for_partitions(cls, conninfo: Deferred[str], table: partitions.PartitionSet) -> Self:
+        return cls.declared(conninfo=conninfo, **asdict(table))
+
+    def partitions(self) -> partitions.PartitionSet:
+        return partitions.PartitionSet(
+            self.schema_, self.table, self.control, self.interval, self.premake,
+            self.retention, self.retention_keep_table,
+        )  # fmt: skip
+
+
+class PartitionSetProvider(TypedProvider[PartitionSetProps]):
     """create registers the parent (premaking partitions), update changes premake and retention,
     delete unregisters it (the partitions and their rows stay); ``read`` reports drift from
     pg_partman's configuration, which the next deploy puts back."""
@@ -49,37 +62,27 @@ class PartitionSetProvider(DeclarativeProvider[PartitionSetProps]):
         ]
         return CheckResult(news, failures)
 
-    def create(self, props: dict[str, Any]) -> CreateResult:
-        wanted = self.typed(props)
-        partitions.register(wanted.conninfo, wanted.partitions())
-        return CreateResult(wanted.partitions().parent, props)
+    def identify(self, props: PartitionSetProps) -> str:
+        return props.partitions().parent
 
-    def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        wanted = self.typed(news)
-        partitions.configure(wanted.conninfo, wanted.partitions())
-        return UpdateResult(news)
+    def put(self, props: PartitionSetProps, before: Mapping[str, Any] | None) -> dict[str, Any]:
+        if before is None:
+            partitions.register(props.conninfo, props.partitions())
+        else:
+            partitions.configure(props.conninfo, props.partitions())
+        return {}
 
-    def delete(self, _id: str, props: dict[str, Any]) -> None:
-        wanted = self.typed(props)
-        partitions.unregister(wanted.conninfo, wanted.partitions())
+    def remove(self, props: PartitionSetProps) -> None:
+        partitions.unregister(props.conninfo, props.partitions())
 
-    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        wanted = self.typed(props)
-        live = partitions.read(wanted.conninfo, wanted.partitions())
-        if live is None:
-            return gone()
-        return ReadResult(id_, {**props, **asdict(live)})
+    def observe(
+        self, props: PartitionSetProps, recorded: Mapping[str, Any]
+    ) -> dict[str, Any] | None:
+        live = partitions.read(props.conninfo, props.partitions())
+        return None if live is None else asdict(live)
 
 
-class PartitionSet(Resource, module="database", name="PartitionSet"):
+class PartitionSet(TypedResource[PartitionSetProps], module="database", name="PartitionSet"):
     """A table partitioned by time, managed by pg_partman."""
 
-    def __init__(
-        self, name: str, props: dict[str, Any], opts: pulumi.ResourceOptions | None = None
-    ) -> None:
-        super().__init__(
-            PartitionSetProvider(),
-            name,
-            props,
-            with_secret_outputs(opts, PartitionSetProvider.props_type),
-        )
+    provider_type = PartitionSetProvider

@@ -2,66 +2,79 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, Self
 
 import pulumi
-from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
 
-from components.providers.base import DeclarativeProvider, with_secret_outputs
+from components.providers.base import TypedProvider, TypedResource
 from supastack.database.pg_settings import SettingsTarget
-from supastack.resource_props import PostgresSettingsProps
+from supastack.functions.management_api import ManagementApi
+from supastack.resource_props import ApiRef, Deferred, ResourceProps, secret
 from supastack.targets import settings_target
 
 
-class PostgresSettingsProvider(DeclarativeProvider[PostgresSettingsProps]):
+class PostgresSettingsProps(ResourceProps):
+    conninfo: str = secret()
+    token: str | None = secret(default=None)
+    target: str
+    local: dict[str, Any] | None = None
+    api: ApiRef | None = None
+    values: dict[str, str] = secret()  # secret like every ``values`` (checked by name)
+
+    @classmethod
+    def for_values(
+        cls, conninfo: Deferred[str], token: Deferred[str] | None, api: Mapping[str, Any] | None,
+        where: Mapping[str, Any], values: Mapping[str, str],
+    ) -> Self:  # fmt: skip
+        """``where``: what the target says settings need (``Target.settings_props``)."""
+        return cls.declared(
+            conninfo=conninfo, token=token, api=api, target=where["target"],
+            local=where["local"], values=dict(values),
+        )  # fmt: skip
+
+    def client(self) -> ManagementApi | None:
+        if self.api is None or self.token is None:
+            return None
+        return ManagementApi(self.api.url, self.token, self.api.project_ref)
+
+    def where(self) -> SettingsTarget:
+        return settings_target(self.target, self.conninfo, self.local, self.client())
+
+
+class PostgresSettingsProvider(TypedProvider[PostgresSettingsProps]):
     """Apply settings, reset the ones removed, and read drift from the recorded values."""
 
     props_type = PostgresSettingsProps
 
-    def _target(self, raw: dict[str, Any]) -> tuple[SettingsTarget, dict[str, str]]:
-        settings = self.typed(raw)
-        where = settings_target(
-            settings.target, settings.conninfo, settings.local, settings.client()
-        )
-        return where, settings.values
+    def identify(self, props: PostgresSettingsProps) -> str:
+        return "postgres-settings"
 
-    def create(self, props: dict[str, Any]) -> CreateResult:
-        target, values = self._target(props)
-        target.apply(values)
-        return CreateResult("postgres-settings", {**props, "recorded": target.recorded(values)})
-
-    def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        target, values = self._target(news)
-        removed = set(self.typed(olds).values) - set(values)
+    def put(self, props: PostgresSettingsProps, before: Mapping[str, Any] | None) -> dict[str, Any]:
+        target = props.where()
+        removed = set() if before is None else set(self.typed(before).values) - set(props.values)
         if removed:
             target.reset(removed)
-        target.apply(values)
-        return UpdateResult({**news, "recorded": target.recorded(values)})
+        target.apply(props.values)
+        return {"recorded": target.recorded(props.values)}
 
-    def delete(self, _id: str, props: dict[str, Any]) -> None:
-        target, values = self._target(props)
-        target.reset(values)
+    def remove(self, props: PostgresSettingsProps) -> None:
+        props.where().reset(props.values)
 
-    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+    def observe(
+        self, props: PostgresSettingsProps, recorded: Mapping[str, Any]
+    ) -> dict[str, Any] | None:
         """Settings changed outside Pulumi show as changed values; the next deploy restores them."""
-        target, values = self._target(props)
-        live = target.recorded(values)
-        if live == props["recorded"]:
-            return ReadResult(id_, props)
-        return ReadResult(id_, {**props, "values": live, "recorded": live})
+        live = props.where().recorded(props.values)
+        return {} if live == recorded["recorded"] else {"values": live, "recorded": live}
 
 
-class PostgresSettings(Resource, module="database", name="PostgresSettings"):
+class PostgresSettings(
+    TypedResource[PostgresSettingsProps], module="database", name="PostgresSettings"
+):
     """Postgres server settings of one stack."""
 
-    recorded: pulumi.Output[dict[str, str]]
+    provider_type = PostgresSettingsProvider
+    outputs = ("recorded",)
 
-    def __init__(
-        self, name: str, props: dict[str, Any], opts: pulumi.ResourceOptions | None = None
-    ) -> None:
-        super().__init__(
-            PostgresSettingsProvider(),
-            name,
-            {**props, "recorded": None},
-            with_secret_outputs(opts, PostgresSettingsProvider.props_type),
-        )
+    recorded: pulumi.Output[dict[str, str]]

@@ -3,51 +3,52 @@ enforcement, network restrictions), through the Management API."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, Literal, Self
 
-import pulumi
-from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
-
-from components.providers.base import DeclarativeProvider, with_secret_outputs
+from components.providers.base import TypedProvider, TypedResource
 from supastack.database import project_settings
-from supastack.resource_props import ProjectSettingProps
+from supastack.resource_props import Deferred, OnManagementApi, secret
+
+Kind = Literal["pooler", "ssl_enforcement", "network_restrictions"]
 
 
-class ProjectSettingProvider(DeclarativeProvider[ProjectSettingProps]):
+class ProjectSettingProps(OnManagementApi):
+    kind: Kind
+    value: dict[str, Any] = secret()
+    """Secret like every ``value`` (the policy pack checks properties by name)."""
+
+    @classmethod
+    def for_setting(
+        cls, api: Mapping[str, Any], token: Deferred[str], kind: str, value: dict[str, Any]
+    ) -> Self:
+        return cls.declared(api=api, token=token, kind=kind, value=value)
+
+
+class ProjectSettingProvider(TypedProvider[ProjectSettingProps]):
     """Apply the setting whole; ``read`` shows it changed in the dashboard. The API resets
     nothing to Supabase's default, so deleting the resource leaves the project as it is."""
 
     props_type = ProjectSettingProps
     replace_on = ("kind",)
 
-    def create(self, props: dict[str, Any]) -> CreateResult:
-        setting = self.typed(props)
-        project_settings.apply(setting.client(), setting.kind, setting.value)
-        return CreateResult(f"project-{setting.kind}", props)
+    def identify(self, props: ProjectSettingProps) -> str:
+        return f"project-{props.kind}"
 
-    def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        setting = self.typed(news)
-        project_settings.apply(setting.client(), setting.kind, setting.value)
-        return UpdateResult(news)
+    def put(self, props: ProjectSettingProps, before: Mapping[str, Any] | None) -> dict[str, Any]:
+        project_settings.apply(props.client(), props.kind, props.value)
+        return {}
 
-    def delete(self, _id: str, props: dict[str, Any]) -> None:
+    def remove(self, props: ProjectSettingProps) -> None:
         """Nothing to undo: the Management API cannot reset a project setting."""
 
-    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        setting = self.typed(props)
-        live = project_settings.read(setting.client(), setting.kind, setting.value)
-        return ReadResult(id_, {**props, "value": live})
+    def observe(
+        self, props: ProjectSettingProps, recorded: Mapping[str, Any]
+    ) -> dict[str, Any] | None:
+        return {"value": project_settings.read(props.client(), props.kind, props.value)}
 
 
-class ProjectSetting(Resource, module="database", name="ProjectSetting"):
+class ProjectSetting(TypedResource[ProjectSettingProps], module="database", name="ProjectSetting"):
     """One setting of a Supabase project."""
 
-    def __init__(
-        self, name: str, props: dict[str, Any], opts: pulumi.ResourceOptions | None = None
-    ) -> None:
-        super().__init__(
-            ProjectSettingProvider(),
-            name,
-            props,
-            with_secret_outputs(opts, ProjectSettingProvider.props_type),
-        )
+    provider_type = ProjectSettingProvider

@@ -1,54 +1,57 @@
-"""The PublicationTables dynamic resource: an app's tables in the realtime publication."""
+"""The PublicationTables dynamic resource: an app's tables in a publication (Realtime)."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, Self
 
-import pulumi
-from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
-
-from components.providers.base import DeclarativeProvider, with_secret_outputs
+from components.providers.base import TypedProvider, TypedResource
 from supastack.database import publication
-from supastack.resource_props import PublicationTablesProps
+from supastack.resource_props import Deferred, OnDatabase
 
 
-class PublicationTablesProvider(DeclarativeProvider[PublicationTablesProps]):
+class PublicationTablesProps(OnDatabase):
+    publication: str
+    tables: list[tuple[str, str]]
+
+    @classmethod
+    def for_tables(cls, conninfo: Deferred[str], name: str, schema: str, tables: list[str]) -> Self:
+        return cls.declared(
+            conninfo=conninfo, publication=name, tables=[[schema, table] for table in tables]
+        )
+
+
+class PublicationTablesProvider(TypedProvider[PublicationTablesProps]):
     """Add and drop only the declared tables; others in the publication are left alone."""
 
     props_type = PublicationTablesProps
     replace_on = ("publication",)
 
-    def create(self, props: dict[str, Any]) -> CreateResult:
-        member = self.typed(props)
-        publication.add_tables(member.conninfo, member.publication, member.tables)
-        return CreateResult(member.publication, props)
+    def identify(self, props: PublicationTablesProps) -> str:
+        return props.publication
 
-    def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        before, member = self.typed(olds), self.typed(news)
-        removed = set(before.tables) - set(member.tables)
-        publication.drop_tables(member.conninfo, member.publication, removed)
-        publication.add_tables(member.conninfo, member.publication, member.tables)
-        return UpdateResult(news)
+    def put(
+        self, props: PublicationTablesProps, before: Mapping[str, Any] | None
+    ) -> dict[str, Any]:
+        if before is not None:
+            removed = set(self.typed(before).tables) - set(props.tables)
+            publication.drop_tables(props.conninfo, props.publication, removed)
+        publication.add_tables(props.conninfo, props.publication, props.tables)
+        return {}
 
-    def delete(self, _id: str, props: dict[str, Any]) -> None:
-        member = self.typed(props)
-        publication.drop_tables(member.conninfo, member.publication, member.tables)
+    def remove(self, props: PublicationTablesProps) -> None:
+        publication.drop_tables(props.conninfo, props.publication, props.tables)
 
-    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        member = self.typed(props)
-        present = publication.members(member.conninfo, member.publication, member.tables)
-        return ReadResult(id_, {**props, "tables": [list(t) for t in present]})
+    def observe(
+        self, props: PublicationTablesProps, recorded: Mapping[str, Any]
+    ) -> dict[str, Any] | None:
+        present = publication.members(props.conninfo, props.publication, props.tables)
+        return {"tables": [list(t) for t in present]}
 
 
-class PublicationTables(Resource, module="database", name="PublicationTables"):
+class PublicationTables(
+    TypedResource[PublicationTablesProps], module="database", name="PublicationTables"
+):
     """Tables of one app in a publication (``supabase_realtime``)."""
 
-    def __init__(
-        self, name: str, props: dict[str, Any], opts: pulumi.ResourceOptions | None = None
-    ) -> None:
-        super().__init__(
-            PublicationTablesProvider(),
-            name,
-            props,
-            with_secret_outputs(opts, PublicationTablesProvider.props_type),
-        )
+    provider_type = PublicationTablesProvider

@@ -1,50 +1,50 @@
-"""The RealtimeConfig dynamic resource: Supabase Realtime limits, through the Management API."""
+"""The RealtimeConfig dynamic resource: a Supabase project's Realtime limits."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, Self
 
-import pulumi
-from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
-
-from components.providers.base import DeclarativeProvider, with_secret_outputs
-from supastack.resource_props import RealtimeConfigProps
+from components.providers.base import TypedProvider, TypedResource
+from supastack.resource_props import Deferred, OnManagementApi, secret
 
 
-class RealtimeConfigProvider(DeclarativeProvider[RealtimeConfigProps]):
+class RealtimeConfigProps(OnManagementApi):
+    values: dict[str, int] = secret()
+    """Not secret in itself; secret because ``values`` is secret wherever it appears (the policy
+    pack checks properties by name)."""
+
+    @classmethod
+    def for_limits(
+        cls, api: Mapping[str, Any], token: Deferred[str], values: Mapping[str, int]
+    ) -> Self:
+        return cls.declared(api=api, token=token, values=dict(values))
+
+
+class RealtimeConfigProvider(TypedProvider[RealtimeConfigProps]):
     """PATCH the declared limits; ``read`` shows limits changed in the dashboard. The API has no
     reset, so deleting the resource leaves the limits as they are."""
 
     props_type = RealtimeConfigProps
 
-    def create(self, props: dict[str, Any]) -> CreateResult:
-        limits = self.typed(props)
-        limits.client().update_realtime_config(limits.values)
-        return CreateResult("realtime-config", props)
+    def identify(self, props: RealtimeConfigProps) -> str:
+        return "realtime-config"
 
-    def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        limits = self.typed(news)
-        limits.client().update_realtime_config(limits.values)
-        return UpdateResult(news)
+    def put(self, props: RealtimeConfigProps, before: Mapping[str, Any] | None) -> dict[str, Any]:
+        props.client().update_realtime_config(props.values)
+        return {}
 
-    def delete(self, _id: str, props: dict[str, Any]) -> None:
+    def remove(self, props: RealtimeConfigProps) -> None:
         """Nothing to undo: the Management API cannot reset Realtime limits."""
 
-    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        limits = self.typed(props)
-        live = limits.client().realtime_config()
-        return ReadResult(id_, {**props, "values": {k: live.get(k) for k in limits.values}})
+    def observe(
+        self, props: RealtimeConfigProps, recorded: Mapping[str, Any]
+    ) -> dict[str, Any] | None:
+        live = props.client().realtime_config()
+        return {"values": {k: live.get(k) for k in props.values}}
 
 
-class RealtimeConfig(Resource, module="database", name="RealtimeConfig"):
+class RealtimeConfig(TypedResource[RealtimeConfigProps], module="database", name="RealtimeConfig"):
     """Realtime limits of a Supabase project."""
 
-    def __init__(
-        self, name: str, props: dict[str, Any], opts: pulumi.ResourceOptions | None = None
-    ) -> None:
-        super().__init__(
-            RealtimeConfigProvider(),
-            name,
-            props,
-            with_secret_outputs(opts, RealtimeConfigProvider.props_type),
-        )
+    provider_type = RealtimeConfigProvider

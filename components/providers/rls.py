@@ -2,109 +2,112 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, Self
 
 import pulumi
-from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
+from pydantic import Field
 
-from components.providers.base import DeclarativeProvider, gone, with_secret_outputs
+from components.providers.base import TypedProvider, TypedResource
 from supastack.database import rls
-from supastack.resource_props import RlsPolicyProps, RowLevelSecurityProps
+from supastack.resource_props import Deferred, OnDatabase
 
 
-class RlsPolicyProvider(DeclarativeProvider[RlsPolicyProps]):
-    """create/update/delete a policy; ``read`` reports drift against ``pg_policies``."""
+class RlsPolicyProps(OnDatabase):
+    schema_: str = Field(alias="schema")
+    table: str
+    name: str
+    command: str
+    roles: list[str]
+    mode: str
+    using: str | None = None
+    with_check: str | None = None
+
+    @classmethod
+    def for_policy(cls, conninfo: Deferred[str], policy: rls.Policy) -> Self:
+        return cls.declared(conninfo=conninfo, **policy.as_dict())
+
+    def policy(self) -> rls.Policy:
+        return rls.Policy(
+            self.schema_, self.table, self.name, self.command, tuple(self.roles), self.mode,
+            self.using, self.with_check,
+        )  # fmt: skip
+
+
+class RlsPolicyProvider(TypedProvider[RlsPolicyProps]):
+    """create/update/delete a policy; ``read`` reports drift against ``pg_policies``. An update
+    drops the old policy and creates the new one in one transaction (renames too)."""
 
     props_type = RlsPolicyProps
 
-    def create(self, props: dict[str, Any]) -> CreateResult:
-        declared = self.typed(props)
-        policy = declared.policy()
-        deployed = rls.create_policy(declared.conninfo, policy)
-        return CreateResult(
-            f"{policy.schema}.{policy.table}.{policy.name}",
-            {**props, "deployed": deployed.as_dict()},
-        )
+    def identify(self, props: RlsPolicyProps) -> str:
+        return f"{props.schema_}.{props.table}.{props.name}"
 
-    def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        """Drop the old policy and create the new one in one transaction (renames too)."""
-        declared = self.typed(news)
-        deployed = rls.create_policy(
-            declared.conninfo, declared.policy(), replacing=self.typed(olds).policy()
-        )
-        return UpdateResult({**news, "deployed": deployed.as_dict()})
+    def put(self, props: RlsPolicyProps, before: Mapping[str, Any] | None) -> dict[str, Any]:
+        replacing = None if before is None else self.typed(before).policy()
+        deployed = rls.create_policy(props.conninfo, props.policy(), replacing=replacing)
+        return {"deployed": deployed.as_dict()}
 
-    def delete(self, _id: str, props: dict[str, Any]) -> None:
-        declared = self.typed(props)
-        rls.drop_policy(declared.conninfo, declared.policy())
+    def remove(self, props: RlsPolicyProps) -> None:
+        rls.drop_policy(props.conninfo, props.policy())
 
-    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+    def observe(self, props: RlsPolicyProps, recorded: Mapping[str, Any]) -> dict[str, Any] | None:
         """On drift, report the live policy so the next deploy puts the declared one back."""
-        declared = self.typed(props)
-        recorded = self.typed({**props, **props["deployed"]}).policy()
-        live = rls.read_policy(declared.conninfo, recorded.schema, recorded.table, recorded.name)
+        baseline = self.typed({**recorded, **recorded["deployed"]}).policy()
+        live = rls.read_policy(props.conninfo, baseline.schema, baseline.table, baseline.name)
         if live is None:
-            return gone()
-        if not rls.drift(recorded, live):
-            return ReadResult(id_, props)
-        return ReadResult(id_, {**props, **live.as_dict(), "drift": rls.drift(recorded, live)})
+            return None
+        drift = rls.drift(baseline, live)
+        return {**live.as_dict(), "drift": drift} if drift else {}
 
 
-class RlsPolicy(Resource, module="rls", name="RlsPolicy"):
+class RlsPolicy(TypedResource[RlsPolicyProps], module="rls", name="RlsPolicy"):
     """A row level security policy."""
+
+    provider_type = RlsPolicyProvider
+    outputs = ("deployed",)
 
     deployed: pulumi.Output[dict[str, Any]]
     """The policy as Postgres showed it after deploy (the drift baseline)."""
 
-    def __init__(
-        self, name: str, props: dict[str, Any], opts: pulumi.ResourceOptions | None = None
-    ) -> None:
-        super().__init__(
-            RlsPolicyProvider(),
-            name,
-            {**props, "deployed": None},
-            with_secret_outputs(opts, RlsPolicyProvider.props_type),
-        )
+
+class RowLevelSecurityProps(OnDatabase):
+    schema_: str = Field(alias="schema")
+    table: str
+    enabled: bool = True
+
+    @classmethod
+    def for_table(cls, conninfo: Deferred[str], schema: str, table: str) -> Self:
+        return cls.declared(conninfo=conninfo, schema_=schema, table=table, enabled=True)
 
 
-class RowLevelSecurityProvider(DeclarativeProvider[RowLevelSecurityProps]):
-    """Enable RLS on a table. Deleting the resource never disables it: RLS off is never implied."""
+class RowLevelSecurityProvider(TypedProvider[RowLevelSecurityProps]):
+    """Enable RLS on a table. Deleting the resource never disables it: RLS off is never implied
+    (a table without it is open to every API key)."""
 
     props_type = RowLevelSecurityProps
     replace_on = ("schema", "table")
 
-    def create(self, props: dict[str, Any]) -> CreateResult:
-        table = self.typed(props)
-        rls.enable_rls(table.conninfo, table.schema_, table.table)
-        return CreateResult(f"{table.schema_}.{table.table}", props)
+    def identify(self, props: RowLevelSecurityProps) -> str:
+        return f"{props.schema_}.{props.table}"
 
-    def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        table = self.typed(news)
-        rls.enable_rls(table.conninfo, table.schema_, table.table)
-        return UpdateResult(news)
+    def put(self, props: RowLevelSecurityProps, before: Mapping[str, Any] | None) -> dict[str, Any]:
+        rls.enable_rls(props.conninfo, props.schema_, props.table)
+        return {}
 
-    def delete(self, _id: str, props: dict[str, Any]) -> None:
-        """Leave RLS on: a table without it is open to every API key."""
+    def remove(self, props: RowLevelSecurityProps) -> None:
+        """Leave RLS on."""
 
-    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        table = self.typed(props)
-        enabled = rls.rls_enabled(table.conninfo, table.schema_, table.table)
-        if enabled is None:
-            return gone()
-        return ReadResult(id_, {**props, "enabled": enabled})
+    def observe(
+        self, props: RowLevelSecurityProps, recorded: Mapping[str, Any]
+    ) -> dict[str, Any] | None:
+        enabled = rls.rls_enabled(props.conninfo, props.schema_, props.table)
+        return None if enabled is None else {"enabled": enabled}
 
 
-class RowLevelSecurity(Resource, module="rls", name="RowLevelSecurity"):
+class RowLevelSecurity(TypedResource[RowLevelSecurityProps], module="rls", name="RowLevelSecurity"):
     """Row level security enabled on one table."""
 
-    enabled: pulumi.Output[bool]
+    provider_type = RowLevelSecurityProvider
 
-    def __init__(
-        self, name: str, props: dict[str, Any], opts: pulumi.ResourceOptions | None = None
-    ) -> None:
-        super().__init__(
-            RowLevelSecurityProvider(),
-            name,
-            {**props, "enabled": True},
-            with_secret_outputs(opts, RowLevelSecurityProvider.props_type),
-        )
+    enabled: pulumi.Output[bool]

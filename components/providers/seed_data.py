@@ -1,44 +1,54 @@
-"""The SeedData dynamic resource: one seed file of an app, on stacks that seed."""
+"""The SeedData dynamic resource: one seed file, run once per checksum."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, Self
 
-import pulumi
-from pulumi.dynamic import CreateResult, Resource, UpdateResult
+from pydantic import Field
 
-from components.providers.base import DeclarativeProvider, with_secret_outputs
+from components.providers.base import TypedProvider, TypedResource
 from supastack.migrations import seeds
-from supastack.resource_props import SeedDataProps
+from supastack.resource_props import Deferred, OnDatabase
 
 
-class SeedDataProvider(DeclarativeProvider[SeedDataProps]):
-    """create and update run the file unless its checksum is recorded; delete forgets it."""
+class SeedDataProps(OnDatabase):
+    app: str
+    name: str
+    source: str
+    checksum: str
+    sql: str = Field(repr=False)
+
+    @classmethod
+    def for_seed(cls, conninfo: Deferred[str], seed: seeds.SeedFile) -> Self:
+        return cls.declared(
+            conninfo=conninfo, app=seed.app, name=seed.name, source=seed.source,
+            checksum=seed.checksum, sql=seed.sql,
+        )  # fmt: skip
+
+    def seed(self) -> seeds.SeedFile:
+        return seeds.SeedFile(self.app, self.name, self.source, self.sql)
+
+
+class SeedDataProvider(TypedProvider[SeedDataProps]):
+    """create and update run the file unless its checksum is recorded; delete forgets it; a
+    refresh changes nothing (what a seed wrote is the app's data from then on)."""
 
     props_type = SeedDataProps
     replace_on = ("app", "name")
 
-    def create(self, props: dict[str, Any]) -> CreateResult:
-        seed = self.typed(props)
-        seeds.apply(seed.conninfo, seed.seed())
-        return CreateResult(f"{seed.app}/{seed.name}", props)
+    def identify(self, props: SeedDataProps) -> str:
+        return f"{props.app}/{props.name}"
 
-    def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        seed = self.typed(news)
-        seeds.apply(seed.conninfo, seed.seed())
-        return UpdateResult(news)
+    def put(self, props: SeedDataProps, before: Mapping[str, Any] | None) -> dict[str, Any]:
+        seeds.apply(props.conninfo, props.seed())
+        return {}
 
-    def delete(self, _id: str, props: dict[str, Any]) -> None:
-        seed = self.typed(props)
-        seeds.forget(seed.conninfo, seed.app, seed.name)
+    def remove(self, props: SeedDataProps) -> None:
+        seeds.forget(props.conninfo, props.app, props.name)
 
 
-class SeedData(Resource, module="seeds", name="SeedData"):
+class SeedData(TypedResource[SeedDataProps], module="seeds", name="SeedData"):
     """A seed file (``seeds/<app>/<name>.sql``), run after the app's migrations."""
 
-    def __init__(
-        self, name: str, props: dict[str, Any], opts: pulumi.ResourceOptions | None = None
-    ) -> None:
-        super().__init__(
-            SeedDataProvider(), name, props, with_secret_outputs(opts, SeedDataProvider.props_type)
-        )
+    provider_type = SeedDataProvider

@@ -2,53 +2,50 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, Self
 
-import pulumi
-from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
-
-from components.providers.base import DeclarativeProvider, gone, with_secret_outputs
+from components.providers.base import TypedProvider, TypedResource
 from supastack.database import vault
-from supastack.resource_props import VaultSecretProps
+from supastack.resource_props import Deferred, OnDatabase, secret
 
 
-class VaultSecretProvider(DeclarativeProvider[VaultSecretProps]):
+class VaultSecretProps(OnDatabase):
+    name: str
+    value: str = secret()
+    description: str = ""
+
+    @classmethod
+    def for_secret(
+        cls, conninfo: Deferred[str], name: str, value: Deferred[str], description: str
+    ) -> Self:
+        return cls.declared(conninfo=conninfo, name=name, value=value, description=description)
+
+
+class VaultSecretProvider(TypedProvider[VaultSecretProps]):
     props_type = VaultSecretProps
     replace_on = ("name",)
 
-    def _put(self, raw: dict[str, Any]) -> None:
-        secret = self.typed(raw)
-        vault.put_secret(secret.conninfo, secret.name, secret.value, secret.description)
+    def identify(self, props: VaultSecretProps) -> str:
+        return props.name
 
-    def create(self, props: dict[str, Any]) -> CreateResult:
-        self._put(props)
-        return CreateResult(props["name"], props)
+    def put(self, props: VaultSecretProps, before: Mapping[str, Any] | None) -> dict[str, Any]:
+        vault.put_secret(props.conninfo, props.name, props.value, props.description)
+        return {}
 
-    def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        self._put(news)
-        return UpdateResult(news)
+    def remove(self, props: VaultSecretProps) -> None:
+        vault.delete_secret(props.conninfo, props.name)
 
-    def delete(self, _id: str, props: dict[str, Any]) -> None:
-        secret = self.typed(props)
-        vault.delete_secret(secret.conninfo, secret.name)
-
-    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        secret = self.typed(props)
-        held = vault.holds(secret.conninfo, secret.name, secret.value)
+    def observe(
+        self, props: VaultSecretProps, recorded: Mapping[str, Any]
+    ) -> dict[str, Any] | None:
+        held = vault.holds(props.conninfo, props.name, props.value)
         if held is None:
-            return gone()
-        return ReadResult(id_, props if held else {**props, "value": ""})
+            return None
+        return {} if held else {"value": ""}
 
 
-class VaultSecret(Resource, module="functions", name="VaultSecret"):
+class VaultSecret(TypedResource[VaultSecretProps], module="functions", name="VaultSecret"):
     """A secret in Vault (``vault.decrypted_secrets`` by name)."""
 
-    def __init__(
-        self, name: str, props: dict[str, Any], opts: pulumi.ResourceOptions | None = None
-    ) -> None:
-        super().__init__(
-            VaultSecretProvider(),
-            name,
-            props,
-            with_secret_outputs(opts, VaultSecretProvider.props_type),
-        )
+    provider_type = VaultSecretProvider

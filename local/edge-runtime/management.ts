@@ -17,6 +17,8 @@
  *   PUT    /v1/projects/{ref}/ssl-enforcement          {requestedConfig: {database}}
  *   GET    /v1/projects/{ref}/network-restrictions     {config: {dbAllowedCidrs, ...}, status}
  *   POST   /v1/projects/{ref}/network-restrictions/apply  {dbAllowedCidrs?, dbAllowedCidrsV6?}
+ *   GET    /v1/projects/{ref}/config/realtime          {max_concurrent_users, ...}
+ *   PATCH  /v1/projects/{ref}/config/realtime          {max_concurrent_users?, ...} (204)
  */
 import { HttpError, json, readLimited } from "./http.ts";
 import {
@@ -38,7 +40,7 @@ export interface ManagementContext {
   onFunctionChange(slug: string): void;
 }
 
-/** The pooler, SSL enforcement and network restrictions (project_config.ts). */
+/** The pooler, SSL enforcement, network restrictions and Realtime (project_config.ts). */
 async function projectSetting(
   req: Request,
   path: string,
@@ -53,6 +55,11 @@ async function projectSetting(
   if (method === "GET ssl-enforcement") return json(200, store.ssl());
   if (method === "PUT ssl-enforcement") {
     return json(200, await store.updateSsl(await jsonBody(req, "SSL enforcement")));
+  }
+  if (method === "GET config/realtime") return json(200, store.realtime());
+  if (method === "PATCH config/realtime") {
+    await store.updateRealtime(await jsonBody(req, "Realtime config"));
+    return new Response(null, { status: 204 });
   }
   if (method === "GET network-restrictions") return json(200, store.network());
   if (method === "POST network-restrictions/apply") {
@@ -127,7 +134,7 @@ export async function handleManagement(
     return json(401, { message: "Unauthorized" });
   }
   const settings = url.pathname.match(
-    /^\/v1\/projects\/([^/]+)\/(config\/database\/pooler|ssl-enforcement|network-restrictions(?:\/apply)?)\/?$/,
+    /^\/v1\/projects\/([^/]+)\/(config\/database\/pooler|config\/realtime|ssl-enforcement|network-restrictions(?:\/apply)?)\/?$/,
   );
   if (settings) {
     if (settings[1] !== ctx.projectRef) {

@@ -5,9 +5,10 @@
  * - the Data API's (PostgREST) config: `/postgrest`;
  * - the connection pooler (Supavisor): `/config/database/pooler`;
  * - SSL enforcement: `/ssl-enforcement`;
- * - network restrictions: `/network-restrictions`, `/network-restrictions/apply`.
+ * - network restrictions: `/network-restrictions`, `/network-restrictions/apply`;
+ * - Realtime's limits: `/config/realtime` (PATCH answers 204, fields unknown to it are a 400).
  *
- * The local target has no PostgREST, pooler, TLS or network edge, so the values are only stored
+ * The local target has no PostgREST, pooler, Realtime, TLS or network edge, so the values are only stored
  * (a file each in the state directory), which is what lets the supabase code path be tested
  * against a real server. Network restrictions apply at once here (Supabase applies them
  * asynchronously: `status` goes from `stored` to `applied`).
@@ -108,6 +109,46 @@ const checkPooler = fields<PoolerConfig>("Pooler config", {
     v === null ? null : integer(v, "Pooler config: default_pool_size", 3000),
 });
 
+/** Realtime's limits; every field is nullable in Supabase's answer (null: its default). */
+export interface RealtimeConfig {
+  max_concurrent_users: number | null;
+  max_events_per_second: number | null;
+  max_bytes_per_second: number | null;
+  max_channels_per_client: number | null;
+  max_joins_per_second: number | null;
+  max_presence_events_per_second: number | null;
+  max_payload_size_in_kb: number | null;
+  connection_pool: number | null;
+  private_only: boolean | null;
+  suspend: boolean | null;
+  presence_enabled: boolean | null;
+}
+
+const bounded = (key: string, min: number, max: number) => (v: unknown) => {
+  if (!Number.isInteger(v) || (v as number) < min || (v as number) > max) {
+    throw new HttpError(400, `Realtime config: ${key} must be an integer ${min}-${max}`);
+  }
+  return v;
+};
+const flag = (key: string) => (v: unknown) => {
+  if (typeof v !== "boolean") throw new HttpError(400, `Realtime config: ${key} must be a boolean`);
+  return v;
+};
+
+const checkRealtime = fields<RealtimeConfig>("Realtime config", {
+  max_concurrent_users: bounded("max_concurrent_users", 1, 50_000),
+  max_events_per_second: bounded("max_events_per_second", 1, 50_000),
+  max_bytes_per_second: bounded("max_bytes_per_second", 1, 10_000_000),
+  max_channels_per_client: bounded("max_channels_per_client", 1, 10_000),
+  max_joins_per_second: bounded("max_joins_per_second", 1, 5_000),
+  max_presence_events_per_second: bounded("max_presence_events_per_second", 1, 5_000),
+  max_payload_size_in_kb: bounded("max_payload_size_in_kb", 1, 10_000),
+  connection_pool: bounded("connection_pool", 1, 100),
+  private_only: flag("private_only"),
+  suspend: flag("suspend"),
+  presence_enabled: flag("presence_enabled"),
+});
+
 interface Cidrs {
   dbAllowedCidrs: string[];
   dbAllowedCidrsV6: string[];
@@ -144,6 +185,7 @@ export class ProjectConfigStore {
   #pooler: Document<PoolerConfig>;
   #ssl: Document<{ database: boolean }>;
   #network: Document<NetworkRestrictions>;
+  #realtime: Document<RealtimeConfig>;
   #mutex = new KeyedMutex();
 
   private constructor(
@@ -151,11 +193,13 @@ export class ProjectConfigStore {
     pooler: Document<PoolerConfig>,
     ssl: Document<{ database: boolean }>,
     network: Document<NetworkRestrictions>,
+    realtime: Document<RealtimeConfig>,
   ) {
     this.#postgrest = postgrest;
     this.#pooler = pooler;
     this.#ssl = ssl;
     this.#network = network;
+    this.#realtime = realtime;
   }
 
   /** A new Supabase project's settings, or those stored in ``stateDir``. */
@@ -180,7 +224,29 @@ export class ProjectConfigStore {
         updated_at: created,
         applied_at: created,
       }),
+      await Document.open(`${stateDir}/realtime.json`, {
+        max_concurrent_users: null,
+        max_events_per_second: null,
+        max_bytes_per_second: null,
+        max_channels_per_client: null,
+        max_joins_per_second: null,
+        max_presence_events_per_second: null,
+        max_payload_size_in_kb: null,
+        connection_pool: null,
+        private_only: null,
+        suspend: null,
+        presence_enabled: null,
+      }),
     );
+  }
+
+  realtime(): RealtimeConfig {
+    return this.#realtime.get();
+  }
+
+  async updateRealtime(patch: unknown): Promise<void> {
+    const changes = checkRealtime(object(patch, "Realtime config"));
+    await this.#mutex.run("realtime", () => this.#realtime.set(changes));
   }
 
   postgrest(): PostgrestConfig {

@@ -15,11 +15,10 @@ from typing import Any
 
 import pytest
 
-from components.providers.feature_flag import FeatureFlagProvider
+from components.providers.feature_flag import FeatureFlagProps, FeatureFlagProvider
 from supastack.flags.store import Flag
 from supastack.local.paths import DENO_DIR, PROJECT_DIR
 from supastack.local.system import ensure_deno
-from supastack.resource_props import FeatureFlagProps
 from tests.conftest import outs
 from tests.core.conftest import Database
 

@@ -1,7 +1,7 @@
-"""Project settings as code (the pooler, SSL enforcement, network restrictions) against the
-local runtime's Management API, which answers at Supabase's paths with Supabase's shapes: each
-setting applied, read back, drift (a change made in the dashboard) shown and put back; what the
-API refuses named."""
+"""Project settings as code (the pooler, SSL enforcement, network restrictions, Realtime's
+limits) against the local runtime's Management API, which answers at Supabase's paths with
+Supabase's shapes: each setting applied, read back, drift (a change made in the dashboard) shown
+and put back; what the API refuses named."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from components.providers.project_setting import ProjectSettingProvider
+from components.providers.realtime_config import RealtimeConfigProps, RealtimeConfigProvider
 from supastack.config import settings
 from supastack.config.project_settings import ProjectSettings
 from supastack.errors import SupastackError
@@ -120,3 +121,26 @@ def test_bad_project_settings_name_the_stack_file_and_key(project: object, messa
     with pytest.raises(SupastackError, match=rf"Pulumi.prod.yaml: supastack:{message}"):
         settings.parse("prod", {"supastack:target": "local", "supastack:project": project},
                        "Pulumi.prod.yaml")  # fmt: skip
+
+
+def test_realtime_limits_apply_read_back_and_show_a_dashboard_change(services: Services) -> None:
+    """The runtime serves ``/config/realtime`` as Supabase documents it (PATCH answers 204;
+    a value out of range is a 400 naming the field), so RealtimeConfig runs against it too."""
+    provider = RealtimeConfigProvider()
+    props = RealtimeConfigProps.for_limits(
+        {"url": services.runtime_url, "project_ref": "local"},
+        services.credentials.access_token,
+        {"max_concurrent_users": 500, "max_events_per_second": 50},
+    ).inputs()
+    api = ManagementApi(services.runtime_url, services.credentials.access_token, "local")
+    created = provider.create(props)
+    assert {k: api.realtime_config()[k] for k in props["values"]} == props["values"]
+    assert provider.read(created.id, outs(created)).outs == outs(created)  # no drift
+    api.update_realtime_config({"max_events_per_second": 10})  # changed in the dashboard
+    drift = provider.read(created.id, outs(created)).outs
+    assert drift is not None and drift["values"]["max_events_per_second"] == 10
+    provider.update(created.id, outs(created), props)  # the next deploy puts it back
+    assert api.realtime_config()["max_events_per_second"] == 50
+    refused = r"realtimeConfig \['max_concurrent_users'\]: .* 400: .*max_concurrent_users must be"
+    with pytest.raises(SupastackError, match=refused):
+        api.update_realtime_config({"max_concurrent_users": 0})

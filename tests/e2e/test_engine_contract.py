@@ -1,7 +1,9 @@
 """The engine contract: the real Pulumi engine (the CLI built from the Go module proxy by
-``supastack.local.go_tools``) runs a small program of supastack's dynamic resources (a Vault
-secret, a migration, a seed, a cron job, row level security and a policy, a realtime
-publication's tables, a function, function secrets) against a local target, through the SDK's own
+``supastack.local.go_tools``) runs a small program of one resource of every dynamic kind
+supastack has (``components.providers.catalog``: migration, seed, Vault secret, cron job, RLS
+and a policy, realtime publication tables, function, function secrets, feature flag, alert
+channel and rule, partition set, materialized view refresh, Postgres settings, a project
+setting, exposed schemas, Realtime limits) against a local target, through the SDK's own
 dynamic-provider plugin, on a file backend with a passphrase secrets provider; the offline
 applier runs the same program beside it, and both must plan and keep the same things. (It found
 that a migration and a seed applied at once, as the engine's parallelism does, raced to create
@@ -14,7 +16,6 @@ program holds dynamic resources only."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import runpy
@@ -30,70 +31,130 @@ import pytest
 from pulumi import automation as auto
 
 from applier.engine import deploy, preview
-from supastack.config.settings import MigrationSettings
 from supastack.local.go_tools import ensure_pulumi_engine
 from tests.conftest import Services, project_file
+from tests.core.conftest import apply_monitoring
 
 PROGRAM = """
+from decimal import Decimal
+
 import pulumi
 
-from components.providers.cron_job import CronJob
-from components.providers.edge_function import EdgeFunction
-from components.providers.migration import Migration
-from components.providers.function_secrets import FunctionSecrets
-from components.providers.publication import PublicationTables
-from components.providers.rls import RlsPolicy, RowLevelSecurity
-from components.providers.seed_data import SeedData
-from components.providers.vault_secret import VaultSecret
+from components.providers.alerts import (
+    AlertChannel, AlertChannelProps, AlertRule, AlertRuleProps,
+)
+from components.providers.cron_job import CronJob, CronJobProps
+from components.providers.edge_function import EdgeFunction, EdgeFunctionProps
+from components.providers.exposed_schemas import ExposedSchemas, ExposedSchemasProps
+from components.providers.feature_flag import FeatureFlag, FeatureFlagProps
+from components.providers.function_secrets import FunctionSecrets, FunctionSecretsProps
+from components.providers.matview_refresh import (
+    MaterializedViewRefresh, MaterializedViewRefreshProps,
+)
+from components.providers.migration import Migration, MigrationProps
+from components.providers.partition_set import PartitionSet, PartitionSetProps
+from components.providers.postgres_settings import PostgresSettings, PostgresSettingsProps
+from components.providers.project_setting import ProjectSetting, ProjectSettingProps
+from components.providers.publication import PublicationTables, PublicationTablesProps
+from components.providers.realtime_config import RealtimeConfig, RealtimeConfigProps
+from components.providers.rls import (
+    RlsPolicy, RlsPolicyProps, RowLevelSecurity, RowLevelSecurityProps,
+)
+from components.providers.seed_data import SeedData, SeedDataProps
+from components.providers.vault_secret import VaultSecret, VaultSecretProps
+from supastack.config.settings import MigrationSettings
+from supastack.database import rls as policies
+from supastack.database.matviews import Refresh
+from supastack.database.partitions import PartitionSet as Partitions
+from supastack.flags.store import Flag
+from supastack.functions.packaging import FunctionPackage
+from supastack.migrations.files import MigrationFile
+from supastack.migrations.seeds import SeedFile
+from supastack.operations import alerts, cron
 
 case = pulumi.Config("contract").require_object("case")
 prefix = case["prefix"]
 conninfo = pulumi.Output.secret(case["conninfo"])
-token = VaultSecret(f"{prefix}-token", {
-    "conninfo": conninfo, "name": f"{prefix}_token", "value": pulumi.Output.secret(case["token"]),
-    "description": "the contract test's token",
+api, api_token = case["api"], pulumi.Output.secret(case["api_token"])
+
+
+def after(*resources):
+    return pulumi.ResourceOptions(depends_on=list(resources))
+
+
+settings = PostgresSettings(f"{prefix}-settings", PostgresSettingsProps.for_values(
+    conninfo, None, None, {"target": "local", "local": case["local"]}, case["settings"],
+))
+token = VaultSecret(f"{prefix}-token", VaultSecretProps.for_secret(
+    conninfo, f"{prefix}_token", pulumi.Output.secret(case["token"]), "the contract's token",
+))
+seed = SeedData(f"{prefix}-seed", SeedDataProps.for_seed(
+    conninfo, SeedFile("contract", prefix, f"seeds/{prefix}.sql", case["seed_sql"]),
+))
+job = CronJob(f"{prefix}-job", CronJobProps.for_job(
+    conninfo, cron.Job(f"{prefix}-job", case["schedule"], "select 1", "postgres", True), False,
+), after(token, seed))
+migration = Migration(f"{prefix}-migration", MigrationProps.for_file(
+    conninfo,
+    MigrationFile(f"contract_{prefix}", case["version"], "items",
+                  f"migrations/contract/{case['version']}_items.sql", case["migration_sql"],
+                  case["migration_down_sql"]),
+    MigrationSettings(), None,
+), after(settings))
+table = f"{prefix}_seeded"
+rls = RowLevelSecurity(
+    f"{prefix}-rls", RowLevelSecurityProps.for_table(conninfo, "public", table), after(seed)
+)
+RlsPolicy(f"{prefix}-policy", RlsPolicyProps.for_policy(conninfo, policies.Policy(
+    "public", table, "members read", "select", ("authenticated",), "permissive", "true",
+)), after(rls))
+PublicationTables(f"{prefix}-realtime", PublicationTablesProps.for_tables(
+    conninfo, "supabase_realtime", "public", [table],
+), after(seed))
+function = FunctionPackage("contract", f"{prefix}-hello", False, {
+    f"contract/{prefix}-hello/index.ts": case["function"].encode(),
 })
-seed = SeedData(f"{prefix}-seed", {
-    "conninfo": conninfo, "app": "contract", "name": prefix, "source": f"seeds/{prefix}.sql",
-    "checksum": case["seed_checksum"], "sql": case["seed_sql"],
-})
-job = CronJob(f"{prefix}-job", {
-    "conninfo": conninfo, "name": f"{prefix}-job", "schedule": case["schedule"],
-    "command": "select 1", "database": "postgres", "active": True,
-}, pulumi.ResourceOptions(depends_on=[token, seed]))
-Migration(f"{prefix}-migration", {
-    "conninfo": conninfo, "app": f"contract_{prefix}", "version": case["version"],
-    "name": "items", "source": f"migrations/contract/{case['version']}_items.sql",
-    "checksum": case["migration_checksum"], "sql": case["migration_sql"],
-    "down_sql": case["migration_down_sql"], "destructive": False, "down_destructive": True,
-    "options": case["migration_options"], "backups": None,
-})
-table = {"conninfo": conninfo, "schema": "public", "table": f"{prefix}_seeded"}
-after_seed = pulumi.ResourceOptions(depends_on=[seed])
-rls = RowLevelSecurity(f"{prefix}-rls", table, after_seed)
-RlsPolicy(f"{prefix}-policy", {
-    **table, "name": "members read", "command": "select", "roles": ["authenticated"],
-    "mode": "permissive", "using": "true", "with_check": None,
-}, pulumi.ResourceOptions(depends_on=[rls]))
-PublicationTables(f"{prefix}-realtime", {
-    "conninfo": conninfo, "publication": "supabase_realtime",
-    "tables": [["public", f"{prefix}_seeded"]],
-}, after_seed)
-EdgeFunction(f"{prefix}-fn-hello", {
-    "api": case["api"], "token": pulumi.Output.secret(case["api_token"]),
-    "functions_url": case["functions_url"], "app": "contract", "slug": f"{prefix}-hello",
-    "hash": case["function_hash"], "verify_jwt": False,
-    "verify_jwt_off_reason": "the contract test calls it without a token",
-    "files": case["function_files"],
-})
-FunctionSecrets(f"{prefix}-function-secrets", {
-    "api": case["api"], "token": pulumi.Output.secret(case["api_token"]),
-    "values": pulumi.Output.secret({f"CONTRACT_{prefix.upper()}_KEY": case["token"]}),
-})
+EdgeFunction(f"{prefix}-fn-hello", EdgeFunctionProps.for_package(
+    api, api_token, case["functions_url"], function,
+    "the contract test calls it without a token",
+))
+FunctionSecrets(f"{prefix}-function-secrets", FunctionSecretsProps.for_values(
+    api, api_token, pulumi.Output.secret({f"CONTRACT_{prefix.upper()}_KEY": case["token"]}),
+))
+flag = FeatureFlag(f"{prefix}-flag", FeatureFlagProps.for_flag(conninfo, Flag(
+    f"{prefix}_contract", "contract", "the contract's flag", True, Decimal("12.5"), ("u1",),
+)))
+channel = AlertChannel(f"{prefix}-channel", AlertChannelProps.for_channel(conninfo, alerts.Channel(
+    f"{prefix}-channel", "webhook", f"{prefix}_token", "https://hooks.example.com/contract",
+    ("warning",),
+)), after(token))
+AlertRule(f"{prefix}-alert", AlertRuleProps.for_rule(conninfo, alerts.Rule(
+    f"{prefix}-alert", "warning", f"select count(*) from public.{table}", ">", 100.0,
+    "5 minutes", "0", "1 hour", (f"{prefix}-channel",),
+)), after(channel, seed))
+PartitionSet(f"{prefix}-partitions", PartitionSetProps.for_partitions(conninfo, Partitions(
+    "public", f"{prefix}_events", "at", "1 day", 2,
+)), after(migration))
+MaterializedViewRefresh(f"{prefix}-refresh", MaterializedViewRefreshProps.for_refresh(
+    conninfo, conninfo, source="apps/contract.yaml",
+    refresh=Refresh("public", f"{prefix}_totals"),
+    job=cron.Job(f"{prefix}-refresh", "0 * * * *",
+                 Refresh("public", f"{prefix}_totals").command, "postgres", True),
+    adopt=False,
+), after(migration))
+ExposedSchemas(f"{prefix}-exposed", ExposedSchemasProps.for_schemas(
+    api, api_token, [f"{prefix}_api"],
+))
+ProjectSetting(f"{prefix}-pooler", ProjectSettingProps.for_setting(
+    api, api_token, "pooler", {"pool_mode": "transaction", "default_pool_size": 20},
+))
+RealtimeConfig(f"{prefix}-realtime-config", RealtimeConfigProps.for_limits(
+    api, api_token, {"max_concurrent_users": 300},
+))
 
 
 class Platform:
-    outputs = {"job": job.id, "secret": token.id}
+    outputs = {"job": job.id, "secret": token.id, "flag": flag.id}
 
 
 platform = Platform()
@@ -103,35 +164,66 @@ TOKEN = "contract-token-f3b1c2d4e5"  # a test value, looked for in the state
 
 
 def _case(services: Services, prefix: str, schedule: str = "*/5 * * * *") -> dict[str, Any]:
-    sql = f"create table if not exists public.{prefix}_seeded (n int);\n"
-    migration = f"create table public.{prefix}_items (id bigint primary key);\n"
+    migration = (
+        f"create table public.{prefix}_items (id bigint primary key);\n"
+        f"create table public.{prefix}_events (at timestamptz not null, n int)"
+        " partition by range (at);\n"
+        f"create materialized view public.{prefix}_totals as select 1 as n;\n"
+    )
     return {
         "prefix": prefix, "conninfo": services.dsn(), "token": TOKEN, "schedule": schedule,
-        "seed_sql": sql, "seed_checksum": hashlib.sha256(sql.encode()).hexdigest(),
+        "seed_sql": f"create table if not exists public.{prefix}_seeded (n int);\n",
         "api": {"url": services.runtime_url, "project_ref": services.credentials.project_ref},
         "api_token": services.credentials.access_token,
         "version": VERSIONS[prefix], "migration_sql": migration,
-        "migration_checksum": hashlib.sha256(migration.encode()).hexdigest(),
-        "migration_down_sql": f"drop table public.{prefix}_items;\n",
-        "migration_options": MigrationSettings().model_dump(by_alias=True),
-        "functions_url": services.runtime_url,
-        "function_files": {f"contract/{prefix}-hello/index.ts": FUNCTION},
-        "function_hash": hashlib.sha256(FUNCTION.encode()).hexdigest(),
+        "migration_down_sql": (f"drop materialized view public.{prefix}_totals;\n"
+                               f"drop table public.{prefix}_events, public.{prefix}_items;\n"),
+        "functions_url": services.runtime_url, "function": FUNCTION,
+        "local": {"state_dir": str(services.env.state_dir), "port": services.env.db_port},
+        "settings": SETTINGS[prefix],
     }  # fmt: skip
 
 
 FUNCTION = 'Deno.serve(() => new Response("hello from the engine contract"));\n'
 #: Migration versions are unique across apps.
 VERSIONS = {"engine": "20990101000001", "applier": "20990101000002"}
-#: What the program declares, and the stack resource the engine adds.
-RESOURCES = 9
+#: Server settings of each run (reloaded, no restart), apart so that neither undoes the other.
+SETTINGS = {"engine": {"work_mem": "5MB"}, "applier": {"maintenance_work_mem": "96MB"}}
+#: What the program declares (one resource of every dynamic kind), and the engine's stack.
+KINDS = [
+    "alert",
+    "channel",
+    "exposed",
+    "flag",
+    "fn-hello",
+    "function-secrets",
+    "job",
+    "migration",
+    "partitions",
+    "policy",
+    "pooler",
+    "realtime",
+    "realtime-config",
+    "refresh",
+    "rls",
+    "seed",
+    "settings",
+    "token",
+]
+RESOURCES = len(KINDS)
 STACK_AND_RESOURCES = RESOURCES + 1
 
 
 @pytest.fixture(scope="module")
 def project(fresh: Services, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    with fresh.connect() as conn:  # what the stack's postgresql.Extension makes (no plugin here)
+    # what the stack's postgresql.Extension resources and the monitoring app make (no plugin
+    # here for the first; the second holds the tables flags and alert rules live in)
+    with fresh.connect() as conn:
         conn.execute("create extension if not exists pg_cron")
+    apply_monitoring(fresh.dsn())
+    with fresh.connect() as conn:
+        conn.execute("create schema if not exists partman")
+        conn.execute("create extension if not exists pg_partman schema partman")
     root = tmp_path_factory.mktemp("contract")
     (root / "__main__.py").write_text(textwrap.dedent(PROGRAM))
     project_file(root)
@@ -205,10 +297,8 @@ def test_the_engine_and_the_applier_plan_and_keep_the_same_things(
     planned = engine_stack.preview(diff=True)
     assert planned.change_summary == {"create": STACK_AND_RESOURCES}
     applier_plan = preview({"contract:case": json.dumps(applier_case)}, project=project)
-    assert sorted(s.name.split("-", 1)[1] for s in applier_plan.changes if s.op == "create") == [
-        "fn-hello", "function-secrets", "job", "migration", "policy", "realtime", "rls", "seed",
-        "token",
-    ]  # fmt: skip
+    planned_kinds = [s.name.split("-", 1)[1] for s in applier_plan.changes if s.op == "create"]
+    assert sorted(planned_kinds) == KINDS
 
     up = engine_stack.up()
     assert up.summary.resource_changes == {"create": STACK_AND_RESOURCES}

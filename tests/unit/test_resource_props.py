@@ -11,15 +11,15 @@ import pytest
 from pydantic import ValidationError
 
 from applier.errors import plain
-from components.providers.base import DeclarativeProvider
+from components.providers.base import TypedProvider
+from components.providers.catalog import RESOURCES, all_secret_fields
+from components.providers.cron_job import CronJob, CronJobProps
+from components.providers.edge_function import EdgeFunctionProps
+from components.providers.rls import RlsPolicyProps
+from components.providers.vault_secret import VaultSecretProps
 from policy.validators import SECRET_PROPERTIES
-from supastack.resource_props import (
-    CronJobProps,
-    EdgeFunctionProps,
-    ResourceProps,
-    RlsPolicyProps,
-    all_secret_fields,
-)
+from supastack.operations.cron import Job
+from supastack.resource_props import ResourceProps
 from tests.unit.conftest import RecordingMocks, deploy_platform, make_project
 
 MANIFEST = """\
@@ -42,7 +42,7 @@ def test_every_dynamic_resource_of_the_program_has_the_properties_its_provider_r
     for resource in dynamic:
         inputs = plain(resource.inputs)
         provider = dill.loads(base64.b64decode(inputs.pop("__provider")))  # noqa: S301 (ours)
-        assert isinstance(provider, DeclarativeProvider)
+        assert isinstance(provider, TypedProvider)
         provider.props_type.of(inputs)  # raises naming what is missing or wrong
 
 
@@ -70,12 +70,41 @@ def test_the_diff_compares_inputs_as_pulumi_spells_them() -> None:
 
 
 def _props_classes() -> list[type[ResourceProps]]:
-    found, pending = [], list(ResourceProps.__subclasses__())
-    while pending:
-        kind = pending.pop()
-        found.append(kind)
-        pending += kind.__subclasses__()
-    return found
+    return [resource.provider_type.props_type for resource in RESOURCES]
+
+
+def test_the_program_declares_a_resource_with_its_props_class_only(
+    pulumi_mocks: RecordingMocks,
+) -> None:
+    """``XResource(name, props: XProps)``: another class's props (or a dict, as before the
+    props were typed) is refused at declaration, naming the resource."""
+    vault = VaultSecretProps.for_secret("conninfo", "name", "value", "description")
+    with pytest.raises(TypeError, match=r"CronJob 'nightly': expected CronJobProps, got Vault"):
+        CronJob("nightly", vault)  # type: ignore[arg-type]
+
+
+def test_declared_props_send_what_was_declared_and_the_provider_reads_it_back() -> None:
+    """What the constructor from the domain object sends is what the provider validates: the
+    same names (aliases included), nothing added that was not declared."""
+    job = Job("nightly", "0 2 * * *", "select 1", "postgres", True)
+    sent = CronJobProps.for_job("conninfo", job, adopt=False).inputs()
+    assert sent == {
+        "conninfo": "conninfo", "name": "nightly", "schedule": "0 2 * * *",
+        "command": "select 1", "database": "postgres", "active": True, "adopt": False,
+    }  # fmt: skip
+    assert CronJobProps.of(sent).job() == job
+    policy = RlsPolicyProps.of(
+        {
+            "conninfo": "c",
+            "schema": "s",
+            "table": "t",
+            "name": "n",
+            "command": "select",
+            "roles": ["anon"],
+            "mode": "permissive",
+        }
+    )
+    assert RlsPolicyProps.for_policy("c", policy.policy()).inputs()["schema"] == "s"
 
 
 def test_secret_properties_are_declared_once_and_alike_wherever_they_appear() -> None:

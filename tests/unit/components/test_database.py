@@ -16,8 +16,8 @@ def test_extensions_schemas_and_settings(pulumi_mocks: RecordingMocks) -> None:
     build(lambda: Database("db", {
         "manifests": apps, "database": "postgres", "protect": True,
         "stack_settings": {"shared_buffers": "1GB"},
-        "settings_target": {"conninfo": secret(), "token": None, "api": None,
-                            "target": "local", "local": {"state_dir": "/s", "port": 1}},
+        "conninfo": secret(), "token": None, "api": None,
+        "settings_target": {"target": "local", "local": {"state_dir": "/s", "port": 1}},
     }))  # fmt: skip
     extensions = {
         r.inputs["name"]: r.inputs["schema"]
@@ -42,8 +42,8 @@ def test_an_extension_in_a_schema_of_its_own_waits_for_that_schema(
     apps = [manifest("shop", extensions=["pg_partman"]), manifest("blog", extensions=["citext"])]
     build(lambda: Database("db", {
         "manifests": apps, "database": "postgres", "protect": False, "stack_settings": {},
-        "settings_target": {"conninfo": secret(), "token": None, "api": None,
-                            "target": "local", "local": {"state_dir": "/s", "port": 1}},
+        "conninfo": secret(), "token": None, "api": None,
+        "settings_target": {"target": "local", "local": {"state_dir": "/s", "port": 1}},
     }))  # fmt: skip
     partman = one(pulumi_mocks, "postgresql:index/extension:Extension", "pg_partman")
     home = one(pulumi_mocks, "postgresql:index/schema:Schema", "ext-schema-partman")
