@@ -1,8 +1,9 @@
 """The Access component: an app's roles, grants, default privileges, RLS and policies.
 
-Grants and default privileges (``supastack.database.privileges``) are chained one after another:
-pulumi-postgresql issues GRANT/REVOKE that collide ("tuple concurrently updated") when run in
-parallel.
+Grants and default privileges (``supastack.database.privileges``) are chained one after another,
+after the roles and the tables' RLS: pulumi-postgresql issues GRANT/REVOKE that collide ("tuple
+concurrently updated") when run in parallel with each other or with anything else that writes
+the same catalog rows.
 """
 
 from __future__ import annotations
@@ -76,7 +77,18 @@ class Access(pulumi.ComponentResource):
                 )
             )
 
-        chain: list[pulumi.Resource] = list(roles)
+        # RLS first: a table is never granted to an API role before RLS guards it, and enabling
+        # RLS writes the table's catalog row, which a concurrent GRANT on it also writes
+        # ("tuple concurrently updated", found by the applier's parallel order).
+        protected = {
+            table: RowLevelSecurity(
+                f"{name}-rls-{table}",
+                RowLevelSecurityProps.for_table(args["conninfo"], schema, table),
+                pulumi.ResourceOptions(parent=self),
+            )
+            for table in manifest.rls
+        }
+        chain: list[pulumi.Resource] = [*roles, *protected.values()]
         for step in privilege_steps(manifest):
             options = pulumi.ResourceOptions(parent=self, depends_on=list(chain))
             common: dict[str, Any] = {
@@ -96,15 +108,6 @@ class Access(pulumi.ComponentResource):
                 )
             chain = [resource]
 
-        child = pulumi.ResourceOptions(parent=self)
-        protected = {
-            table: RowLevelSecurity(
-                f"{name}-rls-{table}",
-                RowLevelSecurityProps.for_table(args["conninfo"], schema, table),
-                child,
-            )
-            for table in manifest.rls
-        }
         for policy in manifest.policies:
             RlsPolicy(
                 f"{name}-policy-{policy.table}-{policy.name}",
@@ -121,9 +124,6 @@ class Access(pulumi.ComponentResource):
                         policy.with_check,
                     ),
                 ),
-                pulumi.ResourceOptions.merge(
-                    child,
-                    pulumi.ResourceOptions(depends_on=[protected[policy.table], *chain]),
-                ),
+                pulumi.ResourceOptions(parent=self, depends_on=[protected[policy.table], *chain]),
             )
         self.register_outputs({})

@@ -184,5 +184,7 @@ class App(pulumi.ComponentResource):
 
     @property
     def used(self) -> list[pulumi.Resource]:
-        """What an app that uses this one waits for: its migrations and its functions."""
-        return [self.migrations, *self.functions.values()]
+        """What an app that uses this one waits for: its migrations, its grants (which write
+        the catalog rows of the objects the other app's migrations may grant on too) and its
+        functions."""
+        return [self.migrations, self.access, *self.functions.values()]

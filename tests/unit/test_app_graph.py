@@ -56,15 +56,17 @@ def test_bad_graphs_are_refused_naming_the_manifests(
 def test_every_resource_of_an_app_waits_for_the_apps_it_uses(
     pulumi_mocks: RecordingMocks, tmp_path: Path
 ) -> None:
-    """The report app's App component depends on shop's migrations: its children register
-    only once their parent has, so none of them can run before shop's tables exist."""
+    """The report app's App component depends on shop's migrations and shop's grants: its
+    children register only once their parent has, so none of them can run before shop's tables
+    exist, nor GRANT on them while shop's own grants write the same catalog rows."""
     root = make_project(tmp_path, "rls: [items]\n", {"1_items.sql": "select 1;\n"})
     (root / "apps" / "report.yaml").write_text("dependsOn: [shop]\n")
     write_migrations(root, "report", {"2_totals.sql": "select 2;\n"})
     deploy_platform(root, apps=["report", "shop"])
     report = one(pulumi_mocks, "supastack:app:App", "supastack-report")
     shop_migration = one(pulumi_mocks, "pulumi-python:dynamic/migrations:Migration", "shop-")
-    assert shop_migration.urn in report.dependencies
+    shop_rls = one(pulumi_mocks, "pulumi-python:dynamic/rls:RowLevelSecurity", "shop-")
+    assert {shop_migration.urn, shop_rls.urn} <= set(report.dependencies)  # Access's children
     apps = [r.name for r in pulumi_mocks.resources if r.typ == "supastack:app:App"]
     assert apps.index("supastack-shop") < apps.index("supastack-report")
 

@@ -1,5 +1,5 @@
-"""The Access component alone: login roles get a SCRAM verifier, grants run one at a time, RLS
-comes before the policies that need it."""
+"""The Access component alone: login roles get a SCRAM verifier, grants run one at a time after
+RLS, which comes before the policies that need it."""
 
 from __future__ import annotations
 
@@ -28,10 +28,13 @@ def test_roles_grants_rls_and_policies(pulumi_mocks: RecordingMocks) -> None:
     assert plain(role.inputs["password"]) == scram.verifier(
         "generated-password", b"saltsaltsaltsalt"
     )  # the mocks' fixed pulumi-random values
+    rls = one(pulumi_mocks, "pulumi-python:dynamic/rls:RowLevelSecurity")
     grants = [r for r in pulumi_mocks.resources if r.typ == "postgresql:index/grant:Grant"]
-    assert grants and grants[0].dependencies == [role.urn]
+    # RLS before any grant: never a granted table without it, and never both writing the
+    # table's catalog row at once (a parallel deploy met "tuple concurrently updated")
+    assert grants and set(grants[0].dependencies) == {role.urn, rls.urn}
+    assert rls.dependencies == []
     for before, after in itertools.pairwise(grants):
         assert after.dependencies == [before.urn]
-    rls = one(pulumi_mocks, "pulumi-python:dynamic/rls:RowLevelSecurity")
     policy = one(pulumi_mocks, "pulumi-python:dynamic/rls:RlsPolicy")
     assert rls.urn in policy.dependencies and policy.inputs["using"].startswith("owner =")
