@@ -98,10 +98,10 @@ def apply_seed() -> int:
 
 
 #: Resources applied at once unless ``SUPASTACK_APPLY_PARALLEL`` says otherwise (the engine's
-#: ``--parallel``). 1 until the GRANT race parallel apply found is fixed: with 4, a Grant of
-#: the access component fails now and then with "tuple concurrently updated" next to another
-#: resource touching the same catalog row (CI, seed 509965018).
-DEFAULT_PARALLEL = 1
+#: ``--parallel``, whose default is higher still). Four at a time found three races the
+#: one-at-a-time order hid (settings restarting the server under an extension, two GRANTs, RLS
+#: next to a GRANT on the same table), each now a declared dependency.
+DEFAULT_PARALLEL = 4
 
 
 def apply_parallel() -> int:
