@@ -60,6 +60,11 @@ class DatabaseClock:
 
     def install(self, environment_file: Path) -> None:
         """Before the cluster starts: the real time, and the server told where to read it."""
+        if not LIBFAKETIME.exists():  # else every move would time out, saying nothing of why
+            raise RuntimeError(
+                f"{LIBFAKETIME} is missing: the tests' clock needs Debian's libfaketime "
+                "(./scripts/test installs it; apt-get install libfaketime)"
+            )
         self.offset_file.parent.mkdir(parents=True, exist_ok=True)
         self._write(0)
         environment_file.write_text(
