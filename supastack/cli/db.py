@@ -175,6 +175,7 @@ def db_drift(
         typer.echo(f"-- note: {note}")
     for item in found.differences:
         typer.echo(str(item))
+    typer.echo(f"-- compared by {found.compared_by}")
     schemas = ", ".join(dict.fromkeys(m.schema_name for m in compared))
     typer.echo(
         f"-- {len(found.differences)} difference(s) in {schemas}"

@@ -220,3 +220,38 @@ def read(conninfo: str, partitions: PartitionSet) -> PartitionSet | None:
     return PartitionSet(
         partitions.schema, partitions.table, control, interval, premake, retention, keep
     )
+
+
+_CHILDREN = """
+SELECT c.relnamespace::regnamespace::text, c.relname, p.relname, pg_get_expr(c.relpartbound, c.oid),
+       c.relrowsecurity, c.relforcerowsecurity, pg_get_userbyid(c.relowner), c.relacl::text[]
+FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_class p ON p.oid = i.inhparent
+WHERE p.relkind = 'p' AND format('%%s.%%s', p.relnamespace::regnamespace, p.relname) = ANY(%s)
+"""
+
+
+def mirror(source: str, target: str, parents: list[str]) -> int:
+    """Make ``target``'s partitions of ``parents`` (``schema.table``) those ``source`` has, with
+    their bounds, RLS, owner and privileges: pg_partman makes them over time, so they are the
+    live database's state, not what migrations make. Returns how many were made."""
+    with connect(source, subject="the live database's partitions") as conn:
+        children = conn.execute(_CHILDREN, [parents]).fetchall()
+    made = 0
+    with connect(target, subject="the shadow database's partitions") as conn:
+        present = {(r[0], r[1]) for r in conn.execute(_CHILDREN, [parents]).fetchall()}
+        for schema, child, parent, bound, rls, force, owner, acl in children:
+            if (schema, child) in present:
+                continue
+            table = sql.Identifier(schema, child)
+            conn.execute(sql.SQL("CREATE TABLE {} PARTITION OF {} {}").format(
+                table, sql.Identifier(schema, parent), sql.SQL(bound)))  # fmt: skip
+            if rls:
+                conn.execute(sql.SQL("ALTER TABLE {} ENABLE ROW LEVEL SECURITY").format(table))
+            if force:
+                conn.execute(sql.SQL("ALTER TABLE {} FORCE ROW LEVEL SECURITY").format(table))
+            conn.execute(sql.SQL("ALTER TABLE {} OWNER TO {}").format(table, sql.Identifier(owner)))
+            # the privileges exactly as live has them (the shadow is a throwaway superuser's)
+            conn.execute("UPDATE pg_class SET relacl = %s::aclitem[] WHERE oid = %s::regclass",
+                         [acl, table.as_string(conn)])  # fmt: skip
+            made += 1
+    return made

@@ -206,7 +206,7 @@ _QUERIES: dict[str, str] = {
             FROM unnest(p.polroles) AS role) r
         WHERE {relations}""",
     "grant": """
-        SELECT format('%%s %%s to %%s: %%s', o.kind, o.name, g.grantee, a.privilege_type),
+        SELECT format('%%s %%s to %%s: %%s', o.label, o.name, g.grantee, a.privilege_type),
                CASE WHEN a.is_grantable THEN 'WITH GRANT OPTION' ELSE '' END,
                format('GRANT %%s ON %%s %%s TO %%s%%s', a.privilege_type, o.kind, o.name,
                       g.grantee, CASE WHEN a.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END),
@@ -215,6 +215,8 @@ _QUERIES: dict[str, str] = {
                false, o.parent
         FROM (
             SELECT CASE c.relkind WHEN 'S' THEN 'SEQUENCE' ELSE 'TABLE' END AS kind,
+                   CASE c.relkind WHEN 'S' THEN 'SEQUENCE' WHEN 'v' THEN 'VIEW'
+                                  WHEN 'm' THEN 'MATERIALIZED VIEW' ELSE 'TABLE' END AS label,
                    format('%%I.%%I', n.nspname, c.relname) AS name,
                    coalesce(c.relacl, acldefault(
                        (CASE c.relkind WHEN 'S' THEN 's' ELSE 'r' END)::"char", c.relowner)
@@ -224,6 +226,7 @@ _QUERIES: dict[str, str] = {
             WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S') AND {relations}
             UNION ALL
             SELECT CASE p.prokind WHEN 'p' THEN 'PROCEDURE' ELSE 'FUNCTION' END,
+                   CASE p.prokind WHEN 'p' THEN 'PROCEDURE' ELSE 'FUNCTION' END,
                    format('%%I.%%I(%%s)', n.nspname, p.proname,
                           pg_get_function_identity_arguments(p.oid)),
                    coalesce(p.proacl, acldefault('f'::"char", p.proowner)), p.proowner, NULL

@@ -1,5 +1,7 @@
 """Go programs built from the Go module proxy, pinned in ``tools/go.mod`` (``go.sum`` the lock):
-the Pulumi CLI, which the engine contract test runs (``tests/e2e/test_engine_contract.py``).
+the Pulumi CLI, which the engine contract test runs (``tests/e2e/test_engine_contract.py``), and
+Stripe's pg-schema-diff, which ``supastack db drift`` compares schemas with
+(``supastack.database.schema_diff``).
 
 Built into ``.supastack/tools/bin`` with the module and build caches in ``.supastack/go``, so a
 second build costs seconds; the first downloads about 1.6 GB of modules and compiles for about
@@ -23,6 +25,7 @@ GO_DIR = TOOLS_DIR.parent / "go"
 BIN_DIR = TOOLS_DIR / "bin"
 PULUMI_PACKAGE = "github.com/pulumi/pulumi/pkg/v3"
 SDK_MODULE = "github.com/pulumi/pulumi/sdk/v3"
+SCHEMA_DIFF_MODULE = "github.com/stripe/pg-schema-diff"
 #: The dynamic-provider plugin the engine launches for ``pulumi-python:dynamic`` resources: a
 #: script of the SDK's distribution (it runs ``python -u -m pulumi.dynamic``), as released.
 DYNAMIC_PLUGIN = "pulumi-resource-pulumi-python"
@@ -79,6 +82,20 @@ def ensure_pulumi_engine() -> PulumiEngine:
         shutil.copyfile(sdk / "python" / "dist" / DYNAMIC_PLUGIN, plugin)
         plugin.chmod(0o755)
     return PulumiEngine(cli, version)
+
+
+def ensure_schema_differ() -> Path:
+    """pg-schema-diff at the pinned version, built when missing or of another version (its
+    binary does not say its version: a stamp beside it does)."""
+    version = pinned_version(SCHEMA_DIFF_MODULE)
+    binary = BIN_DIR / "pg-schema-diff"
+    stamp = binary.with_name("pg-schema-diff.version")
+    if not (binary.exists() and stamp.exists() and stamp.read_text() == version):
+        BIN_DIR.mkdir(parents=True, exist_ok=True)
+        _go(["build", "-o", str(binary), f"{SCHEMA_DIFF_MODULE}/cmd/pg-schema-diff"],
+            f"building pg-schema-diff {version}")  # fmt: skip
+        stamp.write_text(version)
+    return binary
 
 
 def _version_of(cli: Path) -> str | None:

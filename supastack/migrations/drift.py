@@ -3,11 +3,19 @@
 ``supastack db drift`` reads the migrations recorded as applied in the live history, builds a
 shadow database in a throwaway cluster (the local bootstrap, the apps' extensions, roles and
 schemas, those migrations in order, and the manifests' grants, default privileges, RLS,
-policies and realtime membership: what a deploy would have made), snapshots the stack's app
-schemas in both (``supastack.database.schema_snapshot``) and returns the statements that bring
-the live database back. A cluster of its own (not a database beside the live one) is what
+policies and realtime membership: what a deploy would have made), gives it the partitions
+pg_partman made in the live one (runtime state, not what migrations make), and compares the
+stack's app schemas in both. A cluster of its own (not a database beside the live one) is what
 lets the same command check staging and prod: the Supabase CLI's shadow database does the
 same in Docker.
+
+The comparison is Stripe's pg-schema-diff (``supastack.database.schema_diff``: tables, columns,
+indexes, constraints, functions, triggers, sequences, views, materialized views, enum types,
+RLS, policies and table privileges), whose plan, with its hazards, is the SQL printed. What it
+does not compare, supastack's own catalog snapshot does (``supastack.database.schema_snapshot``):
+schema privileges, default privileges, publication membership, and the privileges of views,
+materialized views, sequences and functions. Where pg-schema-diff cannot
+be built (no Go), the snapshot compares everything, and the drift says so.
 """
 
 from __future__ import annotations
@@ -24,12 +32,12 @@ import psycopg
 from psycopg import sql
 
 from supastack.config.manifest import AppManifest, merged_extensions
-from supastack.database import publication, rls
+from supastack.database import partitions, publication, rls, schema_diff
 from supastack.database.postgres import connect
 from supastack.database.privileges import privilege_steps, step_statements
 from supastack.database.schema_snapshot import Difference, difference, snapshot
 from supastack.errors import SupastackError, first_line
-from supastack.local import system
+from supastack.local import go_tools, system
 from supastack.local.bootstrap import apply_bootstrap
 from supastack.local.cluster import Cluster
 from supastack.local.paths import StatePaths
@@ -37,14 +45,26 @@ from supastack.migrations import history
 from supastack.migrations.engine import MigrationEngine
 from supastack.migrations.files import MigrationFile
 
+#: What pg-schema-diff (v1.0.5) does not compare, supastack's snapshot does: schema privileges,
+#: default privileges, publication membership, and the privileges of views, materialized views,
+#: sequences and functions (pg-schema-diff compares only tables').
+NOT_IN_THE_DIFFER = ("schema grant", "default privilege", "publication")
+
+
+def _not_in_the_differ(found: Difference) -> bool:
+    return found.kind in NOT_IN_THE_DIFFER or (
+        found.kind == "grant" and not found.name.startswith("TABLE ")
+    )
+
 
 @dataclass(frozen=True)
 class Drift:
     """What ``db drift`` found."""
 
-    differences: list[Difference]
+    differences: list[Difference | schema_diff.Planned]
     notes: list[str]
     """Recorded migrations whose file is missing or was edited (the shadow cannot be exact)."""
+    compared_by: str = "pg-schema-diff and supastack's snapshot"
 
     @property
     def clean(self) -> bool:
@@ -181,10 +201,19 @@ def drift(
         )
         notes += found
     schemas, parents = _compared(compared or manifests)
+    try:
+        differ: Path | None = go_tools.ensure_schema_differ()
+    except SupastackError as missing:
+        differ, by = None, f"supastack's snapshot alone ({first_line(missing)})"
     with connect(live, subject="the live database") as conn:
         live_snapshot = snapshot(conn, schemas, parents)
     with shadow_cluster() as shadow:
         build_expected(shadow, manifests, applied)
         with connect(shadow, subject="the shadow database") as conn:
             expected = snapshot(conn, schemas, parents)
-    return Drift(difference(live_snapshot, expected), notes)
+        if differ is None:
+            return Drift(list(difference(live_snapshot, expected)), notes, by)
+        partitions.mirror(live, shadow, parents)
+        planned = schema_diff.plan(differ, live, shadow, schemas)
+    rest = [d for d in difference(live_snapshot, expected) if _not_in_the_differ(d)]
+    return Drift([*planned, *rest], notes)

@@ -3,13 +3,19 @@ them, next to a shadow database built in a throwaway cluster from the recorded m
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import psycopg
+import pytest
 
 from supastack.config.manifest import AppManifest
 from supastack.database import partitions
 from supastack.database.partitions import PartitionSet
+from supastack.database.schema_diff import _environment, _without_passwords
+from supastack.database.schema_snapshot import Difference
+from supastack.errors import SupastackError
+from supastack.local import go_tools
 from supastack.migrations.drift import build_expected, drift
 from supastack.migrations.files import MigrationFile, discover_app
 from tests.conftest import write_migrations
@@ -35,6 +41,8 @@ MANIFEST = {
     "partitions": [{"table": "events", "control": "at", "interval": "1 month"}],
 }  # fmt: skip
 HAND_EDITS = """\
+grant usage on schema shop to anon;
+grant execute on function shop.item_count(uuid) to anon;
 alter table shop.items add column note text;
 drop index shop.items_by_owner;
 create or replace function shop.item_count(p_owner uuid) returns bigint language sql stable
@@ -81,27 +89,76 @@ def test_a_deployed_app_has_no_drift_and_its_partitions_are_not_drift(
 def test_hand_edits_are_reported_with_the_sql_that_undoes_them(
     database: Database, tmp_path: Path
 ) -> None:
+    """pg-schema-diff's plan undoes what it compares (with its hazards); supastack's snapshot
+    what it does not (a schema's and a function's privileges here); the printed SQL runs and
+    brings it all back."""
     manifest, files = _deployed(database, tmp_path)
     database.execute(HAND_EDITS)
 
     found = drift(database.conninfo, [manifest], files)
 
-    assert {(d.kind, d.name, d.change) for d in found.differences} == {
-        ("column", "shop.items.note", "unexpected"),
-        ("index", "shop.items_by_owner", "missing"),
-        ("function", "shop.item_count(p_owner uuid)", "changed"),
-        ("policy", 'shop.items."owners read"', "missing"),
-        ("grant", "TABLE shop.items to anon: DELETE", "unexpected"),
-        ("column", "shop.items.name", "changed"),
-    }
+    assert found.compared_by == "pg-schema-diff and supastack's snapshot"
     script = "".join(str(d) for d in found.differences)
-    assert "ALTER TABLE shop.items DROP COLUMN note;" in script
-    assert "CREATE INDEX items_by_owner ON shop.items USING btree (owner);" in script
-    assert "ALTER TABLE shop.items ALTER COLUMN name SET DEFAULT ''::text;" in script
-    assert "REVOKE DELETE ON TABLE shop.items FROM anon;" in script
+    for undo in [
+        'ALTER TABLE "shop"."items" DROP COLUMN "note";',
+        "CREATE INDEX CONCURRENTLY items_by_owner ON shop.items USING btree (owner);",
+        "select count(*) from shop.items where owner = p_owner",  # the function's body back
+        'CREATE POLICY "owners read" ON "shop"."items"',
+        'REVOKE DELETE ON "shop"."items" FROM "anon";',
+        """ALTER TABLE "shop"."items" ALTER COLUMN "name" SET DEFAULT ''::text;""",
+        # not compared by pg-schema-diff:
+        "REVOKE USAGE ON SCHEMA shop FROM anon;",
+        "REVOKE EXECUTE ON FUNCTION shop.item_count(p_owner uuid) FROM anon;",
+    ]:
+        assert undo in script, f"{undo}\nnot in:\n{script}"
+    assert "-- hazard DELETES_DATA: Deletes all values in the column" in script
+    assert len(found.differences) == 8, script
     with psycopg.connect(database.conninfo, autocommit=True) as conn:
-        conn.execute(script.encode())  # the printed SQL runs, and brings the live one back
+        for statement in found.differences:  # CONCURRENTLY: one statement at a time
+            conn.execute(str(statement).encode())
     assert drift(database.conninfo, [manifest], files).clean
+
+
+def test_without_go_the_snapshot_compares_everything_and_says_so(
+    database: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    manifest, files = _deployed(database, tmp_path)
+    database.execute(HAND_EDITS)
+
+    def no_go() -> Path:
+        raise SupastackError("building pg-schema-diff v1.0.5: the go command is missing")
+
+    monkeypatch.setattr(go_tools, "ensure_schema_differ", no_go)
+    found = drift(database.conninfo, [manifest], files)
+    assert found.compared_by == (
+        "supastack's snapshot alone (building pg-schema-diff v1.0.5: the go command is missing)"
+    )
+    assert {(d.kind, d.change) for d in found.differences if isinstance(d, Difference)} >= {
+        ("column", "unexpected"), ("index", "missing"), ("function", "changed"),
+        ("policy", "missing"), ("grant", "unexpected"), ("schema grant", "unexpected"),
+    }  # fmt: skip
+
+
+def test_the_differ_never_sees_a_password_on_its_command_line(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Any user of the machine can read a process's arguments: the passwords go to the differ
+    in a password file that exists only in memory; a PGPASSWORD set for the live database (the
+    preview workflow's) is not passed on, or libpq would try it on the shadow too."""
+    monkeypatch.setenv("PGPASSWORD", "live-password")
+    assert _environment(7) == {
+        **{k: v for k, v in os.environ.items() if k != "PGPASSWORD"},
+        "PGPASSFILE": "/proc/self/fd/7",
+    }
+    lines, dsns = _without_passwords(
+        ["host=db.example port=5432 dbname=postgres user=postgres password=s3cr:et",
+         "postgresql://shadow:hunter2@127.0.0.1:6000/postgres"]
+    )  # fmt: skip
+    assert not any("s3cr" in dsn or "hunter2" in dsn for dsn in dsns)
+    assert lines == [
+        "db.example:5432:postgres:postgres:s3cr\\:et",  # the colon escaped
+        "127.0.0.1:6000:postgres:shadow:hunter2",
+    ]
 
 
 def test_an_edited_recorded_migration_is_noted(database: Database, tmp_path: Path) -> None:
