@@ -26,7 +26,7 @@ from typing import Any
 import httpx
 import psycopg
 
-from components.providers.edge_function import EdgeFunctionProvider
+from components.providers.functions.edge_function import EdgeFunctionProvider
 from supastack.functions.management_api import ManagementApi
 from supastack.functions.packaging import package
 from supastack.local import system

@@ -15,7 +15,7 @@ import pulumi
 import pulumi_postgresql as postgresql
 import pulumi_random as random
 
-from components.providers.rls import (
+from components.providers.database.rls import (
     RlsPolicy,
     RlsPolicyProps,
     RowLevelSecurity,

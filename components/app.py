@@ -18,17 +18,17 @@ import pulumi
 
 from components.access import Access
 from components.migrations import Migrations
-from components.providers.alerts import AlertRule, AlertRuleProps
-from components.providers.cron_job import CronJob, CronJobProps
-from components.providers.edge_function import EdgeFunction, EdgeFunctionProps
-from components.providers.feature_flag import FeatureFlag, FeatureFlagProps
-from components.providers.matview_refresh import (
+from components.providers.database.matviews import (
     MaterializedViewRefresh,
     MaterializedViewRefreshProps,
 )
-from components.providers.partition_set import PartitionSet, PartitionSetProps
-from components.providers.publication import PublicationTables, PublicationTablesProps
-from components.providers.seed_data import SeedData, SeedDataProps
+from components.providers.database.partitions import PartitionSet, PartitionSetProps
+from components.providers.database.publication import PublicationTables, PublicationTablesProps
+from components.providers.flags.feature_flags import FeatureFlag, FeatureFlagProps
+from components.providers.functions.edge_function import EdgeFunction, EdgeFunctionProps
+from components.providers.migrations.seeds import SeedData, SeedDataProps
+from components.providers.operations.alerts import AlertRule, AlertRuleProps
+from components.providers.operations.cron import CronJob, CronJobProps
 from supastack.config.settings import MigrationSettings
 from supastack.database.publication import REALTIME
 from supastack.operations.cron import Job

@@ -12,7 +12,7 @@ from typing import Any, TypedDict
 import pulumi
 import pulumi_postgresql as postgresql
 
-from components.providers.postgres_settings import PostgresSettings, PostgresSettingsProps
+from components.providers.database.settings import PostgresSettings, PostgresSettingsProps
 from supastack.config.manifest import AppManifest, merged_extensions, merged_settings
 from supastack.database.specs import PLATFORM_SCHEMAS
 

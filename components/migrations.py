@@ -11,7 +11,7 @@ from typing import Any, TypedDict
 
 import pulumi
 
-from components.providers.migration import Migration, MigrationProps
+from components.providers.migrations.migration import Migration, MigrationProps
 from supastack.config.settings import MigrationSettings
 from supastack.migrations.files import MigrationFile
 from supastack.migrations.review import review

@@ -16,10 +16,10 @@ from psycopg.conninfo import make_conninfo
 from components.app import App
 from components.database import Database
 from components.outputs import stack_outputs
-from components.providers.alerts import AlertChannel, AlertChannelProps
-from components.providers.exposed_schemas import ExposedSchemas, ExposedSchemasProps
-from components.providers.project_setting import ProjectSetting, ProjectSettingProps
-from components.providers.realtime_config import RealtimeConfig, RealtimeConfigProps
+from components.providers.database.exposed_schemas import ExposedSchemas, ExposedSchemasProps
+from components.providers.database.project_settings import ProjectSetting, ProjectSettingProps
+from components.providers.database.realtime import RealtimeConfig, RealtimeConfigProps
+from components.providers.operations.alerts import AlertChannel, AlertChannelProps
 from components.secrets import Secrets
 from components.stack_config import StackCredentials, secret_object
 from supastack.config.manifest import merged_realtime_config

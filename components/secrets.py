@@ -13,8 +13,8 @@ from typing import Any, TypedDict
 import pulumi
 import pulumi_random as random
 
-from components.providers.function_secrets import FunctionSecrets, FunctionSecretsProps
-from components.providers.vault_secret import VaultSecret, VaultSecretProps
+from components.providers.database.vault import VaultSecret, VaultSecretProps
+from components.providers.functions.function_secrets import FunctionSecrets, FunctionSecretsProps
 from supastack.config.settings import LogDrainSettings
 from supastack.functions.drains import DRAINS_SECRET, drains_json
 from supastack.functions.specs import SecretSpec

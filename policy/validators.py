@@ -27,7 +27,7 @@ from pulumi_policy import (
 )
 
 from components.providers.catalog import all_secret_fields
-from components.providers.migration import MigrationProps
+from components.providers.migrations.migration import MigrationProps
 from supastack.migrations.lint import lint
 
 #: The policy config each stack may set (`--policy-pack-config`).

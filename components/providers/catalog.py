@@ -2,23 +2,23 @@
 
 from __future__ import annotations
 
-from components.providers.alerts import AlertChannel, AlertRule
 from components.providers.base import TypedResource
-from components.providers.cron_job import CronJob
-from components.providers.edge_function import EdgeFunction
-from components.providers.exposed_schemas import ExposedSchemas
-from components.providers.feature_flag import FeatureFlag
-from components.providers.function_secrets import FunctionSecrets
-from components.providers.matview_refresh import MaterializedViewRefresh
-from components.providers.migration import Migration
-from components.providers.partition_set import PartitionSet
-from components.providers.postgres_settings import PostgresSettings
-from components.providers.project_setting import ProjectSetting
-from components.providers.publication import PublicationTables
-from components.providers.realtime_config import RealtimeConfig
-from components.providers.rls import RlsPolicy, RowLevelSecurity
-from components.providers.seed_data import SeedData
-from components.providers.vault_secret import VaultSecret
+from components.providers.database.exposed_schemas import ExposedSchemas
+from components.providers.database.matviews import MaterializedViewRefresh
+from components.providers.database.partitions import PartitionSet
+from components.providers.database.project_settings import ProjectSetting
+from components.providers.database.publication import PublicationTables
+from components.providers.database.realtime import RealtimeConfig
+from components.providers.database.rls import RlsPolicy, RowLevelSecurity
+from components.providers.database.settings import PostgresSettings
+from components.providers.database.vault import VaultSecret
+from components.providers.flags.feature_flags import FeatureFlag
+from components.providers.functions.edge_function import EdgeFunction
+from components.providers.functions.function_secrets import FunctionSecrets
+from components.providers.migrations.migration import Migration
+from components.providers.migrations.seeds import SeedData
+from components.providers.operations.alerts import AlertChannel, AlertRule
+from components.providers.operations.cron import CronJob
 from supastack.resource_props import ResourceProps
 
 RESOURCES: tuple[type[TypedResource[ResourceProps]], ...] = (

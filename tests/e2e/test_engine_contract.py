@@ -40,28 +40,28 @@ from decimal import Decimal
 
 import pulumi
 
-from components.providers.alerts import (
+from components.providers.operations.alerts import (
     AlertChannel, AlertChannelProps, AlertRule, AlertRuleProps,
 )
-from components.providers.cron_job import CronJob, CronJobProps
-from components.providers.edge_function import EdgeFunction, EdgeFunctionProps
-from components.providers.exposed_schemas import ExposedSchemas, ExposedSchemasProps
-from components.providers.feature_flag import FeatureFlag, FeatureFlagProps
-from components.providers.function_secrets import FunctionSecrets, FunctionSecretsProps
-from components.providers.matview_refresh import (
+from components.providers.operations.cron import CronJob, CronJobProps
+from components.providers.functions.edge_function import EdgeFunction, EdgeFunctionProps
+from components.providers.database.exposed_schemas import ExposedSchemas, ExposedSchemasProps
+from components.providers.flags.feature_flags import FeatureFlag, FeatureFlagProps
+from components.providers.functions.function_secrets import FunctionSecrets, FunctionSecretsProps
+from components.providers.database.matviews import (
     MaterializedViewRefresh, MaterializedViewRefreshProps,
 )
-from components.providers.migration import Migration, MigrationProps
-from components.providers.partition_set import PartitionSet, PartitionSetProps
-from components.providers.postgres_settings import PostgresSettings, PostgresSettingsProps
-from components.providers.project_setting import ProjectSetting, ProjectSettingProps
-from components.providers.publication import PublicationTables, PublicationTablesProps
-from components.providers.realtime_config import RealtimeConfig, RealtimeConfigProps
-from components.providers.rls import (
+from components.providers.migrations.migration import Migration, MigrationProps
+from components.providers.database.partitions import PartitionSet, PartitionSetProps
+from components.providers.database.settings import PostgresSettings, PostgresSettingsProps
+from components.providers.database.project_settings import ProjectSetting, ProjectSettingProps
+from components.providers.database.publication import PublicationTables, PublicationTablesProps
+from components.providers.database.realtime import RealtimeConfig, RealtimeConfigProps
+from components.providers.database.rls import (
     RlsPolicy, RlsPolicyProps, RowLevelSecurity, RowLevelSecurityProps,
 )
-from components.providers.seed_data import SeedData, SeedDataProps
-from components.providers.vault_secret import VaultSecret, VaultSecretProps
+from components.providers.migrations.seeds import SeedData, SeedDataProps
+from components.providers.database.vault import VaultSecret, VaultSecretProps
 from supastack.config.settings import MigrationSettings
 from supastack.database import rls as policies
 from supastack.database.matviews import Refresh

@@ -1,0 +1,1 @@
+"""Dynamic resources of the database concern (``supastack/database/``)."""

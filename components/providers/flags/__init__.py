@@ -1,0 +1,1 @@
+"""Dynamic resources of the flags concern (``supastack/flags/``)."""

@@ -1,0 +1,1 @@
+"""Dynamic resources of the functions concern (``supastack/functions/``)."""

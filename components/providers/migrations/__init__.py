@@ -1,0 +1,1 @@
+"""Dynamic resources of the migrations concern (``supastack/migrations/``)."""

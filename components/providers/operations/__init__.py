@@ -1,0 +1,1 @@
+"""Dynamic resources of the operations concern (``supastack/operations/``)."""
