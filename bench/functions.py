@@ -27,13 +27,13 @@ import httpx
 import psycopg
 
 from components.providers.functions.edge_function import EdgeFunctionProvider
-from supastack.functions.management_api import ManagementApi
 from supastack.functions.packaging import package
 from supastack.local import system
 from supastack.local.environment import LocalEnvironment
 from supastack.local.paths import PROJECT_DIR
 from supastack.migrations.engine import MigrationEngine
 from supastack.migrations.files import discover_app
+from supastack.platform.management_api import ManagementApi
 
 COUNT = 30
 WRAPPED = """\

@@ -19,7 +19,7 @@ from typing import Any, ClassVar, Protocol, Self, TypeAlias, TypeVar, cast
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from supastack.functions.management_api import ManagementApi
+from supastack.platform.management_api import ManagementApi
 
 T = TypeVar("T")
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from supastack.functions.management_api import ManagementApi
+from supastack.platform.management_api import ManagementApi
 
 
 def _split(db_schema: str) -> list[str]:

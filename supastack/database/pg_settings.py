@@ -18,8 +18,8 @@ from psycopg import sql
 
 from supastack.database.postgres import Connection, connect
 from supastack.errors import SupastackError
-from supastack.functions.management_api import ManagementApi
 from supastack.local.cluster import OWNED_SETTINGS, Cluster
+from supastack.platform.management_api import ManagementApi
 
 #: Keys the Management API accepts (UpdatePostgresConfigBody), and those needing a restart.
 SUPABASE_KEYS = frozenset(

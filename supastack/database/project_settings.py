@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import Any, Literal
 
 from supastack.errors import SupastackError
-from supastack.functions.management_api import ManagementApi
+from supastack.platform.management_api import ManagementApi
 
 #: How long a network-restriction change may stay ``stored`` before it counts as not applied.
 APPLY_WAIT_S = 120.0

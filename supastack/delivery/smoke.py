@@ -28,7 +28,7 @@ from supastack.delivery import verify
 from supastack.delivery.outputs import StackOutputs
 from supastack.delivery.verify import act_as
 from supastack.errors import SupastackError
-from supastack.functions.management_api import ManagementApi
+from supastack.platform.management_api import ManagementApi
 
 HTTP_TIMEOUT_S = 15.0
 

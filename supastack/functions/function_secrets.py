@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from supastack.functions.management_api import ManagementApi
+from supastack.platform.management_api import ManagementApi
 
 
 def changed(old: Mapping[str, str], new: Mapping[str, str]) -> set[str]:

@@ -27,9 +27,9 @@ from pathlib import Path
 from typing import Any
 
 from supastack.errors import SupastackError
-from supastack.functions.management_api import Upload
 from supastack.functions.specs import FUNCTION_SLUG
 from supastack.local.system import network_env
+from supastack.platform.management_api import Upload
 
 #: Supabase refuses bundles over 20 MB; the local runtime does too.
 MAX_BYTES = 20 * 1024 * 1024

@@ -28,9 +28,9 @@ from supastack.database.pg_settings import (
     SettingsTarget,
 )
 from supastack.errors import SupastackError
-from supastack.functions.management_api import ManagementApi
 from supastack.local.cluster import Cluster
 from supastack.local.paths import StatePaths
+from supastack.platform.management_api import ManagementApi
 from supastack.targets.base import StackTarget
 from supastack.targets.engines import Engine
 from supastack.targets.local import LocalTarget

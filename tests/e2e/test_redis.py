@@ -12,8 +12,8 @@ import httpx
 import pytest
 
 from applier.engine import deploy
-from supastack.functions.management_api import ManagementApi
 from supastack.local.paths import PROJECT_DIR
+from supastack.platform.management_api import ManagementApi
 from tests.conftest import Services, project_file, start_services
 from tests.e2e.conftest import local_config
 

@@ -2,7 +2,8 @@
 
 0. models: errors, settings and config, private files and sealed secrets, every concern's
    ``specs``, the stack outputs' contract, SQL text splitting;
-1. concerns: database, migrations, functions, operations, flags (store, records), local;
+1. concerns: database, migrations, functions, operations, flags (store, records), local, and
+   the Supabase platform's APIs (the Management API client);
 2. targets: what differs per target, and which engine deploys a stack;
 3. plan: the app graph and one stack's plan (and the providers' props built from it);
 4. delivery: smoke, verify, rollback, rollout and the stack file it edits;
@@ -28,6 +29,7 @@ LAYERS = [
     ("supastack.flags.rollout", 4), ("supastack.flags.stack_file", 4),
     ("supastack.database*", 1), ("supastack.migrations*", 1), ("supastack.functions*", 1),
     ("supastack.operations*", 1), ("supastack.flags*", 1), ("supastack.local*", 1),
+    ("supastack.platform*", 1),
     ("supastack.targets*", 2), ("supastack.plan*", 3), ("supastack.resource_props", 3),
     ("supastack.delivery*", 4), ("supastack.cli*", 5), ("supastack", 0),
 ]  # fmt: skip

@@ -9,7 +9,7 @@ import pulumi
 
 from components.providers.base import TypedProvider, TypedResource
 from supastack.database.pg_settings import SettingsTarget
-from supastack.functions.management_api import ManagementApi
+from supastack.platform.management_api import ManagementApi
 from supastack.resource_props import ApiRef, Deferred, ResourceProps, secret
 from supastack.targets import settings_target
 

@@ -16,8 +16,8 @@ from components.providers.database.settings import PostgresSettingsProvider
 from components.providers.migrations.migration import MigrationProvider
 from supastack.database.pg_settings import ManagementApiSettings
 from supastack.errors import SupastackError
-from supastack.functions.management_api import ManagementApi
 from supastack.migrations.files import checksum
+from supastack.platform.management_api import ManagementApi
 from tests.conftest import Services, outs, wait_until
 from tests.core.conftest import Database
 

@@ -11,7 +11,7 @@ import pytest
 
 from components.providers.database.exposed_schemas import ExposedSchemasProvider
 from supastack.database.exposed_schemas import merged
-from supastack.functions.management_api import ManagementApi
+from supastack.platform.management_api import ManagementApi
 from tests.conftest import Services, outs
 
 

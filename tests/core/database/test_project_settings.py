@@ -15,7 +15,7 @@ from components.providers.database.realtime import RealtimeConfigProps, Realtime
 from supastack.config import settings
 from supastack.config.project_settings import ProjectSettings
 from supastack.errors import SupastackError
-from supastack.functions.management_api import ManagementApi
+from supastack.platform.management_api import ManagementApi
 from tests.conftest import Services, outs
 
 GUIDE = ProjectSettings.model_validate(

@@ -20,11 +20,11 @@ from components.providers.functions.edge_function import EdgeFunctionProvider
 from components.providers.functions.function_secrets import FunctionSecretsProvider
 from supastack.database import vault
 from supastack.errors import SupastackError
-from supastack.functions.management_api import ManagementApi
 from supastack.functions.packaging import package
 from supastack.functions.specs import FunctionSpec
 from supastack.local.credentials import sign_jwt
 from supastack.local.paths import PROJECT_DIR
+from supastack.platform.management_api import ManagementApi
 from tests.conftest import Services, outs, wait_until
 from tests.core.conftest import apply_monitoring
 

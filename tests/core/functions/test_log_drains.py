@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from supastack.config.settings import LogDrainSettings
 from supastack.functions.drains import DRAINS_SECRET, drains_json
-from supastack.functions.management_api import ManagementApi, Upload
+from supastack.platform.management_api import ManagementApi, Upload
 from tests.conftest import RecordingServer, Services
 
 OK = 'Deno.serve(() => new Response("fine"));\n'

@@ -12,7 +12,7 @@ import pytest
 
 from components.providers.database.realtime import RealtimeConfigProvider
 from supastack.errors import SupastackError
-from supastack.functions.management_api import MAX_ATTEMPTS, ManagementApi, Upload
+from supastack.platform.management_api import MAX_ATTEMPTS, ManagementApi, Upload
 from tests.conftest import JsonHandler, LocalServer, RecordingServer, Services
 
 HELLO = b'Deno.serve(() => new Response("hello from v1"));\n'
