@@ -5,12 +5,15 @@ local cluster, for each of ``--repeat`` rounds on fresh databases:
 
 - baseline: ``psql --single-transaction -f <file>`` for each file in order (no bookkeeping);
 - a stricter baseline without process start-up: one psql session, a transaction per file;
-- engine: ``MigrationEngine.migrate`` (advisory lock, history, checksum, one transaction each).
+- engine: ``MigrationEngine.migrate`` (advisory lock, history, checksum, one transaction each);
+- peers (``bench.migration_peers``): the Supabase CLI's ``migration up --db-url``; Atlas is
+  named with why it does not run here.
 
 Prints the median times and the engine's ratio to psql in one session (target <= 1.3x), then
 a no-op run over the 200 applied migrations (target under 1 s) with the number of statements
 it sent (counted by pg_stat_statements), next to the same figure for 50 applied migrations: it
-must not grow. Then the time to lint the 200 files (squawk plus supastack's own checks).
+must not grow; and the peers' no-op runs. Then the time to lint the 200 files (squawk plus
+supastack's own checks).
 
 Last, a ``-- supastack:no-transaction`` migration building an index with ``CREATE INDEX
 CONCURRENTLY`` on a table of ``--rows`` rows (10 million) while a writer inserts rows one at a
@@ -33,6 +36,7 @@ from pathlib import Path
 
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
+from bench import migration_peers as peers
 from supastack.database.postgres import connect
 from supastack.local import system
 from supastack.local.environment import LocalEnvironment
@@ -201,6 +205,81 @@ def index_build_under_writes(admin: str, root: Path, rows: int) -> None:
             )
 
 
+def apply_rounds(
+    admin: str, root: Path, files: list[MigrationFile], paths: list[Path], repeat: int
+) -> tuple[str, str | None, Path | str, Path]:
+    """Each round on fresh databases: psql twice, the engine, the Supabase CLI; prints the
+    medians. Returns the engine's and the CLI's last databases, the CLI, and its project."""
+    baseline, session, engine, cli_runs = [], [], [], []
+    cli = peers.supabase_cli()
+    workdir = peers.supabase_project(root, paths[0].parent)
+    cli_db = None
+    for _ in range(repeat):
+        baseline.append(psql_per_file(fresh_database(admin, "bench_psql"), paths))
+        session.append(
+            psql_one_session(fresh_database(admin, "bench_session"), paths, root / "all.sql")
+        )
+        conninfo = fresh_database(admin, "bench_engine")
+        started = time.perf_counter()
+        MigrationEngine(conninfo).migrate("bench", files)
+        engine.append(time.perf_counter() - started)
+        if isinstance(cli, Path):
+            cli_db = fresh_database(admin, "bench_supabase_cli")
+            cli_runs.append(peers.supabase_up(cli, cli_db, workdir))
+    psql_s, engine_s = statistics.median(baseline), statistics.median(engine)
+    session_s = statistics.median(session)
+    print(f"apply {COUNT} migrations (median of {repeat})")
+    runs = ", ".join(f"{a:.2f}/{b:.2f}" for a, b in zip(session, engine, strict=True))
+    print(f"  each round, psql one session / engine (s): {runs}")
+    print(f"  psql --single-transaction -f, one file at a time: {psql_s:.2f} s")
+    print(f"  psql, one session, a transaction per file:        {session_s:.2f} s")
+    print(f"  supastack engine:                                 {engine_s:.2f} s")
+    if isinstance(cli, Path) and cli_db is not None:
+        cli_s = statistics.median(cli_runs)
+        with connect(cli_db) as conn:  # that it did the work: its history holds every file
+            row = conn.execute("select count(*) from supabase_migrations.schema_migrations")
+            recorded = row.fetchone()
+        print(f"  Supabase CLI 1.226.4, migration up --db-url:      {cli_s:.2f} s "
+              f"({cli_s / session_s:.2f}x psql one session; {recorded and recorded[0]} "
+              "recorded)")  # fmt: skip
+    else:
+        print(f"  {cli}")
+    print(f"  {peers.ATLAS_BLOCKED}")
+    print(f"  ratio engine / psql per file: {engine_s / psql_s:.2f}x")
+    # Paired per round (each round runs both back to back): commit latency (fsync) drifts over
+    # a run on this machine, and a ratio of medians would mix rounds.
+    paired = sorted(e / s for e, s in zip(engine, session, strict=True))
+    print(
+        f"  ratio engine / psql one session: {statistics.median(paired):.2f}x, median of "
+        f"the rounds' ratios ({paired[0]:.2f}-{paired[-1]:.2f}; target <= 1.3x)"
+    )
+    return conninfo, cli_db, cli, workdir
+
+
+def no_op_runs(
+    admin: str, conninfo: str, files: list[MigrationFile], *, cli_db: str | None,
+    cli: Path | str, workdir: Path,
+) -> None:  # fmt: skip
+    """The engine over its applied migrations (time, statements sent at 200 and at 50), and
+    the Supabase CLI over its own."""
+    started = time.perf_counter()
+    MigrationEngine(conninfo).migrate("bench", files)
+    noop = time.perf_counter() - started
+    at_200 = statements_sent(
+        admin, "bench_engine", lambda: MigrationEngine(conninfo).migrate("bench", files)
+    )
+    small = fresh_database(admin, "bench_small")
+    MigrationEngine(small).migrate("bench", files[:50])
+    at_50 = statements_sent(
+        admin, "bench_small", lambda: MigrationEngine(small).migrate("bench", files[:50])
+    )
+    print(f"no-op run over {COUNT} applied migrations: {noop * 1000:.0f} ms (target < 1 s)")
+    print(f"  statements sent: {at_200} with {COUNT} applied, {at_50} with 50 applied")
+    if isinstance(cli, Path) and cli_db is not None:
+        noop_cli = peers.supabase_up(cli, cli_db, workdir)
+        print(f"  Supabase CLI, migration up over the same: {noop_cli * 1000:.0f} ms")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3)
@@ -216,49 +295,8 @@ def main() -> None:
         env.up(report=lambda _: None)
         try:
             admin = env.cluster(env.credentials()).dsn()
-            baseline, session, engine = [], [], []
-            for _ in range(args.repeat):
-                baseline.append(psql_per_file(fresh_database(admin, "bench_psql"), paths))
-                session.append(
-                    psql_one_session(
-                        fresh_database(admin, "bench_session"), paths, root / "all.sql"
-                    )
-                )
-                conninfo = fresh_database(admin, "bench_engine")
-                started = time.perf_counter()
-                MigrationEngine(conninfo).migrate("bench", files)
-                engine.append(time.perf_counter() - started)
-            psql_s, engine_s = statistics.median(baseline), statistics.median(engine)
-            session_s = statistics.median(session)
-            print(f"apply {COUNT} migrations (median of {args.repeat})")
-            runs = ", ".join(f"{a:.2f}/{b:.2f}" for a, b in zip(session, engine, strict=True))
-            print(f"  each round, psql one session / engine (s): {runs}")
-            print(f"  psql --single-transaction -f, one file at a time: {psql_s:.2f} s")
-            print(f"  psql, one session, a transaction per file:        {session_s:.2f} s")
-            print(f"  supastack engine:                                 {engine_s:.2f} s")
-            print(f"  ratio engine / psql per file: {engine_s / psql_s:.2f}x")
-            # Paired per round (each round runs both back to back): commit latency (fsync) drifts
-            # over a run on this machine, and a ratio of medians would mix rounds.
-            paired = sorted(e / s for e, s in zip(engine, session, strict=True))
-            print(
-                f"  ratio engine / psql one session: {statistics.median(paired):.2f}x, median of "
-                f"the rounds' ratios ({paired[0]:.2f}-{paired[-1]:.2f}; target <= 1.3x)"
-            )
-
-            started = time.perf_counter()
-            MigrationEngine(conninfo).migrate("bench", files)
-            noop = time.perf_counter() - started
-            at_200 = statements_sent(
-                admin, "bench_engine", lambda: MigrationEngine(conninfo).migrate("bench", files)
-            )
-            small = fresh_database(admin, "bench_small")
-            MigrationEngine(small).migrate("bench", files[:50])
-            at_50 = statements_sent(
-                admin, "bench_small", lambda: MigrationEngine(small).migrate("bench", files[:50])
-            )
-            print(f"no-op run over {COUNT} applied migrations: {noop * 1000:.0f} ms (target < 1 s)")
-            print(f"  statements sent: {at_200} with {COUNT} applied, {at_50} with 50 applied")
-
+            conninfo, cli_db, cli, workdir = apply_rounds(admin, root, files, paths, args.repeat)
+            no_op_runs(admin, conninfo, files, cli_db=cli_db, cli=cli, workdir=workdir)
             started = time.perf_counter()
             findings = lint(files, "bench")
             print(

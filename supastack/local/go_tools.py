@@ -21,6 +21,9 @@ from supastack.errors import SupastackError
 from supastack.local.paths import PROJECT_DIR, TOOLS_DIR
 
 GO_MODULE = PROJECT_DIR / "tools"
+#: The peers the benchmarks compare with, in a module of their own (their dependencies apart).
+PEERS_MODULE = GO_MODULE / "peers"
+SUPABASE_CLI_MODULE = "github.com/supabase/cli"
 GO_DIR = TOOLS_DIR.parent / "go"
 BIN_DIR = TOOLS_DIR / "bin"
 PULUMI_PACKAGE = "github.com/pulumi/pulumi/pkg/v3"
@@ -47,19 +50,19 @@ def go_env() -> dict[str, str]:
             "GOFLAGS": "-mod=readonly", "GOTOOLCHAIN": "local"}  # fmt: skip
 
 
-def pinned_version(module: str) -> str:
-    """The version ``tools/go.mod`` requires of ``module``."""
-    found = re.search(rf"^\s*{re.escape(module)} (v\S+)", (GO_MODULE / "go.mod").read_text(), re.M)
+def pinned_version(module: str, where: Path = GO_MODULE) -> str:
+    """The version ``where/go.mod`` requires of ``module``."""
+    found = re.search(rf"^\s*{re.escape(module)} (v\S+)", (where / "go.mod").read_text(), re.M)
     if found is None:
-        raise SupastackError(f"{GO_MODULE / 'go.mod'}: requires no version of {module}")
+        raise SupastackError(f"{where / 'go.mod'}: requires no version of {module}")
     return found[1]
 
 
-def _go(args: list[str], what: str) -> str:
+def _go(args: list[str], what: str, where: Path = GO_MODULE) -> str:
     go = shutil.which("go")
     if go is None:
         raise SupastackError(f"{what}: the go command is missing (Go 1.26 builds tools/go.mod)")
-    done = subprocess.run([go, *args], cwd=GO_MODULE, env=go_env(), capture_output=True,
+    done = subprocess.run([go, *args], cwd=where, env=go_env(), capture_output=True,
                           text=True, check=False)  # fmt: skip
     if done.returncode != 0:
         raise SupastackError(f"{what}: go {args[0]} failed: {done.stderr.strip()[-2000:]}")
@@ -84,18 +87,30 @@ def ensure_pulumi_engine() -> PulumiEngine:
     return PulumiEngine(cli, version)
 
 
-def ensure_schema_differ() -> Path:
-    """pg-schema-diff at the pinned version, built when missing or of another version (its
-    binary does not say its version: a stamp beside it does)."""
-    version = pinned_version(SCHEMA_DIFF_MODULE)
-    binary = BIN_DIR / "pg-schema-diff"
-    stamp = binary.with_name("pg-schema-diff.version")
+def _ensure_built(module: str, package: str, name: str, where: Path = GO_MODULE) -> Path:
+    """``package`` of ``module`` at the version ``where/go.mod`` pins, built into the tools'
+    bin directory when missing or of another version (a stamp beside the binary says which)."""
+    version = pinned_version(module, where)
+    binary = BIN_DIR / name
+    stamp = binary.with_name(f"{name}.version")
     if not (binary.exists() and stamp.exists() and stamp.read_text() == version):
         BIN_DIR.mkdir(parents=True, exist_ok=True)
-        _go(["build", "-o", str(binary), f"{SCHEMA_DIFF_MODULE}/cmd/pg-schema-diff"],
-            f"building pg-schema-diff {version}")  # fmt: skip
+        _go(["build", "-o", str(binary), package], f"building {name} {version}", where)
         stamp.write_text(version)
     return binary
+
+
+def ensure_schema_differ() -> Path:
+    """pg-schema-diff at the pinned version."""
+    return _ensure_built(
+        SCHEMA_DIFF_MODULE, f"{SCHEMA_DIFF_MODULE}/cmd/pg-schema-diff", "pg-schema-diff"
+    )
+
+
+def ensure_supabase_cli() -> Path:
+    """The Supabase CLI at the version ``tools/peers/go.mod`` pins (a peer for the benchmarks;
+    the first build downloads its modules and compiles for about six minutes on two cores)."""
+    return _ensure_built(SUPABASE_CLI_MODULE, SUPABASE_CLI_MODULE, "supabase", PEERS_MODULE)
 
 
 def _version_of(cli: Path) -> str | None:
