@@ -12,7 +12,8 @@ refuses a delete or replacement, ``retain_on_delete`` only forgets the resource
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any
 
@@ -23,11 +24,17 @@ from applier.dynamic_host import PROVIDER_KEY, DynamicHost, ProviderError
 from applier.equivalents import (
     IMPORT_QUERIES,
     RANDOM_EQUIVALENTS,
-    SECRET_BY_SCHEMA,
     SQL_EQUIVALENTS,
 )
-from applier.errors import ResourceFailedError, is_secret, plain
-from applier.options import NONE, ProtectedError, ResourceOptionsSeen, SeenOptions, matching_state
+from applier.errors import ResourceFailedError, plain
+from applier.options import (
+    NONE,
+    ProtectedError,
+    ResourceOptionsSeen,
+    SeenOptions,
+    matching_state,
+    secret_outputs,
+)
 from applier.records import CREATED, DELETED, IMPORTED, REPLACED, UNCHANGED, UPDATED, Applied
 from applier.steps import REPLACE, SAME, UPDATE, decide, state_of
 from policy import validators
@@ -48,12 +55,8 @@ class ApplyingMocks(pulumi.runtime.Mocks):
         previous: list[Applied] | None = None,
         checkpoint: Callable[[list[Applied]], None] | None = None,
         on_change: Callable[[str, Applied], None] | None = None,
-        *,
-        refresh: bool = False,
     ) -> None:
         self.host = host
-        self.refresh = refresh
-        """Read each resource's live state before diffing (``pulumi up --refresh``)."""
         self.applied: list[Applied] = []
         self.deleted: list[Applied] = []
         self.actions: list[tuple[str, Applied]] = []
@@ -87,7 +90,7 @@ class ApplyingMocks(pulumi.runtime.Mocks):
         applied = replace(
             applied, typ=args.typ, name=args.name, protect=options.protect,
             retain_on_delete=options.retain_on_delete,
-            secrets=self._secret_outputs(args, applied, options),
+            secrets=secret_outputs(args, applied.outputs, options),
         )  # fmt: skip
         with self._lock:
             self.applied.append(applied)
@@ -96,17 +99,6 @@ class ApplyingMocks(pulumi.runtime.Mocks):
             if action != UNCHANGED:  # as the engine elides writes for unchanged steps
                 self._save()
         return applied.id, applied.outputs
-
-    @staticmethod
-    def _secret_outputs(
-        args: pulumi.runtime.MockResourceArgs, applied: Applied, options: SeenOptions
-    ) -> tuple[str, ...]:
-        """The outputs the engine would keep secret: an input the program passed as a secret,
-        one named in ``additional_secret_outputs``, or one secret by the provider's schema."""
-        secret_inputs = [k for k, v in dict(args.inputs).items() if is_secret(v)]
-        by_schema = SECRET_BY_SCHEMA.get(args.typ, ())
-        chosen = {*options.secret_outputs, *secret_inputs, *by_schema}
-        return tuple(sorted(k for k in chosen if k in applied.outputs))
 
     def _record_action(self, action: str, applied: Applied) -> None:
         self.actions.append((action, applied))
@@ -137,6 +129,22 @@ class ApplyingMocks(pulumi.runtime.Mocks):
         found = validators.violations(typ, name, inputs, protect=options.protect,
                                       secret_outputs=list(options.secret_outputs))  # fmt: skip
         self.violations += [f"{typ}::{name}: {message}" for message in found]
+
+    def take_unchanged(self, seen: Mapping[Key, tuple[Outputs, SeenOptions]]) -> None:
+        """An update whose preview changes nothing (``PreviewMocks.unchanged``): each resource
+        is its record as it was, as the engine's same steps leave it; its policies are checked
+        as the apply pass would; nothing is applied or written."""
+        moved = False
+        for key, (inputs, options) in seen.items():
+            self._check_policies(key[0], key[1], inputs, options)
+            kept = self._previous[key]
+            if kept.provider is not None and kept.provider != inputs.get(PROVIDER_KEY):
+                kept, moved = replace(kept, provider=inputs[PROVIDER_KEY]), True
+            self.applied.append(kept)
+            if not kept.id.endswith("-component"):
+                self._record_action(UNCHANGED, kept)
+        if moved:  # the providers' code moved: its records carry the new pickles, as an update
+            self._save()
 
     def finish(self) -> None:
         """Delete the replaced resources (created before their replacements), then what the
@@ -180,7 +188,7 @@ class ApplyingMocks(pulumi.runtime.Mocks):
         if typ in SQL_EQUIVALENTS:
             return self._sql_equivalent(typ, name, inputs, old)
         if typ.startswith("pulumi-python:dynamic/"):
-            return self._dynamic(typ, name, inputs, self._refreshed(old) if self.refresh else old)
+            return self._dynamic(typ, name, inputs, old)
         raise NotImplementedError(f"the offline applier has no equivalent for {typ}")
 
     def _sql_equivalent(
@@ -214,18 +222,6 @@ class ApplyingMocks(pulumi.runtime.Mocks):
             raise ProviderError(f"resource '{import_id}' does not exist")
         return Applied(typ, name, import_id, inputs)
 
-    def _refreshed(self, old: Applied | None) -> Applied | None:
-        """The resource as its provider reads it now (``Read`` with the state's properties, as
-        ``refresh`` sends it): a hand edit shows as a change, which the diff then undoes; a
-        resource found gone is created again."""
-        if old is None or old.provider is None:
-            return old
-        urn = self.host.urn(old.typ, old.name)
-        live_id, outs = self.host.read(urn, old.id, state_of(old))
-        if not live_id:
-            return None
-        return replace(old, id=live_id, outputs=outs)
-
     def _dynamic(
         self, typ: str, name: str, inputs: Outputs, old: Applied | None
     ) -> tuple[Applied, str]:
@@ -249,3 +245,25 @@ class ApplyingMocks(pulumi.runtime.Mocks):
                 self._pending.append(replace(old, delete=True))
         created_id, outs = self.host.create(urn, decision.news)
         return Applied(typ, name, created_id, outs, blob), REPLACED
+
+
+def refreshed(host: DynamicHost, records: list[Applied]) -> list[Applied]:
+    """``pulumi up --refresh``'s first step: each dynamic resource as its provider reads it now
+    (``Read`` with the state's properties), several at once; a hand edit shows as a changed
+    output, which the update's diff then undoes; one found gone is dropped, so the update
+    creates it again. Resources without a provider here, and replaced ones waiting for their
+    deletion, are kept as they are."""
+
+    def read(old: Applied) -> Applied | None:
+        if old.provider is None or old.delete:
+            return old
+        live_id, outs = host.read(host.urn(old.typ, old.name), old.id, state_of(old))
+        return replace(old, id=live_id, outputs=outs) if live_id else None
+
+    with ThreadPoolExecutor(max_workers=REFRESH_READS) as pool:
+        found = list(pool.map(read, records))
+    return [record for record in found if record is not None]
+
+
+#: Reads a refresh runs at once (the host answers each on a thread of its own).
+REFRESH_READS = 4  # the host's own server has four threads

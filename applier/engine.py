@@ -48,7 +48,7 @@ from typing import Any
 import pulumi
 import yaml
 
-from applier.applying import ApplyingMocks
+from applier.applying import ApplyingMocks, refreshed
 from applier.dynamic_host import DynamicHost
 from applier.errors import DeployError, ResourceFailedError
 from applier.ordering import ApplyOrder, RecordingMonitor, ResourceGraph
@@ -188,17 +188,28 @@ def deploy(
     order: ApplyOrder | None = None
     try:
         with DynamicHost(project) as host:
+            if refresh and before:  # as `pulumi up --refresh`: the live state, then the update
+                read = refreshed(host, before)
+                if checkpoint is not None and read != before:
+                    checkpoint(read)  # the state as refresh found it, as the engine writes it
+                before = read
             # as `pulumi up` does: a preview first (check and diff with unknowns), then the update
             planned = PreviewMocks(host, before)
             planning = RecordingMonitor(planned, planned.options)
-            _run_program(config, project, planning, preview=True)
+            exported, secret = _run_program(config, project, planning, preview=True)
             planned.deletions()  # a protected resource the program dropped fails here
-            order = ApplyOrder(planning.graph, seed, apply_parallel())
-            mocks = ApplyingMocks(host, before, checkpoint, on_change, refresh=refresh)
-            exported, secret = _run_program(
-                config, project, RecordingMonitor(mocks, mocks.options, order), preview=False
-            )
-            mocks.finish()
+            mocks = ApplyingMocks(host, before, checkpoint, on_change)
+            if planned.unchanged():
+                # nothing to apply: the preview's outputs are the recorded ones (the engine's
+                # update would find every step same), and running the program again is what
+                # made half the time of an unchanged deploy
+                mocks.take_unchanged(planned.seen)
+            else:
+                order = ApplyOrder(planning.graph, seed, apply_parallel())
+                exported, secret = _run_program(
+                    config, project, RecordingMonitor(mocks, mocks.options, order), preview=False
+                )
+                mocks.finish()
     except Exception as error:
         # the resource that failed, not one that then waited
         cause = (order.failure if order else None) or error

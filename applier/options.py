@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from applier.equivalents import SECRET_BY_SCHEMA
+from applier.errors import is_secret
 from applier.records import Applied
 
 Outputs = dict[str, Any]
@@ -101,3 +103,12 @@ def matching_state(
             aliased.add(alias)
             return previous[alias]
     return None
+
+
+def secret_outputs(args: Any, outputs: Mapping[str, Any], options: SeenOptions) -> tuple[str, ...]:
+    """The outputs the engine would keep secret: an input the program passed as a secret, one
+    named in ``additional_secret_outputs``, or one secret by the provider's schema."""
+    secret_inputs = [k for k, v in dict(args.inputs).items() if is_secret(v)]
+    by_schema = SECRET_BY_SCHEMA.get(args.typ, ())
+    chosen = {*options.secret_outputs, *secret_inputs, *by_schema}
+    return tuple(sorted(k for k in chosen if k in outputs))

@@ -20,7 +20,15 @@ import pulumi
 
 from applier.dynamic_host import DynamicHost, ProviderError
 from applier.errors import ResourceFailedError, plain
-from applier.options import NONE, ProtectedError, ResourceOptionsSeen, matching_state
+from applier.options import (
+    NONE,
+    Key,
+    ProtectedError,
+    ResourceOptionsSeen,
+    SeenOptions,
+    matching_state,
+    secret_outputs,
+)
 from applier.records import Applied
 from applier.steps import CREATE, REPLACE, SAME, UPDATE, changed_inputs, decide
 
@@ -78,16 +86,27 @@ class PreviewMocks(pulumi.runtime.Mocks):
         self.plan = Plan()
         self._host = host
         self._previous = {a.key: a for a in previous or []}
+        self._pending_deletion = any(a.delete for a in previous or [])
         self._lock = threading.Lock()
         self.registered: set[tuple[str, str]] = set()
         self._aliased: set[tuple[str, str]] = set()
+        self.seen: dict[Key, tuple[Outputs, SeenOptions]] = {}
+        """Each registration's inputs and options (what an unchanged update checks)."""
+        self._same_record: dict[Key, bool] = {}
+        """Whether the record of a resource the plan leaves unchanged stays as it is."""
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, Outputs]:
         inputs = plain(dict(args.inputs))
         key = (args.typ, args.name)
         with self._lock:
             self.registered.add(key)
-            old = matching_state(self._previous, key, self.options.get(key, NONE), self._aliased)
+            options = self.options.get(key, NONE)
+            old = matching_state(self._previous, key, options, self._aliased)
+            self.seen[key] = (inputs, options)
+            self._same_record[key] = old is not None and (
+                old.protect, old.retain_on_delete, old.secrets,
+            ) == (options.protect, options.retain_on_delete,
+                  secret_outputs(args, old.outputs, options))  # fmt: skip
         if not args.custom:
             return f"{args.name}-preview", dict(args.inputs)
         try:
@@ -111,6 +130,19 @@ class PreviewMocks(pulumi.runtime.Mocks):
             return Step(UPDATE if changed else SAME, typ, name, changed)
         decision = decide(self._host, typ, name, inputs, old, options=options)
         return Step(decision.op, typ, name, decision.changed, decision.replacing)
+
+    def unchanged(self) -> bool:
+        """Whether the update would change nothing, in the resources or in their records: every
+        step same, every recorded resource registered again under its own name (no alias, no
+        deletion, no replaced one pending), each with the protect, retain_on_delete and secret
+        outputs it was recorded with. Then the update need not run the program again."""
+        return (
+            not self.plan.changes
+            and not self._aliased
+            and not self._pending_deletion
+            and set(self.seen) == set(self._previous)
+            and all(self._same_record.values())
+        )
 
     def deletions(self) -> None:
         """What the previous run had and the program no longer registers (under its name or an

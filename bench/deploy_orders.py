@@ -27,13 +27,16 @@ from tests.e2e.conftest import local_config
 
 
 def one_run(root: Path, seed: int) -> str | None:
-    """Deploy to a fresh target in the order ``seed`` picks; the failure, or None."""
+    """Deploy to a fresh target in the order ``seed`` picks (printing how long the deploy took,
+    the environment's start and smoke apart); the failure, or None."""
     try:
         services = start_services(root / f"run-{seed}")
     except Exception as error:  # reported as what it is: the environment, not the deploy
         return f"the fresh environment did not start: {str(error)[:400]}"
     try:
+        began = time.monotonic()
         deployment = deploy(local_config(services), seed=seed)
+        print(f"  fresh deploy: {time.monotonic() - began:.1f} s", flush=True)
         outputs = StackOutputs.model_validate(deployment.outputs)
         failed = [check.name for check in smoke(outputs) if not check.ok]
         return f"smoke failed: {failed}" if failed else None

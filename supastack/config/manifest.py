@@ -16,6 +16,7 @@ from typing import Literal, Self, TypeVar
 import yaml
 from pydantic import Field, ValidationError, model_validator
 
+from supastack.config import yamlfile
 from supastack.config.models import ConfigModel, describe_errors
 from supastack.database.specs import (
     DefaultPrivilegeSpec,
@@ -282,7 +283,7 @@ def load_app(project_dir: Path, app: str) -> AppManifest:
     path = manifest_path(project_dir, app)
     source = f"apps/{app}.yaml"
     try:
-        document = yaml.safe_load(path.read_text()) or {}
+        document = yamlfile.load(path.read_text()) or {}
     except FileNotFoundError:
         raise SupastackError(f"{source}: no manifest for app {app!r}") from None
     except yaml.YAMLError as exc:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import yaml
 
+from supastack.config import yamlfile
 from supastack.errors import SupastackError
 
 PROJECT_FILE = "Pulumi.yaml"
@@ -30,7 +31,7 @@ def project_name(project_dir: Path) -> str:
     """The project's ``name`` in its ``Pulumi.yaml``."""
     path = project_dir / PROJECT_FILE
     try:
-        loaded = yaml.safe_load(path.read_text())
+        loaded = yamlfile.load(path.read_text())
     except (OSError, yaml.YAMLError) as exc:
         raise SupastackError(f"{path}: cannot be read as YAML ({exc})") from None
     name = loaded.get("name") if isinstance(loaded, dict) else None

@@ -18,6 +18,7 @@ from typing import Annotated, Any, Literal, Self
 import yaml
 from pydantic import AfterValidator, Field, ValidationError, model_validator
 
+from supastack.config import yamlfile
 from supastack.config.models import ConfigModel, SecretName, describe_errors
 from supastack.config.project_settings import ProjectSettings
 from supastack.errors import SupastackError
@@ -330,7 +331,7 @@ def load(project_dir: Path, stack: str) -> StackSettings:
     """Load and validate ``Pulumi.<stack>.yaml`` (the CLI's way; the program uses :func:`parse`)."""
     path = stack_file(project_dir, stack)
     try:
-        document = yaml.safe_load(path.read_text())
+        document = yamlfile.load(path.read_text())
     except FileNotFoundError:
         raise SupastackError(
             f"no such stack {stack!r}: there is no {path.name} in {project_dir}"

@@ -7,6 +7,7 @@ gets dollar quotes, nested comments and ``E''`` strings wrong, so this uses libp
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import pglast
@@ -38,7 +39,14 @@ class Statement:
 
 
 def split(sql: str, source: str) -> list[Statement]:
-    """Parse ``sql`` into statements; a syntax error names ``source`` and the line."""
+    """Parse ``sql`` into statements; a syntax error names ``source`` and the line. A text is
+    parsed once per process (discovery, lint, the destructive check and the engine all ask for
+    the same files; pglast's trees are most of a program run's time otherwise)."""
+    return list(_split(sql, source))
+
+
+@functools.lru_cache(maxsize=4096)
+def _split(sql: str, source: str) -> tuple[Statement, ...]:
     try:
         raws = pglast.parse_sql(sql)
     except ParseError as exc:
@@ -53,7 +61,7 @@ def split(sql: str, source: str) -> list[Statement]:
         lead = len(chunk) - len(chunk.lstrip())
         text = chunk.strip()
         statements.append(Statement(text, start + lead, line_of(sql, start + lead), raw.stmt))
-    return statements
+    return tuple(statements)
 
 
 def expression(value: str) -> str:

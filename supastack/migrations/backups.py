@@ -24,7 +24,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-import boto3
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
@@ -82,6 +81,8 @@ class S3Store:
     settings: BackupSettings
 
     def _client(self) -> S3Client:
+        import boto3  # noqa: PLC0415 (0.1 s of every command's start-up, for S3 backups only)
+
         return boto3.client(
             "s3", endpoint_url=self.settings.endpoint, region_name=self.settings.region
         )

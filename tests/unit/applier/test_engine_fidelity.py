@@ -70,8 +70,13 @@ class Thing_(Resource, module="test", name="Thing"):
 
 PROGRAM = """
 import json
+from pathlib import Path
+
 import pulumi
 from fixture_providers import Thing_
+
+with (Path(__file__).parent / "runs.txt").open("a") as runs:  # how often the program ran
+    runs.write("run\\n")
 
 case = pulumi.Config("fixture").require_object("case")
 
@@ -112,6 +117,10 @@ def _config(**case: object) -> dict[str, str]:
 def _ledger(project: Path) -> list[list[str]]:
     path = project / "ledger.json"
     return json.loads(path.read_text()) if path.exists() else []
+
+
+def _runs(project: Path) -> int:
+    return len((project / "runs.txt").read_text().splitlines())
 
 
 def _deploy(project: Path, previous: list[Applied] | None = None, **case: object) -> list[Applied]:
@@ -264,3 +273,20 @@ def test_importing_a_dynamic_resource_fails_as_under_the_engine(project: Path) -
     with pytest.raises(DeployError, match=r"Thing first \(preview\): .*__provider"):
         _deploy(project, first_opts={"import_": "first"})
     assert _ledger(project) == []
+
+
+def test_an_unchanged_update_runs_the_program_once_and_applies_nothing(project: Path) -> None:
+    """The update runs the program twice (a preview that records the dependencies, then the
+    apply pass in their order) unless the preview finds nothing to change, in the resources
+    or in their records: then its outputs are the update's, as the engine's same steps are."""
+    records = _deploy(project, second=True)
+    runs, ledger = _runs(project), _ledger(project)
+    again = deploy(_config(second=True), project=project, previous=records, seed=1)
+    assert (_runs(project), _ledger(project)) == (runs + 1, ledger)  # the preview alone
+    assert [action for action, _ in again.mocks.actions] == ["unchanged", "unchanged"]
+    assert again.mocks.records() == records and again.outputs == {"made": "made-first"}
+    # a change of the records only (protect) is an update: both passes, the record changed
+    protected = deploy(_config(second=True, first_opts={"protect": True}), project=project,
+                       previous=records, seed=1)  # fmt: skip
+    assert _runs(project) == runs + 3 and _ledger(project) == ledger
+    assert next(a for a in protected.mocks.records() if a.name == "first").protect
