@@ -2,8 +2,9 @@
 
 Every command prints a :class:`~supastack.errors.SupastackError` as one clear message and exits
 non-zero; anything else is a bug and keeps its traceback. One module per group of commands:
-``local`` (the embedded target), ``db`` (migrations and backups), ``delivery`` (deploy, smoke,
-rollback, rollout); ``common`` holds what they share.
+``local`` (the embedded target), ``db`` (migrations and backups), ``adopt`` (an existing
+project brought under the stack), ``delivery`` (deploy, smoke, rollback, rollout); ``common``
+holds what they share.
 """
 
 from __future__ import annotations
@@ -13,11 +14,12 @@ from typing import Annotated
 
 import typer
 
-from supastack.cli import db, delivery, local
+from supastack.cli import adopt, db, delivery, local
 
 app = typer.Typer(no_args_is_help=True, help="Deploy Supabase backends as code (Pulumi).")
 app.add_typer(local.app, name="local")
 app.add_typer(db.app, name="db")
+app.add_typer(adopt.app, name="adopt")
 app.command("deploy")(delivery.deploy_stack)
 app.command()(delivery.preview)
 app.command()(delivery.outputs)

@@ -29,7 +29,7 @@ LAYERS = [
     ("supastack.flags.rollout", 4), ("supastack.flags.stack_file", 4),
     ("supastack.database*", 1), ("supastack.migrations*", 1), ("supastack.functions*", 1),
     ("supastack.operations*", 1), ("supastack.flags*", 1), ("supastack.local*", 1),
-    ("supastack.platform*", 1),
+    ("supastack.platform*", 1), ("supastack.adopt*", 1),
     ("supastack.targets*", 2), ("supastack.plan*", 3), ("supastack.resource_props", 3),
     ("supastack.delivery*", 4), ("supastack.cli*", 5), ("supastack", 0),
 ]  # fmt: skip

@@ -1,0 +1,1 @@
+"""Bringing what already runs under the stack: a Supabase CLI project made an app."""
