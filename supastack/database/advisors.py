@@ -203,6 +203,28 @@ ADVISORS: tuple[Advisor, ...] = (
         "pg_catalog.pg_get_expr(i.indpred, i.indrelid) having count(*) > 1",
     ),
     Advisor(
+        "statistics_readable_by_api_roles",
+        Level.WARN,
+        "Table statistics readable by the API roles (supastack's own check)",
+        "select 'pg_catalog: ' || count(*) || ' statistics views and functions', 'anon or "
+        "authenticated reads every table''s row counts and activity through them (how many API "
+        "keys exist across organizations, say); the monitoring app''s migration revokes them "
+        "where the deploying role may, otherwise the owner of pg_catalog must: ' "
+        "|| string_agg(name, ', ' order by name) from ("
+        "select c.relname::text as name from pg_catalog.pg_class c "
+        "where c.relnamespace = 'pg_catalog'::regnamespace and c.relkind = 'v' and c.relname ~ "
+        "'^pg_stat(io)?_(xact_)?(all|sys|user)_(tables|indexes|sequences|functions)$' and "
+        f"{_API_ROLES_READ} "
+        "union all select p.proname::text from pg_catalog.pg_proc p "
+        "where p.pronamespace = 'pg_catalog'::regnamespace "
+        "and p.proname like 'pg\\_stat\\_get\\_%' and p.pronargs = 1 "
+        "and p.proargtypes[0] = 'oid'::regtype "
+        "and p.proname not like 'pg\\_stat\\_get\\_db\\_%' "
+        "and (pg_catalog.has_function_privilege('anon', p.oid, 'EXECUTE') "
+        "or pg_catalog.has_function_privilege('authenticated', p.oid, 'EXECUTE'))"
+        ") readable having count(*) > 0",
+    ),
+    Advisor(
         "unindexed_foreign_keys",
         Level.INFO,
         "Unindexed foreign keys",

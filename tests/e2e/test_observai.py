@@ -159,6 +159,10 @@ def test_an_owner_creates_and_revokes_keys_a_viewer_cannot(hub: Hub) -> None:
     assert stranger.outcome("select observai.revoke_api_key(%s)", [key_id]) == (
         "OA404", "no such API key")  # fmt: skip
     assert owner.run("select * from observai.api_keys") == DENIED  # digests: no API role reads
+    # nor how many keys there are, across organizations, from the statistics
+    assert owner.run("select n_live_tup from pg_stat_user_tables where relname = 'api_keys'") \
+        == DENIED  # fmt: skip
+    assert owner.run("select pg_stat_get_live_tuples('observai.api_keys'::regclass)") == DENIED
 
 
 def test_a_token_without_a_subject_is_not_the_service(hub: Hub) -> None:

@@ -3,10 +3,12 @@ and leaves the right way alone."""
 
 from __future__ import annotations
 
+import psycopg
 import pytest
 
 from supastack.database.advisors import ADVISORS, Level, advise, preview_report
 from supastack.local.bootstrap import apply_bootstrap
+from supastack.local.paths import PROJECT_DIR
 from tests.conftest import Services
 from tests.core.conftest import Database
 
@@ -36,6 +38,10 @@ create table public.child_t (id bigint primary key, parent bigint references pub
 alter table public.child_t enable row level security;
 """
 
+#: What the monitoring app's migration does on every stack where the deploying role may.
+STATISTICS_PRIVATE = (
+    PROJECT_DIR / "migrations" / "monitoring" / "20260106000000_statistics_private.sql"
+).read_text()
 GOOD = """
 create table public.safe_t (id bigint primary key, owner uuid);
 alter table public.safe_t enable row level security;
@@ -81,15 +87,24 @@ def test_each_advisor_flags_its_pattern(supabase_like: Database) -> None:
         ("rls_enabled_no_policy", "public.child_t"),
     }
     assert expected <= found, expected - found
-    assert {a.name for a in ADVISORS} == {name for name, _ in expected}  # every advisor tested
+    # Postgres lets every role read every table's statistics (a fresh database, as BAD's)
+    statistics = [o for name, o in found if name == "statistics_readable_by_api_roles"]
+    assert len(statistics) == 1 and statistics[0].startswith("pg_catalog: ")
+    named = {name for name, _ in expected} | {"statistics_readable_by_api_roles"}
+    assert {a.name for a in ADVISORS} == named  # every advisor tested
     # hstore's own functions belong to the extension: never flagged
     assert not [o for name, o in found if name == "function_search_path_mutable" and "hstore" in o]
 
 
 def test_the_right_way_is_not_flagged(supabase_like: Database) -> None:
+    supabase_like.execute(STATISTICS_PRIVATE)
     supabase_like.execute(GOOD)
     flagged = [f for f in advise(supabase_like.conninfo) if f.level is not Level.INFO]
     assert flagged == []
+    # the statistics the monitoring app's migration made private stay so for the API roles
+    reader = "set role authenticated; select n_live_tup from pg_catalog.pg_stat_user_tables"
+    with pytest.raises(psycopg.errors.InsufficientPrivilege, match="pg_stat_user_tables"):
+        supabase_like.execute(reader)
 
 
 def test_the_exposed_schemas_are_what_the_data_api_serves(supabase_like: Database) -> None:
