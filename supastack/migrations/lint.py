@@ -15,7 +15,9 @@
 - ``security-definer-search-path``: a ``SECURITY DEFINER`` function without ``SET search_path``
   can be hijacked by objects the caller creates on its search path.
 - ``destructive``: DROP TABLE/COLUMN/SCHEMA, TRUNCATE and column type changes lose data; a
-  stack with backups enabled dumps the database before such a file (or down file) runs.
+  stack with backups enabled dumps the database before such a file (or down file) runs. A loss
+  that is meant is acknowledged on the line before, ``-- supastack:destructive <why>``: then it
+  is reported as info with the reason (the backup is still taken).
 """
 
 from __future__ import annotations
@@ -211,6 +213,21 @@ def _rls_findings(
     ]
 
 
+#: Marks, on the line before a statement, a loss of data that is meant (with why).
+ACKNOWLEDGE = "-- supastack:destructive "
+
+
+def _acknowledged(lines: Sequence[str], line: int) -> str | None:
+    """Why the statement starting on ``line`` (1-based) destroys data, if one of the comment
+    lines just before it says so."""
+    for above in reversed(lines[: line - 1]):
+        if not above.lstrip().startswith("--"):
+            return None
+        if above.lstrip().startswith(ACKNOWLEDGE):
+            return above.lstrip().removeprefix(ACKNOWLEDGE).strip() or None
+    return None
+
+
 def _statement_findings(file: MigrationFile) -> Iterable[Finding]:
     """Destructive statements and unpinned SECURITY DEFINER functions, in the up and down file.
 
@@ -220,13 +237,19 @@ def _statement_findings(file: MigrationFile) -> Iterable[Finding]:
     created = _created(file) if file.down_sql is not None else set()
     for source, text in _texts(file):
         undoing = source == file.down_source
+        lines = text.splitlines()
         for statement in sqltext.split(text, source):
             what = _destructive(statement.node)
             if what:
                 dropped = _dropped(statement.node)
                 expected = undoing and bool(dropped) and dropped <= created
-                message = f"{what} (created by its up file)" if expected else what
-                yield Finding(source, statement.line, "destructive", message, info=expected)
+                why = _acknowledged(lines, statement.line)
+                message = (
+                    f"{what} (created by its up file)" if expected
+                    else f"{what} (acknowledged: {why})" if why else what
+                )  # fmt: skip
+                yield Finding(source, statement.line, "destructive", message,
+                              info=expected or bool(why))  # fmt: skip
             if _definer_without_search_path(statement.node):
                 yield Finding(
                     source,

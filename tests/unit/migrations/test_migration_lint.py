@@ -110,4 +110,27 @@ def test_db_lint_passes_on_the_repositorys_own_migrations() -> None:
     assert result.exit_code == 0, result.output
     *lines, summary = result.output.strip().splitlines()
     assert summary == f"0 finding(s), {len(lines)} info"
-    assert all(line.endswith("(created by its up file)") for line in lines), lines
+    assert all(line.endswith("(created by its up file)") or "(acknowledged: " in line
+               for line in lines), lines  # fmt: skip
+
+
+def test_a_loss_of_data_that_is_meant_is_acknowledged_with_its_reason() -> None:
+    """``-- supastack:destructive <why>`` on the comment lines just before the statement makes
+    the finding info, with the reason; anything else between them does not."""
+    sql = (
+        "create table shop.t (id bigint primary key);\n"
+        "alter table shop.t enable row level security;\n"
+        "-- supastack:destructive counted ids leak the volume\n"
+        "-- (a second comment line)\n"
+        "alter table shop.t alter column id set data type uuid using gen_random_uuid();\n"
+        "-- supastack:destructive not this one: a statement comes between\n"
+        "select 1;\n"
+        "alter table shop.t drop column id;\n"
+    )
+    found = [(f.line, f.info, f.message) for f in lint([_file(sql)], "shop")
+             if f.rule == "destructive"]  # fmt: skip
+    assert found == [
+        (5, True, "changes the type of column shop.t.id (may lose data) (acknowledged: counted "
+                  "ids leak the volume)"),
+        (8, False, "drops column shop.t.id"),
+    ]  # fmt: skip
