@@ -10,6 +10,7 @@ import random
 import threading
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from typing import Any
 
@@ -276,6 +277,34 @@ def test_submit_bid_answers_and_refuses(stack: Services, functions: dict[str, An
         assert answer.status_code == status, (body, answer.text)
         if code:
             assert answer.json()["error"]["code"] == code
+
+
+def test_ten_retries_of_one_bid_at_once_place_it_once(
+    stack: Services, functions: dict[str, Any]
+) -> None:
+    """The same bid sent ten times together (a client retrying): one is placed; the others
+    meet the price it set and are refused as below the minimum, never a server error."""
+    url, token = f"{functions['url']}/submit-bid", functions["token"]
+    alice = str(uuid.uuid4())
+    with stack.connect() as conn:
+        session = _session(conn, str(uuid.uuid4()), [alice, str(uuid.uuid4())])
+    barrier = threading.Barrier(10)
+
+    def place() -> httpx.Response:
+        barrier.wait()  # released together
+        return httpx.post(url, headers=token(alice), json={"sessionId": session, "amount": 150},
+                          timeout=30)  # fmt: skip
+
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        answers = list(pool.map(lambda _: place(), range(10)))
+    assert sorted(a.status_code for a in answers) == [201] + [422] * 9, [a.text for a in answers]
+    assert {a.json()["error"]["code"] for a in answers if a.status_code == 422} == {
+        "BELOW_MINIMUM"}  # fmt: skip
+    with stack.connect() as conn:
+        placed = conn.execute(
+            "select count(*), max(amount) from public.bids where session_id = %s", [session]
+        ).fetchone()
+    assert placed is not None and (placed[0], str(placed[1])) == (1, "150.00")
 
 
 def test_functions_answer_absent_and_not_yours_alike(

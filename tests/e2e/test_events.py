@@ -527,6 +527,26 @@ def test_one_customer_booking_one_event_with_ten_keys_at_once_is_registered_once
                         "and event_id = %s", customer, event) == 1  # fmt: skip
 
 
+def test_ten_cancellations_of_one_registration_at_once_free_one_seat_once(
+    stack: Stack, studio: Studio
+) -> None:
+    """Retries of one cancellation sent together: every answer a 200 (cancelling is
+    idempotent), the seat freed once, exactly one waitlisted customer promoted."""
+    event = _event(stack, studio.org, capacity=1)
+    first, second, third = (str(uuid.uuid4()) for _ in range(3))
+    booked = _book(stack, first, event).json()
+    for waiting in (second, third):
+        assert _book(stack, waiting, event).json()["status"] == "waitlisted"
+    cancel = partial(httpx.post, f"{stack.url}/cancel", headers=stack.token(first),
+                     json={"registrationId": booked["registrationId"]}, timeout=30)  # fmt: skip
+    answers = _together([cancel] * 10)
+    assert [a.status_code for a in answers] == [200] * 10, [a.text for a in answers]
+    assert sum(a.json()["promoted"] for a in answers) == 1
+    status = "select status from events.registrations where event_id = %s and customer_id = %s"
+    assert [stack.scalar(status, event, c) for c in (first, second, third)] == [
+        "cancelled", "confirmed", "waitlisted"]  # the first waitlisted, once  # fmt: skip
+
+
 def test_cancel_answers_absent_and_not_yours_alike(stack: Stack, studio: Studio) -> None:
     owner = str(uuid.uuid4())
     registration = _book(stack, owner, _event(stack, studio.org, capacity=2)).json()

@@ -14,11 +14,13 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
+import psycopg
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -163,6 +165,35 @@ def test_an_owner_creates_and_revokes_keys_a_viewer_cannot(hub: Hub) -> None:
     assert owner.run("select n_live_tup from pg_stat_user_tables where relname = 'api_keys'") \
         == DENIED  # fmt: skip
     assert owner.run("select pg_stat_get_live_tuples('observai.api_keys'::regclass)") == DENIED
+
+
+def test_ten_revocations_of_one_key_at_once_revoke_it_once(hub: Hub) -> None:
+    """Retries of one revocation sent together, each committed as the owner: one revokes (and
+    is audited once), the others are told what a later retry is told, never a server error."""
+    key_id, prefix = hub.rows(
+        "select id, prefix from observai.create_api_key(%s, 'twice', '{read}')", hub.a.id
+    )[0]
+    claims = json.dumps({"role": "authenticated", "sub": hub.a.owner})
+    barrier = threading.Barrier(10)
+
+    def revoke() -> tuple[str, str] | None:
+        with hub.services.connect() as conn:
+            barrier.wait()  # released together
+            try:
+                with conn.transaction():  # committed, as the function's own call would be
+                    conn.execute("set local role authenticated")
+                    conn.execute("select set_config('request.jwt.claims', %s, true)", [claims])
+                    conn.execute("select observai.revoke_api_key(%s)", [key_id])
+            except psycopg.Error as error:
+                return str(error.sqlstate), str(error.diag.message_primary)
+        return None
+
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        answers = list(pool.map(lambda _: revoke(), range(10)))
+    assert sorted(answers, key=str) == [("OA404", "no such API key")] * 9 + [None]
+    audited = "select count(*) from observai.audit_log where action = 'api_key.revoked' and "
+    assert hub.scalar(audited + "target = %s", prefix) == 1
+    assert hub.scalar("select revoked_at is not null from observai.api_keys where id = %s", key_id)
 
 
 def test_a_token_without_a_subject_is_not_the_service(hub: Hub) -> None:
