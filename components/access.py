@@ -33,6 +33,8 @@ class AccessArgs(TypedDict):
     conninfo: pulumi.Output[str]
     """The database connection string (a secret), for RLS and policies."""
     database: str
+    adopt: bool
+    """Take over hand-made policies that match (``supastack:adopt``, one deploy)."""
 
 
 class Access(pulumi.ComponentResource):
@@ -123,6 +125,7 @@ class Access(pulumi.ComponentResource):
                         policy.using,
                         policy.with_check,
                     ),
+                    args["adopt"],
                 ),
                 pulumi.ResourceOptions(parent=self, depends_on=[protected[policy.table], *chain]),
             )

@@ -89,7 +89,12 @@ class App(pulumi.ComponentResource):
         after_schema = pulumi.ResourceOptions(parent=self, depends_on=[self.migrations])
         self.access = Access(
             f"{name}-access",
-            {"manifest": manifest, "conninfo": args["conninfo"], "database": args["database"]},
+            {
+                "manifest": manifest,
+                "conninfo": args["conninfo"],
+                "database": args["database"],
+                "adopt": args["adopt"],
+            },
             after_schema,
         )
         if manifest.realtime:

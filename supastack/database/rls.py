@@ -8,7 +8,8 @@ own normalised form, so the recorded form, not the manifest text, is the baselin
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+import secrets
+from dataclasses import asdict, dataclass, replace
 from typing import LiteralString
 
 import psycopg
@@ -118,6 +119,38 @@ def create_policy(conninfo: str, policy: Policy, replacing: Policy | None = None
     return created
 
 
+def adopt_policy(conninfo: str, policy: Policy) -> Policy | None:
+    """Adoption (``supastack:adopt``): a policy of this name made by hand is taken over only if
+    Postgres shows it as it would show the declared one (both deparsed: the declared one is
+    created under another name in a transaction rolled back); its live form is returned as the
+    drift baseline. None: there is none. A different one is an error naming what differs,
+    nothing changed."""
+    with connect(conninfo) as conn:
+        live = _read(conn, policy.schema, policy.table, policy.name)
+        if live is None:
+            return None
+        try:
+            with conn.transaction(force_rollback=True):
+                probe = replace(policy, name=f"supastack_adopt_{secrets.token_hex(8)}")
+                _create(conn, probe)
+                declared = _read(conn, policy.schema, policy.table, probe.name)
+        except psycopg.Error as exc:
+            raise SupastackError(f"{policy.label}: {exc}") from None
+    assert declared is not None
+    differ = [
+        f"{field} is {getattr(live, field)!r}, declared {getattr(declared, field)!r}"
+        for field in _COMPARED
+        if getattr(live, field) != getattr(declared, field)
+    ]
+    if differ:
+        raise SupastackError(
+            f"cannot adopt {policy.label}: it exists and differs from the program ("
+            + "; ".join(differ)
+            + "); make them equal (in the program or the live policy) to adopt it, or drop it"
+        )
+    return live
+
+
 def drop_policy(conninfo: str, policy: Policy) -> None:
     """Drop the policy; a table that is gone already (reverted migration) is not an error."""
     with connect(conninfo) as conn:
@@ -130,15 +163,18 @@ def read_policy(conninfo: str, schema: str, table: str, name: str) -> Policy | N
         return _read(conn, schema, table, name)
 
 
+#: What makes two policies of one name the same policy.
+_COMPARED = ("command", "roles", "mode", "using", "with_check")
+
+
 def drift(recorded: Policy, live: Policy | None) -> list[str]:
     """How the live policy differs from the recorded one (empty: no drift)."""
     if live is None:
         return [f"{recorded.label} is missing"]
-    fields = ("command", "roles", "mode", "using", "with_check")
     return [
         f"{recorded.label}: {field} is {getattr(live, field)!r}, "
         f"deployed {getattr(recorded, field)!r}"
-        for field in fields
+        for field in _COMPARED
         if getattr(live, field) != getattr(recorded, field)
     ]
 

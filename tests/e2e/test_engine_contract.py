@@ -107,7 +107,7 @@ rls = RowLevelSecurity(
 )
 RlsPolicy(f"{prefix}-policy", RlsPolicyProps.for_policy(conninfo, policies.Policy(
     "public", table, "members read", "select", ("authenticated",), "permissive", "true",
-)), after(rls))
+), False), after(rls))
 PublicationTables(f"{prefix}-realtime", PublicationTablesProps.for_tables(
     conninfo, "supabase_realtime", "public", [table],
 ), after(seed))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Self
+from typing import Any, ClassVar, Self
 
 import pulumi
 from pydantic import Field
@@ -22,10 +22,15 @@ class RlsPolicyProps(OnDatabase):
     mode: str
     using: str | None = None
     with_check: str | None = None
+    adopt: bool = False
+    """Take over a policy of this name that exists and is the declared one
+    (``supastack:adopt``)."""
+
+    not_diffed: ClassVar[frozenset[str]] = frozenset({"adopt"})
 
     @classmethod
-    def for_policy(cls, conninfo: Deferred[str], policy: rls.Policy) -> Self:
-        return cls.declared(conninfo=conninfo, **policy.as_dict())
+    def for_policy(cls, conninfo: Deferred[str], policy: rls.Policy, adopt: bool) -> Self:
+        return cls.declared(conninfo=conninfo, **policy.as_dict(), adopt=adopt)
 
     def policy(self) -> rls.Policy:
         return rls.Policy(
@@ -44,6 +49,12 @@ class RlsPolicyProvider(TypedProvider[RlsPolicyProps]):
         return f"{props.schema_}.{props.table}.{props.name}"
 
     def put(self, props: RlsPolicyProps, before: Mapping[str, Any] | None) -> dict[str, Any]:
+        """Create (a hand-made one of its name taken over with ``adopt``, if it is the same),
+        or replace the old one."""
+        if before is None and props.adopt:
+            adopted = rls.adopt_policy(props.conninfo, props.policy())
+            if adopted is not None:
+                return {"deployed": adopted.as_dict()}
         replacing = None if before is None else self.typed(before).policy()
         deployed = rls.create_policy(props.conninfo, props.policy(), replacing=replacing)
         return {"deployed": deployed.as_dict()}

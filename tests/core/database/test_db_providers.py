@@ -248,6 +248,45 @@ def test_policy_drift_after_a_manual_alter_policy_is_read_and_repaired(
     assert _pg_policy(database)[2] == "(owner = ( SELECT auth.uid() AS uid))"  # type: ignore[index]
 
 
+def test_adopt_takes_over_a_hand_made_policy_that_is_the_declared_one_only(
+    hostile_table: Database,
+) -> None:
+    """A guide's policy made by hand under the declared name: without adopt the create fails
+    (it exists); with adopt the same policy, written differently (Postgres shows both alike),
+    is taken over unchanged; a different one is refused naming what differs, nothing changed."""
+    database = hostile_table
+    policy = psycopg.sql.SQL(
+        "create policy {} on shop.{} for select to authenticated using ({})"
+    )  # fmt: skip
+
+    def made_by_hand(using: str) -> None:
+        with database.connect() as conn:
+            conn.execute(policy.format(psycopg.sql.Identifier(HOSTILE_POLICY),
+                                       psycopg.sql.Identifier(HOSTILE_TABLE),
+                                       psycopg.sql.SQL(using)))  # fmt: skip
+
+    made_by_hand("auth.uid() = owner")  # not the declared expression
+    provider = RlsPolicyProvider()
+    with pytest.raises(SupastackError, match="already exists"):
+        provider.create(_policy(database))
+    with pytest.raises(SupastackError, match=r"cannot adopt policy .*: it exists and differs "
+                       r"from the program \(using is '\(auth.uid\(\) = owner\)', declared "
+                       r"'\(owner = \( SELECT auth.uid\(\) AS uid\)\)'\)"):  # fmt: skip
+        provider.create(_policy(database, adopt=True))
+    assert _pg_policy(database)[2] == "(auth.uid() = owner)"  # type: ignore[index]
+
+    drop = psycopg.sql.SQL("drop policy {} on shop.{}").format(
+        psycopg.sql.Identifier(HOSTILE_POLICY), psycopg.sql.Identifier(HOSTILE_TABLE)
+    )
+    with database.connect() as conn:
+        conn.execute(drop)
+    made_by_hand("OWNER = (SELECT auth.uid())")  # the declared one, spelt otherwise
+    oid = database.scalar("select oid from pg_policy where polname = %s", HOSTILE_POLICY)
+    adopted = provider.create(_policy(database, adopt=True))
+    assert database.scalar("select oid from pg_policy where polname = %s", HOSTILE_POLICY) == oid
+    assert outs(provider.read(adopted.id, outs(adopted))) == outs(adopted)  # no drift after
+
+
 def test_a_policy_expression_cannot_smuggle_a_statement(hostile_table: Database) -> None:
     with pytest.raises(ValueError, match=r"one SQL expression"):
         RlsPolicyProvider().create(

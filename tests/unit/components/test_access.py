@@ -23,7 +23,8 @@ SHOP = manifest(
 
 
 def test_roles_grants_rls_and_policies(pulumi_mocks: RecordingMocks) -> None:
-    build(lambda: Access("shop-access", {"manifest": SHOP, "conninfo": secret(), "database": "db"}))
+    build(lambda: Access("shop-access", {"manifest": SHOP, "conninfo": secret(), "database": "db",
+                                        "adopt": False}))  # fmt: skip
     role = one(pulumi_mocks, "postgresql:index/role:Role")
     assert plain(role.inputs["password"]) == scram.verifier(
         "generated-password", b"saltsaltsaltsalt"

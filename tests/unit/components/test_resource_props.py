@@ -106,7 +106,7 @@ def test_declared_props_send_what_was_declared_and_the_provider_reads_it_back() 
             "mode": "permissive",
         }
     )
-    assert RlsPolicyProps.for_policy("c", policy.policy()).inputs()["schema"] == "s"
+    assert RlsPolicyProps.for_policy("c", policy.policy(), adopt=False).inputs()["schema"] == "s"
 
 
 def test_secret_properties_are_declared_once_and_alike_wherever_they_appear() -> None:
