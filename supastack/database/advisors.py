@@ -249,6 +249,11 @@ ADVISORS: tuple[Advisor, ...] = (
 )
 
 
+#: Findings only the database's owner can resolve (on Supabase, pg_catalog is supabase_admin's):
+#: reported by ``db advisors`` and the preview, never failing a stack's smoke run.
+NEEDS_THE_OWNER = frozenset({"statistics_readable_by_api_roles"})
+
+
 def exposed_schemas(conninfo: str) -> list[str]:
     """The schemas the Data API serves: ``pgrst.db_schemas`` where set (Supabase), else public."""
     with connect(conninfo, subject="database advisors") as conn:

@@ -9,6 +9,7 @@ from psycopg.conninfo import make_conninfo
 from typer.testing import CliRunner
 
 from supastack.cli import app
+from supastack.local.paths import PROJECT_DIR
 from supastack.local.system import free_port
 from supastack.migrations.backups import Backups, DirectoryStore
 from supastack.migrations.engine import MigrationEngine
@@ -54,6 +55,11 @@ def demo(tmp_path: Path, services: Services, database: Database) -> Path:
     )
     write_migrations(tmp_path, "demo", {"20240103000000_orders.sql": ORDERS})
     return tmp_path
+
+
+STATISTICS_PRIVATE = (
+    PROJECT_DIR / "migrations" / "monitoring" / "20260106000000_statistics_private.sql"
+)
 
 
 def run(project: Path, *args: str) -> tuple[int, str]:
@@ -138,6 +144,8 @@ def test_restore_a_backup_into_a_new_database(
 
 
 def test_db_advisors_lists_findings_and_fails_on_errors(demo: Path, database: Database) -> None:
+    # what the monitoring app's migration does on every stack (else a WARN: statistics readable)
+    database.execute(STATISTICS_PRIVATE.read_text())
     database.execute("create table public.exposed (id bigint primary key)")
     code, output = run(demo, "advisors", "--stack", "test")
     assert code == 1
