@@ -9,8 +9,10 @@ import pytest
 from typer.testing import CliRunner
 
 from supastack.cli import app
+from supastack.database import advisors
+from supastack.database.advisors import Finding, Level
 from supastack.delivery.outputs import load
-from supastack.delivery.smoke import run
+from supastack.delivery.smoke import _advisors, run
 from supastack.errors import SupastackError
 
 MINIMAL = {
@@ -45,3 +47,21 @@ def test_an_unreachable_stack_fails_checks_instead_of_crashing(tmp_path: Path) -
     assert all("pw" not in r.detail for r in results)  # the password never shows
     cli = CliRunner().invoke(app, ["smoke", "--outputs", str(path)])
     assert cli.exit_code == 1 and "0 passed, 3 failed" in cli.output
+
+
+def test_smoke_fails_on_what_the_stack_can_fix_not_on_what_only_the_owner_can(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The statistics readable by the API roles are the database owner's to revoke (on
+    Supabase, pg_catalog is supabase_admin's): reported by db advisors, not failing smoke."""
+    path = tmp_path / "outputs.json"
+    path.write_text(json.dumps(MINIMAL))
+    owners = Finding(Level.WARN, "statistics_readable_by_api_roles", "pg_catalog: 58", "...")
+    ours = Finding(Level.WARN, "function_search_path_mutable", "public.f()", "...")
+    monkeypatch.setattr(advisors, "advise", lambda _url: [owners])
+    assert all(check.ok for check in _advisors(load(path)))
+    monkeypatch.setattr(advisors, "advise", lambda _url: [owners, ours])
+    failed = [check for check in _advisors(load(path)) if not check.ok]
+    assert [(c.name, c.detail) for c in failed] == [
+        ("database advisors: no WARN findings", "function_search_path_mutable: public.f()")
+    ]
