@@ -24,6 +24,7 @@ from pathlib import Path
 import httpx
 import yaml
 
+from supastack.config.manifest import load_app
 from supastack.functions.packaging import package
 from supastack.local.paths import PROJECT_DIR
 from tests.conftest import Services, start_services
@@ -74,7 +75,8 @@ def until(condition: Callable[[], bool], what: str) -> float:
 
 def served(services: Services, project: Path) -> Callable[[], bool]:
     """Whether the runtime serves the function as it is on disk now."""
-    wanted = package(project / "functions", APP, SLUG, {}).hash
+    spec = load_app(project, APP).functions[SLUG]  # the package as the deploy makes it
+    wanted = package(project / "functions", APP, SLUG, spec.config(), spec.verify_jwt).hash
     api = f"{services.runtime_url}/v1/projects/{services.credentials.project_ref}/functions"
     auth = {"Authorization": f"Bearer {services.credentials.access_token}"}
 
