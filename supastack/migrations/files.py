@@ -13,7 +13,6 @@ applied and the file unrecorded, which is what one transaction per file exists t
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import re
 from collections.abc import Iterable, Mapping
@@ -91,12 +90,6 @@ def _outside_transaction(node: ast.Node) -> str | None:
     return None
 
 
-@functools.lru_cache(maxsize=4096)
-def _parsed(text: str, source: str) -> tuple[sqltext.Statement, ...]:
-    """Parsed once per text: discovery checks every file, and the engine runs it later."""
-    return tuple(sqltext.split(text, source))
-
-
 def migration_statements(text: str, source: str, *, down: bool = False) -> list[sqltext.Statement]:
     """The statements of a migration file, refusing what the engine cannot run safely.
 
@@ -111,7 +104,7 @@ def migration_statements(text: str, source: str, *, down: bool = False) -> list[
       cannot run in a transaction (``CREATE INDEX CONCURRENTLY``) in a file without the header:
       Postgres would refuse it only when the deploy reaches it.
     """
-    found = list(_parsed(text, source))
+    found = sqltext.split(text, source)  # parsed once per process (sqltext caches)
     if not found and not down:
         raise SupastackError(
             f"{source}: has no SQL statement (it is empty or only comments). An applied "

@@ -60,6 +60,12 @@ def database(services: Services) -> Iterator[Database]:
         conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
+#: The monitoring app's migration that makes the table statistics private (on every stack).
+STATISTICS_PRIVATE = (
+    PROJECT_DIR / "migrations" / "monitoring" / "20260106000000_statistics_private.sql"
+)
+
+
 def apply_monitoring(conninfo: str) -> None:
     """The platform's monitoring app as a deploy leaves it: its extensions (pg_cron lives in
     the cron database, set up by the cluster), its schema, its migrations."""

@@ -8,9 +8,8 @@ import pytest
 
 from supastack.database.advisors import ADVISORS, Level, advise, preview_report
 from supastack.local.bootstrap import apply_bootstrap
-from supastack.local.paths import PROJECT_DIR
 from tests.conftest import Services
-from tests.core.conftest import Database
+from tests.core.conftest import STATISTICS_PRIVATE, Database
 
 BAD = """
 create table public.open_t (id bigint primary key);
@@ -38,10 +37,6 @@ create table public.child_t (id bigint primary key, parent bigint references pub
 alter table public.child_t enable row level security;
 """
 
-#: What the monitoring app's migration does on every stack where the deploying role may.
-STATISTICS_PRIVATE = (
-    PROJECT_DIR / "migrations" / "monitoring" / "20260106000000_statistics_private.sql"
-).read_text()
 GOOD = """
 create table public.safe_t (id bigint primary key, owner uuid);
 alter table public.safe_t enable row level security;
@@ -97,7 +92,7 @@ def test_each_advisor_flags_its_pattern(supabase_like: Database) -> None:
 
 
 def test_the_right_way_is_not_flagged(supabase_like: Database) -> None:
-    supabase_like.execute(STATISTICS_PRIVATE)
+    supabase_like.execute(STATISTICS_PRIVATE.read_text())
     supabase_like.execute(GOOD)
     flagged = [f for f in advise(supabase_like.conninfo) if f.level is not Level.INFO]
     assert flagged == []

@@ -9,13 +9,12 @@ from psycopg.conninfo import make_conninfo
 from typer.testing import CliRunner
 
 from supastack.cli import app
-from supastack.local.paths import PROJECT_DIR
 from supastack.local.system import free_port
 from supastack.migrations.backups import Backups, DirectoryStore
 from supastack.migrations.engine import MigrationEngine
 from supastack.migrations.files import discover_app
 from tests.conftest import Services, project_file, write_migrations
-from tests.core.conftest import Database
+from tests.core.conftest import STATISTICS_PRIVATE, Database
 
 runner = CliRunner()
 
@@ -55,11 +54,6 @@ def demo(tmp_path: Path, services: Services, database: Database) -> Path:
     )
     write_migrations(tmp_path, "demo", {"20240103000000_orders.sql": ORDERS})
     return tmp_path
-
-
-STATISTICS_PRIVATE = (
-    PROJECT_DIR / "migrations" / "monitoring" / "20260106000000_statistics_private.sql"
-)
 
 
 def run(project: Path, *args: str) -> tuple[int, str]:
