@@ -28,10 +28,11 @@ from applier.equivalents import (
 )
 from applier.errors import ResourceFailedError, plain
 from applier.options import (
-    NONE,
+    Key,
     ProtectedError,
     ResourceOptionsSeen,
     SeenOptions,
+    being_registered,
     matching_state,
     secret_outputs,
 )
@@ -41,7 +42,6 @@ from policy import validators
 from supastack.database.postgres import connect, lock_until_commit
 
 Outputs = dict[str, Any]
-Key = tuple[str, str]
 SQL_LOCK = "supastack.applier.postgresql"
 
 
@@ -76,19 +76,20 @@ class ApplyingMocks(pulumi.runtime.Mocks):
         self._conninfo: str | None = None
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, Outputs]:
-        key = (args.typ, args.name)
+        options = being_registered(args.typ, args.name)
         with self._lock:
-            options = self.options.get(key, NONE)
             inputs = plain(dict(args.inputs))
             self._check_policies(args.typ, args.name, inputs, options)
-            old = matching_state(self._previous, key, options, self._aliased)
+            old = matching_state(self._previous, options, self._aliased)
         try:  # outside the lock: resources the order runs at once apply at once
-            applied, action = self._apply(args.typ, args.name, inputs, bool(args.custom), old)
+            applied, action = self._apply(
+                args.typ, args.name, inputs, bool(args.custom), old, options=options
+            )
         except Exception as error:
             kind = args.typ.rsplit(":", 1)[-1]
             raise ResourceFailedError(f"{kind} {args.name}: {error}") from error
         applied = replace(
-            applied, typ=args.typ, name=args.name, protect=options.protect,
+            applied, typ=args.typ, name=args.name, urn=options.urn, protect=options.protect,
             retain_on_delete=options.retain_on_delete,
             secrets=secret_outputs(args, applied.outputs, options),
         )  # fmt: skip
@@ -135,11 +136,12 @@ class ApplyingMocks(pulumi.runtime.Mocks):
         is its record as it was, as the engine's same steps leave it; its policies are checked
         as the apply pass would; nothing is applied or written."""
         moved = False
-        for key, (inputs, options) in seen.items():
-            self._check_policies(key[0], key[1], inputs, options)
-            kept = self._previous[key]
-            if kept.provider is not None and kept.provider != inputs.get(PROVIDER_KEY):
-                kept, moved = replace(kept, provider=inputs[PROVIDER_KEY]), True
+        for record in self._previous_order:  # the records' order: the same records, unchanged
+            inputs, options = seen[record.key]
+            self._check_policies(record.typ, record.name, inputs, options)
+            kept = record
+            if record.provider is not None and record.provider != inputs.get(PROVIDER_KEY):
+                kept, moved = replace(record, provider=inputs[PROVIDER_KEY]), True
             self.applied.append(kept)
             if not kept.id.endswith("-component"):
                 self._record_action(UNCHANGED, kept)
@@ -159,18 +161,18 @@ class ApplyingMocks(pulumi.runtime.Mocks):
 
     def _delete(self, applied: Applied, *, record: bool) -> None:
         if applied.protect:
-            raise ProtectedError("delete", self.host.urn(applied.typ, applied.name))
+            raise ProtectedError("delete", self.host.urn_of(applied))
         if applied.provider is not None and not applied.retain_on_delete:
-            self.host.delete(self.host.urn(applied.typ, applied.name), applied.id,
-                             state_of(applied))  # fmt: skip
+            self.host.delete(self.host.urn_of(applied), applied.id, state_of(applied))
         self.deleted.append(applied)
         if record:
             self._record_action(DELETED, applied)
         self._save()
 
     def _apply(
-        self, typ: str, name: str, inputs: Outputs, custom: bool, old: Applied | None
-    ) -> tuple[Applied, str]:
+        self, typ: str, name: str, inputs: Outputs, custom: bool, old: Applied | None,
+        *, options: SeenOptions,
+    ) -> tuple[Applied, str]:  # fmt: skip
         if not custom:
             return Applied(typ, name, f"{name}-component", inputs), UNCHANGED
         if typ == "pulumi:providers:postgresql":
@@ -186,18 +188,17 @@ class ApplyingMocks(pulumi.runtime.Mocks):
             made = {**inputs, **RANDOM_EQUIVALENTS[typ](inputs)}
             return Applied(typ, name, name, made), CREATED
         if typ in SQL_EQUIVALENTS:
-            return self._sql_equivalent(typ, name, inputs, old)
+            return self._sql_equivalent(typ, name, inputs, old, options.import_id)
         if typ.startswith("pulumi-python:dynamic/"):
-            return self._dynamic(typ, name, inputs, old)
+            return self._dynamic(typ, name, inputs, old, options=options)
         raise NotImplementedError(f"the offline applier has no equivalent for {typ}")
 
     def _sql_equivalent(
-        self, typ: str, name: str, inputs: Outputs, old: Applied | None
+        self, typ: str, name: str, inputs: Outputs, old: Applied | None, import_id: str
     ) -> tuple[Applied, str]:
         if old is not None and old.outputs == inputs:
             return old, UNCHANGED
         assert self._conninfo, "the postgresql provider is registered before its resources"
-        import_id = self.options.get((typ, name), NONE).import_id
         if import_id and old is None:
             return self._imported(typ, name, inputs, import_id), IMPORTED
         with connect(self._conninfo) as conn, conn.transaction():
@@ -223,12 +224,10 @@ class ApplyingMocks(pulumi.runtime.Mocks):
         return Applied(typ, name, import_id, inputs)
 
     def _dynamic(
-        self, typ: str, name: str, inputs: Outputs, old: Applied | None
+        self, typ: str, name: str, inputs: Outputs, old: Applied | None, *, options: SeenOptions
     ) -> tuple[Applied, str]:
-        decision = decide(
-            self.host, typ, name, inputs, old, options=self.options.get((typ, name), NONE)
-        )
-        blob, urn = decision.news[PROVIDER_KEY], self.host.urn(typ, name)
+        decision = decide(self.host, typ, name, inputs, old, options=options)
+        blob, urn = decision.news[PROVIDER_KEY], options.urn
         if old is None:
             created_id, outs = self.host.create(urn, decision.news)
             return Applied(typ, name, created_id, outs, blob), CREATED
@@ -257,7 +256,7 @@ def refreshed(host: DynamicHost, records: list[Applied]) -> list[Applied]:
     def read(old: Applied) -> Applied | None:
         if old.provider is None or old.delete:
             return old
-        live_id, outs = host.read(host.urn(old.typ, old.name), old.id, state_of(old))
+        live_id, outs = host.read(host.urn_of(old), old.id, state_of(old))
         return replace(old, id=live_id, outputs=outs) if live_id else None
 
     with ThreadPoolExecutor(max_workers=REFRESH_READS) as pool:

@@ -29,6 +29,8 @@ from pulumi.output import Unknown
 from pulumi.runtime import proto, rpc
 from pulumi.runtime._grpc_settings import _GRPC_CHANNEL_OPTIONS
 
+from applier.records import Applied
+
 PROVIDER_KEY = "__provider"
 UNKNOWN = rpc.UNKNOWN
 
@@ -134,6 +136,10 @@ class DynamicHost:
 
     def urn(self, typ: str, name: str) -> str:
         return f"{self._prefix}{typ}::{name}"
+
+    def urn_of(self, record: Applied) -> str:
+        """A record's URN (a parentless one for a record written before URNs were)."""
+        return record.urn or self.urn(record.typ, record.name)
 
     def _call(self, method: str, request: Any) -> Any:
         try:

@@ -14,7 +14,7 @@ from typing import Any
 import pulumi
 from pulumi.runtime.mocks import MockMonitor
 
-from applier.options import ResourceOptionsSeen, SeenOptions
+from applier.options import NONE, ResourceOptionsSeen, SeenOptions, make_urn, registering
 
 Outputs = dict[str, Any]
 
@@ -168,13 +168,23 @@ class RecordingMonitor(MockMonitor):
         self.graph = ResourceGraph()
         self.order = order
 
+    def make_urn(self, parent: str, type_: str, name: str) -> str:
+        """The engine's URN (the SDK's mock monitor keeps only the parent's last type)."""
+        return make_urn(parent, type_, name)
+
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC name)
         urn: str = self.make_urn(request.parent, request.type, request.name)
-        self.options[(request.type, request.name)] = SeenOptions.of_request(request, urn)
+        parent = self.options.get(request.parent, NONE)
+        seen = self.options[urn] = SeenOptions.of_request(request, urn, parent.aliases)
         register: Callable[[Any], Any] = super().RegisterResource
+
+        def registered() -> Any:
+            with registering(seen):
+                return register(request)
+
         if request.type in UNGATED_TYPES:
-            return register(request)
+            return registered()
         self.graph.record(urn, request)
         if self.order is None or not request.custom:
-            return register(request)
-        return self.order.run(urn, lambda: register(request))
+            return registered()
+        return self.order.run(urn, registered)

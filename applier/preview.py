@@ -21,11 +21,11 @@ import pulumi
 from applier.dynamic_host import DynamicHost, ProviderError
 from applier.errors import ResourceFailedError, plain
 from applier.options import (
-    NONE,
     Key,
     ProtectedError,
     ResourceOptionsSeen,
     SeenOptions,
+    being_registered,
     matching_state,
     secret_outputs,
 )
@@ -88,8 +88,8 @@ class PreviewMocks(pulumi.runtime.Mocks):
         self._previous = {a.key: a for a in previous or []}
         self._pending_deletion = any(a.delete for a in previous or [])
         self._lock = threading.Lock()
-        self.registered: set[tuple[str, str]] = set()
-        self._aliased: set[tuple[str, str]] = set()
+        self.registered: set[Key] = set()
+        self._aliased: set[Key] = set()
         self.seen: dict[Key, tuple[Outputs, SeenOptions]] = {}
         """Each registration's inputs and options (what an unchanged update checks)."""
         self._same_record: dict[Key, bool] = {}
@@ -97,11 +97,11 @@ class PreviewMocks(pulumi.runtime.Mocks):
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, Outputs]:
         inputs = plain(dict(args.inputs))
-        key = (args.typ, args.name)
+        options = being_registered(args.typ, args.name)
+        key = options.urn
         with self._lock:
             self.registered.add(key)
-            options = self.options.get(key, NONE)
-            old = matching_state(self._previous, key, options, self._aliased)
+            old = matching_state(self._previous, options, self._aliased)
             self.seen[key] = (inputs, options)
             self._same_record[key] = old is not None and (
                 old.protect, old.retain_on_delete, old.secrets,
@@ -110,7 +110,7 @@ class PreviewMocks(pulumi.runtime.Mocks):
         if not args.custom:
             return f"{args.name}-preview", dict(args.inputs)
         try:
-            step = self._step(args.typ, args.name, inputs, old)
+            step = self._step(args.typ, args.name, inputs, old, options)
         except (ProviderError, ProtectedError) as error:
             kind = args.typ.rsplit(":", 1)[-1]
             raise ResourceFailedError(f"{kind} {args.name} (preview): {error}") from error
@@ -121,8 +121,9 @@ class PreviewMocks(pulumi.runtime.Mocks):
             return old.id, old.outputs
         return f"{args.name}-preview", dict(args.inputs)
 
-    def _step(self, typ: str, name: str, inputs: Outputs, old: Applied | None) -> Step:
-        options = self.options.get((typ, name), NONE)
+    def _step(
+        self, typ: str, name: str, inputs: Outputs, old: Applied | None, options: SeenOptions
+    ) -> Step:
         if self._host is None or not typ.startswith("pulumi-python:dynamic/"):
             if old is None:
                 return Step(IMPORT if options.import_id else CREATE, typ, name)
@@ -151,7 +152,7 @@ class PreviewMocks(pulumi.runtime.Mocks):
             if key in self.registered or key in self._aliased or old.id.endswith("-component"):
                 continue
             if old.protect and self._host is not None:
-                raise ProtectedError("delete", self._host.urn(old.typ, old.name))
+                raise ProtectedError("delete", self._host.urn_of(old))
             self.plan.steps.append(Step(DELETE, old.typ, old.name))
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[Outputs, None]:

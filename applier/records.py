@@ -33,10 +33,14 @@ class Applied:
     delete: bool = False
     """A replaced resource waiting for its deletion (created-before-replaced): the state's
     ``delete: true``, deleted at the end of the update, or at the start of the next one."""
+    urn: str = ""
+    """Its URN, as the engine keys its state (see :mod:`applier.options`)."""
 
     @property
-    def key(self) -> tuple[str, str]:
-        return (self.typ, self.name)
+    def key(self) -> str:
+        """The URN (``<type>::<name>`` for a record written before URNs were, which its next
+        registration takes over by type and name)."""
+        return self.urn or f"{self.typ}::{self.name}"
 
     def record(self, sealer: Sealer) -> dict[str, Any]:
         return {
@@ -45,7 +49,7 @@ class Applied:
             # the SDK makes ``__provider`` a secret always (serialize_as_secret_always)
             "provider": None if self.provider is None else sealer.seal(self.provider),
             "secrets": list(self.secrets), "protect": self.protect,
-            "retain_on_delete": self.retain_on_delete, "delete": self.delete,
+            "retain_on_delete": self.retain_on_delete, "delete": self.delete, "urn": self.urn,
         }  # fmt: skip
 
 

@@ -313,6 +313,10 @@ def test_the_engine_and_the_applier_plan_and_keep_the_same_things(
     state = _state_resources(engine_stack)
     applied = {a.name: a for a in records.mocks.records() if a.provider is not None}
     assert sorted(state) == sorted(n.replace("applier", "engine") for n in applied)
+    # keyed as the engine keys them: the same URNs but for the stack's name
+    assert sorted(r["urn"].split("::", 2)[2] for r in state.values()) == sorted(
+        a.urn.split("::", 2)[2].replace("applier", "engine") for a in applied.values()
+    )
     for name, resource in state.items():
         twin = applied[name.replace("engine", "applier")]
         outputs = resource["outputs"]

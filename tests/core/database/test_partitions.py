@@ -234,3 +234,33 @@ def test_a_table_that_is_not_partitioned_is_refused_and_nothing_registered(
     ):
         PartitionSetProvider().create(_props(events, table="plain"))
     assert events.scalar("select count(*) from partman.part_config") == 0
+
+
+def test_a_set_registered_by_hand_is_taken_over_alike_and_refused_otherwise(
+    events: Database,
+) -> None:
+    """Adoption: a set a guide registered with ``create_parent`` is configured, not registered
+    again (its partitions and rows stay); one registered by another interval is refused naming
+    it, and its configuration is left as it was."""
+    events.execute(
+        "select partman.create_parent(p_parent_table := 'shop.events', p_control := 'at', "
+        "p_type := 'native', p_interval := '1 month', p_premake := 2)"
+    )
+    _partition_of(events, 1)
+    before = _children(events)
+
+    taken = outs(PartitionSetProvider().create(_props(events, premake=5)))
+
+    assert taken["premake"] == 5
+    assert outs(PartitionSetProvider().read("shop.events", taken)) == taken
+    assert _children(events) >= before
+    assert events.scalar("select count(*) from shop.events") == 1
+
+    events.execute("update partman.part_config set partition_interval = '1 day'")
+    with pytest.raises(
+        SupastackError,
+        match=r"^partitions of shop.events: registered with pg_partman by at every 1 day, "
+        r"declared by at every 1 month; pg_partman cannot change",
+    ):
+        PartitionSetProvider().create(_props(events, premake=7))
+    assert events.scalar("select premake from partman.part_config") == 5

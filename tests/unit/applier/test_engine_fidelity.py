@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import textwrap
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -79,10 +80,22 @@ with (Path(__file__).parent / "runs.txt").open("a") as runs:  # how often the pr
     runs.write("run\\n")
 
 case = pulumi.Config("fixture").require_object("case")
+outer = pulumi.ComponentResource("test:index:Outer", "outer")
+inner_aliases = [pulumi.Alias(type_=typ) for typ in case.get("inner_aliases", [])]
+inner = pulumi.ComponentResource(
+    case.get("inner_type", "test:index:Inner"), "inner",
+    opts=pulumi.ResourceOptions(parent=outer, aliases=inner_aliases),
+)
+parents = {"outer": outer, "inner": inner}
+
+
 
 
 def options(given):
     aliases = [pulumi.Alias(name=name) for name in given.pop("aliases", [])]
+    aliases += [pulumi.Alias(parent=parents[p]) for p in given.pop("alias_parents", [])]
+    if "parent" in given:
+        given["parent"] = parents[given["parent"]]
     return pulumi.ResourceOptions(**given, aliases=aliases)
 
 
@@ -265,6 +278,58 @@ def test_an_alias_keeps_a_renamed_resource_and_without_it_the_engine_replaces(
     assert sorted((s.op, s.name) for s in unaliased.changes) == [
         ("create", "other"), ("delete", "primary")
     ]  # fmt: skip
+
+
+def test_a_resource_moved_to_another_parent_is_a_new_urn_unless_an_alias_names_the_old_one(
+    project: Path,
+) -> None:
+    """The engine keys its state by URN, which holds the parents' types: a resource moved from
+    a component to one of another type is created anew and the old one deleted (as the real
+    engine previews it: create 1, delete 1), unless ``Alias(parent=old)`` names the old one."""
+    records = _deploy(project, first_opts={"parent": "inner"})
+    first = next(a for a in records if a.name == "first")
+    assert first.urn.endswith(
+        "::test:index:Outer$test:index:Inner$pulumi-python:dynamic/test:Thing::first"
+    )
+
+    moved = preview(_config(first_opts={"parent": "outer"}), previous=records, project=project)
+    assert sorted((s.op, s.name) for s in moved.changes) == [
+        ("create", "first"), ("delete", "first")
+    ]  # fmt: skip
+
+    aliased = {"first_opts": {"parent": "outer", "alias_parents": ["inner"]}}
+    assert preview(_config(**aliased), previous=records, project=project).changes == []
+    records = _deploy(project, records, **aliased)
+    assert ["delete", "first"] not in _ledger(project)
+    assert [a.urn.rsplit("::", 2)[-2:] for a in records if a.name == "first"] == [
+        ["test:index:Outer$pulumi-python:dynamic/test:Thing", "first"]
+    ]
+    assert preview(_config(**aliased), previous=records, project=project).changes == []
+
+
+def test_a_child_inherits_the_aliases_of_its_renamed_parent(project: Path) -> None:
+    """A component whose type changes, with an alias of its old type, keeps its children too:
+    the engine gives each child an alias under each of its parent's old URNs."""
+    records = _deploy(project, first_opts={"parent": "inner"})
+    retyped = {"first_opts": {"parent": "inner"}, "inner_type": "test:index:Middle"}
+    plan = preview(_config(**retyped), previous=records, project=project)
+    assert sorted((s.op, s.name) for s in plan.changes) == [
+        ("create", "first"), ("delete", "first")
+    ]  # fmt: skip
+    aliased = {**retyped, "inner_aliases": ["test:index:Inner"]}
+    assert preview(_config(**aliased), previous=records, project=project).changes == []
+
+
+def test_records_written_before_urns_are_taken_over_by_type_and_name(project: Path) -> None:
+    """Records of an older applier (keyed by type and name) continue under their URNs: nothing
+    is created or deleted, and the next save records the URNs."""
+    records = _deploy(project, first_opts={"parent": "inner"})
+    older = [replace(a, urn="") for a in records]
+    assert preview(_config(first_opts={"parent": "inner"}), previous=older,
+                   project=project).changes == []  # fmt: skip
+    again = _deploy(project, older, first_opts={"parent": "inner"})
+    assert [a.urn for a in again] == [a.urn for a in records]
+    assert [event[0] for event in _ledger(project)] == ["create"]
 
 
 def test_importing_a_dynamic_resource_fails_as_under_the_engine(project: Path) -> None:
