@@ -15,6 +15,7 @@ import pulumi
 
 from components.app import App
 from supastack.config.settings import StackSettings
+from supastack.database.declared import Declared
 from supastack.functions.drains import DRAINS_SECRET
 from supastack.plan.stack import StackPlan
 
@@ -107,6 +108,7 @@ def stack_outputs(
         "exposedSchemas": plan.exposed_schemas,
         "logDrains": sorted(stack.log_drains),
         "secrets": sorted(function_secrets),
+        "declared": Declared.of_manifests(plan.manifests).as_output(),
         "verify": {
             a.manifest.app: a.manifest.verify.model_dump(by_alias=True, exclude_none=True)
             for a in plan.apps

@@ -16,6 +16,7 @@ from supastack.cli.common import (
 from supastack.config import settings
 from supastack.config.manifest import available_apps, load_app, manifest_path
 from supastack.database import advisors
+from supastack.database.declared import Declared
 from supastack.errors import SupastackError
 from supastack.migrations.backups import Backups, backup_directory, store_for
 from supastack.migrations.drift import drift as schema_drift
@@ -137,10 +138,14 @@ def db_advisors(
         advisors.Level, typer.Option("--level", help="show findings of this level and above")
     ] = advisors.Level.INFO,
 ) -> None:
-    """Supabase's documented database checks (as `supabase db advisors`); exit 1 on ERROR."""
+    """Supabase's documented database checks (as `supabase db advisors`), and supastack's of
+    what the stack declares (a policy on an app's table it does not declare, an extension in
+    another schema); exit 1 on ERROR."""
+    project_dir = project(ctx)
     with user_errors():
-        _, conninfo = stack_connection(ctx, stack)
-        findings = advisors.advise(conninfo)
+        stack_settings, conninfo = stack_connection(ctx, stack)
+        manifests = [load_app(project_dir, name) for name in stack_settings.deployed_apps]
+        findings = advisors.advise(conninfo, declared=Declared.of_manifests(manifests))
     shown = [f for f in findings if advisors.at_least(f.level, level)]
     for finding in shown:
         typer.echo(str(finding))

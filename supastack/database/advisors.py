@@ -21,6 +21,7 @@ from enum import StrEnum
 
 import psycopg
 
+from supastack.database.declared import Declared, undeclared
 from supastack.database.postgres import connect
 from supastack.errors import SupastackError
 
@@ -262,8 +263,29 @@ def exposed_schemas(conninfo: str) -> list[str]:
     return [s.strip() for s in configured.split(",") if s.strip()] or ["public"]
 
 
-def advise(conninfo: str, exposed: list[str] | None = None) -> list[Finding]:
-    """Every finding of every advisor, most severe first."""
+#: supastack's checks of what the stack declares (:mod:`supastack.database.declared`).
+UNDECLARED_LEVELS = {"policy": Level.ERROR, "extension": Level.WARN}
+
+
+def undeclared_findings(conninfo: str, declared: Declared) -> list[Finding]:
+    """A policy on an app's table the stack does not declare (ERROR: it changes who reads the
+    table) and a declared extension in another schema (WARN), each with the SQL resolving it."""
+    return [
+        Finding(
+            UNDECLARED_LEVELS[u.kind],
+            f"{u.kind}_not_as_declared",
+            u.object,
+            f"{u.detail}; resolve with: {u.remedy}",
+        )
+        for u in undeclared(conninfo, declared)
+    ]
+
+
+def advise(
+    conninfo: str, exposed: list[str] | None = None, declared: Declared | None = None
+) -> list[Finding]:
+    """Every finding of every advisor (with ``declared``, supastack's checks of what the stack
+    declares too), most severe first."""
     schemas = exposed if exposed is not None else exposed_schemas(conninfo)
     findings = []
     with connect(conninfo, subject="database advisors") as conn:
@@ -279,6 +301,8 @@ def advise(conninfo: str, exposed: list[str] | None = None) -> list[Finding]:
                     f"database advisor {advisor.name}: {exc.diag.message_primary}"
                 ) from None
             findings += [Finding(advisor.level, advisor.name, str(o), str(d)) for o, d in rows]
+    if declared is not None:
+        findings += undeclared_findings(conninfo, declared)
     return sorted(findings, key=lambda f: (list(Level).index(f.level), f.name, f.object))
 
 

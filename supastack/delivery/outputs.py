@@ -66,6 +66,17 @@ class ManagementApiOutput(_Output):
     token: str = Field(repr=False)
 
 
+class DeclaredOutput(_Output):
+    """What the stack declares that the live database must not hold more of (its policies on
+    the apps' tables, its extensions' schemas): ``supastack.database.declared``."""
+
+    schemas: list[str] = Field(default_factory=list)
+    policies: list[list[str]] = Field(default_factory=list)
+    """``[schema, table, name]`` of each declared policy."""
+    extensions: dict[str, str] = Field(default_factory=dict)
+    """Each declared extension's schema."""
+
+
 class StackOutputs(_Output):
     """Everything the smoke tests need to find and check a deployed stack."""
 
@@ -106,6 +117,8 @@ class StackOutputs(_Output):
     """Names of the function secrets the stack manages."""
     verify: dict[str, VerifySpec] = Field(default_factory=dict)
     """Per app, its manifest's ``verify:`` section."""
+    declared: DeclaredOutput | None = None
+    """None for a stack deployed before this output existed (smoke then skips the check)."""
 
 
 #: Where ``supastack local deploy`` writes the local stack's outputs (in its state directory).

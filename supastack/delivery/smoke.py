@@ -23,6 +23,7 @@ import psycopg
 from psycopg import sql
 
 from supastack.database import advisors, matviews, vault
+from supastack.database.declared import Declared
 from supastack.database.matviews import Refresh
 from supastack.delivery import verify
 from supastack.delivery.outputs import StackOutputs
@@ -198,11 +199,16 @@ def _operations(out: StackOutputs) -> Iterator[Check]:
 
 
 def _advisors(out: StackOutputs) -> Iterator[Check]:
-    """Supabase's database checks (``supastack db advisors``): a clean stack has no ERROR and
-    no WARN finding (but those only the database's owner can resolve)."""
-    findings = [
-        f for f in advisors.advise(out.database_url) if f.name not in advisors.NEEDS_THE_OWNER
-    ]
+    """Supabase's database checks (``supastack db advisors``), with supastack's of what the
+    stack declares (no policy on its tables it does not declare, its extensions where it
+    declares them): a clean stack has no ERROR and no WARN finding (but those only the
+    database's owner can resolve)."""
+    declared = None
+    if out.declared is not None:
+        given = out.declared
+        declared = Declared.of_output(given.schemas, given.policies, given.extensions)
+    advised = advisors.advise(out.database_url, declared=declared)
+    findings = [f for f in advised if f.name not in advisors.NEEDS_THE_OWNER]
     for level in (advisors.Level.ERROR, advisors.Level.WARN):
         found = [f"{f.name}: {f.object}" for f in findings if f.level is level]
         yield Check(f"database advisors: no {level} findings", not found, "; ".join(found))

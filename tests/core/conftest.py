@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import shutil
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -17,7 +19,7 @@ from supastack.config.manifest import load_app
 from supastack.local.paths import PROJECT_DIR
 from supastack.migrations.engine import MigrationEngine
 from supastack.migrations.files import discover_app
-from tests.conftest import Services
+from tests.conftest import Services, project_file
 
 
 @dataclass
@@ -96,3 +98,27 @@ def cron_db(services: Services) -> Iterator[str]:
     yield services.dsn()
     with services.connect() as conn:
         conn.execute("select cron.unschedule(jobid) from cron.job where jobname like 'test-%'")
+
+
+def write_project(
+    root: Path, services: Services, database: Database, apps: dict[str, str], extra: str = ""
+) -> Path:
+    """A project in ``root`` with ``apps`` (name: manifest) and the platform's own app, and a
+    stack ``test`` pointing at this test's database (``extra``: more of its config lines)."""
+    (root / "apps").mkdir()
+    for name, manifest in apps.items():
+        (root / "apps" / f"{name}.yaml").write_text(manifest)
+    shutil.copy(PROJECT_DIR / "apps" / "monitoring.yaml", root / "apps")  # on every stack
+    project_file(root)
+    (root / "Pulumi.test.yaml").write_text(
+        "# the team's stack\n"
+        "config:\n"
+        "  supastack:target: local  # where it deploys\n"
+        f"  supastack:apps: [{', '.join(apps)}]\n"
+        "  supastack:local:\n"
+        f"    stateDir: {services.env.state_dir}\n"
+        f"    dbPort: {services.env.db_port}\n"
+        "  supastack:database:\n"
+        f"    name: {database.name}\n" + extra
+    )
+    return root

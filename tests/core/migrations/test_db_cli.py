@@ -14,7 +14,7 @@ from supastack.migrations.backups import Backups, DirectoryStore
 from supastack.migrations.engine import MigrationEngine
 from supastack.migrations.files import discover_app
 from tests.conftest import Services, project_file, write_migrations
-from tests.core.conftest import STATISTICS_PRIVATE, Database
+from tests.core.conftest import STATISTICS_PRIVATE, Database, write_project
 
 runner = CliRunner()
 
@@ -29,22 +29,11 @@ ORDERS = "create table demo.orders (id bigint primary key);\ndrop table demo.ite
 @pytest.fixture
 def demo(tmp_path: Path, services: Services, database: Database) -> Path:
     """A project with the demo app; its stack points at this test's database."""
-    (tmp_path / "apps").mkdir()
-    (tmp_path / "apps" / "demo.yaml").write_text("rls: [items]\n")
-    project_file(tmp_path)
-    (tmp_path / "Pulumi.test.yaml").write_text(
-        "config:\n"
-        "  supastack:target: local\n"
-        "  supastack:apps: [demo]\n"
-        "  supastack:local:\n"
-        f"    stateDir: {services.env.state_dir}\n"
-        f"    dbPort: {services.env.db_port}\n"
-        "  supastack:database:\n"
-        f"    name: {database.name}\n"
-        "  supastack:backups:\n"
-        "    enabled: true\n"
-        f"    directory: {tmp_path / 'backups'}\n"
-    )
+    write_project(
+        tmp_path, services, database, {"demo": "rls: [items]\n"},
+        "  supastack:backups:\n    enabled: true\n"
+        f"    directory: {tmp_path / 'backups'}\n",
+    )  # fmt: skip
     write_migrations(
         tmp_path, "demo", {"20240101000000_items.sql": ITEMS, "20240102000000_price.sql": PRICE}
     )
@@ -150,6 +139,24 @@ def test_db_advisors_lists_findings_and_fails_on_errors(demo: Path, database: Da
     database.execute("alter table public.exposed enable row level security")
     code, output = run(demo, "advisors", "--stack", "test", "--level", "WARN")
     assert (code, output.strip()) == (0, "0 ERROR, 0 WARN, 2 INFO")
+
+
+def test_db_advisors_flag_a_policy_the_stack_does_not_declare(
+    demo: Path, database: Database
+) -> None:
+    """A policy made by hand on an app's table (the demo app declares none) widens access: an
+    ERROR naming it, with the SQL that removes it."""
+    database.execute(STATISTICS_PRIVATE.read_text())
+    database.execute("create policy everyone on demo.items for select using (true)")
+    code, output = run(demo, "advisors", "--stack", "test", "--level", "ERROR")
+    assert code == 1
+    assert (
+        "ERROR policy_not_as_declared: demo.items: everyone: not declared by the stack (SELECT "
+        "to public; permissive: OR-ed with the stack's, it widens who reads the table); resolve "
+        'with: DROP POLICY "everyone" ON "demo"."items";' in output
+    )
+    database.execute('DROP POLICY "everyone" ON "demo"."items"')
+    assert run(demo, "advisors", "--stack", "test", "--level", "ERROR")[0] == 0
 
 
 def test_an_unknown_app_or_stack_is_said_as_such(demo: Path) -> None:

@@ -58,9 +58,9 @@ def test_smoke_fails_on_what_the_stack_can_fix_not_on_what_only_the_owner_can(
     path.write_text(json.dumps(MINIMAL))
     owners = Finding(Level.WARN, "statistics_readable_by_api_roles", "pg_catalog: 58", "...")
     ours = Finding(Level.WARN, "function_search_path_mutable", "public.f()", "...")
-    monkeypatch.setattr(advisors, "advise", lambda _url: [owners])
+    monkeypatch.setattr(advisors, "advise", lambda _url, declared=None: [owners])
     assert all(check.ok for check in _advisors(load(path)))
-    monkeypatch.setattr(advisors, "advise", lambda _url: [owners, ours])
+    monkeypatch.setattr(advisors, "advise", lambda _url, declared=None: [owners, ours])
     failed = [check for check in _advisors(load(path)) if not check.ok]
     assert [(c.name, c.detail) for c in failed] == [
         ("database advisors: no WARN findings", "function_search_path_mutable: public.f()")
