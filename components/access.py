@@ -115,16 +115,7 @@ class Access(pulumi.ComponentResource):
                 f"{name}-policy-{policy.table}-{policy.name}",
                 RlsPolicyProps.for_policy(
                     args["conninfo"],
-                    rls.Policy(
-                        schema,
-                        policy.table,
-                        policy.name,
-                        policy.command,
-                        tuple(policy.roles),
-                        policy.mode,
-                        policy.using,
-                        policy.with_check,
-                    ),
+                    rls.Policy.of_spec(schema, policy),
                     args["adopt"],
                 ),
                 pulumi.ResourceOptions(parent=self, depends_on=[protected[policy.table], *chain]),

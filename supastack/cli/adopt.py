@@ -7,10 +7,80 @@ from typing import Annotated
 
 import typer
 
+from supastack.adopt import live
 from supastack.adopt.supabase_project import adopt
-from supastack.cli.common import project, user_errors
+from supastack.cli.common import StackOption, project, stack_connection, user_errors
+from supastack.config import settings
+from supastack.config.stack_file import edit_config
+from supastack.migrations.files import discover
+from supastack.plan.stack import plan_stack
 
 app = typer.Typer(no_args_is_help=True, help="Bring an existing project under the stack.")
+
+
+@app.callback(invoke_without_command=True)
+def adopt_stack(
+    ctx: typer.Context,
+    stack: StackOption = "",
+    accept: Annotated[
+        bool, typer.Option("--accept", help="run the SQL shown, record the baseline, set adopt")
+    ] = False,
+) -> None:
+    """With --stack: read the stack's live project and prepare the first deploy to take it over
+    (migrations recorded where the schema is what they make; what differs, and every policy or
+    extension that would weaken the stack, shown as SQL to review; run with --accept)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    if not stack:
+        typer.echo(ctx.get_help())
+        raise typer.Exit(code=2)
+    project_dir = project(ctx)
+    with user_errors():
+        stack_settings, conninfo = stack_connection(ctx, stack)
+        plan = plan_stack(stack_settings, project_dir)
+        files = discover(project_dir / "migrations", stack_settings.deployed_apps)
+        jobs = [job.name for app_plan in plan.apps for job in app_plan.all_jobs]
+        found = live.survey(conninfo, plan.manifests, files, jobs)
+        _report(found)
+        if accept:
+            live.accept(conninfo, found)
+        elif not found.differences:  # the live schema is what the migrations make
+            live.record_baseline(conninfo, found.baseline)
+        if not accept and (found.differences or found.blocking):
+            typer.echo("not adopted: review the SQL above, resolve it by hand or run again "
+                       "with --accept")  # fmt: skip
+            raise typer.Exit(code=1)
+        path = settings.stack_file(project_dir, stack)
+        edit_config(path, lambda config: config.__setitem__(f"{settings.NAMESPACE}:adopt", True))
+    typer.echo(
+        f"adopted: {path.name} sets supastack:adopt: true, so the next deploy takes over what "
+        f"exists (it is not diffed: remove it after that deploy); next: supastack preview "
+        f"--stack {stack}, then deploy"
+    )
+
+
+def _report(found: live.Survey) -> None:
+    for app_name, rows in found.recorded.items():
+        typer.echo(f"migrations {app_name}: {rows} recorded in the history, adopted as they are")
+    for app_name, files in found.baseline.items():
+        typer.echo(f"migrations {app_name}: no history; its {len(files)} file(s) are recorded "
+                   "as applied once the live schema is what they make")  # fmt: skip
+    for note in found.notes:
+        typer.echo(f"-- note: {note}")
+    if found.differences:
+        typer.echo(
+            "-- the live schema differs from what the migrations make; this SQL makes it so:"
+        )
+        for item in found.differences:
+            typer.echo(str(item).rstrip())
+    for replacement in found.blocking:
+        typer.echo(f"blocking:\n{replacement}")
+    if found.jobs_taken_over:
+        typer.echo(f"cron jobs taken over by name: {', '.join(found.jobs_taken_over)}")
+    for job in found.jobs_undeclared:
+        quoted = job.replace("'", "''")
+        typer.echo(f"cron job {job!r}: declared by no app, kept; to remove it: "
+                   f"SELECT cron.unschedule('{quoted}');")  # fmt: skip
 
 
 @app.command("supabase-project")

@@ -17,6 +17,7 @@ from psycopg import sql
 
 from supastack.database import sqltext
 from supastack.database.postgres import Connection, connect
+from supastack.database.specs import PolicySpec
 from supastack.errors import SupastackError
 
 _COMMANDS = {
@@ -48,6 +49,12 @@ class Policy:
     def as_dict(self) -> dict[str, object]:
         return {**asdict(self), "roles": list(self.roles)}
 
+    @classmethod
+    def of_spec(cls, schema: str, spec: PolicySpec) -> Policy:
+        """The policy a manifest declares on a table of ``schema``."""
+        return cls(schema, spec.table, spec.name, spec.command, tuple(spec.roles), spec.mode,
+                   spec.using, spec.with_check)  # fmt: skip
+
 
 def _table(policy: Policy) -> sql.Composed:
     return sql.SQL("{}.{}").format(sql.Identifier(policy.schema), sql.Identifier(policy.table))
@@ -64,20 +71,23 @@ def _role(name: str) -> sql.Composable:
     return sql.SQL("PUBLIC") if name == "public" else sql.Identifier(name)
 
 
-def _create(conn: Connection, policy: Policy) -> None:
-    conn.execute(
-        sql.SQL(
-            "CREATE POLICY {name} ON {table} AS {mode} FOR {command} TO {roles}{using}{check}"
-        ).format(
-            name=sql.Identifier(policy.name),
-            table=_table(policy),
-            mode=sql.SQL("RESTRICTIVE" if policy.mode == "restrictive" else "PERMISSIVE"),
-            command=sql.SQL(_COMMANDS[policy.command]),
-            roles=sql.SQL(", ").join(_role(r) for r in policy.roles),
-            using=_clause("USING", policy.using),
-            check=_clause("WITH CHECK", policy.with_check),
-        )
+def create_statement(policy: Policy) -> sql.Composed:
+    """``CREATE POLICY`` for the policy (its expressions parsed first)."""
+    return sql.SQL(
+        "CREATE POLICY {name} ON {table} AS {mode} FOR {command} TO {roles}{using}{check}"
+    ).format(
+        name=sql.Identifier(policy.name),
+        table=_table(policy),
+        mode=sql.SQL("RESTRICTIVE" if policy.mode == "restrictive" else "PERMISSIVE"),
+        command=sql.SQL(_COMMANDS[policy.command]),
+        roles=sql.SQL(", ").join(_role(r) for r in policy.roles),
+        using=_clause("USING", policy.using),
+        check=_clause("WITH CHECK", policy.with_check),
     )
+
+
+def _create(conn: Connection, policy: Policy) -> None:
+    conn.execute(create_statement(policy))
 
 
 def _drop(conn: Connection, policy: Policy) -> None:

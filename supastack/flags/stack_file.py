@@ -4,54 +4,40 @@ comments and layout kept), optionally committed, then the stack updated.
 That is what ``pulumi config set --path`` and ``pulumi up`` would do, so the stack file says
 what the stack runs, and with ``commit`` each update's recorded git commit holds the config it
 ran with: rolling the stack back to an update restores the flag as it was there. ruamel.yaml
-round-trips the file (PyYAML would drop every comment).
+round-trips the file (:mod:`supastack.config.stack_file`).
 """
 
 from __future__ import annotations
 
-import io
 import subprocess
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
-from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
 
 from supastack.config import settings
+from supastack.config.stack_file import edit_config
 from supastack.errors import SupastackError
 from supastack.targets import StackTarget
 
 KEY = f"{settings.NAMESPACE}:flags"
 
 
-def _yaml() -> YAML:
-    yaml = YAML()
-    yaml.preserve_quotes = True
-    yaml.width = 100
-    return yaml
-
-
 def set_rollout(path: Path, flag: str, percentage: Decimal) -> None:
     """Turn the flag on at ``percentage`` (its allow-list stays)."""
-    yaml = _yaml()
-    document = yaml.load(path.read_text())
-    config = document.get("config") if isinstance(document, CommentedMap) else None
-    if not isinstance(config, CommentedMap):
-        raise SupastackError(f"{path.name}: expected a top-level 'config:' mapping")
-    flags = config.setdefault(KEY, CommentedMap())
-    entry = flags.setdefault(flag, CommentedMap())
-    if not isinstance(entry, CommentedMap):
-        raise SupastackError(f"{path.name}: {KEY}.{flag}: expected a mapping")
-    entry["enabled"] = True
-    entry["percentage"] = (
-        int(percentage) if percentage == percentage.to_integral() else float(percentage)
-    )
-    text = io.StringIO()
-    yaml.dump(document, text)
-    scratch = path.with_name(f".{path.name}.tmp")
-    scratch.write_text(text.getvalue())
-    scratch.replace(path)  # whole or not at all: a killed rollout never leaves half a file
+
+    def edit(config: CommentedMap) -> None:
+        flags = config.setdefault(KEY, CommentedMap())
+        entry = flags.setdefault(flag, CommentedMap())
+        if not isinstance(entry, CommentedMap):
+            raise SupastackError(f"{path.name}: {KEY}.{flag}: expected a mapping")
+        entry["enabled"] = True
+        entry["percentage"] = (
+            int(percentage) if percentage == percentage.to_integral() else float(percentage)
+        )
+
+    edit_config(path, edit)
 
 
 @dataclass(frozen=True)

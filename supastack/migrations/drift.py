@@ -23,7 +23,7 @@ from __future__ import annotations
 import secrets
 import shutil
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -148,13 +148,7 @@ def _access(conninfo: str, manifest: AppManifest) -> None:
     for table in manifest.rls:
         rls.enable_rls(conninfo, schema, table)
     for spec in manifest.policies:
-        rls.create_policy(
-            conninfo,
-            rls.Policy(
-                schema, spec.table, spec.name, spec.command, tuple(spec.roles), spec.mode,
-                spec.using, spec.with_check,
-            ),
-        )  # fmt: skip
+        rls.create_policy(conninfo, rls.Policy.of_spec(schema, spec))
     if manifest.realtime:
         publication.add_tables(
             conninfo, publication.REALTIME, [(schema, table) for table in manifest.realtime]
@@ -170,7 +164,8 @@ def build_expected(
         engine = MigrationEngine(conninfo)
         for manifest in manifests:
             engine.migrate(manifest.app, applied.get(manifest.app, []))
-            _access(conninfo, manifest)
+            if applied.get(manifest.app):  # else its tables are not made yet: nothing to grant
+                _access(conninfo, manifest)
     except psycopg.Error as exc:
         raise SupastackError(f"building the shadow database failed: {first_line(exc)}") from None
 
@@ -187,15 +182,20 @@ def drift(
     manifests: Sequence[AppManifest],
     files: dict[str, list[MigrationFile]],
     compared: Sequence[AppManifest] | None = None,
+    baseline: Collection[str] = (),
 ) -> Drift:
     """Compare the live database with the shadow built from its recorded migrations.
 
     ``manifests`` are the stack's apps in deployment order (all of them go into the shadow);
-    ``compared`` the apps whose schemas are compared (default: all).
+    ``compared`` the apps whose schemas are compared (default: all); for the apps in
+    ``baseline`` every file counts as applied (adoption: a schema made by hand, no history).
     """
     applied: dict[str, list[MigrationFile]] = {}
     notes: list[str] = []
     for manifest in manifests:
+        if manifest.app in baseline:
+            applied[manifest.app] = list(files.get(manifest.app, []))
+            continue
         applied[manifest.app], found = recorded_files(
             live, manifest.app, files.get(manifest.app, [])
         )

@@ -1,0 +1,208 @@
+"""Adopting a live project (``supastack adopt --stack S``): read what the project already runs and
+prepare the first deploy to take it over instead of making it again.
+
+- Migrations: an app with rows in the history table is adopted as today (the engine claims rows
+  no app owns). An app with none (a guide followed by hand) is compared with what its
+  migrations make (the drift machinery, every file counted as applied): when the live schema is
+  what they make, its files are recorded as applied; what differs is shown as SQL, and nothing
+  runs or is recorded until it is accepted. Access (grants, RLS, policies) is left to the
+  deploy, which makes it as declared.
+- Blocking: a policy on an app's table the stack does not declare, and a declared extension in
+  another schema (:mod:`supastack.database.declared`), each with the SQL that replaces it by the
+  stack's: the stack's policies of that table are created in the same transaction as the other
+  is dropped, so no reader loses access in between, and the deploy then adopts them.
+- Cron jobs live in the project: the declared ones are taken over by name by the deploy; the
+  others are listed with the statement that would remove them. Adopt removes nothing else.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+
+import psycopg
+
+from supastack.config.manifest import AppManifest
+from supastack.database import rls, schema_diff
+from supastack.database.declared import Declared, Undeclared, undeclared
+from supastack.database.postgres import connect
+from supastack.database.schema_snapshot import Difference
+from supastack.database.sqltext import split
+from supastack.errors import SupastackError, first_line
+from supastack.migrations import history
+from supastack.migrations.drift import drift
+from supastack.migrations.files import MigrationFile
+
+#: Statements of what a deploy makes from the manifests, not from the migrations.
+_ACCESS = re.compile(
+    r"^\s*((CREATE|DROP|ALTER)\s+POLICY|GRANT|REVOKE)\b|ROW\s+LEVEL\s+SECURITY", re.IGNORECASE
+)
+_ACCESS_KINDS = frozenset({"grant", "schema grant", "default privilege", "policy", "rls"})
+
+
+def _statements(found: Difference | schema_diff.Planned) -> tuple[str, ...]:
+    if isinstance(found, schema_diff.Planned):
+        return (found.statement,)
+    return found.statements
+
+
+def _is_access(found: Difference | schema_diff.Planned) -> bool:
+    if isinstance(found, Difference) and found.kind in _ACCESS_KINDS:
+        return True
+    return all(_ACCESS.search(statement) for statement in _statements(found))
+
+
+@dataclass(frozen=True)
+class Replacement:
+    """A blocking difference and the SQL that resolves it (one transaction)."""
+
+    found: Undeclared
+    statements: tuple[str, ...]
+
+    def __str__(self) -> str:
+        body = "".join(f"  {s.rstrip(';')};\n" for s in self.statements)
+        return (
+            f"-- {self.found.kind} {self.found.object}: {self.found.detail}\nBEGIN;\n{body}COMMIT;"
+        )
+
+
+@dataclass
+class Survey:
+    """What adopt found."""
+
+    recorded: dict[str, int] = field(default_factory=dict)
+    """Apps whose migrations the history records (rows found), adopted as today."""
+    baseline: dict[str, list[MigrationFile]] = field(default_factory=dict)
+    """Apps with no history, whose files are recorded as applied once the schema matches."""
+    differences: list[Difference | schema_diff.Planned] = field(default_factory=list)
+    """Where the hand-made schema differs from what the baseline apps' migrations make."""
+    notes: list[str] = field(default_factory=list)
+    blocking: list[Replacement] = field(default_factory=list)
+    jobs_taken_over: list[str] = field(default_factory=list)
+    jobs_undeclared: list[str] = field(default_factory=list)
+
+    @property
+    def resolved(self) -> bool:
+        return not self.differences and not self.blocking
+
+
+def survey(
+    conninfo: str, manifests: Sequence[AppManifest], files: dict[str, list[MigrationFile]],
+    declared_jobs: Sequence[str] = (),
+) -> Survey:  # fmt: skip
+    """Read the live project (nothing is changed)."""
+    found = Survey()
+    with connect(conninfo, subject="the live database") as conn:
+        for manifest in manifests:
+            versions = {f.version for f in files.get(manifest.app, [])}
+            rows = [r for r in history.read(conn, manifest.app) if r.version in versions]
+            if rows:
+                found.recorded[manifest.app] = len(rows)
+            elif versions and _holds_objects(conn, manifest.schema_name):
+                found.baseline[manifest.app] = list(files[manifest.app])
+            # else a new app (its schema empty or absent): the deploy runs its migrations
+        found.jobs_taken_over, found.jobs_undeclared = _jobs(conn, declared_jobs)
+    if found.baseline:
+        compared = [m for m in manifests if m.app in found.baseline]
+        result = drift(conninfo, manifests, files, compared, baseline=set(found.baseline))
+        found.differences = [d for d in result.differences if not _is_access(d)]
+        found.notes = result.notes
+    declared = Declared.of_manifests(manifests)
+    found.blocking = [_replacement(conninfo, u, manifests) for u in undeclared(conninfo, declared)]
+    return found
+
+
+def _holds_objects(conn: psycopg.Connection[tuple[object, ...]], schema: str) -> bool:
+    """Whether the schema holds a relation or function of its own (not an extension's)."""
+    row = conn.execute(
+        "SELECT EXISTS (SELECT FROM pg_class c WHERE c.relnamespace = to_regnamespace(%(s)s) "
+        "AND NOT EXISTS (SELECT FROM pg_depend d WHERE d.objid = c.oid AND d.deptype = 'e')) "
+        "OR EXISTS (SELECT FROM pg_proc p WHERE p.pronamespace = to_regnamespace(%(s)s) "
+        "AND NOT EXISTS (SELECT FROM pg_depend d WHERE d.objid = p.oid AND d.deptype = 'e'))",
+        {"s": schema},
+    ).fetchone()
+    return bool(row and row[0])
+
+
+def _jobs(conn: psycopg.Connection[tuple[object, ...]], declared: Sequence[str]) -> tuple[
+    list[str], list[str]
+]:  # fmt: skip
+    """(declared jobs that exist, live jobs no app declares); none where pg_cron is not here."""
+    if conn.execute("SELECT to_regclass('cron.job')").fetchone() in (None, (None,)):
+        return [], []
+    live = [str(r[0]) for r in conn.execute("SELECT jobname FROM cron.job ORDER BY jobname")]
+    return [j for j in live if j in declared], [j for j in live if j not in declared]
+
+
+def _replacement(conninfo: str, found: Undeclared, manifests: Sequence[AppManifest]) -> Replacement:
+    """The statements that replace an undeclared policy by the stack's of its table (those not
+    live yet), or move an extension."""
+    if found.kind != "policy":
+        return Replacement(found, (found.remedy,))
+    table, _, _ = found.object.partition(": ")
+    schema, _, name = table.partition(".")
+    wanted = [
+        rls.Policy.of_spec(schema, p)
+        for m in manifests
+        if m.schema_name == schema
+        for p in m.policies
+        if p.table == name
+    ]
+    creates = [
+        rls.create_statement(policy).as_string(None)
+        for policy in wanted
+        if rls.read_policy(conninfo, policy.schema, policy.table, policy.name) is None
+    ]
+    return Replacement(found, (*creates, found.remedy))
+
+
+def accept(conninfo: str, found: Survey) -> None:
+    """Run what was reviewed: each blocking replacement in a transaction of its own; then the
+    baseline's differences, one statement after the other, as the differ plans them (an index
+    is built ``CONCURRENTLY``, which no transaction may hold; a statement that fails stops
+    there, named, and adopt run again shows what is left); then record the baseline apps' files
+    as applied, in one transaction."""
+    with connect(conninfo, subject="adopt") as conn:
+        for replacement in found.blocking:
+            what = f"{replacement.found.kind} {replacement.found.object}"
+            _run(conn, replacement.statements, what, in_transaction=True)
+        for difference in found.differences:
+            _run(conn, _statements(difference), "the schema's differences", in_transaction=False)
+    record_baseline(conninfo, found.baseline)
+
+
+def _run(
+    conn: psycopg.Connection[tuple[object, ...]], statements: Sequence[str], what: str,
+    *, in_transaction: bool,
+) -> None:  # fmt: skip
+    done = "nothing of it was applied" if in_transaction else "the statements before it were"
+    statement = ""
+    try:
+        with conn.transaction() if in_transaction else nullcontext():
+            for statement in statements:
+                conn.execute(statement.encode())
+    except psycopg.Error as exc:
+        raise SupastackError(
+            f"adopt: {what}: {first_line(exc)} ({statement.strip()[:200]}); {done}; run adopt "
+            "again to see what is left"
+        ) from None
+
+
+def record_baseline(conninfo: str, baseline: dict[str, list[MigrationFile]]) -> int:
+    """Record every file of the baseline apps as applied (the live schema is what they make);
+    the number of rows written."""
+    written = 0
+    with connect(conninfo, subject="the migration history") as conn, conn.transaction():
+        history.ensure(conn)
+        for app, files in baseline.items():
+            for file in files:
+                statements = [s.text for s in split(file.sql, file.source)]
+                if not history.record(conn, app, file.version, name=file.name,
+                                      checksum=file.checksum, statements=statements):  # fmt: skip
+                    raise SupastackError(
+                        f"{file.source}: version {file.version} is recorded for another app"
+                    )
+                written += 1
+    return written
