@@ -19,7 +19,7 @@ from pathlib import Path
 
 from applier.engine import deploy, preview, stack_config
 from applier.errors import DeployError
-from applier.records import Applied, load_records, save_records
+from applier.records import Applied, RecordsFile, load_records
 from supastack.config import settings
 from supastack.delivery.outputs import OFFLINE_OUTPUTS as OUTPUTS
 from supastack.errors import SupastackError
@@ -59,13 +59,14 @@ def run(project: Path, stack_name: str, *, message: str = "", refresh: bool = Fa
         elapsed = time.monotonic() - started
         print(f"  {action:<9} {kind:<20} {applied.name}  ({elapsed:.1f} s)", flush=True)
 
+    checkpoints = RecordsFile(records, sealer)
     try:
         deployment = deploy(
             config,
             previous=load_records(records, sealer),
             project=project,
             seed=None,  # a random valid order; SUPASTACK_APPLY_SEED replays a failed one
-            checkpoint=lambda applied: save_records(records, applied, sealer),
+            checkpoint=checkpoints.save,
             on_change=progress,
             refresh=refresh,
         )
@@ -74,6 +75,8 @@ def run(project: Path, stack_name: str, *, message: str = "", refresh: bool = Fa
         print(f"error: {error}", file=sys.stderr)
         print(f"The records in {records} match what was applied: run it again to go on.")
         return 1
+    finally:
+        checkpoints.compact()  # the file whole again, the journal gone
     counts = Counter(action for action, _ in deployment.mocks.actions)
     result = "failed" if deployment.mocks.violations else "succeeded"
     changes = {

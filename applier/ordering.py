@@ -4,11 +4,11 @@ and a seeded random order that respects only those dependencies."""
 
 from __future__ import annotations
 
+import bisect
 import random
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import partial
 from typing import Any
 
 import pulumi
@@ -85,6 +85,10 @@ class ApplyOrder:
     dependencies are applied (Kahn's algorithm with a seeded random choice): any order the
     engine's ``--parallel`` could produce. With ``parallel`` 1 the seed replays the order
     exactly; with more, which of the running resources finishes first is the machine's.
+
+    Each step costs what it touches, not the whole graph: a finished resource counts down its
+    dependents (the ready ones join a sorted list), and wakes only the resource it starts (an
+    event each), so a stack ten times larger orders in ten times the work.
     """
 
     def __init__(self, graph: ResourceGraph, seed: int, parallel: int = 1) -> None:
@@ -92,64 +96,66 @@ class ApplyOrder:
         self.parallel = parallel
         self._waits = graph.custom_dependencies()
         self._random = random.Random(seed)  # noqa: S311 (an order to replay, not a secret)
-        self._done: set[str] = set()
+        self._remaining = {urn: len(waits) for urn, waits in self._waits.items()}
+        self._dependents: dict[str, list[str]] = {}
+        for urn, waits in self._waits.items():
+            for waited in waits:
+                self._dependents.setdefault(waited, []).append(urn)
+        self._ready = sorted(urn for urn, left in self._remaining.items() if not left)
+        self._started = {urn: threading.Event() for urn in self._waits}
         self._arrived: set[str] = set()
         self._running: set[str] = set()
         self._failed: BaseException | None = None
-        self._turn = threading.Condition()
+        self._lock = threading.Lock()
         self._fill()
 
     def _fill(self) -> None:
-        """Start ready resources until ``parallel`` run (under the condition's lock)."""
-        while len(self._running) < self.parallel:
-            ready = sorted(
-                urn for urn, waits in self._waits.items()
-                if urn not in self._done and urn not in self._running and waits <= self._done
-            )  # fmt: skip
-            if not ready:
-                return
-            self._running.add(self._random.choice(ready))
+        """Start ready resources until ``parallel`` run (under the lock)."""
+        while len(self._running) < self.parallel and self._ready:
+            urn = self._ready.pop(self._random.randrange(len(self._ready)))
+            self._running.add(urn)
+            self._started[urn].set()
 
     @property
     def failure(self) -> BaseException | None:
         """The first resource's failure, which stopped the others."""
         return self._failed
 
-    def _may_start(self, urn: str) -> bool:
-        return self._failed is not None or urn in self._running
-
     def run(self, urn: str, apply: Callable[[], Any]) -> Any:
         """Wait for ``urn``'s turn, apply it, and hand the turn on."""
         if urn not in self._waits:
             raise RuntimeError(f"{urn} was not registered by the preview: the program must "
                                "register the same resources on every run")  # fmt: skip
-        with self._turn:
+        with self._lock:
             self._arrived.add(urn)
-            self._turn.notify_all()
-            while not self._may_start(urn):
-                running = set(self._running)
-                started = self._turn.wait_for(partial(self._may_start, urn), STALL_TIMEOUT_S)
+            running = set(self._running)
+        while not self._started[urn].wait(STALL_TIMEOUT_S):
+            with self._lock:
                 missing = running - self._arrived
-                if not started and running == self._running and missing:
+                if running == self._running and missing:
                     raise RuntimeError(
                         f"{urn} waited {STALL_TIMEOUT_S:.0f} s for {', '.join(sorted(missing))}, "
                         f"which never registered: it depends on something the preview did not "
                         f"show (seed {self.seed})"
                     )
-            if self._failed is not None:
-                raise RuntimeError(f"{urn} not applied: an earlier resource failed") from None
+                running = set(self._running)
+        if self._failed is not None:
+            raise RuntimeError(f"{urn} not applied: an earlier resource failed") from None
         try:
             result = apply()
         except BaseException as error:
-            with self._turn:
+            with self._lock:
                 self._failed = self._failed or error
-                self._turn.notify_all()
+                for started in self._started.values():  # every waiting resource stops
+                    started.set()
             raise
-        with self._turn:
-            self._done.add(urn)
+        with self._lock:
             self._running.discard(urn)
+            for dependent in self._dependents.get(urn, ()):
+                self._remaining[dependent] -= 1
+                if not self._remaining[dependent]:
+                    bisect.insort(self._ready, dependent)
             self._fill()
-            self._turn.notify_all()
         return result
 
 

@@ -14,3 +14,10 @@ def write_private(path: Path, text: str) -> None:
     with os.fdopen(os.open(scratch, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as out:
         out.write(text)
     scratch.replace(path)
+
+
+def append_private(path: Path, text: str) -> None:
+    """Append ``text`` to ``path`` (made mode 0600 if it is new)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "a") as out:
+        out.write(text)
