@@ -11,7 +11,10 @@ prepare the first deploy to take it over instead of making it again.
   another schema (:mod:`supastack.database.declared`), each with the SQL that replaces it by the
   stack's: the stack's policies of that table are created in the same transaction as the other
   is dropped, so no reader loses access in between, and the deploy then adopts them.
-- Cron jobs live in the project: the declared ones are taken over by name by the deploy; the
+- Cron jobs live in the project: a declared one that is what the program declares is taken
+  over by name by the deploy; one that differs (a guide's, its URL and key written into the
+  command) is named with the fields that differ (never their values) and, once accepted,
+  scheduled as declared in its place (pg_cron upserts by name: same job id, no run missed); the
   others are listed with the statement that would remove them. Adopt removes nothing else.
 """
 
@@ -20,7 +23,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from contextlib import nullcontext
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 import psycopg
 
@@ -34,6 +37,7 @@ from supastack.errors import SupastackError, first_line
 from supastack.migrations import history
 from supastack.migrations.drift import drift
 from supastack.migrations.files import MigrationFile
+from supastack.operations import cron
 
 #: Statements of what a deploy makes from the manifests, not from the migrations.
 _ACCESS = re.compile(
@@ -81,19 +85,22 @@ class Survey:
     notes: list[str] = field(default_factory=list)
     blocking: list[Replacement] = field(default_factory=list)
     jobs_taken_over: list[str] = field(default_factory=list)
+    jobs_differing: dict[str, list[str]] = field(default_factory=dict)
+    """Declared jobs that exist and differ: the fields that do."""
     jobs_undeclared: list[str] = field(default_factory=list)
+    _declared_jobs: dict[str, cron.Job] = field(default_factory=dict, repr=False)
 
     @property
     def resolved(self) -> bool:
-        return not self.differences and not self.blocking
+        return not self.differences and not self.blocking and not self.jobs_differing
 
 
 def survey(
     conninfo: str, manifests: Sequence[AppManifest], files: dict[str, list[MigrationFile]],
-    declared_jobs: Sequence[str] = (),
+    declared_jobs: Sequence[cron.Job] = (),
 ) -> Survey:  # fmt: skip
     """Read the live project (nothing is changed)."""
-    found = Survey()
+    found = Survey(_declared_jobs={job.name: job for job in declared_jobs})
     with connect(conninfo, subject="the live database") as conn:
         for manifest in manifests:
             versions = {f.version for f in files.get(manifest.app, [])}
@@ -103,7 +110,7 @@ def survey(
             elif versions and _holds_objects(conn, manifest.schema_name):
                 found.baseline[manifest.app] = list(files[manifest.app])
             # else a new app (its schema empty or absent): the deploy runs its migrations
-        found.jobs_taken_over, found.jobs_undeclared = _jobs(conn, declared_jobs)
+        _jobs(conn, found)
     if found.baseline:
         compared = [m for m in manifests if m.app in found.baseline]
         result = drift(conninfo, manifests, files, compared, baseline=set(found.baseline))
@@ -126,14 +133,25 @@ def _holds_objects(conn: psycopg.Connection[tuple[object, ...]], schema: str) ->
     return bool(row and row[0])
 
 
-def _jobs(conn: psycopg.Connection[tuple[object, ...]], declared: Sequence[str]) -> tuple[
-    list[str], list[str]
-]:  # fmt: skip
-    """(declared jobs that exist, live jobs no app declares); none where pg_cron is not here."""
+def _jobs(conn: psycopg.Connection[tuple[object, ...]], found: Survey) -> None:
+    """Sort the live jobs: declared and alike, declared and different, declared by no app (no
+    pg_cron here: none)."""
     if conn.execute("SELECT to_regclass('cron.job')").fetchone() in (None, (None,)):
-        return [], []
-    live = [str(r[0]) for r in conn.execute("SELECT jobname FROM cron.job ORDER BY jobname")]
-    return [j for j in live if j in declared], [j for j in live if j not in declared]
+        return
+    rows = conn.execute(
+        "SELECT jobname, schedule, command, database, active FROM cron.job ORDER BY jobname"
+    ).fetchall()
+    for row in rows:
+        live_job = cron.Job(str(row[0]), str(row[1]), str(row[2]), str(row[3]), bool(row[4]))
+        declared = found._declared_jobs.get(live_job.name)
+        if declared is None:
+            found.jobs_undeclared.append(live_job.name)
+            continue
+        differ = [k for k, v in asdict(declared).items() if getattr(live_job, k) != v]
+        if differ:
+            found.jobs_differing[live_job.name] = differ
+        else:
+            found.jobs_taken_over.append(live_job.name)
 
 
 def _replacement(conninfo: str, found: Undeclared, manifests: Sequence[AppManifest]) -> Replacement:
@@ -159,11 +177,14 @@ def _replacement(conninfo: str, found: Undeclared, manifests: Sequence[AppManife
 
 
 def accept(conninfo: str, found: Survey) -> None:
-    """Run what was reviewed: each blocking replacement in a transaction of its own; then the
+    """Run what was reviewed: each differing declared cron job scheduled as declared, each
+    blocking replacement in a transaction of its own; then the
     baseline's differences, one statement after the other, as the differ plans them (an index
     is built ``CONCURRENTLY``, which no transaction may hold; a statement that fails stops
     there, named, and adopt run again shows what is left); then record the baseline apps' files
     as applied, in one transaction."""
+    for name in found.jobs_differing:  # in place: pg_cron upserts by name
+        cron.schedule(conninfo, found._declared_jobs[name])
     with connect(conninfo, subject="adopt") as conn:
         for replacement in found.blocking:
             what = f"{replacement.found.kind} {replacement.found.object}"

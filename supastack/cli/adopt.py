@@ -39,14 +39,14 @@ def adopt_stack(
         stack_settings, conninfo = stack_connection(ctx, stack)
         plan = plan_stack(stack_settings, project_dir)
         files = discover(project_dir / "migrations", stack_settings.deployed_apps)
-        jobs = [job.name for app_plan in plan.apps for job in app_plan.all_jobs]
+        jobs = [job for app_plan in plan.apps for job in app_plan.all_jobs]
         found = live.survey(conninfo, plan.manifests, files, jobs)
         _report(found)
         if accept:
             live.accept(conninfo, found)
         elif not found.differences:  # the live schema is what the migrations make
             live.record_baseline(conninfo, found.baseline)
-        if not accept and (found.differences or found.blocking):
+        if not accept and not found.resolved:
             typer.echo("not adopted: review the SQL above, resolve it by hand or run again "
                        "with --accept")  # fmt: skip
             raise typer.Exit(code=1)
@@ -77,6 +77,10 @@ def _report(found: live.Survey) -> None:
         typer.echo(f"blocking:\n{replacement}")
     if found.jobs_taken_over:
         typer.echo(f"cron jobs taken over by name: {', '.join(found.jobs_taken_over)}")
+    for job, fields in found.jobs_differing.items():
+        typer.echo(f"blocking: cron job {job!r} differs from the declared one in "
+                   f"{', '.join(fields)}; --accept schedules the declared job in its place "
+                   "(same job id)")  # fmt: skip
     for job in found.jobs_undeclared:
         quoted = job.replace("'", "''")
         typer.echo(f"cron job {job!r}: declared by no app, kept; to remove it: "

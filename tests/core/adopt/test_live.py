@@ -14,6 +14,7 @@ from supastack.config.manifest import AppManifest
 from supastack.database import rls
 from supastack.database.schema_diff import Planned
 from supastack.migrations.files import MigrationFile, discover_app
+from supastack.operations import cron
 from tests.conftest import write_migrations
 from tests.core.conftest import Database
 
@@ -125,3 +126,28 @@ def test_a_schema_that_is_what_the_migrations_make_is_recorded_without_anything_
     assert found.differences == []
     assert live.record_baseline(by_hand.conninfo, found.baseline) == 1
     assert live.survey(by_hand.conninfo, [manifest], files).recorded == {"shop": 1}
+
+
+def test_a_guides_cron_job_is_named_by_what_differs_and_scheduled_as_declared_once_accepted(
+    cron_db: str,
+) -> None:
+    """A guide's job of a declared name, its key written into the command: reported by the
+    field that differs (never the command), then replaced in place (same job id), after which
+    the deploy's adopt takes it over; a job that is already as declared is taken over as is."""
+    key = "sk_live_hard_coded_in_the_guide"
+    guide = cron.Job("test-cleanup", "*/5 * * * *", f"select '{key}'", "postgres")
+    job_id = cron.schedule(cron_db, guide)
+    declared = cron.Job("test-cleanup", "*/5 * * * *", "select 1", "postgres")
+    alike = cron.Job("test-alike", "0 * * * *", "select 2", "postgres")
+    cron.schedule(cron_db, alike)
+
+    found = live.survey(cron_db, [], {}, [declared, alike])
+
+    assert found.jobs_differing == {"test-cleanup": ["command"]}
+    assert "test-alike" in found.jobs_taken_over and not found.resolved
+    assert key not in repr(found)
+    live.accept(cron_db, found)
+    assert cron.read(cron_db, "test-cleanup") == declared
+    assert cron.schedule(cron_db, declared) == job_id  # the same job, scheduled in place
+    cron.refuse_to_adopt_a_different_job(cron_db, declared)  # the deploy's adopt now takes it
+    assert live.survey(cron_db, [], {}, [declared, alike]).resolved
