@@ -39,9 +39,15 @@ from supastack.migrations.drift import drift
 from supastack.migrations.files import MigrationFile
 from supastack.operations import cron
 
-#: Statements of what a deploy makes from the manifests, not from the migrations.
+#: Statements of what a deploy makes from the manifests, not from the migrations (access, and
+#: extensions: the shadow has them where the stack declares them, compared schemas or not).
 _ACCESS = re.compile(
-    r"^\s*((CREATE|DROP|ALTER)\s+POLICY|GRANT|REVOKE)\b|ROW\s+LEVEL\s+SECURITY", re.IGNORECASE
+    r"^\s*((CREATE|DROP|ALTER)\s+(POLICY|EXTENSION)|GRANT|REVOKE)\b|ROW\s+LEVEL\s+SECURITY",
+    re.IGNORECASE,
+)
+#: pg-schema-diff's hazards that --accept never runs: a human runs them after review.
+_DESTRUCTIVE = frozenset(
+    {"DELETES_DATA", "HAS_UNTRACKABLE_DEPENDENCIES", "CORRUPTS_INDEX", "INDEX_DROPPED"}
 )
 _ACCESS_KINDS = frozenset({"grant", "schema grant", "default privilege", "policy", "rls"})
 
@@ -60,16 +66,17 @@ def _is_access(found: Difference | schema_diff.Planned) -> bool:
 
 @dataclass(frozen=True)
 class Replacement:
-    """A blocking difference and the SQL that resolves it (one transaction)."""
+    """Blocking differences of one object (a table's policies, an extension) and the SQL that
+    resolves them, in one transaction."""
 
-    found: Undeclared
+    subject: str
+    found: tuple[Undeclared, ...]
     statements: tuple[str, ...]
 
     def __str__(self) -> str:
+        head = "".join(f"-- {u.kind} {u.object}: {u.detail}\n" for u in self.found)
         body = "".join(f"  {s.rstrip(';')};\n" for s in self.statements)
-        return (
-            f"-- {self.found.kind} {self.found.object}: {self.found.detail}\nBEGIN;\n{body}COMMIT;"
-        )
+        return f"{head}BEGIN;\n{body}COMMIT;"
 
 
 @dataclass
@@ -117,7 +124,7 @@ def survey(
         found.differences = [d for d in result.differences if not _is_access(d)]
         found.notes = result.notes
     declared = Declared.of_manifests(manifests)
-    found.blocking = [_replacement(conninfo, u, manifests) for u in undeclared(conninfo, declared)]
+    found.blocking = _replacements(conninfo, undeclared(conninfo, declared), manifests)
     return found
 
 
@@ -154,12 +161,24 @@ def _jobs(conn: psycopg.Connection[tuple[object, ...]], found: Survey) -> None:
             found.jobs_taken_over.append(live_job.name)
 
 
-def _replacement(conninfo: str, found: Undeclared, manifests: Sequence[AppManifest]) -> Replacement:
-    """The statements that replace an undeclared policy by the stack's of its table (those not
-    live yet), or move an extension."""
-    if found.kind != "policy":
-        return Replacement(found, (found.remedy,))
-    table, _, _ = found.object.partition(": ")
+def _replacements(
+    conninfo: str, found: Sequence[Undeclared], manifests: Sequence[AppManifest]
+) -> list[Replacement]:
+    """One replacement per table (its undeclared policies dropped, the stack's created where
+    not live yet) and per misplaced extension."""
+    tables: dict[str, list[Undeclared]] = {}
+    for item in found:
+        if item.kind == "policy":
+            tables.setdefault(item.object.partition(": ")[0], []).append(item)
+    return [
+        *(_table_replacement(conninfo, table, items, manifests) for table, items in tables.items()),
+        *(Replacement(u.object, (u,), (u.remedy,)) for u in found if u.kind != "policy"),
+    ]
+
+
+def _table_replacement(
+    conninfo: str, table: str, found: list[Undeclared], manifests: Sequence[AppManifest]
+) -> Replacement:
     schema, _, name = table.partition(".")
     wanted = [
         rls.Policy.of_spec(schema, p)
@@ -173,21 +192,31 @@ def _replacement(conninfo: str, found: Undeclared, manifests: Sequence[AppManife
         for policy in wanted
         if rls.read_policy(conninfo, policy.schema, policy.table, policy.name) is None
     ]
-    return Replacement(found, (*creates, found.remedy))
+    return Replacement(table, tuple(found), (*creates, *(u.remedy for u in found)))
 
 
 def accept(conninfo: str, found: Survey) -> None:
-    """Run what was reviewed: each differing declared cron job scheduled as declared, each
+    """Run what was reviewed (nothing, if a statement of the schema's differences can lose data:
+    those a human runs): each differing declared cron job scheduled as declared, each
     blocking replacement in a transaction of its own; then the
     baseline's differences, one statement after the other, as the differ plans them (an index
     is built ``CONCURRENTLY``, which no transaction may hold; a statement that fails stops
     there, named, and adopt run again shows what is left); then record the baseline apps' files
     as applied, in one transaction."""
+    refused = [
+        str(d).strip() for d in found.differences
+        if isinstance(d, schema_diff.Planned) and {kind for kind, _ in d.hazards} & _DESTRUCTIVE
+    ]  # fmt: skip
+    if refused:
+        raise SupastackError(
+            "adopt --accept runs no statement that can lose data; nothing was run. Review and "
+            "run these by hand (or change the migrations), then adopt again:\n" + "\n".join(refused)
+        )
     for name in found.jobs_differing:  # in place: pg_cron upserts by name
         cron.schedule(conninfo, found._declared_jobs[name])
     with connect(conninfo, subject="adopt") as conn:
         for replacement in found.blocking:
-            what = f"{replacement.found.kind} {replacement.found.object}"
+            what = f"the replacement of {replacement.subject}"
             _run(conn, replacement.statements, what, in_transaction=True)
         for difference in found.differences:
             _run(conn, _statements(difference), "the schema's differences", in_transaction=False)

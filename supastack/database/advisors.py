@@ -21,7 +21,7 @@ from enum import StrEnum
 
 import psycopg
 
-from supastack.database.declared import Declared, undeclared
+from supastack.database.declared import EXTENSION_USES_ITS_SCHEMA, Declared, undeclared
 from supastack.database.postgres import connect
 from supastack.errors import SupastackError
 
@@ -160,7 +160,7 @@ ADVISORS: tuple[Advisor, ...] = (
         "Extension in public",
         "select format('%I', e.extname), 'is installed in public; install it in extensions' "
         "from pg_catalog.pg_extension e join pg_catalog.pg_namespace n "
-        "on n.oid = e.extnamespace where n.nspname = 'public'",
+        f"on n.oid = e.extnamespace where n.nspname = 'public' and {EXTENSION_USES_ITS_SCHEMA}",
     ),
     Advisor(
         "materialized_view_in_api",

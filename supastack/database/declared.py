@@ -6,11 +6,15 @@ what the stack promises.
   who reads the table; a restrictive one changes what the stack's policies allow. Either is a
   difference to resolve, with the ``DROP POLICY`` that leaves the stack's alone.
 - Every extension the stack declares lives in the schema it declares: functions resolved through
-  another schema are not the ones the apps' SQL calls (``ALTER EXTENSION ... SET SCHEMA``).
+  another schema are not the ones the apps' SQL calls (``ALTER EXTENSION ... SET SCHEMA``). An
+  extension that puts nothing in that schema (pg_cron: all of it is in ``cron``) is not flagged.
 
 Adoption refuses to report success while any is left, and ``supastack db advisors`` and smoke
 flag them on every stack (:mod:`supastack.database.advisors`).
 """
+
+# The queries are assembled from this module's constant fragments, never from input.
+# ruff: noqa: S608
 
 from __future__ import annotations
 
@@ -74,10 +78,23 @@ _POLICIES = (
     "roles::text[] FROM pg_catalog.pg_policies WHERE schemaname = ANY(%s) "
     "ORDER BY 1, 2, 3"
 )
+#: Whether extension ``e`` put a function, relation or type in its own schema. pg_cron, say,
+#: puts everything in ``cron``: the schema it was created "in" holds nothing of it, so which
+#: one that is changes nothing anyone calls (and moving it means dropping it, and its jobs).
+EXTENSION_USES_ITS_SCHEMA = (
+    "EXISTS (SELECT FROM pg_catalog.pg_depend d WHERE d.refclassid = "
+    "'pg_catalog.pg_extension'::regclass AND d.refobjid = e.oid AND d.deptype = 'e' AND ("
+    "(d.classid = 'pg_catalog.pg_proc'::regclass AND EXISTS (SELECT FROM pg_catalog.pg_proc x "
+    "WHERE x.oid = d.objid AND x.pronamespace = e.extnamespace)) OR "
+    "(d.classid = 'pg_catalog.pg_class'::regclass AND EXISTS (SELECT FROM pg_catalog.pg_class x "
+    "WHERE x.oid = d.objid AND x.relnamespace = e.extnamespace)) OR "
+    "(d.classid = 'pg_catalog.pg_type'::regclass AND EXISTS (SELECT FROM pg_catalog.pg_type x "
+    "WHERE x.oid = d.objid AND x.typnamespace = e.extnamespace))))"
+)
 _EXTENSIONS = (
     "SELECT e.extname::text, n.nspname::text, e.extrelocatable FROM pg_catalog.pg_extension e "
     "JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = ANY(%s) "
-    "ORDER BY 1"
+    f"AND {EXTENSION_USES_ITS_SCHEMA} ORDER BY 1"
 )
 
 
@@ -92,7 +109,7 @@ def undeclared(conninfo: str, declared: Declared) -> list[Undeclared]:
             if (schema, table, name) in declared.policies:
                 continue
             effect = (
-                "permissive: OR-ed with the stack's, it widens who reads the table"
+                "permissive: OR-ed with the stack's, it widens what they allow"
                 if permissive == "PERMISSIVE"
                 else "restrictive: it narrows what the stack's policies allow"
             )

@@ -13,6 +13,7 @@ from supastack.adopt import live
 from supastack.config.manifest import AppManifest
 from supastack.database import rls
 from supastack.database.schema_diff import Planned
+from supastack.errors import SupastackError
 from supastack.migrations.files import MigrationFile, discover_app
 from supastack.operations import cron
 from tests.conftest import write_migrations
@@ -79,7 +80,7 @@ def test_a_schema_made_by_hand_is_shown_what_differs_and_adopted_once_accepted(
     assert all("POLICY" not in s.upper() for s in _sql(found))  # access is the deploy's
     # the guide's policy is blocking: replaced by the stack's in one transaction
     [blocking] = found.blocking
-    assert blocking.found.object == "shop.items: Enable read access for all users"
+    assert [u.object for u in blocking.found] == ["shop.items: Enable read access for all users"]
     assert blocking.statements == (
         'CREATE POLICY "owners read" ON "shop"."items" AS PERMISSIVE FOR SELECT TO '
         '"authenticated" USING (owner = (select auth.uid()))',
@@ -151,3 +152,18 @@ def test_a_guides_cron_job_is_named_by_what_differs_and_scheduled_as_declared_on
     assert cron.schedule(cron_db, declared) == job_id  # the same job, scheduled in place
     cron.refuse_to_adopt_a_different_job(cron_db, declared)  # the deploy's adopt now takes it
     assert live.survey(cron_db, [], {}, [declared, alike]).resolved
+
+
+def test_accept_runs_nothing_when_a_difference_can_lose_data(
+    by_hand: Database, tmp_path: Path
+) -> None:
+    """A column the migrations do not make is dropped by the differ's plan (DELETES_DATA):
+    --accept refuses before running anything, naming the statement."""
+    by_hand.execute("create index items_by_owner on shop.items (owner)")
+    by_hand.execute("alter table shop.items add column note text")
+    manifest, files = _app(tmp_path)
+    found = live.survey(by_hand.conninfo, [manifest], files)
+    with pytest.raises(SupastackError, match=r"(?s)can lose data; nothing was run.*DROP COLUMN"):
+        live.accept(by_hand.conninfo, found)
+    assert by_hand.scalar("select count(*) from pg_policies where schemaname = 'shop'") == 1
+    assert by_hand.scalar("select to_regclass('supabase_migrations.schema_migrations')") is None

@@ -59,7 +59,7 @@ def test_undeclared_policies_and_a_misplaced_extension_are_found_with_their_sql(
         ("policy", "shop.orders: only recent", 'DROP POLICY "only recent" ON "shop"."orders";'),
         ("extension", "hstore", 'ALTER EXTENSION "hstore" SET SCHEMA "extensions";'),
     ]  # fmt: skip
-    assert "permissive: OR-ed with the stack's, it widens who reads the table" in found[0].detail
+    assert "permissive: OR-ed with the stack's, it widens what they allow" in found[0].detail
     assert "SELECT to public" in found[0].detail
     assert "restrictive" in found[1].detail
     assert found[2].detail == "lives in schema public, the stack declares extensions"

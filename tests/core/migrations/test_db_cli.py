@@ -152,7 +152,7 @@ def test_db_advisors_flag_a_policy_the_stack_does_not_declare(
     assert code == 1
     assert (
         "ERROR policy_not_as_declared: demo.items: everyone: not declared by the stack (SELECT "
-        "to public; permissive: OR-ed with the stack's, it widens who reads the table); resolve "
+        "to public; permissive: OR-ed with the stack's, it widens what they allow); resolve "
         'with: DROP POLICY "everyone" ON "demo"."items";' in output
     )
     database.execute('DROP POLICY "everyone" ON "demo"."items"')
