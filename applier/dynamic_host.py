@@ -134,12 +134,9 @@ class DynamicHost:
         ``Diff`` answer the same for the same properties, so the update does not ask again
         what its preview asked."""
 
-    def urn(self, typ: str, name: str) -> str:
-        return f"{self._prefix}{typ}::{name}"
-
     def urn_of(self, record: Applied) -> str:
         """A record's URN (a parentless one for a record written before URNs were)."""
-        return record.urn or self.urn(record.typ, record.name)
+        return record.urn or f"{self._prefix}{record.typ}::{record.name}"
 
     def _call(self, method: str, request: Any) -> Any:
         try:

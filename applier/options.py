@@ -25,7 +25,7 @@ import pulumi
 
 from applier.equivalents import SECRET_BY_SCHEMA
 from applier.errors import is_secret
-from applier.records import Applied
+from applier.records import Applied, unkeyed
 
 Outputs = dict[str, Any]
 Key = str
@@ -165,8 +165,7 @@ def matching_state(
     if options.urn in previous:
         return previous[options.urn]
     qualified, name = urn_parts(options.urn)
-    unkeyed = f"{qualified.rsplit('$', 1)[-1]}::{name}"
-    for alias in (*options.aliases, unkeyed):
+    for alias in (*options.aliases, unkeyed(qualified.rsplit("$", 1)[-1], name)):
         if alias in previous:
             aliased.add(alias)
             return previous[alias]

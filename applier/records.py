@@ -15,6 +15,11 @@ from supastack.sealed import Sealer
 Outputs = dict[str, Any]
 
 
+def unkeyed(typ: str, name: str) -> str:
+    """The key of a record written before URNs were recorded: its type and name."""
+    return f"{typ}::{name}"
+
+
 @dataclass
 class Applied:
     typ: str
@@ -40,7 +45,7 @@ class Applied:
     def key(self) -> str:
         """The URN (``<type>::<name>`` for a record written before URNs were, which its next
         registration takes over by type and name)."""
-        return self.urn or f"{self.typ}::{self.name}"
+        return self.urn or unkeyed(self.typ, self.name)
 
     def record(self, sealer: Sealer) -> dict[str, Any]:
         return {
@@ -168,14 +173,12 @@ def _replayed(path: Path) -> list[dict[str, Any]]:
 
 def _raw_slot(record: dict[str, Any]) -> Slot:
     """:func:`_slot` of a record as written (``urn`` absent in records of an older applier)."""
-    return record.get("urn") or f"{record['typ']}::{record['name']}", bool(record.get("delete"))
+    return record.get("urn") or unkeyed(record["typ"], record["name"]), bool(record.get("delete"))
 
 
 def load_records(path: Path, sealer: Sealer) -> list[Applied]:
     """The records, their secrets opened (records written before secrets were sealed load as
     they are, and are sealed at the next save)."""
-    if not path.exists() and not journal_of(path).exists():
-        return []
     known = {f.name for f in fields(Applied)}
     loaded = []
     for record in _replayed(path):

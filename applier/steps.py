@@ -73,7 +73,7 @@ def _decide(
     host: DynamicHost, typ: str, name: str, inputs: Outputs, old: Applied | None,
     *, options: SeenOptions,
 ) -> Decision:  # fmt: skip
-    urn = options.urn or host.urn(typ, name)
+    urn = options.urn
     if options.import_id and old is None:
         # the engine's import: Read with the id and no state, so no __provider to run
         host.read(urn, options.import_id, {})

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import shutil
 import tempfile
 import textwrap
 import time
@@ -26,9 +25,8 @@ from typing import Any
 
 from applier.engine import deploy, preview
 from applier.records import Applied, RecordsFile, save_records
-from supastack.local.paths import PROJECT_DIR
 from supastack.sealed import Sealer
-from tests.conftest import start_services
+from tests.conftest import copy_from_project, start_services
 from tests.e2e.conftest import local_config
 
 SHARED = ("__main__.py", "Pulumi.yaml", "apps/monitoring.yaml", "migrations/monitoring",
@@ -95,14 +93,7 @@ FIRST_VERSION = datetime(2026, 8, 1, tzinfo=UTC)
 
 def generate(root: Path, apps: int) -> list[str]:
     """A project of ``apps`` generated apps beside the platform's own; their names."""
-    for shared in SHARED:
-        target = root / shared
-        target.parent.mkdir(parents=True, exist_ok=True)
-        source = PROJECT_DIR / shared  # copied: packaging refuses imports leaving functions/
-        if source.is_dir():
-            shutil.copytree(source, target)
-        else:
-            shutil.copy2(source, target)
+    copy_from_project(root, SHARED)
     names = [f"growth_{n:03d}" for n in range(1, apps + 1)]
     for number, app in enumerate(names):
         slug = app.replace("_", "-")

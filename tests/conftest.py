@@ -12,7 +12,7 @@ import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -191,6 +191,19 @@ def project_file(root: Path) -> None:
     """The project's ``Pulumi.yaml`` in ``root``: what makes a directory a project (the CLI
     finds the nearest one, as the Pulumi CLI does)."""
     shutil.copy(PROJECT_DIR / "Pulumi.yaml", root)
+
+
+def copy_from_project(root: Path, parts: Iterable[str]) -> Path:
+    """A project in ``root`` made of these files and directories of this one, copied (not
+    linked: packaging refuses an import that leaves ``functions/``); ``root``."""
+    for part in parts:
+        source, target = PROJECT_DIR / part, root / part
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if source.is_dir():
+            shutil.copytree(source, target)
+        else:
+            shutil.copy2(source, target)
+    return root
 
 
 def write_migrations(root: Path, app: str, files: dict[str, str]) -> Path:

@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from contextlib import nullcontext
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import psycopg
 
@@ -32,7 +32,6 @@ from supastack.database import rls, schema_diff
 from supastack.database.declared import Declared, Undeclared, undeclared
 from supastack.database.postgres import connect
 from supastack.database.schema_snapshot import Difference
-from supastack.database.sqltext import split
 from supastack.errors import SupastackError, first_line
 from supastack.migrations import history
 from supastack.migrations.drift import drift
@@ -117,7 +116,7 @@ def survey(
             elif versions and _holds_objects(conn, manifest.schema_name):
                 found.baseline[manifest.app] = list(files[manifest.app])
             # else a new app (its schema empty or absent): the deploy runs its migrations
-        _jobs(conn, found)
+    _jobs(conninfo, found)
     if found.baseline:
         compared = [m for m in manifests if m.app in found.baseline]
         result = drift(conninfo, manifests, files, compared, baseline=set(found.baseline))
@@ -140,22 +139,13 @@ def _holds_objects(conn: psycopg.Connection[tuple[object, ...]], schema: str) ->
     return bool(row and row[0])
 
 
-def _jobs(conn: psycopg.Connection[tuple[object, ...]], found: Survey) -> None:
-    """Sort the live jobs: declared and alike, declared and different, declared by no app (no
-    pg_cron here: none)."""
-    if conn.execute("SELECT to_regclass('cron.job')").fetchone() in (None, (None,)):
-        return
-    rows = conn.execute(
-        "SELECT jobname, schedule, command, database, active FROM cron.job ORDER BY jobname"
-    ).fetchall()
-    for row in rows:
-        live_job = cron.Job(str(row[0]), str(row[1]), str(row[2]), str(row[3]), bool(row[4]))
+def _jobs(conninfo: str, found: Survey) -> None:
+    """Sort the live jobs: declared and alike, declared and different, declared by no app."""
+    for live_job in cron.read_all(conninfo):
         declared = found._declared_jobs.get(live_job.name)
         if declared is None:
             found.jobs_undeclared.append(live_job.name)
-            continue
-        differ = [k for k, v in asdict(declared).items() if getattr(live_job, k) != v]
-        if differ:
+        elif differ := cron.differing_fields(declared, live_job):
             found.jobs_differing[live_job.name] = differ
         else:
             found.jobs_taken_over.append(live_job.name)
@@ -248,9 +238,9 @@ def record_baseline(conninfo: str, baseline: dict[str, list[MigrationFile]]) -> 
         history.ensure(conn)
         for app, files in baseline.items():
             for file in files:
-                statements = [s.text for s in split(file.sql, file.source)]
                 if not history.record(conn, app, file.version, name=file.name,
-                                      checksum=file.checksum, statements=statements):  # fmt: skip
+                                      checksum=file.checksum,
+                                      statements=file.statement_texts()):  # fmt: skip
                     raise SupastackError(
                         f"{file.source}: version {file.version} is recorded for another app"
                     )

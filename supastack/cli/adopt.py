@@ -12,7 +12,6 @@ from supastack.adopt.supabase_project import adopt
 from supastack.cli.common import StackOption, project, stack_connection, user_errors
 from supastack.config import settings
 from supastack.config.stack_file import edit_config
-from supastack.migrations.files import discover
 from supastack.plan.stack import plan_stack
 
 app = typer.Typer(no_args_is_help=True, help="Bring an existing project under the stack.")
@@ -38,7 +37,7 @@ def adopt_stack(
     with user_errors():
         stack_settings, conninfo = stack_connection(ctx, stack)
         plan = plan_stack(stack_settings, project_dir)
-        files = discover(project_dir / "migrations", stack_settings.deployed_apps)
+        files = {app_plan.manifest.app: app_plan.migrations for app_plan in plan.apps}
         jobs = [job for app_plan in plan.apps for job in app_plan.all_jobs]
         found = live.survey(conninfo, plan.manifests, files, jobs)
         _report(found)

@@ -25,6 +25,7 @@ from psycopg import sql
 
 from supastack.config.manifest import AppManifest, merged_extensions
 from supastack.database.postgres import connect
+from supastack.delivery.outputs import DeclaredOutput
 
 
 @dataclass(frozen=True)
@@ -55,11 +56,11 @@ class Declared:
         }
 
     @classmethod
-    def of_output(
-        cls, schemas: list[str], policies: list[list[str]], extensions: Mapping[str, str]
-    ) -> Declared:
+    def of_output(cls, given: DeclaredOutput) -> Declared:
         return cls(
-            frozenset(schemas), frozenset((s, t, n) for s, t, n in policies), dict(extensions)
+            frozenset(given.schemas),
+            frozenset((s, t, n) for s, t, n in given.policies),
+            dict(given.extensions),
         )
 
 

@@ -203,10 +203,7 @@ def _advisors(out: StackOutputs) -> Iterator[Check]:
     stack declares (no policy on its tables it does not declare, its extensions where it
     declares them): a clean stack has no ERROR and no WARN finding (but those only the
     database's owner can resolve)."""
-    declared = None
-    if out.declared is not None:
-        given = out.declared
-        declared = Declared.of_output(given.schemas, given.policies, given.extensions)
+    declared = None if out.declared is None else Declared.of_output(out.declared)
     advised = advisors.advise(out.database_url, declared=declared)
     findings = [f for f in advised if f.name not in advisors.NEEDS_THE_OWNER]
     for level in (advisors.Level.ERROR, advisors.Level.WARN):

@@ -171,7 +171,7 @@ class MigrationEngine:
                 and entry.applied
                 and not entry.applied.app
             ):
-                statements = [s.text for s in sqltext.split(entry.file.sql, entry.file.source)]
+                statements = entry.file.statement_texts()
                 history.record(
                     conn,
                     entry.file.app,

@@ -47,6 +47,10 @@ class MigrationFile:
         """sha256 of the file's text: an applied migration whose checksum changes was edited."""
         return checksum(self.sql)
 
+    def statement_texts(self) -> list[str]:
+        """The up file's statements, as the history records them."""
+        return [s.text for s in sqltext.split(self.sql, self.source)]
+
     @property
     def transactional(self) -> bool:
         """Whether the up file runs in a transaction (no ``-- supastack:no-transaction``)."""

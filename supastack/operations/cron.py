@@ -176,13 +176,27 @@ def unschedule(conninfo: str, name: str) -> None:
         conn.execute("SELECT cron.unschedule(jobid) FROM cron.job WHERE jobname = %s", [name])
 
 
+_JOBS = "SELECT jobname, schedule, command, database, active FROM cron.job"
+
+
 def read(conninfo: str, name: str) -> Job | None:
     with connect(conninfo) as conn:
-        row = conn.execute(
-            "SELECT jobname, schedule, command, database, active FROM cron.job WHERE jobname = %s",
-            [name],
-        ).fetchone()
+        row = conn.execute(f"{_JOBS} WHERE jobname = %s", [name]).fetchone()
     return None if row is None else Job(*row)
+
+
+def read_all(conninfo: str) -> list[Job]:
+    """Every job, by name (none where pg_cron is not installed)."""
+    with connect(conninfo) as conn:
+        if conn.execute("SELECT to_regclass('cron.job')").fetchone() in (None, (None,)):
+            return []
+        return [Job(*row) for row in conn.execute(f"{_JOBS} ORDER BY jobname")]
+
+
+def differing_fields(declared: Job, live: Job) -> list[str]:
+    """The properties in which the live job is not the declared one (names, never values: a
+    command can hold a token)."""
+    return [name for name, value in asdict(declared).items() if getattr(live, name) != value]
 
 
 def refuse_to_adopt_a_different_job(conninfo: str, job: Job) -> None:
@@ -192,7 +206,7 @@ def refuse_to_adopt_a_different_job(conninfo: str, job: Job) -> None:
     live = read(conninfo, job.name)
     if live is None:
         return
-    differ = [name for name, value in asdict(job).items() if getattr(live, name) != value]
+    differ = differing_fields(job, live)
     if differ:
         raise SupastackError(
             f"cannot adopt pg_cron job {job.name!r}: it exists and differs from the program in "

@@ -7,7 +7,6 @@ deploy changes nothing."""
 
 from __future__ import annotations
 
-import shutil
 import threading
 import uuid
 from collections.abc import Iterator
@@ -23,9 +22,8 @@ from supastack.config.manifest import load_app
 from supastack.delivery.outputs import StackOutputs
 from supastack.delivery.smoke import run as smoke
 from supastack.functions.packaging import package
-from supastack.local.paths import PROJECT_DIR
 from supastack.platform.management_api import ManagementApi
-from tests.conftest import Services
+from tests.conftest import Services, copy_from_project
 from tests.e2e.test_bidding import TABLES, _bid, _session
 
 COPIED = ("__main__.py", "Pulumi.yaml", "apps/monitoring.yaml", "apps/bidding.yaml",
@@ -53,13 +51,7 @@ select cron.schedule('archive-old-sessions', '0 2 * * *', $$ select 1 $$);
 
 
 def _project(root: Path, services: Services) -> Path:
-    for relative in COPIED:
-        source, target = PROJECT_DIR / relative, root / relative
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if source.is_dir():
-            shutil.copytree(source, target)
-        else:
-            shutil.copy2(source, target)
+    copy_from_project(root, COPIED)
     (root / "Pulumi.adopt.yaml").write_text(
         "config:\n  supastack:target: local\n  supastack:apps: [bidding]\n  supastack:flags: {}\n"
         f"  supastack:local:\n    stateDir: {services.env.state_dir}\n"
