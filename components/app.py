@@ -129,6 +129,7 @@ class App(pulumi.ComponentResource):
                     args["functions_url"],
                     package,
                     manifest.functions[slug].verify_jwt_off_reason,
+                    adopt=args["adopt"],
                 ),
                 pulumi.ResourceOptions(parent=self, depends_on=before_functions),
             )

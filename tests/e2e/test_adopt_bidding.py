@@ -135,6 +135,8 @@ def adopted(
     _by_hand(fresh, root)
     before = _tables(fresh)
     slugs = list(load_app(root, "bidding").functions)
+    api = ManagementApi(fresh.runtime_url, fresh.credentials.access_token, "local")
+    versions = {slug: (api.get_function(slug) or {}).get("version") for slug in slugs}
     runner = CliRunner()
     with Poller(fresh.runtime_url, slugs) as poller:
         report = runner.invoke(app, ["--cwd", str(root), "adopt", "--stack", "adopt"])
@@ -144,7 +146,8 @@ def adopted(
     second = deploy(config, project=root, previous=first.mocks.records())
     yield {
         "report": report, "accepted": accepted, "first": first, "second": second,
-        "poller": poller, "before": before, "after": _tables(fresh),
+        "poller": poller, "before": before, "after": _tables(fresh), "versions": versions,
+        "versions_after": {slug: (api.get_function(slug) or {}).get("version") for slug in slugs},
     }  # fmt: skip
 
 
@@ -179,3 +182,6 @@ def test_the_deploy_took_over_smoke_passes_and_a_second_deploy_changes_nothing(
     assert failed == []
     actions = [action for action, _ in second.mocks.actions]  # type: ignore[attr-defined]
     assert set(actions) == {"unchanged"}
+    # the functions deployed by hand were this code: taken over, not deployed again
+    assert adopted["versions_after"] == adopted["versions"]
+    assert set(adopted["versions"].values()) == {1}  # type: ignore[attr-defined]

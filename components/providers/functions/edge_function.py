@@ -17,7 +17,7 @@ from supastack.resource_props import Deferred, OnManagementApi
 
 class EdgeFunctionProps(OnManagementApi):
     not_diffed: ClassVar[frozenset[str]] = frozenset(
-        {"files", "functions_url", "verify_jwt_off_reason"}
+        {"files", "functions_url", "verify_jwt_off_reason", "adopt"}
     )
 
     functions_url: str
@@ -27,21 +27,34 @@ class EdgeFunctionProps(OnManagementApi):
     verify_jwt: bool
     verify_jwt_off_reason: str | None = None
     files: dict[str, str] = Field(repr=False)
+    adopt: bool = False
+    """Take over a function of this slug deployed with this very code, without deploying it
+    again (``supastack:adopt``)."""
 
     @classmethod
     def for_package(
         cls, api: Mapping[str, Any], token: Deferred[str], functions_url: str,
-        package: FunctionPackage, verify_jwt_off_reason: str | None,
+        package: FunctionPackage, verify_jwt_off_reason: str | None, *, adopt: bool = False,
     ) -> Self:  # fmt: skip
         return cls.declared(
             api=api, token=token, functions_url=functions_url, app=package.app,
             slug=package.slug, hash=package.hash, verify_jwt=package.verify_jwt,
-            verify_jwt_off_reason=verify_jwt_off_reason, files=package.text_files(),
+            verify_jwt_off_reason=verify_jwt_off_reason, files=package.text_files(), adopt=adopt,
         )  # fmt: skip
 
     def package(self) -> FunctionPackage:
         data = {path: text.encode() for path, text in self.files.items()}
         return FunctionPackage(self.app, self.slug, self.verify_jwt, data)
+
+
+def same_code(deployed: Mapping[str, Any], package: FunctionPackage) -> bool:
+    """Whether the deployed function is this package: the same content hash (the local runtime
+    hashes the files as the package does; Supabase's ``ezbr_sha256`` is its bundle's, which
+    never matches, so there adoption deploys a new version: no downtime either) and the same
+    ``verify_jwt``."""
+    return (deployed.get("ezbr_sha256"), deployed.get("verify_jwt")) == (
+        package.hash, package.verify_jwt,
+    )  # fmt: skip
 
 
 class EdgeFunctionProvider(TypedProvider[EdgeFunctionProps]):
@@ -57,7 +70,10 @@ class EdgeFunctionProvider(TypedProvider[EdgeFunctionProps]):
     def put(self, props: EdgeFunctionProps, before: Mapping[str, Any] | None) -> dict[str, Any]:
         package = props.package()
         deno_check(package, ensure_deno(), DENO_DIR)
-        deployed = props.client().deploy_function(package.upload())
+        adopting = before is None and props.adopt
+        deployed = props.client().get_function(package.slug) if adopting else None
+        if not (deployed and same_code(deployed, package)):
+            deployed = props.client().deploy_function(package.upload())
         return {
             "url": f"{props.functions_url}/functions/v1/{package.slug}",
             "version": deployed["version"],

@@ -261,3 +261,23 @@ def test_secret_values_never_appear_in_output_logs_or_errors(
     )
     assert len(errors) == 2
     assert value not in everything
+
+
+def test_adopt_takes_over_a_function_deployed_with_the_same_code_without_deploying_it(
+    services: Services, functions_root: Path
+) -> None:
+    """With ``supastack:adopt``, a function a team deployed by hand with this very code is
+    taken over as it is (its version stays); one with other code gets a new version."""
+    provider = EdgeFunctionProvider()
+    v1 = _props(services, functions_root, "demo-adopted", "v1")
+    by_hand = outs(provider.create(v1))  # as `supabase functions deploy` left it
+
+    taken = outs(provider.create({**v1, "adopt": True}))
+    assert (taken["version"], taken["ezbr_sha256"]) == (by_hand["version"], v1["hash"])
+    assert provider.diff("demo-adopted", taken, v1).changes is False  # adopt is not diffed
+
+    v2 = _props(services, functions_root, "demo-adopted", "v2")
+    redeployed = outs(provider.create({**v2, "adopt": True}))
+    assert redeployed["version"] == by_hand["version"] + 1
+    assert httpx.post(redeployed["url"], headers=_user(services)).json()["code"] == "v2"
+    provider.delete("demo-adopted", redeployed)
