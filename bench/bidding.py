@@ -14,20 +14,16 @@ p95 latency and the ratio. The guide's targets: > 95 % of valid bids succeed, p9
 from __future__ import annotations
 
 import statistics
-import tempfile
 import threading
 import time
 import uuid
 from collections.abc import Callable
-from pathlib import Path
 
 import httpx
 import psycopg
 
-from applier.engine import deploy
+from bench.load import Comparison, PathResult, deployed, measured
 from supastack.local.credentials import sign_jwt
-from tests.conftest import start_services
-from tests.e2e.conftest import local_config
 
 SESSIONS, BIDS, BIDDERS = 20, 30, 10
 
@@ -53,9 +49,10 @@ def setup_sessions(dsn: str) -> list[tuple[str, list[str]]]:
 
 
 def run(
-    place: Callable[[str, str, float], bool], sessions: list[tuple[str, list[str]]]
-) -> tuple[list[float], int]:
-    """Each session in its own thread; returns per-bid latencies (ms) and the successes."""
+    label: str, place: Callable[[str, str, float], bool], sessions: list[tuple[str, list[str]]]
+) -> PathResult:
+    """Each session in its own thread; the bids placed (a refused bid counts as failed), the
+    wall time, the latencies and the CPU used."""
     latencies: list[float] = []
     ok = [0]
     lock = threading.Lock()
@@ -72,71 +69,78 @@ def run(
                 ok[0] += success
             price = amount if success else price
 
-    threads = [threading.Thread(target=session_load, args=s) for s in sessions]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return latencies, ok[0]
+    def all_sessions() -> tuple[int, float, float, float, int]:
+        threads = [threading.Thread(target=session_load, args=s) for s in sessions]
+        started = time.perf_counter()
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        wall = time.perf_counter() - started
+        p95 = statistics.quantiles(latencies, n=20)[18]
+        return ok[0], wall, statistics.median(latencies), p95, len(latencies) - ok[0]
+
+    return measured(all_sessions, label)
 
 
-def report(label: str, latencies: list[float], ok: int) -> float:
-    p95 = statistics.quantiles(latencies, n=20)[18]
-    total = len(latencies)
-    print(f"  {label:<18} {ok}/{total} succeeded ({100 * ok / total:.1f} %), "
-          f"p50 {statistics.median(latencies):.1f} ms, p95 {p95:.1f} ms")  # fmt: skip
-    return statistics.median(latencies)
+def report(result: PathResult) -> None:
+    total = result.done + result.failed
+    print(f"  {result.label:<18} {result.done}/{total} succeeded "
+          f"({100 * result.done / total:.1f} %), {result.rate:.0f} bids/s, "
+          f"p50 {result.p50_ms:.1f} ms, p95 {result.p95_ms:.1f} ms")  # fmt: skip
+
+
+def compare() -> list[Comparison]:
+    """The deployment and both paths, the figures printed; the comparison returned (for
+    bench.functions_vs_sql)."""
+    with deployed(apps=["bidding"]) as (services, _):
+        dsn = services.dsn()
+        url = f"{services.runtime_url}/functions/v1/submit-bid"
+        secret = services.credentials.jwt_secret
+        tokens: dict[str, str] = {}
+
+        with httpx.Client(limits=httpx.Limits(max_connections=SESSIONS)) as client:
+
+            def through_function(session: str, user: str, amount: float) -> bool:
+                token = tokens.setdefault(
+                    user, sign_jwt(secret, {"role": "authenticated", "sub": user})
+                )
+                answer = client.post(
+                    url,
+                    headers={"Authorization": f"Bearer {token}"},
+                    json={"sessionId": session, "amount": amount},
+                )
+                return answer.status_code == 201
+
+            function = run("through submit-bid", through_function, setup_sessions(dsn))
+
+        local = threading.local()
+
+        def through_sql(session: str, user: str, amount: float) -> bool:
+            if not hasattr(local, "conn"):
+                local.conn = psycopg.connect(dsn, autocommit=True)
+            try:
+                local.conn.execute(
+                    "insert into public.bids (session_id, user_id, amount) values (%s, %s, %s)",
+                    [session, user, amount],
+                )
+            except psycopg.Error:
+                return False
+            return True
+
+        direct = run("SQL", through_sql, setup_sessions(dsn))
+        print(f"{SESSIONS} sessions x {BIDS} bids, concurrent sessions, {SESSIONS * BIDDERS} "
+              "bidders (one Python client for both paths)")  # fmt: skip
+        report(function)
+        report(direct)
+        print(f"  ratio of medians (function / SQL): {function.p50_ms / direct.p50_ms:.1f}x")
+        print("  guide targets: > 95 % succeed, p95 < 200 ms (through the function)")
+        path = f"`submit-bid` ({SESSIONS} sessions x {BIDS} bids)"
+        return [Comparison(path, "bids", function, direct)]
 
 
 def main() -> None:
-    with tempfile.TemporaryDirectory(prefix="supastack-bench-") as tmp:
-        Path(tmp).chmod(0o755)
-        services = start_services(Path(tmp) / "target")
-        try:
-            deploy(local_config(services))
-            dsn = services.dsn()
-            url = f"{services.runtime_url}/functions/v1/submit-bid"
-            secret = services.credentials.jwt_secret
-            tokens: dict[str, str] = {}
-
-            with httpx.Client(limits=httpx.Limits(max_connections=SESSIONS)) as client:
-
-                def through_function(session: str, user: str, amount: float) -> bool:
-                    token = tokens.setdefault(
-                        user, sign_jwt(secret, {"role": "authenticated", "sub": user})
-                    )
-                    answer = client.post(
-                        url,
-                        headers={"Authorization": f"Bearer {token}"},
-                        json={"sessionId": session, "amount": amount},
-                    )
-                    return answer.status_code == 201
-
-                function_latencies, function_ok = run(through_function, setup_sessions(dsn))
-
-            local = threading.local()
-
-            def through_sql(session: str, user: str, amount: float) -> bool:
-                if not hasattr(local, "conn"):
-                    local.conn = psycopg.connect(dsn, autocommit=True)
-                try:
-                    local.conn.execute(
-                        "insert into public.bids (session_id, user_id, amount) values (%s, %s, %s)",
-                        [session, user, amount],
-                    )
-                except psycopg.Error:
-                    return False
-                return True
-
-            sql_latencies, sql_ok = run(through_sql, setup_sessions(dsn))
-            bidders = SESSIONS * BIDDERS
-            print(f"{SESSIONS} sessions x {BIDS} bids, concurrent sessions, {bidders} bidders")
-            function_p50 = report("through submit-bid", function_latencies, function_ok)
-            sql_p50 = report("SQL directly", sql_latencies, sql_ok)
-            print(f"  ratio of medians (function / SQL): {function_p50 / sql_p50:.1f}x")
-            print("  guide targets: > 95 % succeed, p95 < 200 ms (through the function)")
-        finally:
-            services.env.down(report=lambda _: None)
+    compare()
 
 
 if __name__ == "__main__":

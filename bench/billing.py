@@ -16,6 +16,8 @@ local stand-ins for Stripe and Resend (tests/e2e), the subscription-cache flag o
    with Stripe's documented scheme, HMAC-SHA256 over "<timestamp>.<payload>"), next to
    `billing.receive_event` on 20 connections (pgbench): events/s, p50 / p95, and the share.
    Then the batch processor drains the queue: events applied per second.
+3. **Subscription status.** 1,000 customers reading their subscription (the cache fresh)
+   through `subscription-status` on 20 connections, next to its query (pgbench).
 
     .venv/bin/python -m bench.billing [--calls 150] [--seconds 20]
 """
@@ -36,7 +38,7 @@ from typing import Any
 import httpx
 import psycopg
 
-from bench.load import WRK_LINES, WRK_REPORT, deployed, measured, pgbench, wrk
+from bench.load import WRK_LINES, WRK_REPORT, Comparison, deployed, pgbench, side_by_side, wrk
 from supastack.local.system import ensure_deno
 from tests.conftest import Services, wait_until
 from tests.e2e.resend_fake import FakeResend
@@ -55,6 +57,17 @@ function request()
   local signature, payload = next_line():match("([^\\t]+)\\t(.+)")
   return wrk.format("POST", nil, {["Stripe-Signature"] = signature,
     ["Content-Type"] = "application/json"}, payload)
+end
+"""
+    + WRK_REPORT
+)
+
+STATUS_SCRIPT = (
+    WRK_LINES
+    + """
+function request()
+  local token = next_line():match("([^\\t]+)")
+  return wrk.format("GET", nil, {["Authorization"] = "Bearer " .. token})
 end
 """
     + WRK_REPORT
@@ -220,7 +233,7 @@ def starts(bench: Bench, calls: int) -> None:
         print(f"  {name:<22} {cold:7.1f}  {p50:8.1f}  {p95:8.1f}  {sql_p50:>8}  {verdict}")
 
 
-def webhooks(bench: Bench, work: Path, seconds: int) -> None:
+def webhooks(bench: Bench, work: Path, seconds: int) -> Comparison:
     lines = work / "deliveries.tsv"
     at = int(time.time()) + 60  # Stripe tolerates 5 minutes: signed for the run ahead
     with lines.open("w") as out:
@@ -232,13 +245,13 @@ def webhooks(bench: Bench, work: Path, seconds: int) -> None:
     sql_script = work / "receive.sql"
     sql_script.write_text(RECEIVE_SQL)
     print(f"webhook throughput, {CLIENTS} connections, {seconds} s per path")
-    function = measured(wrk(f"{bench.url}/webhook-handler", script, clients=CLIENTS,
-                            seconds=seconds, args=[str(lines)]), "webhook-handler")  # fmt: skip
-    direct = measured(pgbench(bench.services.dsn(), sql_script, work, clients=CLIENTS,
-                              seconds=seconds), "receive_event")  # fmt: skip
-    function.print("events")
-    direct.print("events")
-    print(f"  function path / SQL path: {100 * function.rate / direct.rate:.0f} %")
+    compared = side_by_side(
+        f"`webhook-handler` ({CLIENTS} connections)", "events",
+        ("webhook-handler", wrk(f"{bench.url}/webhook-handler", script, clients=CLIENTS,
+                                seconds=seconds, args=[str(lines)])),
+        ("receive_event", pgbench(bench.services.dsn(), sql_script, work, clients=CLIENTS,
+                                  seconds=seconds)),
+    )  # fmt: skip
     queued = bench.sql.execute(
         "select count(*) from billing.batch_jobs where status = 'queued'"
     ).fetchall()[0][0]
@@ -251,15 +264,57 @@ def webhooks(bench: Bench, work: Path, seconds: int) -> None:
         f"  batch processor: {queued} queued events applied in {took:.1f} s "
         f"({queued / took:.0f} events/s, batches of 1,000)"
     )
+    return compared
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--calls", type=int, default=150, choices=range(10, 191), metavar="10..190"
-    )  # within a customer's burst of 200
-    parser.add_argument("--seconds", type=int, default=20)
-    args = parser.parse_args()
+STATUS_SQL = """\\set n random(1, {users})
+select id, status, price_id, current_period_end, cancel_at_period_end,
+       updated_at > now() - make_interval(secs => 60) as fresh
+  from billing.subscriptions where user_id = (select user_id from public.bench_customers
+                                              where n = :n)
+ order by status in ('active', 'trialing', 'past_due') desc, updated_at desc limit 1;
+"""
+
+
+def statuses(bench: Bench, work: Path, seconds: int, users: int = 1000) -> Comparison:
+    """Customers reading their subscription (the cache fresh, as it is between webhooks):
+    ``users`` customers, each well within the guard's budget, through `subscription-status`
+    and as its query."""
+    conn = bench.sql
+    conn.execute(
+        "create table public.bench_customers as select g as n, gen_random_uuid() as user_id "
+        "from generate_series(1, %s) g",
+        [users],
+    )
+    conn.execute(
+        "insert into billing.subscriptions (id, customer_id, user_id, status, price_id, "
+        "current_period_end, event_created) select 'sub_bench_status' || n, 'cus_bench', "
+        "user_id, 'active', 'price_pro_monthly', now() + interval '30 days', now() "
+        "from public.bench_customers"
+    )
+    lines = work / "customers.tsv"
+    with lines.open("w") as out:
+        for (user,) in conn.execute("select user_id from public.bench_customers order by n"):
+            token = bench.services.credentials.user_token(
+                {"role": "authenticated", "sub": str(user)}
+            )
+            out.write(f"{token}\tx\n")
+    script, sql_script = work / "status.lua", work / "status.sql"
+    script.write_text(STATUS_SCRIPT)
+    sql_script.write_text(STATUS_SQL.format(users=users))
+    print(f"subscription status, {users} customers, {CLIENTS} connections, {seconds} s per path")
+    return side_by_side(
+        f"`subscription-status` ({CLIENTS} connections)", "requests",
+        ("subscription-status", wrk(f"{bench.url}/subscription-status", script,
+                                    clients=CLIENTS, seconds=seconds, args=[str(lines)])),
+        ("SQL", pgbench(bench.services.dsn(), sql_script, work, clients=CLIENTS, seconds=seconds)),
+    )  # fmt: skip
+
+
+def compare(seconds: int, calls: int = 0) -> list[Comparison]:
+    """The deployment (Stripe and Resend stand-ins), cold and warm starts when ``calls``, the
+    webhook and subscription-status throughput; the comparisons returned (for
+    bench.functions_vs_sql)."""
     stripe, resend = FakeStripe(), FakeResend()
     secrets = {"STRIPE_SECRET_KEY": "sk_test_bench", "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
                "STRIPE_API_BASE": stripe.url, "RESEND_API_KEY": "re_bench",
@@ -272,11 +327,22 @@ def main() -> None:
                 conn.execute("select cron.alter_job(jobid, active => false) from cron.job "
                              "where jobname like 'billing-%'")  # fmt: skip
             bench = Bench(services)
-            starts(bench, args.calls)
-            webhooks(bench, work, args.seconds)
+            if calls:
+                starts(bench, calls)
+            return [webhooks(bench, work, seconds), statuses(bench, work, seconds)]
     finally:
         stripe.close()
         resend.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--calls", type=int, default=150, choices=range(10, 191), metavar="10..190"
+    )  # within a customer's burst of 200
+    parser.add_argument("--seconds", type=int, default=20)
+    args = parser.parse_args()
+    compare(args.seconds, args.calls)
 
 
 if __name__ == "__main__":

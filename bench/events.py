@@ -9,6 +9,9 @@ booking by a new customer with a new Idempotency-Key:
   invocation row), driven by wrk (50 connections, tokens signed beforehand);
 - as `select * from events.book(...)` on 50 connections, driven by pgbench.
 
+Then an anonymous visitor's search of one organization's next 50 events through
+`events-search`, next to its query on the read model.
+
 Compiled load generators on both sides: a Python client spent a core of this 2-core machine
 on itself and measured its own speed. Prints bookings per second, p50 / p95, the
 confirmed / waitlisted split, overbooked events (must be 0), the function path's share of the
@@ -22,12 +25,24 @@ overbookings, the function path >= 50 % of the SQL path.
 from __future__ import annotations
 
 import argparse
+import os
 import uuid
 from pathlib import Path
+from unittest.mock import patch
 
 import psycopg
 
-from bench.load import WRK_LINES, WRK_REPORT, Run, deployed, measured, pgbench, wrk
+from bench.load import (
+    WRK_LINES,
+    WRK_REPORT,
+    Comparison,
+    Run,
+    deployed,
+    measured,
+    pgbench,
+    side_by_side,
+    wrk,
+)
 from supastack.local.credentials import sign_jwt
 from tests.conftest import Services
 
@@ -120,26 +135,70 @@ def through_sql(dsn: str, seconds: int, work: Path) -> Run:
     return pgbench(dsn, script, work, clients=CLIENTS, seconds=seconds)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=int, default=10)
-    args = parser.parse_args()
+SEARCH_SCRIPT = (
+    """
+function request()
+  return wrk.format("GET", wrk.path, {["Authorization"] = "Bearer " .. os.getenv("ANON_KEY")})
+end
+"""
+    + WRK_REPORT
+)
+
+SEARCH_SQL = """\
+select event_id, starts_at, ends_at, title, seats_left, price_cents, currency, org_slug,
+       org_name, location_name, instructor_name
+from events.event_search_mv where starts_at > now() and org_slug = '{slug}'
+order by starts_at limit 50;
+"""
+
+
+def search(services: Services, work: Path, seconds: int) -> Comparison:
+    """An anonymous visitor's search of one organization's next 50 events (the read model),
+    through `events-search` and as its query."""
+    with psycopg.connect(services.dsn(), autocommit=True) as conn:
+        conn.execute("select events.refresh_all_materialized_views()")
+        row = conn.execute("select org_slug from events.event_search_mv limit 1").fetchone()
+    assert row is not None
+    script, sql_script = work / "search.lua", work / "search.sql"
+    script.write_text(SEARCH_SCRIPT)
+    sql_script.write_text(SEARCH_SQL.format(slug=row[0]))
+    url = f"{services.runtime_url}/functions/v1/events-search?org={row[0]}&limit=50"
+    path = f"`events-search` ({CLIENTS} clients)"
+    with patch.dict(os.environ, {"ANON_KEY": services.credentials.anon_key}):  # never in argv
+        return side_by_side(
+            path, "requests",
+            ("events-search", wrk(url, script, clients=CLIENTS, seconds=seconds, args=[])),
+            ("SQL", pgbench(services.dsn(), sql_script, work, clients=CLIENTS, seconds=seconds)),
+        )  # fmt: skip
+
+
+def compare(seconds: int) -> list[Comparison]:
+    """The deployment, both paths of `book` and of `events-search`, the figures printed; the
+    comparisons returned (for bench.functions_vs_sql)."""
     with deployed(apps=["events"]) as (services, work):
         dsn = services.dsn()
         small = EVENTS // SMALL_EVERY
-        print(f"{CLIENTS} concurrent clients, {args.seconds} s per path, {EVENTS} events "
+        print(f"{CLIENTS} concurrent clients, {seconds} s per path, {EVENTS} events "
               f"({small} with {SMALL} seats), one customer per booking")  # fmt: skip
         function_events = make_events(dsn)
         sql_events = make_events(dsn, table="bench_events")
         function = measured(
-            through_function(services, function_events, args.seconds, work), "through book"
+            through_function(services, function_events, seconds, work), "through book"
         )
-        sql = measured(through_sql(dsn, args.seconds, work), "SQL directly")
+        sql = measured(through_sql(dsn, seconds, work), "SQL")
         function.print("bookings", split(dsn, function_events))
         sql.print("bookings", split(dsn, sql_events))
         print(f"  overbooked events: {overbooked(dsn, function_events + sql_events)}")
         print(f"  function path / SQL path: {100 * function.rate / sql.rate:.0f} % (targets: "
               ">= 500 bookings/s and p95 < 300 ms through book, >= 50 %)")  # fmt: skip
+        booking = Comparison(f"`book` ({CLIENTS} clients)", "bookings", function, sql)
+        return [booking, search(services, work, seconds)]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=10)
+    compare(parser.parse_args().seconds)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,9 @@
 """What the app benchmarks share: HTTP load with wrk and SQL load with pgbench (compiled load
 generators on both sides: a Python client spent a core of this 2-core machine on itself and
-measured its own speed), the same figures from each, and where the CPU went."""
+measured its own speed), the same figures from each, and where the CPU went.
+
+pgbench runs its statements prepared (``-M prepared``), as the functions' client does: the SQL
+path is the best a client of the database does, not one that parses and plans each query."""
 
 from __future__ import annotations
 
@@ -87,6 +90,37 @@ class PathResult:
         print(f"  {'':<13} CPU per {unit.removesuffix('s')}: {per_one}")
 
 
+@dataclass(frozen=True)
+class Comparison:
+    """One function path next to its baseline measured in the same run (the SQL the function
+    runs, or COPY for ingest): a row of ``python -m bench.functions_vs_sql``'s table."""
+
+    path: str
+    unit: str
+    function: PathResult
+    baseline: PathResult
+    #: units per request on the function path (1,000 points per ingest batch)
+    per_request: int = 1
+
+    @property
+    def share(self) -> float:
+        return self.function.rate * self.per_request / self.baseline.rate
+
+    def row(self) -> str:
+        fn, base = self.function, self.baseline
+        rate = fn.rate * self.per_request
+        through = f"{rate:,.0f} {self.unit}/s, p50 {fn.p50_ms:.1f} ms, p95 {fn.p95_ms:.1f} ms"
+        direct = f"{base.label}: {base.rate:,.0f} {self.unit}/s"
+        direct += f", p50 {base.p50_ms:.1f} ms" if base.p50_ms else ""  # a COPY has no requests
+        share = f"**{100 * self.share:.0f} %**"
+        return f"| {self.path} | {through}, {fn.failed} failed | {direct} | {share} |"
+
+
+TABLE_HEAD = (
+    "| path | through the function | baseline, same run | function / baseline |\n|---|---|---|---|"
+)
+
+
 def cpu_seconds() -> dict[str, float]:
     """CPU seconds used so far by Postgres (backends, and those that ended: the postmaster's
     reaped children) and the edge runtime (Deno); the load generators are this process's
@@ -115,6 +149,17 @@ def measured(run: Run, label: str) -> PathResult:
     after = cpu_seconds()
     spent = {k: after[k] - before.get(k, 0.0) for k in after if after[k] > before.get(k, 0.0)}
     return PathResult(label, done, seconds, p50, p95, failed, spent)
+
+
+def side_by_side(
+    path: str, unit: str, function: tuple[str, Run], baseline: tuple[str, Run]
+) -> Comparison:
+    """Both runs measured one after the other, printed with the share; the comparison."""
+    through, direct = measured(function[1], function[0]), measured(baseline[1], baseline[0])
+    through.print(unit)
+    direct.print(unit)
+    print(f"  function path / SQL path: {100 * through.rate / direct.rate:.0f} %")
+    return Comparison(path, unit, through, direct)
 
 
 @contextmanager
@@ -164,8 +209,8 @@ def pgbench(dsn: str, script: Path, work: Path, *, clients: int, seconds: int) -
         logs = work / f"pgbench-{script.stem}"
         logs.mkdir()
         result = subprocess.run(
-            [str(system.PG_BIN / "pgbench"), "-n", "-c", str(clients), "-j", "2", "-T",
-             str(seconds), "-f", str(script), "-l", "--log-prefix", str(logs / "tx"),
+            [str(system.PG_BIN / "pgbench"), "-n", "-M", "prepared", "-c", str(clients), "-j",
+             "2", "-T", str(seconds), "-f", str(script), "-l", "--log-prefix", str(logs / "tx"),
              "-h", str(params["host"]), "-p", str(params["port"]), "-U", str(params["user"]),
              str(params["dbname"])], capture_output=True, text=True, env=env, check=True,
         ).stdout  # fmt: skip

@@ -35,7 +35,7 @@ from unittest.mock import patch
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
-from bench.load import WRK_REPORT, deployed, measured, pgbench, wrk
+from bench.load import WRK_REPORT, Comparison, PathResult, deployed, measured, pgbench, wrk
 from supastack.local import system
 
 BATCH = 1000
@@ -59,22 +59,34 @@ end
 
 
 def _series_script(start: str, end: str) -> str:
-    """GETs of the day's series by 5 minutes, each series in turn, from many dashboards (the
-    function's rate limit is per address: one address would measure 429s)."""
+    """GETs of the day's series by 5 minutes, each series in turn, from many dashboards, each
+    with an API key of its own (the function's rate limit counts a key, or else the address
+    the runtime saw: one key would measure 429s)."""
     query = f"&step=300&from={start}&to={end}"
     return (
         f"""
-local at = 0
+local at, keys = 0, {{}}
+for key in string.gmatch(os.getenv("API_KEYS"), "[^,]+") do keys[#keys + 1] = key end
 function request()
   at = at + 1
   local query = "?name=series." .. (at % {SERIES}) .. "{query}"
   return wrk.format("GET", wrk.path .. query, {{
-    ["Authorization"] = "Bearer " .. os.getenv("ANON_KEY"), ["x-api-key"] = os.getenv("API_KEY"),
-    ["x-forwarded-for"] = "10.0." .. (at % 250) .. "." .. (at % 7)}})
+    ["Authorization"] = "Bearer " .. os.getenv("ANON_KEY"), ["x-api-key"] = keys[at % #keys + 1]}})
 end
 """
         + WRK_REPORT
     )
+
+
+def _read_keys(dsn: str, org: str, count: int) -> str:
+    """``count`` API keys with `read` for the dashboards, comma-separated."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        rows = conn.execute(
+            "select (observai.create_api_key(%s, 'dashboard ' || g, '{read}')).api_key "
+            "from generate_series(1, %s) g",
+            [org, count],
+        ).fetchall()
+    return ",".join(str(row[0]) for row in rows)
 
 
 def _organization(dsn: str) -> tuple[str, str]:
@@ -134,12 +146,9 @@ def _generate(dsn: str, org: str, points: int) -> float:
     return time.monotonic() - started
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=int, default=20)
-    parser.add_argument("--clients", type=int, default=8)
-    parser.add_argument("--points", type=int, default=10_000_000)
-    args = parser.parse_args()
+def compare(args: argparse.Namespace) -> list[Comparison]:
+    """The deployment, ingest next to COPY and the series read next to its SQL, the figures
+    printed; the comparisons returned (for bench.functions_vs_sql)."""
     with deployed(apps=["observai"], redis=True) as (services, work):
         dsn = services.dsn()
         org, key = _organization(dsn)
@@ -206,6 +215,7 @@ def main() -> None:
             f"select * from observai.series('{org}', 'series.' || :s, '{start.isoformat()}', "
             f"'{end.isoformat()}', 300, 'avg');\n"
         )
+        env_vars["API_KEYS"] = _read_keys(dsn, org, 500)
         with patch.dict(os.environ, env_vars):  # wrk reads the keys here, never from argv
             read = measured(
                 wrk(f"{services.runtime_url}/functions/v1/metrics", series_script,
@@ -219,6 +229,25 @@ def main() -> None:
         direct.print("requests")
         print(f"  target p95 < 100 ms through the function: {read.p95_ms < 100}; "
               f"function / SQL throughput {100 * read.rate / direct.rate:.0f} %")  # fmt: skip
+        copied = PathResult("COPY", 1_000_000, 1_000_000 / copy_rate, 0.0, 0.0, 0, {})
+        return [
+            Comparison(f"`ingest` ({args.clients} connections, batches of {BATCH})", "points",
+                       function, copied, per_request=BATCH),
+            Comparison(f"`metrics`, 24 h by 5 min, cache off ({args.clients} connections)",
+                       "requests", read, direct),
+        ]  # fmt: skip
+
+
+def arguments(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=20)
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--points", type=int, default=10_000_000)
+    return parser.parse_args(argv)
+
+
+def main() -> None:
+    compare(arguments())
 
 
 if __name__ == "__main__":

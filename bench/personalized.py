@@ -11,6 +11,9 @@ each (the guide's 60 by default):
 - as `select personalized.recommend(...)` for the same users on 50 connections, driven by
   pgbench.
 
+Then the same for `user-archetype` (each user asking for their own archetype) against
+`personalized.archetype_of(...)`.
+
 Prints requests/s, p50 / p95 and the error rate of each, against the guide's targets (>= 100
 req/s, p95 < 300 ms, errors < 1 %), the function path's share of the SQL path's throughput, and
 where the CPU went per request.
@@ -25,7 +28,7 @@ import datetime as dt
 
 import psycopg
 
-from bench.load import WRK_LINES, WRK_REPORT, deployed, measured, pgbench, wrk
+from bench.load import WRK_LINES, WRK_REPORT, Comparison, deployed, pgbench, side_by_side, wrk
 from supastack.local.credentials import sign_jwt
 
 CLIENTS = 50
@@ -59,42 +62,55 @@ def pairs(dsn: str) -> list[tuple[str, str]]:
         return [(str(user), str(roommate)) for user, roommate in rows.fetchall()]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=int, default=60)
-    args = parser.parse_args()
+ARCHETYPE_SQL = """\\set n random(1, {users})
+select personalized.archetype_of(p.user_id, false, p.user_id) from public.bench_pairs p
+where p.n = :n;
+"""
+
+
+def compare(seconds: int) -> list[Comparison]:
+    """The deployment, both paths of `transaction-recommendations` and `user-archetype`, and
+    the figures printed; the comparisons returned (for bench.functions_vs_sql)."""
     flags = {FLAG: {"enabled": True, "percentage": 100}}
     with deployed(apps=["personalized"], flags=flags) as (services, work):
         dsn = services.dsn()
         users = pairs(dsn)
         target = (dt.date.today() + dt.timedelta(days=10)).isoformat()
-        lines = work / "requests.tsv"
         secret = services.credentials.jwt_secret
-        with lines.open("w") as out:
-            for user, roommate in users:
-                token = sign_jwt(secret, {"role": "authenticated", "sub": user})
+        tokens = [sign_jwt(secret, {"role": "authenticated", "sub": user}) for user, _ in users]
+        lines, own = work / "requests.tsv", work / "own.tsv"
+        with lines.open("w") as out, own.open("w") as mine:
+            for token, (user, roommate) in zip(tokens, users, strict=True):
                 out.write(f"{token}\t?targetDate={target}&roommateId={roommate}\n")
+                mine.write(f"{token}\t?userId={user}\n")
         script = work / "recommend.lua"
         script.write_text(WRK_SCRIPT + WRK_REPORT)
-        sql_script = work / "recommend.sql"
-        sql_script.write_text(PGBENCH_SCRIPT.format(users=len(users)))
-        print(f"{CLIENTS} virtual users, {args.seconds} s per path, {len(users)} synthetic "
+        print(f"{CLIENTS} virtual users, {seconds} s per path, {len(users)} synthetic "
               "users with archetypes (the flag on for all)")  # fmt: skip
-        url = f"{services.runtime_url}/functions/v1/transaction-recommendations"
-        function = measured(
-            wrk(url, script, clients=CLIENTS, seconds=args.seconds, args=[str(lines)]),
-            "function",
-        )
-        sql = measured(
-            pgbench(dsn, sql_script, work, clients=CLIENTS, seconds=args.seconds),
-            "SQL directly",
-        )
-        function.print("requests")
-        sql.print("requests")
-        met = (function.rate >= 100, function.p95_ms < 300, function.error_rate < 0.01)
-        print(f"  the guide's targets through the function: >= 100 req/s {met[0]}, "
-              f"p95 < 300 ms {met[1]}, errors < 1 % {met[2]}")  # fmt: skip
-        print(f"  function path / SQL path: {100 * function.rate / sql.rate:.0f} %")
+        compared = []
+        for slug, requests, sql in (
+            ("transaction-recommendations", lines, PGBENCH_SCRIPT),
+            ("user-archetype", own, ARCHETYPE_SQL),
+        ):
+            sql_script = work / f"{slug}.sql"
+            sql_script.write_text(sql.format(users=len(users)))
+            url = f"{services.runtime_url}/functions/v1/{slug}"
+            compared.append(side_by_side(
+                f"`{slug}` ({CLIENTS} clients)", "requests",
+                (slug, wrk(url, script, clients=CLIENTS, seconds=seconds, args=[str(requests)])),
+                ("SQL", pgbench(dsn, sql_script, work, clients=CLIENTS, seconds=seconds)),
+            ))  # fmt: skip
+            function = compared[-1].function
+            met = (function.rate >= 100, function.p95_ms < 300, function.error_rate < 0.01)
+            print(f"  the guide's targets through the function: >= 100 req/s {met[0]}, "
+                  f"p95 < 300 ms {met[1]}, errors < 1 % {met[2]}")  # fmt: skip
+        return compared
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=60)
+    compare(parser.parse_args().seconds)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,54 @@
+"""Every hot function path next to its baseline, measured in the same run, as one table.
+
+Runs the apps' benches one after another, each on its own throwaway local target (so one app's
+load never competes with another's): `transaction-recommendations` and `user-archetype`
+(bench.personalized), `book` and `events-search` (bench.events), `webhook-handler` and
+`subscription-status` (bench.billing), `submit-bid` (bench.bidding), `ingest` next to COPY and
+`metrics` (bench.observai, with ``--points`` points behind the series). Each prints its own
+figures (CPU per request included) as it goes; then the table: the function path, its
+baseline (the SQL the function runs, or COPY), and the share. Goal: every path >= 50 %.
+
+    .venv/bin/python -m bench.functions_vs_sql [--seconds 10] [--only events ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+
+from bench import bidding, billing, events, observai, personalized
+from bench.load import TABLE_HEAD, Comparison
+
+
+def benches(seconds: int, points: int) -> dict[str, Callable[[], list[Comparison]]]:
+    ingest = ["--seconds", str(seconds), "--points", str(points)]
+    return {
+        "personalized": lambda: personalized.compare(seconds),
+        "events": lambda: events.compare(seconds),
+        "billing": lambda: billing.compare(seconds),
+        "bidding": bidding.compare,
+        "observai": lambda: observai.compare(observai.arguments(ingest)),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=10, help="per path and side")
+    parser.add_argument("--points", type=int, default=1_000_000, help="behind the series read")
+    parser.add_argument("--only", nargs="+", choices=list(benches(0, 0)), default=None)
+    args = parser.parse_args()
+    rows: list[Comparison] = []
+    for name, compare in benches(args.seconds, args.points).items():
+        if args.only is None or name in args.only:
+            print(f"\n== {name}")
+            rows += compare()
+    print(f"\n{TABLE_HEAD}")
+    for row in rows:
+        print(row.row())
+    below = [row.path for row in rows if row.share < 0.5]
+    print(f"\n{len(rows) - len(below)} of {len(rows)} paths at >= 50 % of their baseline"
+          + (f"; below: {', '.join(below)}" if below else ""))  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
