@@ -348,7 +348,9 @@ def test_an_admin_claim_without_a_subject_is_no_admin(stack: Stack) -> None:
 
 
 def _personalized(stack: Stack, users: list[str]) -> dict[str, bool]:
-    return {u: stack.recommend(u).json()["personalized"] for u in users}
+    answers = {u: stack.recommend(u).json() for u in users}
+    assert all("personalized" in a for a in answers.values()), answers  # never an error
+    return {u: a["personalized"] for u, a in answers.items()}
 
 
 def test_the_flag_off_on_and_at_a_percentage(stack: Stack) -> None:
@@ -357,7 +359,8 @@ def test_the_flag_off_on_and_at_a_percentage(stack: Stack) -> None:
     users = [str(u) for (u,) in stack.rows(synthetic)]
     try:
         stack.deployment = deploy(_config(stack.services, enabled=False), previous=stack.deployment)
-        wait_until(lambda: stack.recommend(user).json()["personalized"] is False)
+        # each probe spends the user's rate limit (120 a minute): a poll every half second
+        wait_until(lambda: stack.recommend(user).json()["personalized"] is False, every=0.5)
         off = stack.recommend(user).json()
         assert off["primaryRecommendation"]["option"] == "split_cost"  # the default order
         assert off["userArchetype"] is None
@@ -369,11 +372,11 @@ def test_the_flag_off_on_and_at_a_percentage(stack: Stack) -> None:
             u: bool(stack.scalar("select monitoring.flag_enabled(%s, %s)", FLAG, u)) for u in users
         }
         assert 0 < sum(expected.values()) < len(users)  # some in, some out
-        wait_until(lambda: _personalized(stack, users) == expected, timeout=20)
+        wait_until(lambda: _personalized(stack, users) == expected, timeout=20, every=0.5)
         assert stack.recommend(user).json()["personalized"] is True  # allow-listed
     finally:
         stack.deployment = deploy(_config(stack.services), previous=stack.deployment)
-    wait_until(lambda: all(_personalized(stack, users).values()), timeout=20)
+    wait_until(lambda: all(_personalized(stack, users).values()), timeout=20, every=0.5)
 
 
 # -- date changes and what the business tracks -----------------------------------------------------
