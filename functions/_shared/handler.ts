@@ -4,7 +4,8 @@
  * In order: a request id; CORS preflight; the caller (see auth.ts) checked against
  * `options.callers`; the rate limit from the function's config; the body, read up to the
  * function's `maxBodyBytes` (413 past it, see body.ts); the handler; errors as JSON
- * with the request id; one log line and one invocation row, written after the response.
+ * with the request id; one log line and one invocation row, written after the response, as
+ * are the rate limits' debits (see ratelimit.ts).
  */
 import { type Caller, type CallerKind, identify, requireCaller } from "./auth.ts";
 import { withBodyLimit } from "./body.ts";
@@ -12,7 +13,7 @@ import { type FunctionConfig, loadConfig } from "./config.ts";
 import { corsHeaders } from "./cors.ts";
 import { errorBody, HttpError, integrityError } from "./errors.ts";
 import { flushDrains, type Invocation, log, record } from "./invocations.ts";
-import { callerKey, enforce, RateLimited } from "./ratelimit.ts";
+import { callerKey, enforce, RateLimited, rateLimitsSettled } from "./ratelimit.ts";
 
 export interface Context {
   requestId: string;
@@ -86,7 +87,7 @@ export function handle(
       const caller = identify(req, config.verifyJwt);
       requireCaller(caller, callers);
       if (config.rateLimit) {
-        await enforce(config.name, await callerKey(req, caller), config.rateLimit);
+        await enforce(config.name, callerKey(req, caller), config.rateLimit);
       }
       const limited = await withBodyLimit(req, config.maxBodyBytes);
       ctx = { requestId, caller, config };
@@ -105,7 +106,9 @@ export function handle(
       requestId,
       variant: ctx?.variant,
     };
-    afterResponse(record(invocation).then(flushDrains));
+    afterResponse(
+      Promise.all([record(invocation).then(flushDrains), rateLimitsSettled()]).then(() => {}),
+    );
     return new Response(response.body, { status: response.status, headers });
   };
 }

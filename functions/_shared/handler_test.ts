@@ -167,6 +167,51 @@ Deno.test("the rate limit is shared through Postgres and answers 429 with Retry-
   await settled();
 });
 
+Deno.test("an exact limit takes each token in Postgres before the request runs", async () => {
+  const name = `exact-${crypto.randomUUID()}`;
+  const entry = await functionWith({
+    name,
+    rateLimit: { requests: 2, perSeconds: 60, by: "user", exact: true },
+  });
+  const handler = handle(entry, {}, () => json(200, {}), collect);
+  assertEquals((await call(handler, { headers: userHeaders })).status, 200);
+  const [row] = await db()`
+    select tokens from monitoring.rate_limit_buckets where key = ${`${name}:user:${USER}`}`;
+  assert(Number(row.tokens) < 1.01, "taken before the answer, not after"); // 2 - 1, refilled
+  const statuses = [];
+  for (let i = 0; i < 2; i++) statuses.push((await call(handler, { headers: userHeaders })).status);
+  assertEquals(statuses, [200, 429]);
+  await settled();
+});
+
+Deno.test("batched limits: two instances admit one settlement's worth past the limit, then the caller pays it back", async () => {
+  // two instances of the function: the module loaded twice, each with its own buckets
+  const a = await import("./ratelimit.ts?instance=a");
+  const b = await import("./ratelimit.ts?instance=b");
+  const limit = { requests: 4, perSeconds: 3600 };
+  const key = `user:${crypto.randomUUID()}`;
+  const outcome = async (instance: typeof a) => {
+    try {
+      await instance.enforce("twice", key, limit);
+      return 200;
+    } catch (err) {
+      if (err instanceof instance.RateLimited) return 429;
+      throw err;
+    }
+  };
+  const first = [];
+  for (let i = 0; i < 5; i++) first.push(await outcome(a));
+  assertEquals(first, [200, 200, 200, 200, 429]); // one instance is exact
+  await a.rateLimitsSettled();
+  // the other instance has not read the bucket: it admits the caller's first request (one
+  // past the limit), reads the bucket with its debit, and refuses the next
+  assertEquals([await outcome(b), await outcome(b)], [200, 429]);
+  await b.rateLimitsSettled();
+  const [row] = await db()`
+    select tokens from monitoring.rate_limit_buckets where key = ${`twice:${key}`}`;
+  assert(Number(row.tokens) < 0, `overdrawn by the extra request: ${row.tokens}`);
+});
+
 Deno.test("bad JSON is 400, a bad field is 422 naming it", async () => {
   const handler = handle(await functionWith({ name: "validate" }), {}, async (req) => {
     const body = await readJson(req);

@@ -19,6 +19,13 @@ class RateLimitSpec(ConfigModel):
     requests: int = Field(gt=0)
     per_seconds: int = Field(gt=0)
     by: Literal["user", "ip"] = "user"
+    exact: bool = False
+    """Take every request's token in Postgres before the request runs (a write per request), so
+    no instance of the function admits past the limit even for an instant. Otherwise each
+    instance admits against the bucket as it last read it and settles what it admitted in
+    batches a few times a second (functions/_shared/ratelimit.ts): one instance is exact;
+    several may admit, together, one settling interval's worth past the limit, which the
+    caller's next requests pay back."""
 
 
 #: A function's request body limit unless its manifest says otherwise (plenty for JSON APIs).

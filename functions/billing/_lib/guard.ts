@@ -104,7 +104,7 @@ async function jsonBody(req: Request): Promise<unknown> {
 export function guarded(handler: Handler): Handler {
   return async (req, ctx) => {
     const name = ctx.config.name;
-    const subject = await callerKey(req, ctx.caller);
+    const subject = callerKey(req, ctx.caller);
     const [admitted] = await db()<{ wait: number; detection: Record<string, unknown> }[]>`
       select wait, detection from billing.admit(${subject}, ${name})`;
     if (admitted.wait > 0) {

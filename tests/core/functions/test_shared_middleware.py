@@ -69,3 +69,29 @@ def test_the_token_bucket_admits_exactly_its_capacity_under_concurrency(
     assert sorted(waits)[:5] == [0.0] * 5
     assert all(w > 0 for w in sorted(waits)[5:])
     assert min(w for w in waits if w > 0) > 900  # a token every 1000 s: about that long to wait
+
+
+def test_settling_buckets_from_two_instances_at_once_debits_every_request_and_never_deadlocks(
+    monitoring: Database,
+) -> None:
+    def settle(turn: int) -> None:
+        keys = ["settle-a", "settle-b"] if turn % 2 else ["settle-b", "settle-a"]
+        with psycopg.connect(monitoring.conninfo, autocommit=True) as conn:
+            conn.execute(
+                "select * from monitoring.settle_tokens(%s, '{1,1}', '{100,100}', '{0.001,0.001}')",
+                [keys],
+            )
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        list(pool.map(settle, range(40)))
+    with psycopg.connect(monitoring.conninfo, autocommit=True) as conn:
+        rows = conn.execute(
+            "select key, tokens from monitoring.rate_limit_buckets where key like 'settle-%' "
+            "order by key"
+        ).fetchall()
+        # an overdraft is capped at one window: the caller waits at most that long
+        floor = conn.execute(
+            "select tokens from monitoring.settle_tokens('{settle-c}', '{500}', '{10}', '{1}')"
+        ).fetchall()
+    assert [(key, round(tokens)) for key, tokens in rows] == [("settle-a", 60), ("settle-b", 60)]
+    assert floor == [(-10.0,)]

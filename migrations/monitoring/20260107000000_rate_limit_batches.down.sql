@@ -1,0 +1,1 @@
+drop function monitoring.settle_tokens(text[], integer[], integer[], double precision[]);
