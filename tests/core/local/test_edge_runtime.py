@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import concurrent.futures
 import contextlib
 import dataclasses
@@ -9,6 +10,7 @@ import hashlib
 import json
 import select
 import socket
+import time
 import uuid
 
 import httpx
@@ -188,6 +190,27 @@ def test_the_gateway_verifies_user_tokens_by_their_alg_hs256_or_the_signing_keys
     jwks = httpx.get(f"{services.runtime_url}/auth/v1/.well-known/jwks.json").json()
     assert [k["kid"] for k in jwks["keys"]] == [json.loads(creds.signing_key)["kid"]]
     assert all("d" not in key for key in jwks["keys"])  # public halves only
+
+
+def test_a_remembered_token_is_refused_once_it_expires_and_only_the_very_token_is_remembered(
+    services: Services,
+) -> None:
+    name = slug()
+    assert deploy(services, name, {"index.ts": HELLO % "x"}, verify_jwt=True).status_code == 201
+    creds = services.credentials
+
+    def status(token: str) -> int:
+        return invoke(services, name, headers={"Authorization": f"Bearer {token}"}).status_code
+
+    user = {"role": "authenticated", "sub": str(uuid.uuid4())}
+    short = creds.user_token(user, lifetime_s=2)
+    assert [status(short), status(short)] == [200, 200]  # verified, then remembered
+    header, payload, signature = short.split(".")
+    other = "A" if signature[0] != "A" else "B"
+    assert status(f"{header}.{payload}.{other}{signature[1:]}") == 401  # not the same token
+    expires = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))["exp"]
+    wait_until(lambda: time.time() > expires + 0.01, timeout=10, every=0.05)  # the clock, no event
+    assert status(short) == 401
 
 
 def test_the_gateway_takes_the_new_api_keys_as_bearer_or_apikey(services: Services) -> None:
