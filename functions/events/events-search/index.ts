@@ -32,12 +32,18 @@ serve(import.meta.url, { callers: ["anon", "user", "service"] }, async (req) => 
   const sql = db();
   let body: unknown;
   if (view === "events") {
-    body = await sql`
-      select event_id, starts_at, ends_at, title, seats_left, price_cents, currency, org_slug,
-             org_name, location_name, instructor_name
-      from events.event_search_mv
-      where starts_at > now() and (${slug}::text is null or org_slug = ${slug})
-      order by starts_at limit ${limit}`;
+    // the listing is made JSON by Postgres and passed through as text: decoding 50 rows into
+    // objects and encoding them again was most of the function's CPU per request
+    const [listing] = await sql`
+      select coalesce(json_agg(e order by e.starts_at), '[]')::text as json from (
+        select event_id, starts_at, ends_at, title, seats_left, price_cents, currency, org_slug,
+               org_name, location_name, instructor_name
+        from events.event_search_mv
+        where starts_at > now() and (${slug}::text is null or org_slug = ${slug})
+        order by starts_at limit ${limit}) e`;
+    return new Response(listing.json, {
+      headers: { "content-type": "application/json", "cache-control": CACHE[view] },
+    });
   } else {
     const [org] =
       await sql`select id, name, branding from events.organizations where slug = ${slug}`;
