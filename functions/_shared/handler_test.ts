@@ -212,6 +212,20 @@ Deno.test("batched limits: two instances admit one settlement's worth past the l
   assert(Number(row.tokens) < 0, `overdrawn by the extra request: ${row.tokens}`);
 });
 
+Deno.test("a prepared query still answers after a migration changed its table", async () => {
+  const table = `prepared_${crypto.randomUUID().replaceAll("-", "")}`;
+  await db().unsafe(`create table public.${table} (id int)`);
+  const sql = await db().reserve(); // one connection: where the statement is prepared
+  const read = () => sql`select * from public.${sql(table)} where id is distinct from ${0}`;
+  await read();
+  await read(); // prepared on this connection now
+  await db().unsafe(`alter table public.${table} add column note text default 'new'`);
+  const after = await read(); // the cached plan no longer fits: prepared again, retried
+  assertEquals([...after.columns.map((c) => c.name)], ["id", "note"]);
+  sql.release();
+  await db().unsafe(`drop table public.${table}`);
+});
+
 Deno.test("bad JSON is 400, a bad field is 422 naming it", async () => {
   const handler = handle(await functionWith({ name: "validate" }), {}, async (req) => {
     const body = await readJson(req);
