@@ -7,12 +7,13 @@ from typing import Annotated
 
 import typer
 
-from supastack.adopt import live
+from supastack.adopt import functions, live
 from supastack.adopt.supabase_project import adopt
 from supastack.cli.common import StackOption, project, stack_connection, user_errors
 from supastack.config import settings
 from supastack.config.stack_file import edit_config
 from supastack.plan.stack import plan_stack
+from supastack.targets.connection import cli_management_api
 
 app = typer.Typer(no_args_is_help=True, help="Bring an existing project under the stack.")
 
@@ -27,7 +28,8 @@ def adopt_stack(
 ) -> None:
     """With --stack: read the stack's live project and prepare the first deploy to take it over
     (migrations recorded where the schema is what they make; what differs, and every policy or
-    extension that would weaken the stack, shown as SQL to review; run with --accept)."""
+    extension that would weaken the stack, shown as SQL to review; run with --accept), and
+    list its functions and secrets against the declared ones."""
     if ctx.invoked_subcommand is not None:
         return
     if not stack:
@@ -41,6 +43,13 @@ def adopt_stack(
         jobs = [job for app_plan in plan.apps for job in app_plan.all_jobs]
         found = live.survey(conninfo, plan.manifests, files, jobs)
         _report(found)
+        api = cli_management_api(stack_settings, project_dir)
+        packages = [package for app_plan in plan.apps for package in app_plan.functions.values()]
+        given = stack_settings.secret_values_set
+        secrets = {s.name: not s.optional or s.name in given for s in plan.secrets}
+        deployed = functions.survey(api, packages, secrets)
+        for line in functions.report(deployed, api.project_ref):
+            typer.echo(line)
         if accept:
             live.accept(conninfo, found)
         elif not found.differences:  # the live schema is what the migrations make

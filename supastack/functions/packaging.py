@@ -72,6 +72,15 @@ class FunctionPackage:
             digest.update(data)
         return digest.hexdigest()
 
+    def deployed_as(self, deployed: Mapping[str, Any]) -> bool:
+        """Whether a deployed function (the Management API's answer) is this package: the same
+        content hash (the local runtime hashes the files as the package does; Supabase's
+        ``ezbr_sha256`` is its bundle's, which never matches, so there adoption deploys a new
+        version: no downtime either) and the same ``verify_jwt``."""
+        return (deployed.get("ezbr_sha256"), deployed.get("verify_jwt")) == (
+            self.hash, self.verify_jwt,
+        )  # fmt: skip
+
     def text_files(self) -> dict[str, str]:
         """The files as text (how they travel in resource properties)."""
         texts = {}

@@ -3,7 +3,10 @@
 The local target's cluster listens on ``127.0.0.1:<local.dbPort>`` with the generated password
 from the state directory. A Supabase project is reached on its direct connection with the
 password that is the stack secret ``supastack:dbPassword``: the program gets it from Pulumi;
-the CLI, which cannot decrypt Pulumi secrets, reads it from ``PGPASSWORD``.
+the CLI, which cannot decrypt Pulumi secrets, reads it from ``PGPASSWORD``. The same for the
+Management API: the local runtime's token from the state directory, else the stack secret
+``supastack:accessToken``, which the CLI reads from ``SUPABASE_ACCESS_TOKEN`` (the Supabase
+CLI's variable).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from psycopg.conninfo import make_conninfo
 
 from supastack.config.settings import StackSettings
 from supastack.errors import SupastackError, first_line
+from supastack.platform.management_api import ManagementApi
 from supastack.targets import database_endpoint, target_for
 
 
@@ -69,3 +73,18 @@ def require_reachable(stack: StackSettings, conninfo_: str, project_dir: Path) -
             f"{stack.source}: the database at {host}:{port} does not answer ({first_line(exc)}); "
             f"{target_for(stack, project_dir).unreachable_hint}"
         ) from None
+
+
+def cli_management_api(stack: StackSettings, project_dir: Path) -> ManagementApi:
+    """The stack's project on the Management API, for CLI commands."""
+    target = target_for(stack, project_dir)
+    local = target.local_credentials()
+    api = target.management_api(local)
+    token = local.access_token if local is not None else os.environ.get("SUPABASE_ACCESS_TOKEN")
+    if not token:
+        raise SupastackError(
+            f"{stack.source}: set SUPABASE_ACCESS_TOKEN to the stack's Management API token, "
+            f"e.g. `SUPABASE_ACCESS_TOKEN=$(pulumi config get supastack:accessToken --stack "
+            f"{stack.stack})`"
+        )
+    return ManagementApi(api["url"], token, api["project_ref"])

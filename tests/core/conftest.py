@@ -118,6 +118,7 @@ def write_project(
         "  supastack:local:\n"
         f"    stateDir: {services.env.state_dir}\n"
         f"    dbPort: {services.env.db_port}\n"
+        f"    runtimePort: {services.env.runtime_port}\n"
         "  supastack:database:\n"
         f"    name: {database.name}\n" + extra
     )

@@ -162,6 +162,9 @@ def test_adopt_shows_what_blocks_and_takes_over_once_accepted(adopted: dict[str,
     assert "cron job 'cleanup-expired-bidding-sessions' differs from the declared one in " \
            "command" in out  # fmt: skip
     assert "service_role_key" not in out  # the guide's command is named, never shown
+    for slug in ("submit-bid", "set-auto-bid"):  # uploaded by hand with the app's very code
+        assert f"function {slug}: deployed with this code, taken over without a new deploy" in out
+    assert "secrets the deploy creates: JOB_SECRET" in out  # the guide had none of its own
     assert accepted.exit_code == 0, accepted.output  # type: ignore[attr-defined]
 
 

@@ -47,16 +47,6 @@ class EdgeFunctionProps(OnManagementApi):
         return FunctionPackage(self.app, self.slug, self.verify_jwt, data)
 
 
-def same_code(deployed: Mapping[str, Any], package: FunctionPackage) -> bool:
-    """Whether the deployed function is this package: the same content hash (the local runtime
-    hashes the files as the package does; Supabase's ``ezbr_sha256`` is its bundle's, which
-    never matches, so there adoption deploys a new version: no downtime either) and the same
-    ``verify_jwt``."""
-    return (deployed.get("ezbr_sha256"), deployed.get("verify_jwt")) == (
-        package.hash, package.verify_jwt,
-    )  # fmt: skip
-
-
 class EdgeFunctionProvider(TypedProvider[EdgeFunctionProps]):
     """Deploy on create and on any change (an older hash brings the older code back); delete
     removes the function; ``read`` notices a deploy made outside the stack."""
@@ -72,7 +62,7 @@ class EdgeFunctionProvider(TypedProvider[EdgeFunctionProps]):
         deno_check(package, ensure_deno(), DENO_DIR)
         adopting = before is None and props.adopt
         deployed = props.client().get_function(package.slug) if adopting else None
-        if not (deployed and same_code(deployed, package)):
+        if not (deployed and package.deployed_as(deployed)):
             deployed = props.client().deploy_function(package.upload())
         return {
             "url": f"{props.functions_url}/functions/v1/{package.slug}",
