@@ -5,14 +5,18 @@ and the function answers) or the table the migration makes exists.
 
     .venv/bin/python -m bench.edit_loop [--rounds 3]
 
-Prints each round and the medians next to the targets (< 2 s each). The first deploy of the copy
-(a fresh target) is printed too; it is not part of the loop.
+Each edit is made with the watcher idle (the update of the previous save over: a save made
+during an update waits for it). Prints each round, what the watcher did ahead of its update, and
+the medians next to the targets (< 2 s each). The first deploy of the copy (a fresh target) is
+printed too; it is not part of the loop.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
+import signal
 import statistics
 import subprocess
 import tempfile
@@ -73,6 +77,14 @@ def until(condition: Callable[[], bool], what: str) -> float:
     return time.perf_counter() - started
 
 
+def idle(ready: threading.Event) -> None:
+    """Wait until the watcher's update of the last save is over (an edit made while an update
+    runs waits for it: that is the update's time, measured by the growth bench), then arm."""
+    if not ready.wait(timeout=DEADLINE_S):
+        raise TimeoutError(f"the watcher was not idle within {DEADLINE_S:.0f} s")
+    ready.clear()
+
+
 def served(services: Services, project: Path) -> Callable[[], bool]:
     """Whether the runtime serves the function as it is on disk now."""
     spec = load_app(project, APP).functions[SLUG]  # the package as the deploy makes it
@@ -118,14 +130,17 @@ def main() -> None:
                 [str(PROJECT_DIR / ".venv" / "bin" / "supastack"), "--cwd", str(project),
                  "local", "deploy", "--watch"],
                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                start_new_session=True,  # stopped as a group: the update it runs included
             )  # fmt: skip
             lines = watch_output(process)
-            ready = threading.Event()
+            ready = threading.Event()  # the watcher is idle: no update running
 
             def follow() -> None:
                 for line in lines:
                     if line.startswith("watching "):
                         ready.set()
+                    elif line.startswith(("changed: ", "ahead of the update: ")):
+                        print(f"  watch: {line.rstrip()}")
 
             threading.Thread(target=follow, daemon=True).start()
             if not ready.wait(timeout=300):
@@ -134,9 +149,11 @@ def main() -> None:
             function_s, migration_s = [], []
             source = project / "functions" / APP / SLUG / "index.ts"
             for round_ in range(1, args.rounds + 1):
+                idle(ready)
                 with source.open("a") as edited:
                     edited.write(f"// edit {round_}\n")
                 function_s.append(until(served(services, project), f"edit {round_} served"))
+                idle(ready)
                 name = f"bench_edit_{round_}"
                 version = 20991231000000 + round_
                 (project / "migrations" / APP / f"{version}_{name}.sql").write_text(
@@ -151,7 +168,7 @@ def main() -> None:
                   f"{statistics.median(migration_s):.2f} s (targets < 2 s each)")  # fmt: skip
         finally:
             if process is not None:
-                process.terminate()
+                os.killpg(process.pid, signal.SIGTERM)
                 process.wait(timeout=30)
             services.env.down(report=lambda _: None)
 

@@ -19,6 +19,8 @@ from supastack.cli.common import (
     user_errors,
 )
 from supastack.config import settings
+from supastack.delivery import quick
+from supastack.errors import SupastackError, first_line
 from supastack.local import watch as local_watch
 from supastack.targets import local_target
 
@@ -82,8 +84,15 @@ def local_deploy(
     for changed in local_watch.changes(project_dir, ready):
         more = f" and {len(changed) - 5} more" if len(changed) > 5 else ""
         typer.echo(f"changed: {', '.join(changed[:5])}{more}; deploying again")
+        try:
+            went_ahead = quick.ahead(project_dir, stack, changed)
+        except SupastackError as exc:  # the update that follows says it too
+            went_ahead = [f"nothing ({first_line(exc)})"]
+        for line in went_ahead:
+            typer.echo(f"ahead of the update: {line}")
         if deploy_with_engine(project_dir, stack) != 0:
             typer.echo("the deploy failed (see above); fix the file and save it again")
+        ready()  # idle again: the next save is taken at once
 
 
 @app.command("preview")

@@ -48,8 +48,9 @@ class EdgeFunctionProps(OnManagementApi):
 
 
 class EdgeFunctionProvider(TypedProvider[EdgeFunctionProps]):
-    """Deploy on create and on any change (an older hash brings the older code back); delete
-    removes the function; ``read`` notices a deploy made outside the stack."""
+    """Deploy on create and on any change (an older hash brings the older code back) unless
+    that very package is live already; delete removes the function; ``read`` notices a deploy
+    made outside the stack."""
 
     props_type = EdgeFunctionProps
     replace_on = ("slug",)
@@ -60,8 +61,10 @@ class EdgeFunctionProvider(TypedProvider[EdgeFunctionProps]):
     def put(self, props: EdgeFunctionProps, before: Mapping[str, Any] | None) -> dict[str, Any]:
         package = props.package()
         deno_check(package, ensure_deno(), DENO_DIR)
-        adopting = before is None and props.adopt
-        deployed = props.client().get_function(package.slug) if adopting else None
+        # an update finds the package live when the edit loop uploaded it ahead
+        # (supastack.delivery.quick); a create only when adopting what a team deployed
+        look = before is not None or props.adopt
+        deployed = props.client().get_function(package.slug) if look else None
         if not (deployed and package.deployed_as(deployed)):
             deployed = props.client().deploy_function(package.upload())
         return {

@@ -281,3 +281,26 @@ def test_adopt_takes_over_a_function_deployed_with_the_same_code_without_deployi
     assert redeployed["version"] == by_hand["version"] + 1
     assert httpx.post(redeployed["url"], headers=_user(services)).json()["code"] == "v2"
     provider.delete("demo-adopted", redeployed)
+
+
+def test_an_update_finds_the_package_the_edit_loop_uploaded_ahead_and_uploads_nothing(
+    services: Services, functions_root: Path
+) -> None:
+    """``local deploy --watch`` uploads a saved function ahead of its update
+    (supastack.delivery.quick); the update then records that version instead of a new one. An
+    update to other code (a rollback, say) still uploads."""
+    provider = EdgeFunctionProvider()
+    v1 = _props(services, functions_root, "demo-ahead", "v1")
+    created = outs(provider.create(v1))
+    v2 = _props(services, functions_root, "demo-ahead", "v2")
+    api = ManagementApi(services.runtime_url, services.credentials.access_token, "local")
+    spec = FunctionSpec.model_validate({"env": {"MODE": "demo"}})
+    ahead = api.deploy_function(
+        package(functions_root, "demo", "demo-ahead", spec.config(), spec.verify_jwt).upload()
+    )
+    updated = outs(provider.update("demo-ahead", created, v2))
+    assert updated["version"] == ahead["version"] == created["version"] + 1
+    back = outs(provider.update("demo-ahead", updated, v1))
+    assert back["version"] == ahead["version"] + 1
+    assert httpx.post(back["url"], headers=_user(services)).json()["code"] == "v1"
+    provider.delete("demo-ahead", back)
