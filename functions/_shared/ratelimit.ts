@@ -17,6 +17,7 @@
 import { createHash } from "node:crypto";
 import { telemetry } from "./db.ts";
 import { HttpError } from "./errors.ts";
+import { log } from "./invocations.ts";
 
 export interface RateLimit {
   /** Requests allowed per window. */
@@ -102,8 +103,7 @@ function settle(): Promise<void> {
     })
     .catch((err) => {
       for (const [, bucket] of due) bucket.sending = 0;
-      const line = { level: "error", event: "rate-limit-not-settled", error: String(err) };
-      console.log(JSON.stringify(line));
+      log("error", { event: "rate-limit-not-settled", error: String(err) });
       void schedule();
     });
   settling = sent.finally(() => (settling = undefined));

@@ -4,10 +4,11 @@ again, which deployed functions and secrets no app declares."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from supastack.functions.packaging import FunctionPackage
+from supastack.functions.specs import SecretSpec
 from supastack.platform.management_api import ManagementApi
 
 #: Secrets every Supabase function is given (and the API refuses to set): not a project's own.
@@ -38,13 +39,16 @@ def _difference(package: FunctionPackage, deployed: Mapping[str, object]) -> str
 
 
 def survey(
-    api: ManagementApi, packages: Sequence[FunctionPackage], secrets: Mapping[str, bool]
+    api: ManagementApi,
+    packages: Sequence[FunctionPackage],
+    secrets: Sequence[SecretSpec],
+    provided: Collection[str],
 ) -> FunctionsSurvey:
     """Compare the project's functions by slug (then by content hash and ``verify_jwt``) and
-    its secrets by name with what the stack declares (``secrets``: name, and whether the
-    deploy sets it; an optional one without a value it does not). A secret's value is not
-    compared: the API shows a digest, and the stack's values are Pulumi secrets the CLI cannot
-    read."""
+    its function secrets by name with what the stack declares (``provided``: the names the
+    stack's ``secretValues`` set; an optional secret it does not set is not deployed). A
+    secret's value is not compared: the API shows a digest, and the stack's values are Pulumi
+    secrets the CLI cannot read."""
     found = FunctionsSurvey()
     deployed = {str(f["slug"]): f for f in api.list_functions()}
     for package in sorted(packages, key=lambda p: p.slug):
@@ -58,11 +62,12 @@ def survey(
     declared = {p.slug for p in packages}
     found.undeclared = sorted(set(deployed) - declared)
     live_secrets = {n for n in api.secret_digests() if not n.startswith(PLATFORM_PREFIX)}
-    setting = {name for name, sets in secrets.items() if sets}
+    declared_secrets = {s.name for s in secrets if s.function}
+    setting = {s.name for s in secrets if s.function and s.deployed(provided)}
     found.secrets_present = sorted(live_secrets & setting)
-    found.secrets_kept = sorted(live_secrets & set(secrets) - setting)
+    found.secrets_kept = sorted(live_secrets & declared_secrets - setting)
     found.secrets_missing = sorted(setting - live_secrets)
-    found.secrets_undeclared = sorted(live_secrets - set(secrets))
+    found.secrets_undeclared = sorted(live_secrets - declared_secrets)
     return found
 
 

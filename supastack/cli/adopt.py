@@ -45,9 +45,7 @@ def adopt_stack(
         _report(found)
         api = cli_management_api(stack_settings, project_dir)
         packages = [package for app_plan in plan.apps for package in app_plan.functions.values()]
-        given = stack_settings.secret_values_set
-        secrets = {s.name: not s.optional or s.name in given for s in plan.secrets}
-        deployed = functions.survey(api, packages, secrets)
+        deployed = functions.survey(api, packages, plan.secrets, stack_settings.secret_values_set)
         for line in functions.report(deployed, api.project_ref):
             typer.echo(line)
         if accept:

@@ -20,6 +20,7 @@ import psycopg
 
 from supastack.config import settings
 from supastack.errors import SupastackError, first_line
+from supastack.functions.packaging import FunctionPackage
 from supastack.migrations.engine import MigrationEngine
 from supastack.migrations.files import MigrationFile
 from supastack.migrations.lint import destructive
@@ -28,12 +29,12 @@ from supastack.plan.stack import StackPlan, plan_stack
 from supastack.targets import connection
 
 
-def _changed_functions(plan: StackPlan, paths: set[str]) -> list[tuple[str, str]]:
-    """(app, slug) of each function one of whose files (``functions/``-relative) changed."""
+def _changed_functions(plan: StackPlan, paths: set[str]) -> list[FunctionPackage]:
+    """Each function one of whose files (``functions/``-relative) changed."""
     return [
-        (app_plan.manifest.app, slug)
+        package
         for app_plan in plan.apps
-        for slug, package in app_plan.functions.items()
+        for package in app_plan.functions.values()
         if paths & set(package.files)
     ]
 
@@ -53,14 +54,13 @@ def ahead(project_dir: Path, stack: str, changed: Sequence[str]) -> list[str]:
     done: list[str] = []
     if functions:
         api = connection.cli_management_api(stack_settings, project_dir)
-        packages = {(a.manifest.app, s): p for a in plan.apps for s, p in a.functions.items()}
-        for key in _changed_functions(plan, functions):
+        for package in _changed_functions(plan, functions):
             try:
-                deployed = api.deploy_function(packages[key].upload())
+                deployed = api.deploy_function(package.upload())
             except SupastackError as exc:
-                done.append(f"function {key[1]}: left to the update ({first_line(exc)})")
+                done.append(f"function {package.slug}: left to the update ({first_line(exc)})")
             else:
-                done.append(f"function {key[1]}: version {deployed['version']} serving")
+                done.append(f"function {package.slug}: version {deployed['version']} serving")
     if apps:
         password = connection.cli_password(stack_settings, project_dir)
         engine = MigrationEngine(

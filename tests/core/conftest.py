@@ -16,6 +16,8 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from supastack.config.manifest import load_app
+from supastack.functions.packaging import package
+from supastack.functions.specs import FunctionSpec
 from supastack.local.paths import PROJECT_DIR
 from supastack.migrations.engine import MigrationEngine
 from supastack.migrations.files import discover_app
@@ -123,3 +125,49 @@ def write_project(
         f"    name: {database.name}\n" + extra
     )
     return root
+
+
+# -- a demo function behind the shared middleware ----------------------------------------
+
+DEMO = """\
+import { json, serve } from "../../_shared/mod.ts";
+
+serve(import.meta.url, { callers: ["user"] }, (_req, ctx) =>
+  json(200, {
+    code: "VERSION",
+    user: ctx.caller.userId,
+    greeting: Deno.env.get("DEMO_GREETING") ?? null,
+    mode: ctx.config.env.MODE,
+  }));
+"""
+
+
+@pytest.fixture
+def functions_root(tmp_path: Path, services: Services) -> Path:
+    """A project's functions/: the real _shared middleware, and the demo function."""
+    root = tmp_path / "functions"
+    shutil.copytree(PROJECT_DIR / "functions" / "_shared", root / "_shared")
+    for name in ("deno.json", "deno.lock"):
+        shutil.copy(PROJECT_DIR / "functions" / name, root)
+    apply_monitoring(services.dsn())  # the runtime's SUPABASE_DB_URL: the postgres database
+    return root
+
+
+def demo_props(
+    services: Services, root: Path, slug: str, version: str, **spec: Any
+) -> dict[str, Any]:
+    """The demo function's EdgeFunction props (its code saying ``version``), written to ``root``."""
+    (root / "demo" / slug).mkdir(parents=True, exist_ok=True)
+    (root / "demo" / slug / "index.ts").write_text(DEMO.replace("VERSION", version))
+    function = FunctionSpec.model_validate({"env": {"MODE": "demo"}, **spec})
+    pkg = package(root, "demo", slug, function.config(), function.verify_jwt)
+    return {
+        "api": {"url": services.runtime_url, "project_ref": "local"},
+        "token": services.credentials.access_token,
+        "functions_url": services.runtime_url,
+        "app": "demo",
+        "slug": slug,
+        "hash": pkg.hash,
+        "verify_jwt": function.verify_jwt,
+        "files": pkg.text_files(),
+    }

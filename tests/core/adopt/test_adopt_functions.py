@@ -10,12 +10,10 @@ from pathlib import Path
 from components.providers.functions.edge_function import EdgeFunctionProvider
 from supastack.adopt import functions
 from supastack.functions.packaging import FunctionPackage, package
-from supastack.functions.specs import FunctionSpec
+from supastack.functions.specs import FunctionSpec, SecretSpec
 from supastack.platform.management_api import ManagementApi
 from tests.conftest import Services
-from tests.core.functions.test_function_providers import _props, functions_root
-
-__all__ = ["functions_root"]  # the fixture, shared with the providers' tests
+from tests.core.conftest import demo_props
 
 
 def _package(root: Path, slug: str, verify_jwt: bool = True) -> FunctionPackage:
@@ -29,9 +27,9 @@ def test_adopt_compares_functions_by_code_and_secrets_by_name(
     provider = EdgeFunctionProvider()
     by_hand = ["adopt-same", "adopt-other", "adopt-jwt", "adopt-stray"]
     for slug in by_hand:
-        provider.create(_props(services, functions_root, slug, "v1"))  # deployed by hand
-    _props(services, functions_root, "adopt-other", "v2")  # the app's code is newer
-    _props(services, functions_root, "adopt-new", "v1")  # never deployed
+        provider.create(demo_props(services, functions_root, slug, "v1"))  # deployed by hand
+    demo_props(services, functions_root, "adopt-other", "v2")  # the app's code is newer
+    demo_props(services, functions_root, "adopt-new", "v1")  # never deployed
     api = ManagementApi(services.runtime_url, services.credentials.access_token, "local")
     value = f"hand-set-{uuid.uuid4()}"
     api.upsert_secrets({"ADOPT_KEPT": value, "ADOPT_STRAY": value, "ADOPT_OPTIONAL": value})
@@ -40,9 +38,11 @@ def test_adopt_compares_functions_by_code_and_secrets_by_name(
         declared = [_package(functions_root, slug) for slug in ("adopt-same", "adopt-other",
                                                                  "adopt-new")]  # fmt: skip
         declared.append(_package(functions_root, "adopt-jwt", verify_jwt=False))
-        secrets = {"ADOPT_KEPT": True, "ADOPT_MISSING": True, "ADOPT_OPTIONAL": False,
-                   "ADOPT_UNSET": False}  # name: whether the deploy sets it  # fmt: skip
-        found = functions.survey(api, declared, secrets)
+        secrets = [SecretSpec(name="ADOPT_KEPT"), SecretSpec(name="ADOPT_MISSING", generate=True),
+                   SecretSpec(name="ADOPT_OPTIONAL", optional=True),
+                   SecretSpec(name="ADOPT_UNSET", optional=True),
+                   SecretSpec(name="ADOPT_STRAY", function=False)]  # SQL's only  # fmt: skip
+        found = functions.survey(api, declared, secrets, provided={"ADOPT_KEPT"})
 
         assert found.taken_over == ["adopt-same"]
         assert found.redeployed == {

@@ -5,7 +5,6 @@ records its invocations and rolls back to its previous code."""
 from __future__ import annotations
 
 import logging
-import shutil
 import uuid
 from pathlib import Path
 from typing import Any
@@ -23,51 +22,11 @@ from supastack.errors import SupastackError
 from supastack.functions.packaging import package
 from supastack.functions.specs import FunctionSpec
 from supastack.local.credentials import sign_jwt
-from supastack.local.paths import PROJECT_DIR
 from supastack.platform.management_api import ManagementApi
 from tests.conftest import Services, outs, wait_until
-from tests.core.conftest import apply_monitoring
+from tests.core.conftest import demo_props
 
-DEMO = """\
-import { json, serve } from "../../_shared/mod.ts";
-
-serve(import.meta.url, { callers: ["user"] }, (_req, ctx) =>
-  json(200, {
-    code: "VERSION",
-    user: ctx.caller.userId,
-    greeting: Deno.env.get("DEMO_GREETING") ?? null,
-    mode: ctx.config.env.MODE,
-  }));
-"""
 GREETING = "hello-from-a-secret-5b1e"
-
-
-@pytest.fixture
-def functions_root(tmp_path: Path, services: Services) -> Path:
-    """A project's functions/: the real _shared middleware, and the demo function."""
-    root = tmp_path / "functions"
-    shutil.copytree(PROJECT_DIR / "functions" / "_shared", root / "_shared")
-    for name in ("deno.json", "deno.lock"):
-        shutil.copy(PROJECT_DIR / "functions" / name, root)
-    apply_monitoring(services.dsn())  # the runtime's SUPABASE_DB_URL: the postgres database
-    return root
-
-
-def _props(services: Services, root: Path, slug: str, version: str, **spec: Any) -> dict[str, Any]:
-    (root / "demo" / slug).mkdir(parents=True, exist_ok=True)
-    (root / "demo" / slug / "index.ts").write_text(DEMO.replace("VERSION", version))
-    function = FunctionSpec.model_validate({"env": {"MODE": "demo"}, **spec})
-    pkg = package(root, "demo", slug, function.config(), function.verify_jwt)
-    return {
-        "api": {"url": services.runtime_url, "project_ref": "local"},
-        "token": services.credentials.access_token,
-        "functions_url": services.runtime_url,
-        "app": "demo",
-        "slug": slug,
-        "hash": pkg.hash,
-        "verify_jwt": function.verify_jwt,
-        "files": pkg.text_files(),
-    }
 
 
 def _user(services: Services) -> dict[str, str]:
@@ -88,7 +47,7 @@ def test_the_demo_function_end_to_end(services: Services, functions_root: Path) 
         _secrets_props(services, {"DEMO_GREETING": GREETING})
     )
     provider = EdgeFunctionProvider()
-    v1 = _props(
+    v1 = demo_props(
         services, functions_root, "demo-hello", "v1", rateLimit={"requests": 3, "perSeconds": 60}
     )
     created = provider.create(v1)
@@ -112,7 +71,7 @@ def test_the_demo_function_end_to_end(services: Services, functions_root: Path) 
     statuses = [httpx.post(url, headers=user).status_code for _ in range(3)]
     assert statuses == [200, 200, 429]  # 3 per minute, the first call counted too
 
-    v2 = _props(services, functions_root, "demo-hello", "v2")
+    v2 = demo_props(services, functions_root, "demo-hello", "v2")
     assert provider.diff("demo-hello", outs(created), v2).changes
     updated = provider.update("demo-hello", outs(created), v2)
     assert httpx.post(url, headers=_user(services)).json()["code"] == "v2"
@@ -142,11 +101,11 @@ def test_read_notices_a_deploy_made_outside_the_stack(
     services: Services, functions_root: Path
 ) -> None:
     provider = EdgeFunctionProvider()
-    props = _props(services, functions_root, "demo-drift", "v1", verifyJwt=False)
+    props = demo_props(services, functions_root, "demo-drift", "v1", verifyJwt=False)
     created = provider.create(props)
     assert outs(provider.read("demo-drift", outs(created))) == outs(created)
 
-    _props(services, functions_root, "demo-drift", "theirs", verifyJwt=False)  # someone's edit
+    demo_props(services, functions_root, "demo-drift", "theirs", verifyJwt=False)  # someone's edit
     ManagementApi(services.runtime_url, services.credentials.access_token, "local").deploy_function(
         package(functions_root, "demo", "demo-drift", {"env": {"MODE": "demo"}}, False).upload()
     )
@@ -160,7 +119,7 @@ def test_read_notices_a_deploy_made_outside_the_stack(
 
 
 def test_a_type_error_is_refused_before_deploying(services: Services, functions_root: Path) -> None:
-    props = _props(services, functions_root, "demo-broken", "v1")
+    props = demo_props(services, functions_root, "demo-broken", "v1")
     props["files"]["demo/demo-broken/index.ts"] += "const n: number = 'text';\n"
     with pytest.raises(
         SupastackError,
@@ -238,7 +197,7 @@ def test_secret_values_never_appear_in_output_logs_or_errors(
             "description": "",
         }
         VaultSecretProvider().create(vault_props)
-        props = _props(services, functions_root, "demo-leak", "v1", verifyJwt=False)
+        props = demo_props(services, functions_root, "demo-leak", "v1", verifyJwt=False)
         EdgeFunctionProvider().create(props)
         httpx.post(f"{services.runtime_url}/functions/v1/demo-leak")
         bad_token = {**_secrets_props(services, {"LEAK_CHECK": value}), "token": "sbp_wrong"}
@@ -269,14 +228,14 @@ def test_adopt_takes_over_a_function_deployed_with_the_same_code_without_deployi
     """With ``supastack:adopt``, a function a team deployed by hand with this very code is
     taken over as it is (its version stays); one with other code gets a new version."""
     provider = EdgeFunctionProvider()
-    v1 = _props(services, functions_root, "demo-adopted", "v1")
+    v1 = demo_props(services, functions_root, "demo-adopted", "v1")
     by_hand = outs(provider.create(v1))  # as `supabase functions deploy` left it
 
     taken = outs(provider.create({**v1, "adopt": True}))
     assert (taken["version"], taken["ezbr_sha256"]) == (by_hand["version"], v1["hash"])
     assert provider.diff("demo-adopted", taken, v1).changes is False  # adopt is not diffed
 
-    v2 = _props(services, functions_root, "demo-adopted", "v2")
+    v2 = demo_props(services, functions_root, "demo-adopted", "v2")
     redeployed = outs(provider.create({**v2, "adopt": True}))
     assert redeployed["version"] == by_hand["version"] + 1
     assert httpx.post(redeployed["url"], headers=_user(services)).json()["code"] == "v2"
@@ -290,9 +249,9 @@ def test_an_update_finds_the_package_the_edit_loop_uploaded_ahead_and_uploads_no
     (supastack.delivery.quick); the update then records that version instead of a new one. An
     update to other code (a rollback, say) still uploads."""
     provider = EdgeFunctionProvider()
-    v1 = _props(services, functions_root, "demo-ahead", "v1")
+    v1 = demo_props(services, functions_root, "demo-ahead", "v1")
     created = outs(provider.create(v1))
-    v2 = _props(services, functions_root, "demo-ahead", "v2")
+    v2 = demo_props(services, functions_root, "demo-ahead", "v2")
     api = ManagementApi(services.runtime_url, services.credentials.access_token, "local")
     spec = FunctionSpec.model_validate({"env": {"MODE": "demo"}})
     ahead = api.deploy_function(
