@@ -95,3 +95,28 @@ def test_settling_buckets_from_two_instances_at_once_debits_every_request_and_ne
         ).fetchall()
     assert [(key, round(tokens)) for key, tokens in rows] == [("settle-a", 60), ("settle-b", 60)]
     assert floor == [(-10.0,)]
+
+
+def test_a_clock_stepped_back_costs_a_bucket_nothing(monitoring: Database) -> None:
+    """A bucket last changed by a clock ahead of the server's (NTP stepping the server back, a
+    restored snapshot, a backend that wrote it with an older clock offset) refills nothing for
+    the step and loses nothing: its caller is neither refused until the clock catches up nor
+    driven to the floor."""
+    ahead = "insert into monitoring.rate_limit_buckets values (%s, 3, now() + interval '1 year')"
+    with psycopg.connect(monitoring.conninfo, autocommit=True) as conn:
+        conn.execute(ahead, ["stepped-take"])
+        conn.execute(ahead, ["stepped-settle"])
+        took = [conn.execute("select monitoring.take_token('stepped-take', 100, 0.001)")
+                .fetchone() for _ in range(4)]  # fmt: skip
+        settled = conn.execute(
+            "select tokens from monitoring.settle_tokens('{stepped-settle}', '{2}', '{100}', "
+            "'{0.001}')"
+        ).fetchone()
+        stamped = conn.execute(
+            "select bool_and(updated_at <= clock_timestamp()) from monitoring.rate_limit_buckets "
+            "where key like 'stepped-%'"
+        ).fetchone()
+    assert [row[0] if row else None for row in took][:3] == [0.0, 0.0, 0.0]  # its 3 tokens
+    assert took[3] is not None and 900 < took[3][0] < 1100  # then one refill's wait, not a year
+    assert settled == (1.0,)
+    assert stamped == (True,)
