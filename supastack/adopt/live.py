@@ -6,7 +6,14 @@ prepare the first deploy to take it over instead of making it again.
   migrations make (the drift machinery, every file counted as applied): when the live schema is
   what they make, its files are recorded as applied; what differs is shown as SQL, and nothing
   runs or is recorded until it is accepted. Access (grants, RLS, policies) is left to the
-  deploy, which makes it as declared.
+  deploy, which makes it as declared. A guide followed part of the way (or files that need
+  an app the deploy makes first) is compared with the longest prefix of the app's files
+  whose shadow can be built and drops nothing live: those are recorded, the deploy runs the
+  rest.
+- An app whose schema holds nothing while its tables are in ``public`` (a guide's tables, the
+  app keeping them in a schema of its own): the migration that moves them, rows and all
+  (:mod:`supastack.adopt.moves`), shown and run once accepted; adopt then reads the project
+  again and compares the moved schema as above.
 - Blocking: a policy on an app's table the stack does not declare, and a declared extension in
   another schema (:mod:`supastack.database.declared`), each with the SQL that replaces it by the
   stack's: the stack's policies of that table are created in the same transaction as the other
@@ -27,6 +34,7 @@ from dataclasses import dataclass, field
 
 import psycopg
 
+from supastack.adopt import moves
 from supastack.config.manifest import AppManifest
 from supastack.database import rls, schema_diff
 from supastack.database.declared import Declared, Undeclared, undeclared
@@ -45,9 +53,11 @@ _ACCESS = re.compile(
     re.IGNORECASE,
 )
 #: pg-schema-diff's hazards that --accept never runs: a human runs them after review.
-_DESTRUCTIVE = frozenset(
-    {"DELETES_DATA", "HAS_UNTRACKABLE_DEPENDENCIES", "CORRUPTS_INDEX", "INDEX_DROPPED"}
-)
+_DESTRUCTIVE = frozenset({"DELETES_DATA", "CORRUPTS_INDEX", "INDEX_DROPPED"})
+#: A function whose body's dependencies pg-schema-diff cannot track: refused when dropped (what
+#: calls it breaks), not when made or replaced (the differ orders those after what they call).
+_UNTRACKABLE = "HAS_UNTRACKABLE_DEPENDENCIES"
+_DROP = re.compile(r"^\s*DROP\b", re.IGNORECASE)
 _ACCESS_KINDS = frozenset({"grant", "schema grant", "default privilege", "policy", "rls"})
 
 
@@ -88,6 +98,8 @@ class Survey:
     """Apps with no history, whose files are recorded as applied once the schema matches."""
     differences: list[Difference | schema_diff.Planned] = field(default_factory=list)
     """Where the hand-made schema differs from what the baseline apps' migrations make."""
+    moves: list[moves.Move] = field(default_factory=list)
+    """Apps whose tables are in ``public``: moved into their schema once accepted."""
     notes: list[str] = field(default_factory=list)
     blocking: list[Replacement] = field(default_factory=list)
     jobs_taken_over: list[str] = field(default_factory=list)
@@ -98,7 +110,7 @@ class Survey:
 
     @property
     def resolved(self) -> bool:
-        return not self.differences and not self.blocking and not self.jobs_differing
+        return not (self.differences or self.blocking or self.jobs_differing or self.moves)
 
 
 def survey(
@@ -115,16 +127,68 @@ def survey(
                 found.recorded[manifest.app] = len(rows)
             elif versions and _holds_objects(conn, manifest.schema_name):
                 found.baseline[manifest.app] = list(files[manifest.app])
+            elif versions and (move := moves.find(conn, manifest, files[manifest.app])):
+                found.moves.append(move)
             # else a new app (its schema empty or absent): the deploy runs its migrations
     _jobs(conninfo, found)
-    if found.baseline:
-        compared = [m for m in manifests if m.app in found.baseline]
-        result = drift(conninfo, manifests, files, compared, baseline=set(found.baseline))
-        found.differences = [d for d in result.differences if not _is_access(d)]
-        found.notes = result.notes
+    for manifest in manifests:
+        if manifest.app in found.baseline:
+            _closest(conninfo, manifests, files, manifest, found)
     declared = Declared.of_manifests(manifests)
     found.blocking = _replacements(conninfo, undeclared(conninfo, declared), manifests)
     return found
+
+
+def _closest(
+    conninfo: str, manifests: Sequence[AppManifest], files: dict[str, list[MigrationFile]],
+    manifest: AppManifest, found: Survey,
+) -> None:  # fmt: skip
+    """Compare the app with the longest prefix of its files whose shadow builds and whose
+    differences drop nothing live (else the prefix with the fewest differences); that prefix
+    is its baseline."""
+    every = found.baseline[manifest.app]
+    best: tuple[int, list[Difference | schema_diff.Planned], list[str]] | None = None
+    failed: list[str] = []
+    for size in range(len(every), 0, -1):
+        trial = {**files, **found.baseline, manifest.app: every[:size]}
+        try:
+            result = drift(conninfo, manifests, trial, [manifest], baseline=set(found.baseline))
+        except SupastackError as exc:  # a file needs what the deploy makes first
+            failed.append(f"{every[size - 1].source}: {first_line(exc)}")
+            continue
+        differences = [d for d in result.differences if not _is_access(d)]
+        if best is None or len(differences) < len(best[1]):
+            best = (size, differences, result.notes)
+        if not _destructive(differences):
+            best = (size, differences, result.notes)
+            break
+    if best is None:
+        raise SupastackError(f"adopt: app {manifest.app}: no shadow of its migrations could be "
+                             f"built: {failed[-1] if failed else 'no files'}")  # fmt: skip
+    size, differences, notes = best
+    found.baseline[manifest.app] = every[:size]
+    found.differences += differences
+    found.notes += notes
+    if size < len(every):
+        rest = ", ".join(f"{f.version}_{f.name}" for f in every[size:])
+        found.notes.append(
+            f"app {manifest.app}: the live schema is closest to its first {size} of "
+            f"{len(every)} migration files; those are recorded as applied and the deploy runs "
+            f"the others ({rest})"
+            + (f"; the shadow could not be built with them: {failed[0]}" if failed else "")
+        )
+
+
+def _destructive(differences: Sequence[Difference | schema_diff.Planned]) -> list[str]:
+    """The planned statements that can lose data or break what depends on them."""
+    refused = []
+    for d in differences:
+        if not isinstance(d, schema_diff.Planned):
+            continue
+        kinds = {kind for kind, _ in d.hazards}
+        if kinds & _DESTRUCTIVE or (_UNTRACKABLE in kinds and _DROP.match(d.statement)):
+            refused.append(str(d).strip())
+    return refused
 
 
 def _holds_objects(conn: psycopg.Connection[tuple[object, ...]], schema: str) -> bool:
@@ -187,17 +251,13 @@ def _table_replacement(
 
 def accept(conninfo: str, found: Survey) -> None:
     """Run what was reviewed (nothing, if a statement of the schema's differences can lose data:
-    those a human runs): each differing declared cron job scheduled as declared, each
-    blocking replacement in a transaction of its own; then the
+    those a human runs): each differing declared cron job scheduled as declared; the
     baseline's differences, one statement after the other, as the differ plans them (an index
     is built ``CONCURRENTLY``, which no transaction may hold; a statement that fails stops
-    there, named, and adopt run again shows what is left); then record the baseline apps' files
-    as applied, in one transaction."""
-    refused = [
-        str(d).strip() for d in found.differences
-        if isinstance(d, schema_diff.Planned) and {kind for kind, _ in d.hazards} & _DESTRUCTIVE
-    ]  # fmt: skip
-    if refused:
+    there, named, and adopt run again shows what is left); each blocking replacement in a
+    transaction of its own (after the differences: the stack's policies may call the functions
+    they make); then record the baseline apps' files as applied, in one transaction."""
+    if refused := _destructive(found.differences):
         raise SupastackError(
             "adopt --accept runs no statement that can lose data; nothing was run. Review and "
             "run these by hand (or change the migrations), then adopt again:\n" + "\n".join(refused)
@@ -205,12 +265,19 @@ def accept(conninfo: str, found: Survey) -> None:
     for name in found.jobs_differing:  # in place: pg_cron upserts by name
         cron.schedule(conninfo, found._declared_jobs[name])
     with connect(conninfo, subject="adopt") as conn:
-        for replacement in found.blocking:
-            what = f"the replacement of {replacement.subject}"
-            _run(conn, replacement.statements, what, in_transaction=True)
         for difference in found.differences:
             _run(conn, _statements(difference), "the schema's differences", in_transaction=False)
+        for replacement in found.blocking:  # after: the stack's policies call its functions
+            what = f"the replacement of {replacement.subject}"
+            _run(conn, replacement.statements, what, in_transaction=True)
     record_baseline(conninfo, found.baseline)
+
+
+def move(conninfo: str, found: Sequence[moves.Move]) -> None:
+    """Run each app's move in a transaction of its own."""
+    with connect(conninfo, subject="adopt") as conn:
+        for each in found:
+            _run(conn, each.statements(), f"the move of app {each.app}", in_transaction=True)
 
 
 def _run(

@@ -27,9 +27,10 @@ def adopt_stack(
     ] = False,
 ) -> None:
     """With --stack: read the stack's live project and prepare the first deploy to take it over
-    (migrations recorded where the schema is what they make; what differs, and every policy or
-    extension that would weaken the stack, shown as SQL to review; run with --accept), and
-    list its functions and secrets against the declared ones."""
+    (migrations recorded where the schema is what they make; what differs, every policy or
+    extension that would weaken the stack, and an app's tables to move out of public, shown
+    as SQL to review; run with --accept), and list its functions and secrets against the
+    declared ones."""
     if ctx.invoked_subcommand is not None:
         return
     if not stack:
@@ -48,6 +49,12 @@ def adopt_stack(
         deployed = functions.survey(api, packages, plan.secrets, stack_settings.secret_values_set)
         for line in functions.report(deployed, api.project_ref):
             typer.echo(line)
+        if accept and found.moves:
+            live.move(conninfo, found.moves)
+            typer.echo("-- moved; the project read again:")
+            found = live.survey(conninfo, plan.manifests, files, jobs)
+            _report(found)
+            accept = False  # what it shows now is reviewed before it runs
         if accept:
             live.accept(conninfo, found)
         elif not found.differences:  # the live schema is what the migrations make
@@ -71,6 +78,12 @@ def _report(found: live.Survey) -> None:
     for app_name, files in found.baseline.items():
         typer.echo(f"migrations {app_name}: no history; its {len(files)} file(s) are recorded "
                    "as applied once the live schema is what they make")  # fmt: skip
+    for move in found.moves:
+        typer.echo(f"blocking:\n{move}")
+        typer.echo(
+            "-- once nothing reads the old names (the functions redeployed): "
+            + " ".join(f"{statement};" for statement in move.contract())
+        )
     for note in found.notes:
         typer.echo(f"-- note: {note}")
     if found.differences:

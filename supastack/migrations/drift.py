@@ -177,6 +177,31 @@ def _compared(manifests: Sequence[AppManifest]) -> tuple[list[str], list[str]]:
     return schemas, parents
 
 
+_RELATIONS = (
+    "SELECT n.nspname, c.relname, c.relacl::text[] FROM pg_class c JOIN pg_namespace n "
+    "ON n.oid = c.relnamespace WHERE n.nspname = ANY(%s) AND c.relkind IN ('r', 'p', 'v', 'm', 'S')"
+)
+
+
+def _live_privileges(live: str, shadow: str, schemas: Sequence[str]) -> None:
+    """Adoption leaves access to the deploy, which makes it as declared: the shadow's relations
+    take the live privileges, so the differ plans none (it cannot change a partitioned table's
+    with its partitions'). A privilege of a role the shadow lacks is left out."""
+    with connect(live, subject="the live database") as conn:
+        relations = conn.execute(_RELATIONS, [list(schemas)]).fetchall()
+    with connect(shadow, subject="the shadow database") as conn:
+        for schema, name, acl in relations:
+            target = sql.Identifier(schema, name).as_string(conn)
+            try:
+                with conn.transaction():
+                    conn.execute(
+                        "UPDATE pg_class SET relacl = %s::aclitem[] WHERE oid = to_regclass(%s)",
+                        [acl, target],
+                    )
+            except psycopg.errors.UndefinedObject:
+                continue
+
+
 def drift(
     live: str,
     manifests: Sequence[AppManifest],
@@ -188,7 +213,8 @@ def drift(
 
     ``manifests`` are the stack's apps in deployment order (all of them go into the shadow);
     ``compared`` the apps whose schemas are compared (default: all); for the apps in
-    ``baseline`` every file counts as applied (adoption: a schema made by hand, no history).
+    ``baseline`` every file counts as applied (adoption: a schema made by hand, no history),
+    and the relations' privileges are not compared (the deploy makes them as declared).
     """
     applied: dict[str, list[MigrationFile]] = {}
     notes: list[str] = []
@@ -214,6 +240,8 @@ def drift(
         if differ is None:
             return Drift(list(difference(live_snapshot, expected)), notes, by)
         partitions.mirror(live, shadow, parents)
+        if baseline:
+            _live_privileges(live, shadow, schemas)
         planned = schema_diff.plan(differ, live, shadow, schemas)
     rest = [d for d in difference(live_snapshot, expected) if _not_in_the_differ(d)]
     return Drift([*planned, *rest], notes)

@@ -7,28 +7,23 @@ deploy changes nothing."""
 
 from __future__ import annotations
 
-import threading
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
+from typing import cast
 
-import httpx
 import pytest
-from typer.testing import CliRunner
+from click.testing import Result
 
-from applier.engine import deploy, stack_config
-from supastack.cli import app
-from supastack.config.manifest import load_app
-from supastack.delivery.outputs import StackOutputs
-from supastack.delivery.smoke import run as smoke
-from supastack.functions.packaging import package
-from supastack.platform.management_api import ManagementApi
-from tests.conftest import Services, copy_from_project
+from tests.conftest import Services
+from tests.e2e.adopting import (
+    Poller,
+    adopt_and_deploy,
+    deploy_by_hand,
+    failed_smoke_and_second_changes,
+    project,
+)
 from tests.e2e.test_bidding import TABLES, _bid, _session
 
-COPIED = ("__main__.py", "Pulumi.yaml", "apps/monitoring.yaml", "apps/bidding.yaml",
-          "migrations/monitoring", "migrations/bidding", "functions/_shared", "functions/bidding",
-          "functions/deno.json", "functions/deno.lock")  # fmt: skip
 #: The guide's own SQL (bidding-deployment-guide.md: Realtime step 3; Security step 1; the
 #: realtime policy; pg_cron step 3 with the service key read from a setting in the command).
 GUIDE_SQL = """
@@ -50,20 +45,6 @@ select cron.schedule('archive-old-sessions', '0 2 * * *', $$ select 1 $$);
 """
 
 
-def _project(root: Path, services: Services) -> Path:
-    copy_from_project(root, COPIED)
-    (root / "Pulumi.adopt.yaml").write_text(
-        "config:\n  supastack:target: local\n  supastack:apps: [bidding]\n  supastack:flags: {}\n"
-        f"  supastack:local:\n    stateDir: {services.env.state_dir}\n"
-        f"    dbPort: {services.env.db_port}\n    runtimePort: {services.env.runtime_port}\n"
-        f"    redisPort: {services.env.redis_port}\n"
-        "  supastack:database:\n    host: 127.0.0.1\n"
-        f"    port: {services.env.db_port}\n    name: postgres\n    user: postgres\n"
-        "    sslmode: disable\n"
-    )
-    return root
-
-
 def _by_hand(services: Services, root: Path) -> None:
     """What a team following the guide has: the tables (the app's migration files, pasted
     without a history), the guide's SQL, the functions deployed one by one, rows."""
@@ -76,83 +57,20 @@ def _by_hand(services: Services, root: Path) -> None:
         for n in range(3):
             session = _session(conn, users[0], users[1:], title=f"lot {n}")
             _bid(conn, session, users[1], 110 + n)
-    api = ManagementApi(services.runtime_url, services.credentials.access_token, "local")
-    manifest = load_app(root, "bidding")
-    for slug, spec in manifest.functions.items():  # `supabase functions deploy <slug>`
-        api.deploy_function(
-            package(root / "functions", "bidding", slug, spec.config(), spec.verify_jwt).upload()
-        )
-
-
-def _tables(services: Services) -> dict[str, tuple[object, ...]]:
-    with services.connect() as conn:
-        return {
-            table: tuple(conn.execute(
-                f"select count(*), md5(coalesce(string_agg(t::text, ',' order by t::text), '')) "  # noqa: S608 (constant names)
-                f"from public.{table} t"
-            ).fetchone() or ())
-            for table in TABLES
-        }  # fmt: skip
-
-
-class Poller:
-    """Calls every function over and over until stopped; a failure is an answer of 404 or
-    5xx, or no answer (an unauthenticated call answered 401 is a function that is up)."""
-
-    def __init__(self, url: str, slugs: list[str]) -> None:
-        self.url, self.slugs = url, slugs
-        self.calls, self.failures = 0, list[str]()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        with httpx.Client(timeout=10) as client:
-            while not self._stop.is_set():
-                for slug in self.slugs:
-                    try:
-                        status = client.post(f"{self.url}/functions/v1/{slug}", json={}).status_code
-                    except httpx.HTTPError as error:
-                        self.failures.append(f"{slug}: {type(error).__name__}")
-                        continue
-                    self.calls += 1
-                    if status == 404 or status >= 500:
-                        self.failures.append(f"{slug}: {status}")
-
-    def __enter__(self) -> Poller:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._stop.set()
-        self._thread.join()
+    deploy_by_hand(services, root, "bidding")
 
 
 @pytest.fixture(scope="module")
-def adopted(
-    fresh: Services, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[dict[str, object]]:
-    root = _project(tmp_path_factory.mktemp("adopt-bidding"), fresh)
+def adopted(fresh: Services, tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
+    root = project(tmp_path_factory.mktemp("adopt-bidding"), fresh, "bidding")
     _by_hand(fresh, root)
-    before = _tables(fresh)
-    slugs = list(load_app(root, "bidding").functions)
-    api = ManagementApi(fresh.runtime_url, fresh.credentials.access_token, "local")
-    versions = {slug: (api.get_function(slug) or {}).get("version") for slug in slugs}
-    runner = CliRunner()
-    with Poller(fresh.runtime_url, slugs) as poller:
-        report = runner.invoke(app, ["--cwd", str(root), "adopt", "--stack", "adopt"])
-        accepted = runner.invoke(app, ["--cwd", str(root), "adopt", "--stack", "adopt", "--accept"])
-        config = stack_config("Pulumi.adopt.yaml", {}, root)
-        first = deploy(config, project=root)
-    second = deploy(config, project=root, previous=first.mocks.records())
-    yield {
-        "report": report, "accepted": accepted, "first": first, "second": second,
-        "poller": poller, "before": before, "after": _tables(fresh), "versions": versions,
-        "versions_after": {slug: (api.get_function(slug) or {}).get("version") for slug in slugs},
-    }  # fmt: skip
+    tables = [f"public.{table}" for table in TABLES]
+    return adopt_and_deploy(fresh, root, "bidding", accepts=1, tables=(tables, tables))
 
 
 def test_adopt_shows_what_blocks_and_takes_over_once_accepted(adopted: dict[str, object]) -> None:
-    report, accepted = adopted["report"], adopted["accepted"]
+    report = adopted["report"]
+    [accepted] = cast("list[Result]", adopted["accepted"])
     assert report.exit_code == 1, report.output  # type: ignore[attr-defined]
     out: str = report.output  # type: ignore[attr-defined]
     assert "migrations bidding: no history; its 2 file(s) are recorded as applied" in out
@@ -165,7 +83,7 @@ def test_adopt_shows_what_blocks_and_takes_over_once_accepted(adopted: dict[str,
     for slug in ("submit-bid", "set-auto-bid"):  # uploaded by hand with the app's very code
         assert f"function {slug}: deployed with this code, taken over without a new deploy" in out
     assert "secrets the deploy creates: JOB_SECRET" in out  # the guide had none of its own
-    assert accepted.exit_code == 0, accepted.output  # type: ignore[attr-defined]
+    assert accepted.exit_code == 0, accepted.output
 
 
 def test_no_function_was_down_and_no_row_was_lost(adopted: dict[str, object]) -> None:
@@ -179,12 +97,7 @@ def test_no_function_was_down_and_no_row_was_lost(adopted: dict[str, object]) ->
 def test_the_deploy_took_over_smoke_passes_and_a_second_deploy_changes_nothing(
     adopted: dict[str, object],
 ) -> None:
-    first, second = adopted["first"], adopted["second"]
-    outputs = StackOutputs.model_validate(first.outputs)  # type: ignore[attr-defined]
-    failed = [f"{c.name}: {c.detail}" for c in smoke(outputs) if not c.ok]
-    assert failed == []
-    actions = [action for action, _ in second.mocks.actions]  # type: ignore[attr-defined]
-    assert set(actions) == {"unchanged"}
+    assert failed_smoke_and_second_changes(adopted) == ([], {"unchanged"})
     # the functions deployed by hand were this code: taken over, not deployed again
     assert adopted["versions_after"] == adopted["versions"]
     assert set(adopted["versions"].values()) == {1}  # type: ignore[attr-defined]

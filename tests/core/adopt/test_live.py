@@ -44,12 +44,16 @@ insert into shop.items (owner, name) values (gen_random_uuid(), 'kept');
 """
 
 
+#: Supabase's auth.uid(), which the stack's policies call, as the platform has it.
+AUTH_UID = (
+    "create schema if not exists auth; create or replace function auth.uid() returns uuid "
+    "language sql stable as $$ select null::uuid $$"
+)
+
+
 @pytest.fixture
 def by_hand(database: Database) -> Database:
-    database.execute(
-        "create schema if not exists auth; create or replace function auth.uid() returns uuid "
-        "language sql stable as $$ select null::uuid $$"
-    )
+    database.execute(AUTH_UID)
     database.execute(BY_HAND)
     return database
 
