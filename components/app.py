@@ -48,6 +48,8 @@ class AppArgs(TypedDict):
     protect: bool
     adopt: bool
     """Take over live objects that match (``supastack:adopt``, one deploy)."""
+    adopt_replaces: frozenset[str]
+    """Hand-made cron jobs adopt's review accepted replacing (``supastack:adoptReplaces``)."""
     functions_url: str
     api: dict[str, Any]
     """The Management API (``url``, ``project_ref``) that deploys functions."""
@@ -184,7 +186,9 @@ class App(pulumi.ComponentResource):
     ) -> CronJob:
         return CronJob(
             f"{name}-cron-{job.name}",
-            CronJobProps.for_job(args["cron_conninfo"], job, args["adopt"]),
+            CronJobProps.for_job(
+                args["cron_conninfo"], job, args["adopt"], job.name in args["adopt_replaces"]
+            ),
             pulumi.ResourceOptions(parent=self, depends_on=after),
         )
 

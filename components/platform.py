@@ -177,6 +177,7 @@ class Platform(pulumi.ComponentResource):
                     "backups": _backups(stack, project_dir),
                     "protect": stack.protect,
                     "adopt": stack.adopt,
+                    "adopt_replaces": frozenset(stack.adopt_replaces),
                     "functions_url": target.functions_url,
                     "api": api,
                     "token": token,

@@ -20,15 +20,17 @@ prepare the first deploy to take it over instead of making it again.
   is dropped, so no reader loses access in between, and the deploy then adopts them.
 - Cron jobs live in the project: a declared one that is what the program declares is taken
   over by name by the deploy; one that differs (a guide's, its URL and key written into the
-  command) is named with the fields that differ (never their values) and, once accepted,
-  scheduled as declared in its place (pg_cron upserts by name: same job id, no run missed); the
-  others are listed with the statement that would remove them. Adopt removes nothing else.
+  command) is named with the fields that differ (never their values) and, once accepted, left
+  running until the deploy schedules the declared job in its place (``supastack:adoptReplaces``;
+  pg_cron upserts by name: same job id, no run missed; the declared command may read what only
+  the deploy makes, Vault secrets say); the others are listed with the statement that would
+  remove them. Adopt removes nothing else.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 
@@ -105,6 +107,8 @@ class Survey:
     jobs_taken_over: list[str] = field(default_factory=list)
     jobs_differing: dict[str, list[str]] = field(default_factory=dict)
     """Declared jobs that exist and differ: the fields that do."""
+    jobs_replaced: list[str] = field(default_factory=list)
+    """Differing jobs already accepted (``supastack:adoptReplaces``): the deploy replaces them."""
     jobs_undeclared: list[str] = field(default_factory=list)
     _declared_jobs: dict[str, cron.Job] = field(default_factory=dict, repr=False)
 
@@ -115,9 +119,10 @@ class Survey:
 
 def survey(
     conninfo: str, manifests: Sequence[AppManifest], files: dict[str, list[MigrationFile]],
-    declared_jobs: Sequence[cron.Job] = (),
+    declared_jobs: Sequence[cron.Job] = (), replacing: Collection[str] = (),
 ) -> Survey:  # fmt: skip
-    """Read the live project (nothing is changed)."""
+    """Read the live project (nothing is changed); ``replacing``: the differing jobs an earlier
+    ``--accept`` left for the deploy to replace."""
     found = Survey(_declared_jobs={job.name: job for job in declared_jobs})
     with connect(conninfo, subject="the live database") as conn:
         for manifest in manifests:
@@ -130,7 +135,7 @@ def survey(
             elif versions and (move := moves.find(conn, manifest, files[manifest.app])):
                 found.moves.append(move)
             # else a new app (its schema empty or absent): the deploy runs its migrations
-    _jobs(conninfo, found)
+    _jobs(conninfo, found, replacing)
     for manifest in manifests:
         if manifest.app in found.baseline:
             _closest(conninfo, manifests, files, manifest, found)
@@ -149,19 +154,23 @@ def _closest(
     every = found.baseline[manifest.app]
     best: tuple[int, list[Difference | schema_diff.Planned], list[str]] | None = None
     failed: list[str] = []
-    for size in range(len(every), 0, -1):
+    size = len(every)
+    while size > 0:
         trial = {**files, **found.baseline, manifest.app: every[:size]}
         try:
             result = drift(conninfo, manifests, trial, [manifest], baseline=set(found.baseline))
         except SupastackError as exc:  # a file needs what the deploy makes first
-            failed.append(f"{every[size - 1].source}: {first_line(exc)}")
+            failed.append(first_line(exc))
+            # next, the files before the one that failed (the engine's error names it)
+            size = next((i for i, f in enumerate(every[:size]) if f"{f.source}:" in str(exc)),
+                        size - 1)  # fmt: skip
             continue
         differences = [d for d in result.differences if not _is_access(d)]
-        if best is None or len(differences) < len(best[1]):
+        if best is None or len(differences) < len(best[1]) or not _destructive(differences):
             best = (size, differences, result.notes)
         if not _destructive(differences):
-            best = (size, differences, result.notes)
             break
+        size -= 1
     if best is None:
         raise SupastackError(f"adopt: app {manifest.app}: no shadow of its migrations could be "
                              f"built: {failed[-1] if failed else 'no files'}")  # fmt: skip
@@ -203,13 +212,16 @@ def _holds_objects(conn: psycopg.Connection[tuple[object, ...]], schema: str) ->
     return bool(row and row[0])
 
 
-def _jobs(conninfo: str, found: Survey) -> None:
-    """Sort the live jobs: declared and alike, declared and different, declared by no app."""
+def _jobs(conninfo: str, found: Survey, replacing: Collection[str]) -> None:
+    """Sort the live jobs: declared and alike, declared and different (or accepted for the
+    deploy to replace), declared by no app."""
     for live_job in cron.read_all(conninfo):
         declared = found._declared_jobs.get(live_job.name)
         if declared is None:
             found.jobs_undeclared.append(live_job.name)
-        elif differ := cron.differing_fields(declared, live_job):
+        elif (differ := cron.differing_fields(declared, live_job)) and live_job.name in replacing:
+            found.jobs_replaced.append(live_job.name)
+        elif differ:
             found.jobs_differing[live_job.name] = differ
         else:
             found.jobs_taken_over.append(live_job.name)
@@ -251,19 +263,17 @@ def _table_replacement(
 
 def accept(conninfo: str, found: Survey) -> None:
     """Run what was reviewed (nothing, if a statement of the schema's differences can lose data:
-    those a human runs): each differing declared cron job scheduled as declared; the
-    baseline's differences, one statement after the other, as the differ plans them (an index
-    is built ``CONCURRENTLY``, which no transaction may hold; a statement that fails stops
-    there, named, and adopt run again shows what is left); each blocking replacement in a
-    transaction of its own (after the differences: the stack's policies may call the functions
-    they make); then record the baseline apps' files as applied, in one transaction."""
+    those a human runs): the baseline's differences, one statement after the other, as the
+    differ plans them (an index is built ``CONCURRENTLY``, which no transaction may hold; a
+    statement that fails stops there, named, and adopt run again shows what is left); each
+    blocking replacement in a transaction of its own (after the differences: the stack's
+    policies may call the functions they make); then record the baseline apps' files as
+    applied, in one transaction. Differing cron jobs are the deploy's (``adoptReplaces``)."""
     if refused := _destructive(found.differences):
         raise SupastackError(
             "adopt --accept runs no statement that can lose data; nothing was run. Review and "
             "run these by hand (or change the migrations), then adopt again:\n" + "\n".join(refused)
         )
-    for name in found.jobs_differing:  # in place: pg_cron upserts by name
-        cron.schedule(conninfo, found._declared_jobs[name])
     with connect(conninfo, subject="adopt") as conn:
         for difference in found.differences:
             _run(conn, _statements(difference), "the schema's differences", in_transaction=False)

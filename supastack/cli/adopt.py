@@ -42,7 +42,8 @@ def adopt_stack(
         plan = plan_stack(stack_settings, project_dir)
         files = {app_plan.manifest.app: app_plan.migrations for app_plan in plan.apps}
         jobs = [job for app_plan in plan.apps for job in app_plan.all_jobs]
-        found = live.survey(conninfo, plan.manifests, files, jobs)
+        replacing = stack_settings.adopt_replaces
+        found = live.survey(conninfo, plan.manifests, files, jobs, replacing)
         _report(found)
         api = cli_management_api(stack_settings, project_dir)
         packages = [package for app_plan in plan.apps for package in app_plan.functions.values()]
@@ -52,7 +53,7 @@ def adopt_stack(
         if accept and found.moves:
             live.move(conninfo, found.moves)
             typer.echo("-- moved; the project read again:")
-            found = live.survey(conninfo, plan.manifests, files, jobs)
+            found = live.survey(conninfo, plan.manifests, files, jobs, replacing)
             _report(found)
             accept = False  # what it shows now is reviewed before it runs
         if accept:
@@ -64,12 +65,20 @@ def adopt_stack(
                        "with --accept")  # fmt: skip
             raise typer.Exit(code=1)
         path = settings.stack_file(project_dir, stack)
-        edit_config(path, lambda config: config.__setitem__(f"{settings.NAMESPACE}:adopt", True))
+        replaces = sorted({*replacing, *(found.jobs_differing if accept else ())})
+        edit_config(path, lambda config: _set_adopt(config, replaces))
     typer.echo(
-        f"adopted: {path.name} sets supastack:adopt: true, so the next deploy takes over what "
-        f"exists (it is not diffed: remove it after that deploy); next: supastack preview "
+        f"adopted: {path.name} sets supastack:adopt: true (and adoptReplaces, the jobs accepted), "
+        f"so the next deploy takes over what exists (not diffed: remove them after that "
+        f"deploy); next: supastack preview "
         f"--stack {stack}, then deploy"
     )
+
+
+def _set_adopt(config: dict[str, object], replaces: list[str]) -> None:
+    config[f"{settings.NAMESPACE}:adopt"] = True
+    if replaces:
+        config[f"{settings.NAMESPACE}:adoptReplaces"] = replaces
 
 
 def _report(found: live.Survey) -> None:
@@ -98,8 +107,11 @@ def _report(found: live.Survey) -> None:
         typer.echo(f"cron jobs taken over by name: {', '.join(found.jobs_taken_over)}")
     for job, fields in found.jobs_differing.items():
         typer.echo(f"blocking: cron job {job!r} differs from the declared one in "
-                   f"{', '.join(fields)}; --accept schedules the declared job in its place "
-                   "(same job id)")  # fmt: skip
+                   f"{', '.join(fields)}; once accepted it runs until the deploy schedules the "
+                   "declared job in its place (same job id)")  # fmt: skip
+    for job in found.jobs_replaced:
+        typer.echo(f"cron job {job!r}: accepted; the deploy schedules the declared job in its "
+                   "place (same job id)")  # fmt: skip
     for job in found.jobs_undeclared:
         quoted = job.replace("'", "''")
         typer.echo(f"cron job {job!r}: declared by no app, kept; to remove it: "

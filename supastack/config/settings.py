@@ -196,6 +196,10 @@ class StackSettings(ConfigModel):
     """For one deploy, when moving a live project under the stack: a resource that finds its
     object already there (a cron job made by hand) takes it over without re-creating it if it
     matches the program, and fails naming the differences if not (docs/delivery.md)."""
+    adopt_replaces: list[str] = Field(default_factory=list)
+    """With ``adopt``: the cron jobs made by hand that ``adopt --accept`` showed differing and
+    were accepted: the deploy schedules the declared job in their place (same job id), so the
+    hand-made one runs until then (set by adopt; remove it with ``adopt``)."""
     migrations: MigrationSettings = Field(default_factory=MigrationSettings)
     backups: BackupSettings = Field(default_factory=BackupSettings)
     alert_channels: dict[str, AlertChannel] = Field(default_factory=dict)

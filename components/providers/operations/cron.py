@@ -20,12 +20,17 @@ class CronJobProps(OnDatabase):
     active: bool = True
     adopt: bool = False
     """Take over a job of this name that exists and matches (``supastack:adopt``)."""
+    replaces: bool = False
+    """With ``adopt``: one of this name that differs was reviewed by ``adopt --accept``
+    (``supastack:adoptReplaces``): scheduled as declared in its place (same job id)."""
 
-    not_diffed: ClassVar[frozenset[str]] = frozenset({"adopt"})
+    not_diffed: ClassVar[frozenset[str]] = frozenset({"adopt", "replaces"})
 
     @classmethod
-    def for_job(cls, conninfo: Deferred[str], job: cron.Job, adopt: bool) -> Self:
-        return cls.declared(conninfo=conninfo, **job_fields(job), adopt=adopt)
+    def for_job(
+        cls, conninfo: Deferred[str], job: cron.Job, adopt: bool, replaces: bool = False
+    ) -> Self:
+        return cls.declared(conninfo=conninfo, **job_fields(job), adopt=adopt, replaces=replaces)
 
     def job(self) -> cron.Job:
         return cron.Job(self.name, self.schedule, self.command, self.database, self.active)
@@ -50,8 +55,9 @@ class CronJobProvider(TypedProvider[CronJobProps]):
 
     def put(self, props: CronJobProps, before: Mapping[str, Any] | None) -> dict[str, Any]:
         """Schedule the job; with ``adopt``, a job of that name made by hand is taken over if
-        it matches (the upsert then changes nothing and keeps its id), else refused."""
-        if before is None and props.adopt:
+        it matches (the upsert then changes nothing and keeps its id), else refused unless
+        adopt's review accepted replacing it (the upsert keeps its id)."""
+        if before is None and props.adopt and not props.replaces:
             cron.refuse_to_adopt_a_different_job(props.conninfo, props.job())
         return {"job_id": cron.schedule(props.conninfo, props.job())}
 

@@ -133,12 +133,14 @@ def test_a_schema_that_is_what_the_migrations_make_is_recorded_without_anything_
     assert live.survey(by_hand.conninfo, [manifest], files).recorded == {"shop": 1}
 
 
-def test_a_guides_cron_job_is_named_by_what_differs_and_scheduled_as_declared_once_accepted(
+def test_a_guides_cron_job_is_named_by_what_differs_and_left_running_for_the_deploy(
     cron_db: str,
 ) -> None:
     """A guide's job of a declared name, its key written into the command: reported by the
-    field that differs (never the command), then replaced in place (same job id), after which
-    the deploy's adopt takes it over; a job that is already as declared is taken over as is."""
+    field that differs (never the command); accepting runs nothing on it (the declared command
+    may read Vault secrets only the deploy makes: it would fail until then), and adopt run
+    again with it accepted (supastack:adoptReplaces) finds it resolved, for the deploy to
+    replace in place; a job that is already as declared is taken over as is."""
     key = "sk_live_hard_coded_in_the_guide"
     guide = cron.Job("test-cleanup", "*/5 * * * *", f"select '{key}'", "postgres")
     job_id = cron.schedule(cron_db, guide)
@@ -152,10 +154,10 @@ def test_a_guides_cron_job_is_named_by_what_differs_and_scheduled_as_declared_on
     assert "test-alike" in found.jobs_taken_over and not found.resolved
     assert key not in repr(found)
     live.accept(cron_db, found)
-    assert cron.read(cron_db, "test-cleanup") == declared
-    assert cron.schedule(cron_db, declared) == job_id  # the same job, scheduled in place
-    cron.refuse_to_adopt_a_different_job(cron_db, declared)  # the deploy's adopt now takes it
-    assert live.survey(cron_db, [], {}, [declared, alike]).resolved
+    assert cron.read(cron_db, "test-cleanup") == guide  # still the guide's, running
+    again = live.survey(cron_db, [], {}, [declared, alike], replacing=["test-cleanup"])
+    assert again.resolved and again.jobs_replaced == ["test-cleanup"]
+    assert cron.schedule(cron_db, declared) == job_id  # what the deploy does: in place
 
 
 def test_accept_runs_nothing_when_a_difference_can_lose_data(

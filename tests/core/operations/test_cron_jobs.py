@@ -176,4 +176,8 @@ def test_adopt_takes_over_a_matching_hand_made_job_and_refuses_a_different_one(
                        r"differs from the program in schedule; make them equal"):  # fmt: skip
         provider.create(declared)
     assert _job(services, "hand-made")[0] == "0 3 * * *"  # type: ignore[index]  # unchanged
+    # adopt's review accepted replacing it (supastack:adoptReplaces): scheduled as declared
+    replaced = outs(provider.create({**declared, "replaces": True}))
+    assert replaced["job_id"] == made  # in place: the same job
+    assert _job(services, "hand-made")[0] == "*/5 * * * *"  # type: ignore[index]
     provider.delete("hand-made", declared)

@@ -93,6 +93,7 @@ def test_declared_props_send_what_was_declared_and_the_provider_reads_it_back() 
     assert sent == {
         "conninfo": "conninfo", "name": "nightly", "schedule": "0 2 * * *",
         "command": "select 1", "database": "postgres", "active": True, "adopt": False,
+        "replaces": False,
     }  # fmt: skip
     assert CronJobProps.of(sent).job() == job
     policy = RlsPolicyProps.of(
