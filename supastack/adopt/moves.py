@@ -59,12 +59,18 @@ class Move:
     leftovers: tuple[str, ...] = ()
     """The guide's functions, views and materialized views in ``public`` that the app makes in
     its schema (``DROP`` statements, for once nothing calls them)."""
+    lock_timeout: str = "5s"
+    """How long the move waits for a table's lock (a long transaction reading it): it fails
+    whole rather than queue every new reader of the table behind it (the migrations' default)."""
 
     def statements(self) -> list[str]:
         def name(schema: str, table: str) -> sql.Composable:
             return sql.Identifier(schema, table)
 
-        out = [sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(self.schema))]
+        out = [
+            sql.SQL("SET LOCAL lock_timeout = {}").format(sql.Literal(self.lock_timeout)),
+            sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(self.schema)),
+        ]
         for table in (*self.tables, *self.partitions):
             out.append(
                 sql.SQL("ALTER TABLE {} SET SCHEMA {}").format(

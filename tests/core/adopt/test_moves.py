@@ -5,8 +5,10 @@ part of the way recorded as far as it went."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from supastack.adopt import live, moves
@@ -51,6 +53,12 @@ def guide(database: Database) -> Database:
     return database
 
 
+def _kind(database: Database) -> object:
+    """What ``public.items`` is: a table (r) or, once moved, the view (v) left under its name."""
+    items = "select relkind::text from pg_class where oid = 'public.items'::regclass"
+    return database.scalar(items)
+
+
 def _app(
     tmp_path: Path, *extra: tuple[str, str]
 ) -> tuple[AppManifest, dict[str, list[MigrationFile]]]:
@@ -79,10 +87,7 @@ def test_the_guides_tables_move_with_their_rows_under_the_stacks_privileges(
     live.move(guide.conninfo, found.moves)
 
     assert guide.scalar("select name from shop.items") == "kept"  # the row, in its new schema
-    assert (
-        guide.scalar("select relkind::text from pg_class where oid = 'public.items'::regclass")
-        == "v"
-    )
+    assert _kind(guide) == "v"
     assert guide.scalar("select has_table_privilege('anon', 'shop.items', 'select')") is False
     assert guide.scalar("select has_table_privilege('authenticated', 'public.items', 'select')")
     assert guide.scalar("select public.item_count()") == 1  # the guide's function still answers
@@ -104,10 +109,7 @@ def test_a_second_move_at_once_fails_whole_and_names_the_app(
     with pytest.raises(SupastackError, match=r"the move of app shop: .*nothing of it was applied"):
         live.move(guide.conninfo, second.moves)
     assert guide.scalar("select count(*) from shop.items") == 1
-    assert (
-        guide.scalar("select relkind::text from pg_class where oid = 'public.items'::regclass")
-        == "v"
-    )
+    assert _kind(guide) == "v"
 
 
 def test_a_guide_followed_part_of_the_way_records_the_files_it_had(
@@ -121,3 +123,20 @@ def test_a_guide_followed_part_of_the_way_records_the_files_it_had(
     assert "closest to its first 1 of 2 migration files" in note
     assert 'relation "monitoring.alert_rules" does not exist' in note
     assert moves.app_tables("shop", files["shop"]) == ["items"]
+
+
+def test_a_move_behind_a_long_transaction_gives_up_whole_instead_of_queueing_readers(
+    guide: Database, tmp_path: Path
+) -> None:
+    """A transaction that read the table holds its lock: the move waits at most its
+    lock_timeout, then fails naming the app, changing nothing (readers queued behind the move's
+    lock would otherwise wait as long as that transaction)."""
+    manifest, files = _app(tmp_path)
+    [move] = live.survey(guide.conninfo, [manifest], files).moves
+    with psycopg.connect(guide.conninfo) as reader:
+        reader.execute("select count(*) from public.items")  # the transaction stays open
+        with pytest.raises(SupastackError, match=r"the move of app shop: .*lock timeout"):
+            live.move(guide.conninfo, [replace(move, lock_timeout="200ms")])
+        reader.rollback()
+    assert _kind(guide) == "r"
+    assert guide.scalar("select to_regnamespace('shop')") is None
