@@ -13,10 +13,8 @@ as the gRPC error the engine would show, raised here as :class:`ProviderError`.
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +27,7 @@ from pulumi.output import Unknown
 from pulumi.runtime import proto, rpc
 from pulumi.runtime._grpc_settings import _GRPC_CHANNEL_OPTIONS
 
+from applier import host_process
 from applier.records import Applied
 
 PROVIDER_KEY = "__provider"
@@ -106,11 +105,7 @@ class DynamicHost:
 
     def __init__(self, project: Path, *, stack: str = "local", name: str = "supastack") -> None:
         self._prefix = f"urn:pulumi:{stack}::{name}::"
-        env = {**os.environ, "PULUMI_PROJECT": name}
-        self._process = subprocess.Popen(
-            [sys.executable, "-u", "-m", "pulumi.dynamic"],
-            cwd=project, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-        )  # fmt: skip
+        self._process = host_process.take(project, name)
         assert self._process.stdout is not None
         port = self._process.stdout.readline().decode().strip()
         if not port.isdigit():

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from applier.__main__ import run as run_applier
+from applier.run import run as run_applier
 from supastack.config import settings
 from supastack.errors import SupastackError
 from supastack.local.paths import PROJECT_DIR
