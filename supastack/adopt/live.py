@@ -139,6 +139,12 @@ def survey(
     for manifest in manifests:
         if manifest.app in found.baseline:
             _closest(conninfo, manifests, files, manifest, found)
+    with connect(conninfo, subject="the live database") as conn:
+        found.notes += [
+            f"view {view} stays from the move of app {m.app}'s tables: once nothing reads it "
+            f"(the functions redeployed), DROP VIEW {view};"
+            for m in manifests for view in moves.views_left(conn, m)
+        ]  # fmt: skip
     declared = Declared.of_manifests(manifests)
     found.blocking = _replacements(conninfo, undeclared(conninfo, declared), manifests)
     return found

@@ -194,6 +194,22 @@ def _leftovers(conn: Connection, schema: str, files: Sequence[MigrationFile]) ->
     )  # fmt: skip
 
 
+def views_left(conn: Connection, manifest: AppManifest) -> list[str]:
+    """The views a move left in ``public`` over the app's tables (``"public"."items"`` over
+    the app's ``items``), still there."""
+    if not manifest.owns_schema or manifest.schema_name == SOURCE:
+        return []
+    rows = conn.execute(
+        "SELECT DISTINCT format('%%I.%%I', %s::text, v.relname) FROM pg_class v "
+        "JOIN pg_rewrite r ON r.ev_class = v.oid JOIN pg_depend d ON d.objid = r.oid "
+        "JOIN pg_class t ON t.oid = d.refobjid AND t.relname = v.relname "
+        "WHERE v.relnamespace = %s::regnamespace AND v.relkind = 'v' "
+        "AND t.relnamespace = to_regnamespace(%s) ORDER BY 1",
+        [SOURCE, SOURCE, manifest.schema_name],
+    )
+    return [str(view) for (view,) in rows]
+
+
 def app_tables(schema: str, files: Sequence[MigrationFile]) -> list[str]:
     """The tables the app's migrations create in its schema, in order (partitions made by a
     ``PARTITION OF`` are not tables of their own)."""

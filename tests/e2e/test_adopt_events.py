@@ -159,6 +159,7 @@ def test_adopt_shows_the_move_then_what_differs(adopted: dict[str, object]) -> N
     assert 'DROP POLICY "Anyone can view events" ON "events"."class_events"' in after_move
     assert "SET SCHEMA" not in after_move  # moved once
     assert accepted.exit_code == 0, _out(accepted)
+    assert "view public.registrations stays from the move of app events" in _out(accepted)
 
 
 def test_no_function_was_down_and_no_row_was_lost(adopted: dict[str, object]) -> None:
