@@ -44,7 +44,7 @@ from supastack.database.postgres import connect
 from supastack.database.schema_snapshot import Difference
 from supastack.errors import SupastackError, first_line
 from supastack.migrations import history
-from supastack.migrations.drift import drift
+from supastack.migrations.drift import ShadowBuildError, drift
 from supastack.migrations.files import MigrationFile
 from supastack.operations import cron
 
@@ -165,17 +165,18 @@ def _closest(
         trial = {**files, **found.baseline, manifest.app: every[:size]}
         try:
             result = drift(conninfo, manifests, trial, [manifest], baseline=set(found.baseline))
-        except SupastackError as exc:  # a file needs what the deploy makes first
+        except ShadowBuildError as exc:  # a file needs what the deploy makes first
+            if exc.app != manifest.app or exc.applied >= size:
+                raise
             failed.append(first_line(exc))
-            # next, the files before the one that failed (the engine's error names it)
-            size = next((i for i, f in enumerate(every[:size]) if f"{f.source}:" in str(exc)),
-                        size - 1)  # fmt: skip
+            size = exc.applied  # next, the files before the one that failed
             continue
         differences = [d for d in result.differences if not _is_access(d)]
-        if best is None or len(differences) < len(best[1]) or not _destructive(differences):
-            best = (size, differences, result.notes)
         if not _destructive(differences):
+            best = (size, differences, result.notes)
             break
+        if best is None or len(differences) < len(best[1]):
+            best = (size, differences, result.notes)
         size -= 1
     if best is None:
         raise SupastackError(f"adopt: app {manifest.app}: no shadow of its migrations could be "

@@ -28,6 +28,7 @@ from supastack.config.manifest import AppManifest
 from supastack.database import sqltext
 from supastack.database.partitions import API_ROLES
 from supastack.database.postgres import Connection
+from supastack.database.privileges import table_privileges
 from supastack.migrations.files import MigrationFile
 
 #: Where the guides (and Supabase's SQL editor) put tables.
@@ -109,19 +110,14 @@ class Move:
                     sql.Identifier(self.schema), sql.SQL(", ").join(map(_role, grantees))
                 )
             )
-        held: dict[tuple[str, tuple[str, ...]], list[str]] = {}
-        for table in self.tables:
-            by_role: dict[str, list[str]] = {}
-            for grant in self.grants:
-                if grant.table == table:
-                    by_role.setdefault(grant.grantee, []).append(grant.privilege)
-            for grantee, listed in by_role.items():
-                held.setdefault((table, tuple(sorted(listed))), []).append(grantee)
-        for (table, kinds), roles in held.items():
+        kept: dict[tuple[str, str], list[str]] = {}
+        for grant in self.grants:
+            kept.setdefault((grant.table, grant.grantee), []).append(grant.privilege)
+        for (table, grantee), privileges in kept.items():
             out.append(
                 sql.SQL("GRANT {} ON {} TO {}").format(
-                    sql.SQL(", ").join(map(sql.SQL, kinds)), name(SOURCE, table),
-                    sql.SQL(", ").join(map(_role, roles)),
+                    sql.SQL(", ").join(map(sql.SQL, privileges)), name(SOURCE, table),
+                    _role(grantee),
                 )
             )  # fmt: skip
         return [statement.as_string(None) for statement in out]
@@ -228,24 +224,6 @@ def app_tables(schema: str, files: Sequence[MigrationFile]) -> list[str]:
     return tables
 
 
-_TABLE_PRIVILEGES = ("SELECT", "INSERT", "UPDATE", "DELETE")
-
-
-def declared(manifest: AppManifest, role: str, table: str) -> set[str]:
-    """What the stack grants ``role`` on the app's ``table`` (its grants and the default
-    privileges its migrations' tables get)."""
-    held: set[str] = set()
-    for grant in manifest.grants:
-        if (grant.object_type, grant.role) == ("table", role) and (
-            not grant.objects or table in grant.objects
-        ):
-            held.update(grant.privileges)
-    for default in manifest.default_privileges:
-        if default.object_type == "table" and default.role == role:
-            held.update(default.privileges)
-    return set(_TABLE_PRIVILEGES) if "ALL" in held else held
-
-
 def find(conn: Connection, manifest: AppManifest, files: Sequence[MigrationFile]) -> Move | None:
     """The move of an app whose schema holds nothing while its tables are in ``public``."""
     if not manifest.owns_schema or manifest.schema_name == SOURCE:
@@ -290,7 +268,7 @@ def find(conn: Connection, manifest: AppManifest, files: Sequence[MigrationFile]
             [SOURCE, list(tables)],
         )
     ]
-    grants = tuple(g for g in held if g.privilege in declared(manifest, g.grantee, g.table))
+    grants = tuple(g for g in held if g.privilege in table_privileges(manifest, g.grantee, g.table))
     undeclared = tuple(g for g in held if g not in grants)
     return Move(
         manifest.app, manifest.schema_name, tables, partitions, registered, grants,

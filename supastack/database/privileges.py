@@ -57,6 +57,22 @@ def privilege_steps(manifest: AppManifest) -> list[PrivilegeStep]:
     return steps
 
 
+#: What ``ALL`` grants on a table, of the privileges a reader or writer uses.
+_TABLE_ALL = ("SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER")
+
+
+def table_privileges(manifest: AppManifest, role: str, table: str) -> set[str]:
+    """What the steps leave ``role`` holding on the app's ``table``, made by its migrations:
+    the grants that name it (or every table) and the default privileges such a table gets."""
+    held: set[str] = set()
+    for step in privilege_steps(manifest):
+        if step.object_type != "table" or step.role != role:
+            continue
+        if step.scope == "future" or not step.objects or table in step.objects:
+            held.update(step.privileges)
+    return set(_TABLE_ALL) if "ALL" in held else held
+
+
 _KINDS = {"table": "TABLES", "sequence": "SEQUENCES", "function": "FUNCTIONS"}
 
 

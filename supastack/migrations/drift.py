@@ -155,6 +155,14 @@ def _access(conninfo: str, manifest: AppManifest) -> None:
         )
 
 
+class ShadowBuildError(SupastackError):
+    """A migration file failed in the shadow: ``app``'s first ``applied`` files went in."""
+
+    def __init__(self, message: str, app: str, applied: int) -> None:
+        super().__init__(message)
+        self.app, self.applied = app, applied
+
+
 def build_expected(
     conninfo: str, manifests: Sequence[AppManifest], applied: dict[str, list[MigrationFile]]
 ) -> None:
@@ -163,7 +171,12 @@ def build_expected(
         _declare(conninfo, manifests)
         engine = MigrationEngine(conninfo)
         for manifest in manifests:
-            engine.migrate(manifest.app, applied.get(manifest.app, []))
+            try:
+                engine.migrate(manifest.app, applied.get(manifest.app, []))
+            except SupastackError as failed:
+                with connect(conninfo, subject="the shadow database") as conn:
+                    went_in = sum(r.app == manifest.app for r in history.read(conn, manifest.app))
+                raise ShadowBuildError(str(failed), manifest.app, went_in) from None
             if applied.get(manifest.app):  # else its tables are not made yet: nothing to grant
                 _access(conninfo, manifest)
     except psycopg.Error as exc:
