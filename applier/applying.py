@@ -18,14 +18,10 @@ from dataclasses import replace
 from typing import Any
 
 import pulumi
-from psycopg.conninfo import make_conninfo
 
+from applier import imports
 from applier.dynamic_host import PROVIDER_KEY, DynamicHost, ProviderError
-from applier.equivalents import (
-    IMPORT_QUERIES,
-    RANDOM_EQUIVALENTS,
-    SQL_EQUIVALENTS,
-)
+from applier.equivalents import RANDOM_EQUIVALENTS, SQL_EQUIVALENTS
 from applier.errors import ResourceFailedError, plain
 from applier.options import (
     Key,
@@ -175,11 +171,8 @@ class ApplyingMocks(pulumi.runtime.Mocks):
     ) -> tuple[Applied, str]:  # fmt: skip
         if not custom:
             return Applied(typ, name, f"{name}-component", inputs), UNCHANGED
-        if typ == "pulumi:providers:postgresql":
-            self._conninfo = make_conninfo(
-                host=inputs["host"], port=inputs["port"], dbname=inputs["database"],
-                user=inputs["username"], password=inputs["password"], sslmode=inputs["sslmode"],
-            )  # fmt: skip
+        if typ == imports.PROVIDER:
+            self._conninfo = imports.provider_conninfo(inputs)
             action = CREATED if old is None else UNCHANGED if old.outputs == inputs else UPDATED
             return Applied(typ, name, f"{name}-provider", inputs), action
         if typ in RANDOM_EQUIVALENTS:
@@ -188,19 +181,19 @@ class ApplyingMocks(pulumi.runtime.Mocks):
             made = {**inputs, **RANDOM_EQUIVALENTS[typ](inputs)}
             return Applied(typ, name, name, made), CREATED
         if typ in SQL_EQUIVALENTS:
-            return self._sql_equivalent(typ, name, inputs, old, options.import_id)
+            return self._sql_equivalent(typ, name, inputs, old, options)
         if typ.startswith("pulumi-python:dynamic/"):
             return self._dynamic(typ, name, inputs, old, options=options)
         raise NotImplementedError(f"the offline applier has no equivalent for {typ}")
 
     def _sql_equivalent(
-        self, typ: str, name: str, inputs: Outputs, old: Applied | None, import_id: str
+        self, typ: str, name: str, inputs: Outputs, old: Applied | None, options: SeenOptions
     ) -> tuple[Applied, str]:
         if old is not None and old.outputs == inputs:
             return old, UNCHANGED
         assert self._conninfo, "the postgresql provider is registered before its resources"
-        if import_id and old is None:
-            return self._imported(typ, name, inputs, import_id), IMPORTED
+        if options.import_id and old is None:
+            return self._imported(typ, name, inputs, options), IMPORTED
         with connect(self._conninfo) as conn, conn.transaction():
             # one at a time: Postgres fails concurrent GRANTs that touch one catalog row (an
             # object's ACL, a role) with "tuple concurrently updated"
@@ -209,18 +202,15 @@ class ApplyingMocks(pulumi.runtime.Mocks):
                 conn.execute(statement)
         return Applied(typ, name, name, inputs), CREATED if old is None else UPDATED
 
-    def _imported(self, typ: str, name: str, inputs: Outputs, import_id: str) -> Applied:
-        """The engine's import of a postgresql resource: the object is read by its id and taken
-        into the state as it is, nothing run; one that is not there fails."""
-        query = IMPORT_QUERIES.get(typ)
-        if query is None:
-            raise ProviderError(f"the offline applier cannot import {typ} (only "
-                                f"{', '.join(sorted(IMPORT_QUERIES))})")  # fmt: skip
+    def _imported(self, typ: str, name: str, inputs: Outputs, options: SeenOptions) -> Applied:
+        """The engine's import of a postgresql resource (:mod:`applier.imports`): the object is
+        read by its id and taken into the state as it is, nothing run; one that is not there,
+        or not what the program declares, fails."""
         assert self._conninfo is not None
-        with connect(self._conninfo) as conn:
-            found = conn.execute(query, [import_id]).fetchone()
-        if found is None:
-            raise ProviderError(f"resource '{import_id}' does not exist")
+        import_id = options.import_id
+        fields = imports.differing(self._conninfo, typ, import_id, inputs, options.ignore_changes)
+        if fields:
+            raise ProviderError(f"{imports.MISMATCH}: [{' '.join(fields)}]")
         return Applied(typ, name, import_id, inputs)
 
     def _dynamic(

@@ -89,11 +89,3 @@ SECRET_BY_SCHEMA: dict[str, tuple[str, ...]] = {
     "postgresql:index/role:Role": ("password",),
     "pulumi:providers:postgresql": ("password",),
 }
-
-#: How the engine's import reads an object of a postgresql resource by id: the name it is
-#: imported under (the provider's ``Read`` answers "does not exist" otherwise).
-IMPORT_QUERIES: dict[str, str] = {
-    "postgresql:index/role:Role": "SELECT 1 FROM pg_roles WHERE rolname = %s",
-    "postgresql:index/schema:Schema": "SELECT 1 FROM pg_namespace WHERE nspname = %s",
-    "postgresql:index/extension:Extension": "SELECT 1 FROM pg_extension WHERE extname = %s",
-}

@@ -18,6 +18,7 @@ from typing import Any
 
 import pulumi
 
+from applier import imports
 from applier.dynamic_host import DynamicHost, ProviderError
 from applier.errors import ResourceFailedError, plain
 from applier.options import (
@@ -62,6 +63,8 @@ class Step:
 class Plan:
     steps: list[Step] = field(default_factory=list)
     unchanged: int = 0
+    warnings: list[str] = field(default_factory=list)
+    """The engine's diagnostics (an import whose inputs do not match)."""
 
     @property
     def changes(self) -> list[Step]:
@@ -69,6 +72,7 @@ class Plan:
 
     def render(self) -> str:
         lines = [line for step in self.changes for line in step.lines()]
+        lines += [f"warning: {warning}" for warning in self.warnings]
         counts = {op: sum(s.op == op for s in self.changes) for op in SYMBOLS}
         summary = ", ".join(f"{n} to {op}" for op, n in counts.items() if n)
         lines.append(f"Resources: {summary or 'no changes'}; {self.unchanged} unchanged")
@@ -88,6 +92,8 @@ class PreviewMocks(pulumi.runtime.Mocks):
         self._previous = {a.key: a for a in previous or []}
         self._pending_deletion = any(a.delete for a in previous or [])
         self._lock = threading.Lock()
+        self._conninfo = ""
+        """The postgresql provider's connection, where an import is read (as in the update)."""
         self.registered: set[Key] = set()
         self._aliased: set[Key] = set()
         self.seen: dict[Key, tuple[Outputs, SeenOptions]] = {}
@@ -124,13 +130,29 @@ class PreviewMocks(pulumi.runtime.Mocks):
     def _step(
         self, typ: str, name: str, inputs: Outputs, old: Applied | None, options: SeenOptions
     ) -> Step:
+        if typ == imports.PROVIDER:
+            self._conninfo = imports.provider_conninfo(inputs)
         if self._host is None or not typ.startswith("pulumi-python:dynamic/"):
+            if old is None and options.import_id and self._conninfo:
+                self._read_import(typ, name, inputs, options)
             if old is None:
                 return Step(IMPORT if options.import_id else CREATE, typ, name)
             changed = changed_inputs(old.outputs, inputs)
             return Step(UPDATE if changed else SAME, typ, name, changed)
         decision = decide(self._host, typ, name, inputs, old, options=options)
         return Step(decision.op, typ, name, decision.changed, decision.replacing)
+
+    def _read_import(self, typ: str, name: str, inputs: Outputs, options: SeenOptions) -> None:
+        """The engine's preview of an import: the object read (missing, it fails), a mismatch
+        a warning (the update fails on it)."""
+        fields = imports.differing(self._conninfo, typ, options.import_id, inputs,
+                                   options.ignore_changes)  # fmt: skip
+        if fields:
+            kind = typ.rsplit(":", 1)[-1]
+            with self._lock:
+                self.plan.warnings.append(f"{kind} {name}: {imports.MISMATCH}: "
+                                          f"[{' '.join(fields)}]; importing this resource "
+                                          "will fail")  # fmt: skip
 
     def unchanged(self) -> bool:
         """Whether the update would change nothing, in the resources or in their records: every

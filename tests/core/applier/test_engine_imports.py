@@ -1,12 +1,16 @@
-"""``import_`` as the engine supports it: a ``pulumi-postgresql`` resource is read by its id and
-taken into the state as it is, nothing run on it; an object that is not there fails naming it.
+"""``import_`` as the engine supports it: a ``pulumi-postgresql`` resource is read by its id (the
+provider's: a role's name, ``<database>.<name>`` for a schema or an extension) and taken into the
+state as it is, nothing run on it; an object that is not there, or not what the program
+declares, fails naming it.
 (A dynamic resource's import fails, as under the engine:
 tests/unit/applier/test_engine_fidelity.py.)"""
 
 from __future__ import annotations
 
 import json
+import re
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -29,9 +33,17 @@ pg = postgresql.Provider("pg", host=given["host"], port=int(given["port"]),
                          database=given["dbname"], username=given["user"],
                          password=pulumi.Output.secret(given["password"]), sslmode="disable",
                          superuser=True)
-role = postgresql.Role("reporting", name=given["role"], login=True,
-                       password=pulumi.Output.secret("not-the-live-one"),
-                       opts=pulumi.ResourceOptions(provider=pg, import_=given["role"]))
+opts = lambda id: pulumi.ResourceOptions(provider=pg, import_=id)
+role = postgresql.Role("reporting", name=given["role"], login=given["login"],
+                       password=pulumi.Output.secret(given["role_password"]),
+                       opts=opts(given["role"]))
+schema = postgresql.Schema("reports", name=given["schema"], database=given["dbname"],
+                           opts=opts(given["schema_id"]))
+extension = postgresql.Extension(
+    "crypto", name="pgcrypto", schema=given.get("extension_schema", given["schema"]),
+    database=given["dbname"],
+    opts=pulumi.ResourceOptions.merge(opts(f"{given['dbname']}.pgcrypto"),
+                                      pulumi.ResourceOptions(ignore_changes=given["ignore"])))
 
 
 class Platform:
@@ -49,36 +61,128 @@ def project(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def _config(database: Database, role: str) -> dict[str, str]:
-    given = conninfo_to_dict(database.conninfo)
-    return {"fixture:db": json.dumps({**given, "port": given.get("port", 5432), "role": role})}
+def _config(database: Database, role: str, **given: object) -> dict[str, str]:
+    params = conninfo_to_dict(database.conninfo)
+    schema = f"{database.name}_reports"
+    fixture = {
+        **params, "port": params.get("port", 5432), "role": role, "login": False,
+        "role_password": "unused", "schema": schema,
+        "schema_id": f"{params['dbname']}.{schema}", "ignore": [], **given,
+    }  # fmt: skip
+    return {"fixture:db": json.dumps(fixture)}
 
 
-def test_a_postgres_role_is_imported_as_it_is_and_a_missing_one_is_named(
-    database: Database, project: Path
-) -> None:
-    role = f"{database.name}_reporting"
+@pytest.fixture
+def live(database: Database) -> Iterator[tuple[str, str]]:
+    """A role (LOGIN, its password set) and a schema holding pgcrypto, made by hand."""
+    role, schema = f"{database.name}_reporting", f"{database.name}_reports"
     with database.connect() as conn:
         conn.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD 'live'").format(sql.Identifier(role)))
-        before = conn.execute("select rolpassword from pg_authid where rolname = %s", [role])
-        verifier = before.fetchone()
-    try:
-        deployment = deploy(_config(database, role), project=project, seed=1)
-        [(action, imported)] = [
-            (a, r) for a, r in deployment.mocks.actions if r.typ.endswith(":Role")
-        ]
-        assert (action, imported.id) == (IMPORTED, role)
-        with database.connect() as conn:  # nothing run on it: its password is still the live one
-            after = conn.execute("select rolpassword from pg_authid where rolname = %s", [role])
-            assert after.fetchone() == verifier
-    finally:
-        with database.connect() as conn:
-            conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))
+        conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
+        conn.execute(sql.SQL("CREATE EXTENSION pgcrypto SCHEMA {}").format(sql.Identifier(schema)))
+    yield role, schema
+    with database.connect() as conn:
+        conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
+        conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))
 
-    with pytest.raises(DeployError, match=rf"Role reporting: resource '{role}' does not exist"):
+
+def _verifier(database: Database, role: str) -> str:
+    """The role's live password verifier (a secret: never printed)."""
+    with database.connect() as conn:
+        found = conn.execute("select rolpassword from pg_authid where rolname = %s", [role])
+        return str((found.fetchone() or [""])[0])
+
+
+def test_a_role_schema_and_extension_are_imported_as_they_are_by_the_providers_ids(
+    database: Database, project: Path, live: tuple[str, str]
+) -> None:
+    role, schema = live
+    verifier = _verifier(database, role)
+    config = _config(database, role, login=True, role_password=verifier)
+    deployment = deploy(config, project=project, seed=1)
+    imported = {r.typ.rsplit(":", 1)[1]: (a, r.id) for a, r in deployment.mocks.actions
+                if r.typ.startswith("postgresql:index/")}  # fmt: skip
+    dbname = conninfo_to_dict(database.conninfo)["dbname"]
+    assert imported == {
+        "Role": (IMPORTED, role),
+        "Schema": (IMPORTED, f"{dbname}.{schema}"),
+        "Extension": (IMPORTED, f"{dbname}.pgcrypto"),
+    }
+    assert _verifier(database, role) == verifier  # nothing run on it
+
+
+def test_an_import_whose_inputs_differ_fails_naming_the_fields_never_their_values(
+    database: Database, project: Path, live: tuple[str, str]
+) -> None:
+    """As the engine: the preview warns, the update fails on that resource, nothing run on
+    the object; the message names the properties, never their values."""
+    role, _ = live
+    before = _verifier(database, role)
+    config = _config(database, role, login=True, role_password="not-the-live-one")
+    plan = preview(config, project=project)
+    assert (
+        "warning: Role reporting: inputs to import do not match the existing resource: "
+        "[password]; importing this resource will fail" in plan.render().splitlines()
+    )
+    with pytest.raises(DeployError) as failed:
+        deploy(config, project=project, seed=1)
+    message = str(failed.value)
+    assert (
+        "Role reporting: inputs to import do not match the existing resource: [password]" in message
+    )
+    assert "not-the-live-one" not in message and "SCRAM" not in message
+    assert _verifier(database, role) == before  # nothing run on it
+
+    with pytest.raises(DeployError, match=r"Role reporting: .*: \[login password\]"):
+        deploy(_config(database, role, login=False), project=project, seed=1)
+
+
+def test_ignore_changes_leaves_a_property_out_of_the_comparison_as_the_engine_does(
+    database: Database, project: Path, live: tuple[str, str]
+) -> None:
+    role, _ = live
+    given = {
+        "login": True,
+        "role_password": _verifier(database, role),
+        "extension_schema": "extensions",
+    }  # pgcrypto lives in the test's schema
+    with pytest.raises(DeployError, match=r"Extension crypto: .*: \[schema\]"):
+        deploy(_config(database, role, **given), project=project, seed=1)
+    deployment = deploy(_config(database, role, **given, ignore=["schema"]), project=project)
+    assert {a for a, r in deployment.mocks.actions if r.typ.endswith(":Extension")} == {IMPORTED}
+
+
+def test_a_missing_object_is_named_by_its_resource_and_id(
+    database: Database, project: Path
+) -> None:
+    role = f"{database.name}_absent"
+    with pytest.raises(DeployError) as missing:
         deploy(_config(database, role), project=project, seed=1)
+    dbname = conninfo_to_dict(database.conninfo)["dbname"]
+    ids = {"Role reporting": role, "Schema reports": f"{dbname}.{database.name}_reports",
+           "Extension crypto": f"{dbname}.pgcrypto"}  # fmt: skip
+    named = re.search(
+        r"(\w+ \w+) \(preview\): resource '([^']+)' does not exist", str(missing.value)
+    )
+    assert named is not None and ids[named.group(1)] == named.group(2)
 
 
-def test_the_preview_shows_an_import(database: Database, project: Path) -> None:
-    plan = preview(_config(database, "any_role"), project=project)
+def test_an_id_not_in_the_providers_format_is_named(
+    database: Database, project: Path, live: tuple[str, str]
+) -> None:
+    role, _ = live
+    config = _config(database, role, login=True, role_password=_verifier(database, role),
+                     schema_id="reports")  # fmt: skip
+    expected = r"Schema reports \(preview\): schema ID reports has not the expected format"
+    with pytest.raises(DeployError, match=rf"{expected} 'database\.schema'"):
+        deploy(config, project=project, seed=1)
+
+
+def test_the_preview_shows_an_import(
+    database: Database, project: Path, live: tuple[str, str]
+) -> None:
+    role, _ = live
+    verifier = _verifier(database, role)
+    plan = preview(_config(database, role, login=True, role_password=verifier), project=project)
     assert "  =  Role                   reporting  import" in plan.render().splitlines()
+    assert plan.warnings == []
