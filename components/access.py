@@ -15,6 +15,7 @@ import pulumi
 import pulumi_postgresql as postgresql
 import pulumi_random as random
 
+from components.postgres_imports import imported
 from components.providers.database.rls import (
     RlsPolicy,
     RlsPolicyProps,
@@ -22,6 +23,7 @@ from components.providers.database.rls import (
     RowLevelSecurityProps,
 )
 from supastack.config.manifest import AppManifest
+from supastack.config.settings import AdoptImports
 from supastack.database import rls, scram
 from supastack.database.privileges import privilege_steps
 
@@ -35,6 +37,8 @@ class AccessArgs(TypedDict):
     database: str
     adopt: bool
     """Take over hand-made policies that match (``supastack:adopt``, one deploy)."""
+    imports: AdoptImports
+    """The roles adopt found live: imported (``supastack:adoptImports``)."""
 
 
 class Access(pulumi.ComponentResource):
@@ -75,7 +79,9 @@ class Access(pulumi.ComponentResource):
                     password=password,
                     roles=role.member_of,
                     connection_limit=role.connection_limit,
-                    opts=pulumi.ResourceOptions(parent=self),
+                    opts=pulumi.ResourceOptions(parent=self).merge(
+                        imported("roles", role.name, database, args["imports"])
+                    ),
                 )
             )
 

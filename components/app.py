@@ -29,7 +29,7 @@ from components.providers.functions.edge_function import EdgeFunction, EdgeFunct
 from components.providers.migrations.seeds import SeedData, SeedDataProps
 from components.providers.operations.alerts import AlertRule, AlertRuleProps
 from components.providers.operations.cron import CronJob, CronJobProps
-from supastack.config.settings import MigrationSettings
+from supastack.config.settings import AdoptImports, MigrationSettings
 from supastack.database.publication import REALTIME
 from supastack.operations.cron import Job
 from supastack.plan.stack import AppPlan
@@ -50,6 +50,8 @@ class AppArgs(TypedDict):
     """Take over live objects that match (``supastack:adopt``, one deploy)."""
     adopt_replaces: frozenset[str]
     """Hand-made cron jobs adopt's review accepted replacing (``supastack:adoptReplaces``)."""
+    adopt_imports: AdoptImports
+    """Live roles adopt listed for import (``supastack:adoptImports``)."""
     functions_url: str
     api: dict[str, Any]
     """The Management API (``url``, ``project_ref``) that deploys functions."""
@@ -96,6 +98,7 @@ class App(pulumi.ComponentResource):
                 "conninfo": args["conninfo"],
                 "database": args["database"],
                 "adopt": args["adopt"],
+                "imports": args["adopt_imports"],
             },
             after_schema,
         )

@@ -12,9 +12,11 @@ from typing import Any, TypedDict
 import pulumi
 import pulumi_postgresql as postgresql
 
+from components.postgres_imports import imported
 from components.providers.database.settings import PostgresSettings, PostgresSettingsProps
 from supastack.config.manifest import AppManifest, merged_extensions, merged_settings
-from supastack.database.specs import PLATFORM_SCHEMAS
+from supastack.config.settings import AdoptImports
+from supastack.database.specs import PINNED_SCHEMAS, PLATFORM_SCHEMAS
 
 
 class DatabaseArgs(TypedDict):
@@ -35,6 +37,8 @@ class DatabaseArgs(TypedDict):
     settings_target: dict[str, Any]
     """How settings reach the server (``Target.settings_props``)."""
     protect: bool
+    imports: AdoptImports
+    """The schemas and extensions adopt found live: imported (``supastack:adoptImports``)."""
 
 
 class Database(pulumi.ComponentResource):
@@ -61,12 +65,16 @@ class Database(pulumi.ComponentResource):
         )  # fmt: skip
         child = pulumi.ResourceOptions(parent=self, protect=args["protect"], depends_on=first)
         homes: dict[str, pulumi.Resource] = {}
+        found = (args["database"], args["imports"])
         for extension in merged_extensions(args["manifests"]):
             home = extension.schema_name
             if home not in PLATFORM_SCHEMAS and home not in homes:
                 # a schema of the extension's own (pg_partman's ``partman``)
                 homes[home] = postgresql.Schema(
-                    f"{name}-ext-schema-{home}", name=home, database=args["database"], opts=child
+                    f"{name}-ext-schema-{home}",
+                    name=home,
+                    database=args["database"],
+                    opts=pulumi.ResourceOptions.merge(child, imported("schemas", home, *found)),
                 )
             postgresql.Extension(
                 f"{name}-ext-{extension.name}",
@@ -75,8 +83,14 @@ class Database(pulumi.ComponentResource):
                 version=extension.version,
                 database=args["database"],
                 opts=pulumi.ResourceOptions.merge(
-                    child, pulumi.ResourceOptions(depends_on=[homes[home]] if home in homes else [])
-                ),
+                    child,
+                    pulumi.ResourceOptions(
+                        depends_on=[homes[home]] if home in homes else [],
+                        # all of pg_cron is in ``cron``: where it lives changes nothing, and it
+                        # cannot move (a guide's, adopted in public, stays there)
+                        ignore_changes=["schema"] if extension.name in PINNED_SCHEMAS else None,
+                    ),
+                ).merge(imported("extensions", extension.name, *found)),
             )
         for manifest in args["manifests"]:
             if not manifest.owns_schema:
@@ -85,6 +99,8 @@ class Database(pulumi.ComponentResource):
                 f"{name}-schema-{manifest.app}",
                 name=manifest.schema_name,
                 database=args["database"],
-                opts=child,
+                opts=pulumi.ResourceOptions.merge(
+                    child, imported("schemas", manifest.schema_name, *found)
+                ),
             )
         self.register_outputs({})

@@ -23,7 +23,7 @@ from components.providers.operations.alerts import AlertChannel, AlertChannelPro
 from components.secrets import Secrets
 from components.stack_config import StackCredentials, secret_object
 from supastack.config.manifest import merged_realtime_config
-from supastack.config.settings import MONITORING_APP, StackSettings
+from supastack.config.settings import MONITORING_APP, AdoptImports, StackSettings
 from supastack.database import advisors
 from supastack.migrations.backups import backup_directory
 from supastack.operations.cron import FUNCTIONS_URL_SECRET
@@ -93,6 +93,7 @@ class Platform(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
         with_db = pulumi.ResourceOptions(parent=self, providers=[provider])
+        imports = stack.adopt_imports if stack.adopt else AdoptImports()
         database = Database(
             f"{name}-database",
             {
@@ -104,6 +105,7 @@ class Platform(pulumi.ComponentResource):
                 "api": None if target.is_local else api,
                 "settings_target": target.settings_props(),
                 "protect": stack.protect,
+                "imports": imports,
             },
             with_db,
         )
@@ -178,6 +180,7 @@ class Platform(pulumi.ComponentResource):
                     "protect": stack.protect,
                     "adopt": stack.adopt,
                     "adopt_replaces": frozenset(stack.adopt_replaces),
+                    "adopt_imports": imports,
                     "functions_url": target.functions_url,
                     "api": api,
                     "token": token,

@@ -18,6 +18,9 @@ prepare the first deploy to take it over instead of making it again.
   another schema (:mod:`supastack.database.declared`), each with the SQL that replaces it by the
   stack's: the stack's policies of that table are created in the same transaction as the other
   is dropped, so no reader loses access in between, and the deploy then adopts them.
+- Roles, schemas and extensions the stack declares and the project has, as declared: listed for
+  the deploy to import (``supastack:adoptImports``; :mod:`supastack.adopt.imports`); one that
+  differs is blocking, with the SQL that makes it as declared.
 - Cron jobs live in the project: a declared one that is what the program declares is taken
   over by name by the deploy; one that differs (a guide's, its URL and key written into the
   command) is named with the fields that differ (never their values) and, once accepted, left
@@ -36,8 +39,9 @@ from dataclasses import dataclass, field
 
 import psycopg
 
-from supastack.adopt import moves
+from supastack.adopt import imports, moves
 from supastack.config.manifest import AppManifest
+from supastack.config.settings import AdoptImports
 from supastack.database import rls, schema_diff
 from supastack.database.declared import Declared, Undeclared, undeclared
 from supastack.database.postgres import connect
@@ -110,11 +114,18 @@ class Survey:
     jobs_replaced: list[str] = field(default_factory=list)
     """Differing jobs already accepted (``supastack:adoptReplaces``): the deploy replaces them."""
     jobs_undeclared: list[str] = field(default_factory=list)
+    imports: AdoptImports = field(default_factory=AdoptImports)
+    """Declared roles, schemas and extensions live as declared: the deploy imports them."""
+    objects_blocking: list[str] = field(default_factory=list)
+    """Declared roles and extensions live and not as declared (:mod:`supastack.adopt.imports`)."""
     _declared_jobs: dict[str, cron.Job] = field(default_factory=dict, repr=False)
 
     @property
     def resolved(self) -> bool:
-        return not (self.differences or self.blocking or self.jobs_differing or self.moves)
+        return not (
+            self.differences or self.blocking or self.jobs_differing or self.moves
+            or self.objects_blocking
+        )  # fmt: skip
 
 
 def survey(
@@ -145,6 +156,8 @@ def survey(
             f"(the functions redeployed), DROP VIEW {view};"
             for m in manifests for view in moves.views_left(conn, m)
         ]  # fmt: skip
+        objects = imports.survey(conn, manifests)
+    found.imports, found.objects_blocking = objects.imports, objects.blocking
     declared = Declared.of_manifests(manifests)
     found.blocking = _replacements(conninfo, undeclared(conninfo, declared), manifests)
     return found

@@ -66,19 +66,25 @@ def adopt_stack(
             raise typer.Exit(code=1)
         path = settings.stack_file(project_dir, stack)
         replaces = sorted({*replacing, *(found.jobs_differing if accept else ())})
-        edit_config(path, lambda config: _set_adopt(config, replaces))
+        edit_config(path, lambda config: _set_adopt(config, replaces, found.imports))
     typer.echo(
-        f"adopted: {path.name} sets supastack:adopt: true (and adoptReplaces, the jobs accepted), "
+        f"adopted: {path.name} sets supastack:adopt: true (and adoptReplaces, the jobs accepted, "
+        f"and adoptImports, what the deploy imports), "
         f"so the next deploy takes over what exists (not diffed: remove them after that "
         f"deploy); next: supastack preview "
         f"--stack {stack}, then deploy"
     )
 
 
-def _set_adopt(config: dict[str, object], replaces: list[str]) -> None:
+def _set_adopt(
+    config: dict[str, object], replaces: list[str], imports: settings.AdoptImports
+) -> None:
     config[f"{settings.NAMESPACE}:adopt"] = True
     if replaces:
         config[f"{settings.NAMESPACE}:adoptReplaces"] = replaces
+    listed = imports.model_dump(by_alias=True, exclude_defaults=True)
+    if listed:
+        config[f"{settings.NAMESPACE}:adoptImports"] = listed
 
 
 def _report(found: live.Survey) -> None:
@@ -112,10 +118,21 @@ def _report(found: live.Survey) -> None:
     for job in found.jobs_replaced:
         typer.echo(f"cron job {job!r}: accepted; the deploy schedules the declared job in its "
                    "place (same job id)")  # fmt: skip
+    _report_objects(found)
     for job in found.jobs_undeclared:
         quoted = job.replace("'", "''")
         typer.echo(f"cron job {job!r}: declared by no app, kept; to remove it: "
                    f"SELECT cron.unschedule('{quoted}');")  # fmt: skip
+
+
+def _report_objects(found: live.Survey) -> None:
+    """The roles, schemas and extensions the deploy imports, and those that block."""
+    for kind, names in found.imports.model_dump().items():
+        if names:
+            typer.echo(f"{kind} imported by the deploy (pulumi-postgresql, import_): "
+                       f"{', '.join(names)}")  # fmt: skip
+    for line in found.objects_blocking:
+        typer.echo(f"blocking: {line}")
 
 
 @app.command("supabase-project")

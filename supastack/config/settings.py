@@ -181,6 +181,14 @@ class LogDrainSettings(ConfigModel):
     flush_seconds: float = Field(default=5, gt=0, le=300)
 
 
+class AdoptImports(ConfigModel):
+    """``supastack:adoptImports``: the ``pulumi-postgresql`` objects a deploy imports, by name."""
+
+    roles: list[str] = Field(default_factory=list)
+    schemas: list[str] = Field(default_factory=list)
+    extensions: list[str] = Field(default_factory=list)
+
+
 class StackSettings(ConfigModel):
     """The validated ``supastack:*`` configuration of one stack."""
 
@@ -200,6 +208,9 @@ class StackSettings(ConfigModel):
     """With ``adopt``: the cron jobs made by hand that ``adopt --accept`` showed differing and
     were accepted: the deploy schedules the declared job in their place (same job id), so the
     hand-made one runs until then (set by adopt; remove it with ``adopt``)."""
+    adopt_imports: AdoptImports = Field(default_factory=AdoptImports)
+    """With ``adopt``: the declared roles, schemas and extensions adopt found live and as
+    declared: the deploy imports them (``import_``) instead of creating them (set by adopt)."""
     migrations: MigrationSettings = Field(default_factory=MigrationSettings)
     backups: BackupSettings = Field(default_factory=BackupSettings)
     alert_channels: dict[str, AlertChannel] = Field(default_factory=dict)

@@ -12,7 +12,9 @@ from typing import cast
 import httpx
 from typer.testing import CliRunner
 
-from applier.engine import Deployment, deploy, stack_config
+from applier.engine import Deployment, deploy, preview, stack_config
+from applier.preview import Plan
+from applier.records import IMPORTED
 from supastack.cli import app
 from supastack.config.manifest import load_app
 from supastack.delivery.outputs import StackOutputs
@@ -117,14 +119,44 @@ def adopt_and_deploy(
         report = runner.invoke(app, command)
         accepted = [runner.invoke(app, [*command, "--accept"]) for _ in range(accepts)]
         config = stack_config("Pulumi.adopt.yaml", {}, root)
+        existing, plan = postgres_objects(services), preview(config, project=root)
         first = deploy(config, project=root)
         extra = after_deploy(report.output) if after_deploy else {}
     second = deploy(config, project=root, previous=first.mocks.records())
     return {
         "report": report, "accepted": accepted, "first": first, "second": second,
         "poller": poller, "before": before, "after": sums(services, tables[1]),
-        "versions": deployed, "versions_after": versions(services, slugs), **extra,
+        "versions": deployed, "versions_after": versions(services, slugs),
+        "existing": existing, "preview": plan, **extra,
     }  # fmt: skip
+
+
+#: The pulumi-postgresql resources adopt has the deploy import, and the catalog naming them.
+IMPORTABLE = {
+    "postgresql:index/schema:Schema": "select nspname from pg_namespace",
+    "postgresql:index/extension:Extension": "select extname from pg_extension",
+}
+
+
+def postgres_objects(services: Services) -> set[tuple[str, str]]:
+    """The schemas and extensions the target holds, as (resource type, name)."""
+    with services.connect() as conn:
+        return {(typ, str(name)) for typ, query in IMPORTABLE.items()
+                for (name,) in conn.execute(query).fetchall()}  # fmt: skip
+
+
+def taken_over(adopted: dict[str, object]) -> tuple[list[str], list[str], list[str]]:
+    """Of the schemas and extensions there before the first deploy: those it created again
+    (none is right), those it imported, and those its preview showed imported."""
+    existing = cast("set[tuple[str, str]]", adopted["existing"])
+    first, plan = cast("Deployment", adopted["first"]), cast("Plan", adopted["preview"])
+    ours = [(action, record) for action, record in first.mocks.actions if record.typ in IMPORTABLE]
+    again = sorted(
+        r.name for a, r in ours if a != IMPORTED and (r.typ, r.outputs["name"]) in existing
+    )
+    imported = sorted(r.name for a, r in ours if a == IMPORTED)
+    previewed = sorted(s.name for s in plan.steps if s.op == "import")
+    return again, imported, previewed
 
 
 def failed_smoke_and_second_changes(adopted: dict[str, object]) -> tuple[list[str], set[str]]:

@@ -21,6 +21,7 @@ from tests.e2e.adopting import (
     deploy_by_hand,
     failed_smoke_and_second_changes,
     project,
+    taken_over,
 )
 from tests.e2e.test_bidding import TABLES, _bid, _session
 
@@ -98,6 +99,10 @@ def test_the_deploy_took_over_smoke_passes_and_a_second_deploy_changes_nothing(
     adopted: dict[str, object],
 ) -> None:
     assert failed_smoke_and_second_changes(adopted) == ([], {"unchanged"})
+    # the schemas and extensions it had: `= import` in the preview, imported, none made again
+    again, imported, previewed = taken_over(adopted)
+    print(f"imported by the deploy: {', '.join(imported)}")
+    assert (again, previewed) == ([], imported) and imported
     # the functions deployed by hand were this code: taken over, not deployed again
     assert adopted["versions_after"] == adopted["versions"]
     assert set(adopted["versions"].values()) == {1}  # type: ignore[attr-defined]

@@ -28,6 +28,7 @@ from tests.e2e.adopting import (
     deploy_by_hand,
     failed_smoke_and_second_changes,
     project,
+    taken_over,
 )
 from tests.e2e.conftest import As
 
@@ -195,6 +196,10 @@ def test_the_deploy_took_over_smoke_passes_and_a_second_deploy_changes_nothing(
     adopted: dict[str, object], fresh: Services
 ) -> None:
     assert failed_smoke_and_second_changes(adopted) == ([], {"unchanged"})
+    # the schemas and extensions it had: `= import` in the preview, imported, none made again
+    again, imported, previewed = taken_over(adopted)
+    print(f"imported by the deploy: {', '.join(imported)}")
+    assert (again, previewed) == ([], imported) and imported
     with fresh.connect() as conn:
         applied = conn.execute(
             "select count(*) from supabase_migrations.schema_migrations "

@@ -33,6 +33,8 @@ class Registered:
     retain_on_delete: bool = False
     secret_inputs: set[str] = field(default_factory=set)
     additional_secret_outputs: list[str] = field(default_factory=list)
+    import_id: str = ""
+    ignore_changes: list[str] = field(default_factory=list)
 
 
 #: The outputs pulumi-random makes, with fixed values (the mocks create nothing).
@@ -85,6 +87,8 @@ class RecordingMonitor(MockMonitor):
             registered.dependencies = list(request.dependencies)
             registered.protect = bool(request.protect)
             registered.retain_on_delete = bool(request.retainOnDelete)
+            registered.import_id = request.importId
+            registered.ignore_changes = list(request.ignoreChanges)
             registered.additional_secret_outputs = list(request.additionalSecretOutputs)
             registered.secret_inputs = {
                 key for key, value in request.object.fields.items() if _is_secret(value)

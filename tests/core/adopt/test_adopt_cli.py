@@ -55,6 +55,9 @@ def test_adopt_reports_blocks_then_accepts(
     text = (project / "Pulumi.test.yaml").read_text()
     assert yaml.safe_load(text)["config"]["supastack:adopt"] is True
     assert "# the team's stack" in text and "# where it deploys" in text
+    # the schema the guide made is imported by the deploy, by the provider's id
+    assert "schemas imported by the deploy (pulumi-postgresql, import_): shop" in accepted.output
+    assert yaml.safe_load(text)["config"]["supastack:adoptImports"]["schemas"] == ["shop"]
 
     again = runner.invoke(app, ["--cwd", str(project), "adopt", "--stack", "test"])
     assert again.exit_code == 0 and "blocking" not in again.output, again.output

@@ -7,6 +7,7 @@ import itertools
 
 from applier.errors import plain
 from components.access import Access
+from supastack.config.settings import AdoptImports
 from supastack.database import scram
 from tests.unit.components.conftest import build, manifest, secret
 from tests.unit.conftest import RecordingMocks, one
@@ -24,7 +25,7 @@ SHOP = manifest(
 
 def test_roles_grants_rls_and_policies(pulumi_mocks: RecordingMocks) -> None:
     build(lambda: Access("shop-access", {"manifest": SHOP, "conninfo": secret(), "database": "db",
-                                        "adopt": False}))  # fmt: skip
+                                        "adopt": False, "imports": AdoptImports()}))  # fmt: skip
     role = one(pulumi_mocks, "postgresql:index/role:Role")
     assert plain(role.inputs["password"]) == scram.verifier(
         "generated-password", b"saltsaltsaltsalt"
@@ -39,3 +40,13 @@ def test_roles_grants_rls_and_policies(pulumi_mocks: RecordingMocks) -> None:
         assert after.dependencies == [before.urn]
     policy = one(pulumi_mocks, "pulumi-python:dynamic/rls:RlsPolicy")
     assert rls.urn in policy.dependencies and policy.inputs["using"].startswith("owner =")
+
+
+def test_a_role_adopt_listed_is_imported_by_its_name(pulumi_mocks: RecordingMocks) -> None:
+    app = manifest("shop", roles=[{"name": "shop_reader"}, {"name": "shop_auditor"}])
+    imports = AdoptImports(roles=["shop_reader"])
+    build(lambda: Access("shop-access", {"manifest": app, "conninfo": secret(), "database": "db",
+                                        "adopt": True, "imports": imports}))  # fmt: skip
+    roles = {r.inputs["name"]: r.import_id for r in pulumi_mocks.resources
+             if r.typ == "postgresql:index/role:Role"}  # fmt: skip
+    assert roles == {"shop_reader": "shop_reader", "shop_auditor": ""}

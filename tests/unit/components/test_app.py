@@ -37,7 +37,7 @@ def _build_app(root: Path, tmp_path: Path, secrets: pulumi.Resource | None) -> N
     build(lambda: App("shop", {
         "plan": planned, "conninfo": secret(), "database": "postgres",
         "migration_settings": stack.migrations, "backups": None, "protect": False, "adopt": False,
-        "adopt_replaces": frozenset(),
+        "adopt_replaces": frozenset(), "adopt_imports": settings.AdoptImports(),
         "functions_url": "http://fn", "api": {"url": "http://api", "project_ref": "local"},
         "token": secret(), "secrets": secrets, "cron_conninfo": secret(), "alert_channels": [],
     }))  # fmt: skip
