@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 import httpx
 import pytest
 
 from components.providers.database.realtime import RealtimeConfigProvider
 from supastack.errors import SupastackError
+from supastack.functions import function_secrets
 from supastack.platform.management_api import MAX_ATTEMPTS, ManagementApi, Upload
 from tests.conftest import JsonHandler, LocalServer, RecordingServer, Services
 
@@ -58,6 +59,34 @@ def test_secrets_show_digests_never_values(api: ManagementApi) -> None:
     assert "first value" not in json.dumps(digests)
     api.delete_secrets(["API_TEST_ONE", "API_TEST_TWO"])
     assert not {"API_TEST_ONE", "API_TEST_TWO"} & set(api.secret_digests())
+
+
+def test_a_secret_already_set_to_the_declared_value_is_taken_over_not_set_again(
+    services: Services,
+) -> None:
+    """Adopting a live project: a secret set by hand (`supabase secrets set`) to the value the
+    stack declares is taken over by its digest; one set to another value is set."""
+
+    upserted: list[list[str]] = []
+
+    class Recording(ManagementApi):
+        def upsert_secrets(self, values: Mapping[str, str]) -> None:
+            upserted.append(sorted(values))
+            super().upsert_secrets(values)
+
+    api = Recording(services.runtime_url, services.credentials.access_token, "local")
+    api.upsert_secrets({"SYNC_SAME": "declared", "SYNC_OTHER": "by hand"})
+    upserted.clear()
+    declared = {"SYNC_SAME": "declared", "SYNC_OTHER": "declared too", "SYNC_NEW": "new"}
+    try:
+        digests = function_secrets.sync(api, {}, declared)
+        assert upserted == [["SYNC_NEW", "SYNC_OTHER"]]
+        assert digests == {name: function_secrets.digest(v) for name, v in declared.items()}
+        upserted.clear()
+        assert function_secrets.sync(api, declared, declared) == digests  # nothing changed
+        assert upserted == [[]]
+    finally:
+        api.delete_secrets(list(declared))
 
 
 def test_a_bad_token_is_401_and_the_token_stays_out_of_the_message(services: Services) -> None:
