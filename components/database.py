@@ -65,7 +65,7 @@ class Database(pulumi.ComponentResource):
         )  # fmt: skip
         child = pulumi.ResourceOptions(parent=self, protect=args["protect"], depends_on=first)
         homes: dict[str, pulumi.Resource] = {}
-        found = (args["database"], args["imports"])
+        database, adopted = args["database"], args["imports"]
         for extension in merged_extensions(args["manifests"]):
             home = extension.schema_name
             if home not in PLATFORM_SCHEMAS and home not in homes:
@@ -74,7 +74,9 @@ class Database(pulumi.ComponentResource):
                     f"{name}-ext-schema-{home}",
                     name=home,
                     database=args["database"],
-                    opts=pulumi.ResourceOptions.merge(child, imported("schemas", home, *found)),
+                    opts=pulumi.ResourceOptions.merge(
+                        child, imported("schemas", home, database, adopted)
+                    ),
                 )
             postgresql.Extension(
                 f"{name}-ext-{extension.name}",
@@ -90,7 +92,7 @@ class Database(pulumi.ComponentResource):
                         # cannot move (a guide's, adopted in public, stays there)
                         ignore_changes=["schema"] if extension.name in PINNED_SCHEMAS else None,
                     ),
-                ).merge(imported("extensions", extension.name, *found)),
+                ).merge(imported("extensions", extension.name, database, adopted)),
             )
         for manifest in args["manifests"]:
             if not manifest.owns_schema:
@@ -100,7 +102,7 @@ class Database(pulumi.ComponentResource):
                 name=manifest.schema_name,
                 database=args["database"],
                 opts=pulumi.ResourceOptions.merge(
-                    child, imported("schemas", manifest.schema_name, *found)
+                    child, imported("schemas", manifest.schema_name, database, adopted)
                 ),
             )
         self.register_outputs({})

@@ -63,7 +63,7 @@ def survey(conn: psycopg.Connection[Any], manifests: Sequence[AppManifest]) -> F
             found.blocking.append(
                 f"extension {extension.name} is version {live[1]}, the stack declares "
                 f"{extension.version}: ALTER EXTENSION {_quoted(conn, extension.name)} UPDATE TO "
-                f"'{extension.version}';"
+                f"{sql.Literal(extension.version).as_string(conn)};"
             )
         else:
             extensions.append(extension.name)
