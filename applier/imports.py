@@ -10,8 +10,9 @@ nothing is run on the object either way. The ids are the provider's
 ``<database>.<name>``. Grants and default privileges cannot be imported (the provider has no
 importer for them). Only what the program sets is compared, as the provider's optional,
 computed properties are: a schema's owner, an extension's schema and version, a role's login,
-connection limit, memberships and (when it logs in: the provider reads it back as a superuser)
-its password. The offline applier reads the provider's database only."""
+attributes (against the provider's defaults), connection limit, memberships and (when it logs
+in: the provider reads it back as a superuser) its password. The offline applier reads the
+provider's database only."""
 
 from __future__ import annotations
 
@@ -42,7 +43,8 @@ def _qualified(kind: str, import_id: str, database: str) -> str | None:
 
 def _role(conn: psycopg.Connection[Any], import_id: str, _database: str) -> Live | None:
     row = conn.execute(
-        "SELECT r.rolcanlogin, r.rolconnlimit, a.rolpassword,"
+        "SELECT r.rolcanlogin, r.rolconnlimit, a.rolpassword, r.rolsuper, r.rolcreatedb,"
+        " r.rolcreaterole, r.rolinherit, r.rolreplication, r.rolbypassrls,"
         " ARRAY(SELECT g.rolname FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid"
         "       WHERE m.member = r.oid ORDER BY 1)"
         " FROM pg_roles r JOIN pg_authid a ON a.oid = r.oid WHERE r.rolname = %s",
@@ -50,8 +52,9 @@ def _role(conn: psycopg.Connection[Any], import_id: str, _database: str) -> Live
     ).fetchone()
     if row is None:
         return None
-    login, limit, password, roles = row
-    return {"login": login, "connectionLimit": limit, "password": password, "roles": roles}
+    login, limit, password, *flags, roles = row
+    return {"login": login, "connectionLimit": limit, "password": password, "roles": roles,
+            **dict(zip(ROLE_FLAGS, flags, strict=True))}  # fmt: skip
 
 
 def _schema(conn: psycopg.Connection[Any], import_id: str, database: str) -> Live | None:
@@ -72,6 +75,13 @@ def _extension(conn: psycopg.Connection[Any], import_id: str, database: str) -> 
     return None if row is None else {"schema": row[0], "version": row[1], "database": database}
 
 
+#: The role attributes the provider reads, with its defaults (pg_roles' rolsuper, rolcreatedb,
+#: rolcreaterole, rolinherit, rolreplication, rolbypassrls, in that order).
+ROLE_FLAGS = {
+    "superuser": False, "createDatabase": False, "createRole": False, "inherit": True,
+    "replication": False, "bypassRowLevelSecurity": False,
+}  # fmt: skip
+
 #: How the provider's ``Read`` finds an object of each importable type by its id.
 _READS: dict[str, Callable[[psycopg.Connection[Any], str, str], Live | None]] = {
     "postgresql:index/role:Role": _role,
@@ -81,7 +91,12 @@ _READS: dict[str, Callable[[psycopg.Connection[Any], str, str], Live | None]] = 
 
 #: The inputs the import compares, with the value the provider takes when the program sets none.
 _COMPARED: dict[str, Mapping[str, Any]] = {
-    "postgresql:index/role:Role": {"login": False, "connectionLimit": -1, "roles": []},
+    "postgresql:index/role:Role": {
+        "login": False,
+        "connectionLimit": -1,
+        "roles": [],
+        **ROLE_FLAGS,
+    },
     "postgresql:index/schema:Schema": {"owner": None, "database": None},
     "postgresql:index/extension:Extension": {"schema": None, "version": None, "database": None},
 }

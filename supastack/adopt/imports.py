@@ -85,13 +85,14 @@ def _role(conn: psycopg.Connection[Any], role: RoleSpec) -> str | None:
     """None: import it; "": not there (the deploy makes it); else what blocks, with the SQL."""
     live = conn.execute(
         "SELECT r.rolcanlogin, r.rolconnlimit, ARRAY(SELECT g.rolname FROM pg_auth_members m"
-        " JOIN pg_roles g ON g.oid = m.roleid WHERE m.member = r.oid ORDER BY 1)"
+        " JOIN pg_roles g ON g.oid = m.roleid WHERE m.member = r.oid ORDER BY 1), r.rolsuper,"
+        " r.rolcreatedb, r.rolcreaterole, r.rolinherit, r.rolreplication, r.rolbypassrls"
         " FROM pg_roles r WHERE r.rolname = %s",
         [role.name],
     ).fetchone()
     if live is None:
         return ""
-    login, limit, member_of = live
+    login, limit, member_of, *attributes = live
     name, renamed = _quoted(conn, role.name), _quoted(conn, f"{role.name}_by_hand")
     if login or role.login:
         return (f"role {role.name} exists{' and can log in' if login else ''}: the stack sets "
@@ -99,6 +100,10 @@ def _role(conn: psycopg.Connection[Any], role: RoleSpec) -> str | None:
                 f"(its password differs); rename it (ALTER ROLE {name} RENAME TO {renamed};) "
                 "or drop it, then run adopt again")  # fmt: skip
     fixes = []
+    expected = zip(attributes, _ATTRIBUTES, strict=True)
+    clauses = [clause for held, (wanted, clause) in expected if held != wanted]
+    if clauses:
+        fixes.append(f"ALTER ROLE {name} {' '.join(clauses)};")
     if limit != role.connection_limit:
         fixes.append(f"ALTER ROLE {name} CONNECTION LIMIT {role.connection_limit};")
     declared, held = set(role.member_of), set(member_of)
@@ -107,6 +112,15 @@ def _role(conn: psycopg.Connection[Any], role: RoleSpec) -> str | None:
     if not fixes:
         return None
     return f"role {role.name} exists and differs from the declared one: {' '.join(fixes)}"
+
+
+#: The attributes a declared role has (the provider's defaults: a manifest sets none of them),
+#: each with the clause that gives it, in the order the query reads them (rolsuper,
+#: rolcreatedb, rolcreaterole, rolinherit, rolreplication, rolbypassrls).
+_ATTRIBUTES = (
+    (False, "NOSUPERUSER"), (False, "NOCREATEDB"), (False, "NOCREATEROLE"), (True, "INHERIT"),
+    (False, "NOREPLICATION"), (False, "NOBYPASSRLS"),
+)  # fmt: skip
 
 
 def _quoted(conn: psycopg.Connection[Any], name: str) -> str:

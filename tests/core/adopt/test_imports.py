@@ -26,11 +26,12 @@ def _survey(database: Database, made_by_hand: str, **declared: object) -> import
 @pytest.fixture
 def roles(database: Database) -> Iterator[tuple[str, str, str]]:
     """Three roles a guide made: one as the stack declares it, one that logs in, one whose
-    connection limit differs (roles are the cluster's: named after the test's database)."""
+    connection limit and BYPASSRLS differ (roles are the cluster's: named after the test's
+    database)."""
     made = (f"{database.name}_reader", f"{database.name}_worker", f"{database.name}_batch")
     database.execute(
         f'create role "{made[0]}" nologin; create role "{made[1]}" login '
-        f"password 'by-hand'; create role \"{made[2]}\" nologin connection limit 3"
+        f"password 'by-hand'; create role \"{made[2]}\" nologin bypassrls connection limit 3"
     )
     yield made
     database.execute("; ".join(f'drop role "{name}"' for name in made))
@@ -69,7 +70,8 @@ def test_a_role_that_logs_in_or_differs_and_an_extension_of_another_version_bloc
         "in, which an import of the live one cannot (its password differs); rename it (ALTER "
         f'ROLE "{worker}" RENAME TO "{worker}_by_hand";) or drop it, then run adopt again',
         f'role {batch} exists and differs from the declared one: ALTER ROLE "{batch}" '
-        f'CONNECTION LIMIT -1; GRANT "pg_monitor" TO "{batch}";',
+        f'NOBYPASSRLS; ALTER ROLE "{batch}" CONNECTION LIMIT -1; GRANT "pg_monitor" TO '
+        f'"{batch}";',
         f"extension pgcrypto is version {version}, the stack declares 0.9: ALTER EXTENSION "
         "\"pgcrypto\" UPDATE TO '0.9';",
     ]

@@ -136,6 +136,12 @@ def test_an_import_whose_inputs_differ_fails_naming_the_fields_never_their_value
     with pytest.raises(DeployError, match=r"Role reporting: .*: \[login password\]"):
         deploy(_config(database, role, login=False), project=project, seed=1)
 
+    # the attributes the provider reads back, against its defaults (the program sets none)
+    database.execute(f'alter role "{role}" createdb noinherit')
+    matching = _config(database, role, login=True, role_password=before)
+    with pytest.raises(DeployError, match=r"Role reporting: .*: \[createDatabase inherit\]"):
+        deploy(matching, project=project, seed=1)
+
 
 def test_ignore_changes_leaves_a_property_out_of_the_comparison_as_the_engine_does(
     database: Database, project: Path, live: tuple[str, str]
