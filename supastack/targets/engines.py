@@ -17,7 +17,7 @@ from typing import Any
 from supastack import sealed
 from supastack.delivery.outputs import OFFLINE_OUTPUTS, StackOutputs, load, parse
 from supastack.errors import SupastackError
-from supastack.local import history
+from supastack.local import applier_ahead, history
 
 
 class Engine(StrEnum):
@@ -59,6 +59,9 @@ def run_deploy(
     """One update of ``stack`` from the program and config in ``project``; the exit status."""
     options = [*(["--message", message] if message else []), *(["--refresh"] * refresh)]
     if engine is Engine.APPLIER:
+        waiting = applier_ahead.take(project, stack)  # `supastack local deploy` started it
+        if waiting is not None:
+            return applier_ahead.go(waiting, options)
         command = [sys.executable, "-m", "applier", "--project", str(project), "--stack", stack]
         return subprocess.run([*command, *options], cwd=project, check=False).returncode
     full_env = {**os.environ, **env}

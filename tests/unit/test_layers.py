@@ -7,7 +7,7 @@
 2. targets: what differs per target, and which engine deploys a stack;
 3. plan: the app graph and one stack's plan (and the providers' props built from it);
 4. delivery: smoke, verify, rollback, rollout and the stack file it edits;
-5. the CLI.
+5. the CLI, and the command's entry point.
 
 An import of a module in a higher layer fails this test, naming both modules."""
 
@@ -31,7 +31,7 @@ LAYERS = [
     ("supastack.operations*", 1), ("supastack.flags*", 1), ("supastack.local*", 1),
     ("supastack.platform*", 1), ("supastack.adopt*", 1),
     ("supastack.targets*", 2), ("supastack.plan*", 3), ("supastack.resource_props", 3),
-    ("supastack.delivery*", 4), ("supastack.cli*", 5), ("supastack", 0),
+    ("supastack.delivery*", 4), ("supastack.cli*", 5), ("supastack.entry", 5), ("supastack", 0),
 ]  # fmt: skip
 CORE = PROJECT_DIR / "supastack"
 
