@@ -23,6 +23,7 @@ import psycopg
 from psycopg.conninfo import make_conninfo
 
 from applier.dynamic_host import ProviderError
+from supastack.database import live_objects
 from supastack.database.postgres import connect
 
 #: The provider whose resources are imported: its configuration is where they are read.
@@ -42,19 +43,16 @@ def _qualified(kind: str, import_id: str, database: str) -> str | None:
 
 
 def _role(conn: psycopg.Connection[Any], import_id: str, _database: str) -> Live | None:
-    row = conn.execute(
-        "SELECT r.rolcanlogin, r.rolconnlimit, a.rolpassword, r.rolsuper, r.rolcreatedb,"
-        " r.rolcreaterole, r.rolinherit, r.rolreplication, r.rolbypassrls,"
-        " ARRAY(SELECT g.rolname FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid"
-        "       WHERE m.member = r.oid ORDER BY 1)"
-        " FROM pg_roles r JOIN pg_authid a ON a.oid = r.oid WHERE r.rolname = %s",
-        [import_id],
-    ).fetchone()
-    if row is None:
+    live = live_objects.role(conn, import_id)
+    if live is None:
         return None
-    login, limit, password, *flags, roles = row
-    return {"login": login, "connectionLimit": limit, "password": password, "roles": roles,
-            **dict(zip(ROLE_FLAGS, flags, strict=True))}  # fmt: skip
+    # the provider reads the password back where it can log in (its configuration a superuser)
+    password = conn.execute("SELECT rolpassword FROM pg_authid WHERE rolname = %s", [import_id])
+    return {
+        "login": live.login, "connectionLimit": live.connection_limit,
+        "roles": list(live.member_of), "password": (password.fetchone() or [None])[0],
+        **{ROLE_PROPERTIES[column]: held for column, held in live.attributes.items()},
+    }  # fmt: skip
 
 
 def _schema(conn: psycopg.Connection[Any], import_id: str, database: str) -> Live | None:
@@ -67,19 +65,15 @@ def _schema(conn: psycopg.Connection[Any], import_id: str, database: str) -> Liv
 
 def _extension(conn: psycopg.Connection[Any], import_id: str, database: str) -> Live | None:
     name = _qualified("extension", import_id, database)
-    row = conn.execute(
-        "SELECT n.nspname, e.extversion FROM pg_extension e"
-        " JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = %s",
-        [name],
-    ).fetchone()
-    return None if row is None else {"schema": row[0], "version": row[1], "database": database}
+    live = None if name is None else live_objects.extension(conn, name)
+    return None if live is None else {"schema": live[0], "version": live[1], "database": database}
 
 
-#: The role attributes the provider reads, with its defaults (pg_roles' rolsuper, rolcreatedb,
-#: rolcreaterole, rolinherit, rolreplication, rolbypassrls, in that order).
-ROLE_FLAGS = {
-    "superuser": False, "createDatabase": False, "createRole": False, "inherit": True,
-    "replication": False, "bypassRowLevelSecurity": False,
+#: The provider's property for each role attribute (:data:`live_objects.ROLE_ATTRIBUTES`).
+ROLE_PROPERTIES = {
+    "rolsuper": "superuser", "rolcreatedb": "createDatabase", "rolcreaterole": "createRole",
+    "rolinherit": "inherit", "rolreplication": "replication",
+    "rolbypassrls": "bypassRowLevelSecurity",
 }  # fmt: skip
 
 #: How the provider's ``Read`` finds an object of each importable type by its id.
@@ -95,7 +89,10 @@ _COMPARED: dict[str, Mapping[str, Any]] = {
         "login": False,
         "connectionLimit": -1,
         "roles": [],
-        **ROLE_FLAGS,
+        **{
+            ROLE_PROPERTIES[column]: default
+            for column, (default, _) in live_objects.ROLE_ATTRIBUTES.items()
+        },
     },
     "postgresql:index/schema:Schema": {"owner": None, "database": None},
     "postgresql:index/extension:Extension": {"schema": None, "version": None, "database": None},

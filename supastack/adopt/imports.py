@@ -26,6 +26,7 @@ from psycopg import sql
 
 from supastack.config.manifest import AppManifest, merged_extensions
 from supastack.config.settings import AdoptImports
+from supastack.database import live_objects
 from supastack.database.specs import PINNED_SCHEMAS, PLATFORM_SCHEMAS, RoleSpec
 
 
@@ -50,11 +51,7 @@ def survey(conn: psycopg.Connection[Any], manifests: Sequence[AppManifest]) -> F
             found.blocking.append(blocking)
     extensions: list[str] = []
     for extension in merged_extensions(listed):
-        live = conn.execute(
-            "SELECT n.nspname, e.extversion FROM pg_extension e"
-            " JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = %s",
-            [extension.name],
-        ).fetchone()
+        live = live_objects.extension(conn, extension.name)
         if live is None:
             continue  # made by the deploy
         if live[0] != extension.schema_name and extension.name not in PINNED_SCHEMAS:
@@ -83,44 +80,26 @@ def survey(conn: psycopg.Connection[Any], manifests: Sequence[AppManifest]) -> F
 
 def _role(conn: psycopg.Connection[Any], role: RoleSpec) -> str | None:
     """None: import it; "": not there (the deploy makes it); else what blocks, with the SQL."""
-    live = conn.execute(
-        "SELECT r.rolcanlogin, r.rolconnlimit, ARRAY(SELECT g.rolname FROM pg_auth_members m"
-        " JOIN pg_roles g ON g.oid = m.roleid WHERE m.member = r.oid ORDER BY 1), r.rolsuper,"
-        " r.rolcreatedb, r.rolcreaterole, r.rolinherit, r.rolreplication, r.rolbypassrls"
-        " FROM pg_roles r WHERE r.rolname = %s",
-        [role.name],
-    ).fetchone()
+    live = live_objects.role(conn, role.name)
     if live is None:
         return ""
-    login, limit, member_of, *attributes = live
     name, renamed = _quoted(conn, role.name), _quoted(conn, f"{role.name}_by_hand")
-    if login or role.login:
-        return (f"role {role.name} exists{' and can log in' if login else ''}: the stack sets "
+    if live.login or role.login:
+        return (f"role {role.name} exists{' and can log in' if live.login else ''}: the stack sets "
                 "the password of a role that logs in, which an import of the live one cannot "
                 f"(its password differs); rename it (ALTER ROLE {name} RENAME TO {renamed};) "
                 "or drop it, then run adopt again")  # fmt: skip
     fixes = []
-    expected = zip(attributes, _ATTRIBUTES, strict=True)
-    clauses = [clause for held, (wanted, clause) in expected if held != wanted]
-    if clauses:
+    if clauses := live.attributes_not_default():
         fixes.append(f"ALTER ROLE {name} {' '.join(clauses)};")
-    if limit != role.connection_limit:
+    if live.connection_limit != role.connection_limit:
         fixes.append(f"ALTER ROLE {name} CONNECTION LIMIT {role.connection_limit};")
-    declared, held = set(role.member_of), set(member_of)
+    declared, held = set(role.member_of), set(live.member_of)
     fixes += [f"GRANT {_quoted(conn, g)} TO {name};" for g in sorted(declared - held)]
     fixes += [f"REVOKE {_quoted(conn, g)} FROM {name};" for g in sorted(held - declared)]
     if not fixes:
         return None
     return f"role {role.name} exists and differs from the declared one: {' '.join(fixes)}"
-
-
-#: The attributes a declared role has (the provider's defaults: a manifest sets none of them),
-#: each with the clause that gives it, in the order the query reads them (rolsuper,
-#: rolcreatedb, rolcreaterole, rolinherit, rolreplication, rolbypassrls).
-_ATTRIBUTES = (
-    (False, "NOSUPERUSER"), (False, "NOCREATEDB"), (False, "NOCREATEROLE"), (True, "INHERIT"),
-    (False, "NOREPLICATION"), (False, "NOBYPASSRLS"),
-)  # fmt: skip
 
 
 def _quoted(conn: psycopg.Connection[Any], name: str) -> str:

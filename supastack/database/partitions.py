@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import psycopg
 from psycopg import sql
 
+from supastack.database import live_objects
 from supastack.database.postgres import Connection, connect, lock_until_commit
 from supastack.errors import SupastackError
 
@@ -82,15 +83,13 @@ def maintenance_command(partitions: PartitionSet) -> str:
 
 
 def _partman_type(conn: Connection) -> str:
-    row = conn.execute(
-        "SELECT extversion FROM pg_extension WHERE extname = 'pg_partman'"
-    ).fetchone()
-    if row is None:
+    installed = live_objects.extension(conn, "pg_partman")
+    if installed is None:
         raise SupastackError(
             "pg_partman is not installed in this database; list it under the app's extensions "
             "(extensions: [{name: pg_partman, schema: partman}])"
         )
-    return "native" if int(str(row[0]).split(".")[0]) < 5 else "range"
+    return "native" if int(installed[1].split(".")[0]) < 5 else "range"
 
 
 def _configure(conn: Connection, partitions: PartitionSet) -> None:

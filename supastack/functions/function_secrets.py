@@ -31,7 +31,7 @@ def sync(api: ManagementApi, old: Mapping[str, str], new: Mapping[str, str]) -> 
                if live.get(name) != digest(new[name])}  # fmt: skip
     api.upsert_secrets(upserts)
     api.delete_secrets(set(old) - set(new))
-    digests = api.secret_digests() if upserts or set(old) - set(new) else live
+    digests = api.secret_digests()
     return {name: digests[name] for name in new if name in digests}
 
 

@@ -86,6 +86,11 @@ def live(database: Database) -> Iterator[tuple[str, str]]:
         conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))
 
 
+def _as_live(database: Database, role: str, **given: object) -> dict[str, str]:
+    """The configuration declaring the role as the live one is (it logs in, its verifier)."""
+    return _config(database, role, login=True, role_password=_verifier(database, role), **given)
+
+
 def _verifier(database: Database, role: str) -> str:
     """The role's live password verifier (a secret: never printed)."""
     with database.connect() as conn:
@@ -98,8 +103,7 @@ def test_a_role_schema_and_extension_are_imported_as_they_are_by_the_providers_i
 ) -> None:
     role, schema = live
     verifier = _verifier(database, role)
-    config = _config(database, role, login=True, role_password=verifier)
-    deployment = deploy(config, project=project, seed=1)
+    deployment = deploy(_as_live(database, role), project=project, seed=1)
     imported = {r.typ.rsplit(":", 1)[1]: (a, r.id) for a, r in deployment.mocks.actions
                 if r.typ.startswith("postgresql:index/")}  # fmt: skip
     dbname = conninfo_to_dict(database.conninfo)["dbname"]
@@ -138,23 +142,19 @@ def test_an_import_whose_inputs_differ_fails_naming_the_fields_never_their_value
 
     # the attributes the provider reads back, against its defaults (the program sets none)
     database.execute(f'alter role "{role}" createdb noinherit')
-    matching = _config(database, role, login=True, role_password=before)
     with pytest.raises(DeployError, match=r"Role reporting: .*: \[createDatabase inherit\]"):
-        deploy(matching, project=project, seed=1)
+        deploy(_as_live(database, role), project=project, seed=1)
 
 
 def test_ignore_changes_leaves_a_property_out_of_the_comparison_as_the_engine_does(
     database: Database, project: Path, live: tuple[str, str]
 ) -> None:
     role, _ = live
-    given = {
-        "login": True,
-        "role_password": _verifier(database, role),
-        "extension_schema": "extensions",
-    }  # pgcrypto lives in the test's schema
+    elsewhere = "extensions"  # pgcrypto lives in the test's schema
     with pytest.raises(DeployError, match=r"Extension crypto: .*: \[schema\]"):
-        deploy(_config(database, role, **given), project=project, seed=1)
-    deployment = deploy(_config(database, role, **given, ignore=["schema"]), project=project)
+        deploy(_as_live(database, role, extension_schema=elsewhere), project=project, seed=1)
+    ignoring = _as_live(database, role, extension_schema=elsewhere, ignore=["schema"])
+    deployment = deploy(ignoring, project=project)
     assert {a for a, r in deployment.mocks.actions if r.typ.endswith(":Extension")} == {IMPORTED}
 
 
@@ -177,8 +177,7 @@ def test_an_id_not_in_the_providers_format_is_named(
     database: Database, project: Path, live: tuple[str, str]
 ) -> None:
     role, _ = live
-    config = _config(database, role, login=True, role_password=_verifier(database, role),
-                     schema_id="reports")  # fmt: skip
+    config = _as_live(database, role, schema_id="reports")
     expected = r"Schema reports \(preview\): schema ID reports has not the expected format"
     with pytest.raises(DeployError, match=rf"{expected} 'database\.schema'"):
         deploy(config, project=project, seed=1)
@@ -188,7 +187,6 @@ def test_the_preview_shows_an_import(
     database: Database, project: Path, live: tuple[str, str]
 ) -> None:
     role, _ = live
-    verifier = _verifier(database, role)
-    plan = preview(_config(database, role, login=True, role_password=verifier), project=project)
+    plan = preview(_as_live(database, role), project=project)
     assert "  =  Role                   reporting  import" in plan.render().splitlines()
     assert plan.warnings == []
