@@ -21,10 +21,31 @@ export interface Caller {
 
 const USER_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-/** Compare secrets in constant time (over their digests, so lengths do not leak either). */
-function sameSecret(a: string, b: string): boolean {
-  const digest = (v: string) => createHash("sha256").update(v).digest();
-  return timingSafeEqual(digest(a), digest(b));
+function digest(value: string): Uint8Array {
+  return createHash("sha256").update(value).digest();
+}
+
+/** The digests of the secrets presented tokens are compared with, each computed once. */
+const secretDigests = new Map<string, Uint8Array>();
+
+/**
+ * A presented token, compared with secrets in constant time over digests (so lengths do not
+ * leak either). The token is hashed once however many secrets it is compared with, and each
+ * secret once per instance (a user's call computed four digests before).
+ */
+class Presented {
+  #digest?: Uint8Array;
+  constructor(readonly value: string) {}
+
+  is(secret: string): boolean {
+    let known = secretDigests.get(secret);
+    if (known === undefined) {
+      known = digest(secret);
+      secretDigests.set(secret, known);
+    }
+    this.#digest ??= digest(this.value);
+    return timingSafeEqual(this.#digest, known);
+  }
 }
 
 function claimsOf(token: string): Record<string, unknown> {
@@ -53,8 +74,8 @@ function keysIn(variable: string): string[] {
   return keys;
 }
 
-function oneOf(token: string, variable: string): boolean {
-  return token.startsWith("sb_") && keysIn(variable).some((key) => sameSecret(token, key));
+function oneOf(token: Presented, variable: string): boolean {
+  return token.value.startsWith("sb_") && keysIn(variable).some((key) => token.is(key));
 }
 
 /** Identify the caller of a request (verifying the parts the gateway does not). */
@@ -62,22 +83,23 @@ export function identify(req: Request, verifiedByGateway: boolean): Caller {
   const jobSecret = Deno.env.get("JOB_SECRET");
   const presented = req.headers.get("x-job-secret");
   if (presented !== null) {
-    if (!jobSecret || !sameSecret(presented, jobSecret)) {
+    if (!jobSecret || !new Presented(presented).is(jobSecret)) {
       throw new HttpError(401, "UNAUTHORIZED", "Invalid job secret");
     }
     return { kind: "job" };
   }
-  const token = req.headers.get("authorization")?.match(/^Bearer\s+(\S+)$/i)?.[1] ??
+  const bearer = req.headers.get("authorization")?.match(/^Bearer\s+(\S+)$/i)?.[1] ??
     req.headers.get("apikey") ?? undefined;
-  if (!token) return { kind: "anon" };
+  if (!bearer) return { kind: "anon" };
+  const token = new Presented(bearer);
   if (oneOf(token, "SUPABASE_SECRET_KEYS")) return { kind: "service" };
   if (oneOf(token, "SUPABASE_PUBLISHABLE_KEYS")) return { kind: "anon" };
   // Scheduled jobs (pg_cron through net.http_post) send the job secret from Vault as a bearer.
-  if (jobSecret && sameSecret(token, jobSecret)) return { kind: "job" };
+  if (jobSecret && token.is(jobSecret)) return { kind: "job" };
   const serviceKey = Deno.env.get("SUPABASE_SERVICE_ROLE_KEY") ?? "";
-  if (serviceKey && sameSecret(token, serviceKey)) return { kind: "service" };
+  if (serviceKey && token.is(serviceKey)) return { kind: "service" };
   if (!verifiedByGateway) return { kind: "anon" };
-  const claims = claimsOf(token);
+  const claims = claimsOf(bearer);
   if (claims.role === "authenticated") {
     // Supabase user ids are UUIDs (auth.uid() casts `sub` to uuid): any other subject is a
     // malformed identity, refused here rather than failing in SQL as a 500.

@@ -6,43 +6,17 @@
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
 import { db } from "./db.ts";
 import { type Context, handle, json } from "./handler.ts";
+import {
+  call,
+  collect,
+  functionWith,
+  invocations,
+  settled,
+  token,
+  USER,
+  userHeaders,
+} from "./test_helpers.ts";
 import { field, readJson } from "./validate.ts";
-
-function token(claims: Record<string, unknown>): string {
-  const enc = (v: unknown) => btoa(JSON.stringify(v)).replace(/=+$/, "");
-  return `${enc({ alg: "HS256", typ: "JWT" })}.${enc(claims)}.signature-checked-by-the-gateway`;
-}
-
-const USER = "7d0f4f2e-8a53-4a56-9a40-3c1c5d3f0b1e";
-const userHeaders = { authorization: `Bearer ${token({ role: "authenticated", sub: USER })}` };
-
-/** A function directory with its deployed config, as packaging writes it. */
-async function functionWith(config: Record<string, unknown>): Promise<string> {
-  const dir = await Deno.makeTempDir();
-  await Deno.writeTextFile(`${dir}/function.config.json`, JSON.stringify(config));
-  return `file://${dir}/index.ts`;
-}
-
-async function call(
-  handler: (req: Request) => Promise<Response>,
-  init: RequestInit & { headers?: Record<string, string> } = {},
-): Promise<{ status: number; body: Record<string, unknown>; headers: Headers }> {
-  const res = await handler(new Request("http://fn.local/", { method: "POST", ...init }));
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : {}, headers: res.headers };
-}
-
-const pending: Promise<void>[] = [];
-const collect = (work: Promise<void>) => pending.push(work);
-const settled = () => Promise.all(pending.splice(0));
-
-async function invocations(requestId: string): Promise<Record<string, unknown>[]> {
-  return [
-    ...await db()`
-    select function_name, status, error_class, variant from monitoring.function_invocations
-    where request_id = ${requestId}`,
-  ];
-}
 
 Deno.test("a signed-in user reaches the handler and the invocation is recorded", async () => {
   const entry = await functionWith({ name: "whoami" });
@@ -236,19 +210,6 @@ Deno.test("bad JSON is 400, a bad field is 422 naming it", async () => {
   const low = await call(handler, { headers: userHeaders, body: JSON.stringify({ amount: 0 }) });
   assertEquals(low.status, 422);
   assertEquals((low.body.error as Record<string, string>).message, "amount: at least 1");
-  await settled();
-});
-
-Deno.test("CORS follows ALLOWED_ORIGINS, preflight included", async () => {
-  const handler = handle(await functionWith({ name: "cors" }), {}, () => json(200, {}), collect);
-  const allowed = Deno.env.get("ALLOWED_ORIGINS")!.split(",")[0];
-  const pre = await handler(
-    new Request("http://fn.local/", { method: "OPTIONS", headers: { origin: allowed } }),
-  );
-  assertEquals(pre.status, 204);
-  assertEquals(pre.headers.get("access-control-allow-origin"), allowed);
-  const foreign = await call(handler, { headers: { ...userHeaders, origin: "https://evil.test" } });
-  assertEquals(foreign.headers.get("access-control-allow-origin"), null);
   await settled();
 });
 

@@ -109,6 +109,8 @@ class EdgeRuntime:
             "DENO_DIR": str(DENO_DIR),
             "NO_COLOR": "1",
             **system.network_env(),  # functions' npm packages are fetched on first boot
+            # profiling a bench's runtime: DENO_V8_FLAGS=--prof (docs/testing-and-benchmarks.md)
+            **{k: v for k, v in os.environ.items() if k == "DENO_V8_FLAGS"},
         }
         with self.paths.runtime_log.open("ab") as log:
             deno_run = subprocess.Popen(
