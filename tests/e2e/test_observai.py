@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import re
 import threading
 import time
 import uuid
@@ -33,6 +34,9 @@ from tests.e2e.conftest import As, DeployedApp, local_config
 
 DENIED = "42501"
 HOOK = "observai-hook"
+
+#: A time as JavaScript's toISOString writes it, in UTC.
+ISO_UTC = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
 
 
 @dataclass
@@ -434,6 +438,18 @@ def test_rollups_and_series_agree_with_the_raw_points(hub: Hub, fresh_budgets: N
         )  # fmt: skip
         got = [(dt.datetime.fromisoformat(b), v) for b, v in answer.json()["points"]]
         assert got == [(b, float(v)) for b, v in expected]
+        # the times as JavaScript writes them, whatever the session's date style
+        assert all(ISO_UTC.fullmatch(b) for b, _ in answer.json()["points"])
+    with hub.services.connect() as conn:
+        conn.execute("set datestyle = 'SQL, DMY'")
+        conn.execute("set extra_float_digits = 0")
+        text = conn.execute(
+            "select observai.series_json(%s, 'cpu', %s, %s, 3600, 'avg')", [hub.a.id, start, end]
+        ).fetchone()
+    assert text is not None and json.loads(text[0]) == [
+        [b.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z"), v]
+        for b, v in sorted(hourly.items())
+    ]
 
 
 def test_points_after_the_last_rollup_are_read_raw(hub: Hub, fresh_budgets: None) -> None:

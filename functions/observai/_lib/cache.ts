@@ -65,17 +65,20 @@ function client(): Client | undefined {
 
 export type CacheState = "hit" | "miss" | "off";
 
-/** The cached value of `key`, or `load()`'s, stored for `ttlSeconds`. */
-export async function cached<T>(
+/**
+ * The cached text of `key`, or `load()`'s, stored for `ttlSeconds`. Text (JSON, say) in and
+ * out: what is cached is passed through as it is, never decoded and encoded again.
+ */
+export async function cached(
   key: string,
   ttlSeconds: number,
-  load: () => Promise<T>,
-): Promise<{ value: T; cache: CacheState }> {
+  load: () => Promise<string>,
+): Promise<{ value: string; cache: CacheState }> {
   const redis = client();
   if (redis) {
     try {
       const hit = await redis.get(key);
-      if (hit !== null) return { value: JSON.parse(hit) as T, cache: "hit" };
+      if (hit !== null) return { value: hit, cache: "hit" };
     } catch (err) {
       log("error", { event: "cache_read_failed", error: String(err) });
       return { value: await load(), cache: "off" };
@@ -84,7 +87,7 @@ export async function cached<T>(
   const value = await load();
   if (!redis) return { value, cache: "off" };
   try {
-    await redis.set(key, JSON.stringify(value), { EX: ttlSeconds });
+    await redis.set(key, value, { EX: ttlSeconds });
   } catch (err) {
     log("error", { event: "cache_write_failed", error: String(err) });
   }

@@ -1,0 +1,1 @@
+drop function observai.series_json(uuid, text, timestamptz, timestamptz, integer, text);
