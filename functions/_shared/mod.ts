@@ -12,6 +12,6 @@ export {
 } from "./handler.ts";
 export { callerKey, RateLimited } from "./ratelimit.ts";
 export { log } from "./invocations.ts";
-export { db } from "./db.ts";
+export { db, telemetry } from "./db.ts";
 export { flag } from "./flags.ts";
 export { type Body, field, idempotencyKey, readJson } from "./validate.ts";

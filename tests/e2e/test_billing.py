@@ -523,6 +523,19 @@ def test_a_caller_past_the_burst_is_blocked_once_and_others_go_on(stack: Stack) 
     assert httpx.get(url, headers=user, timeout=30).status_code == 200
 
 
+def test_a_block_commits_durably_on_a_connection_that_does_not(stack: Stack) -> None:
+    # the guard takes tokens on the telemetry connections (synchronous_commit off); a block
+    # recorded there makes its own transaction's commit wait for the disk
+    with (
+        stack.services.connect(options="-c synchronous_commit=off") as conn,
+        conn.transaction(force_rollback=True),
+    ):
+        conn.execute("select billing.block('user:durable-check', 'subscription-status', "
+                     "'rate_limit_exceeded', 'medium', 'temporary_block', '{}')")  # fmt: skip
+        setting = conn.execute("show synchronous_commit").fetchone()
+    assert setting == ("on",)
+
+
 def test_an_injection_probe_is_refused_recorded_without_its_value_and_blocks(
     stack: Stack,
 ) -> None:

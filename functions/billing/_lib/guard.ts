@@ -12,7 +12,14 @@
  * The rules are a tripwire, not the defence: every query the functions run binds its values
  * as parameters, so an injected string is data. They catch a caller probing, and block it.
  */
-import { callerKey, db, type Handler, HttpError, RateLimited } from "../../_shared/mod.ts";
+import {
+  callerKey,
+  db,
+  type Handler,
+  HttpError,
+  RateLimited,
+  telemetry,
+} from "../../_shared/mod.ts";
 
 type Category = "sqlInjectionDetection" | "xssDetection" | "commandInjectionDetection";
 
@@ -105,7 +112,10 @@ export function guarded(handler: Handler): Handler {
   return async (req, ctx) => {
     const name = ctx.config.name;
     const subject = callerKey(req, ctx.caller);
-    const [admitted] = await db()<{ wait: number; detection: Record<string, unknown> }[]>`
+    // the token taken on the telemetry pool (its commit does not wait for the disk, as the
+    // middleware's limits do not); a block the admission records is durable all the same
+    // (billing.block makes its own transaction's commit wait)
+    const [admitted] = await telemetry()<{ wait: number; detection: Record<string, unknown> }[]>`
       select wait, detection from billing.admit(${subject}, ${name})`;
     if (admitted.wait > 0) {
       throw new RateLimited(Math.ceil(admitted.wait), { requests: 100, perSeconds: 60 });
