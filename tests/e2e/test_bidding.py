@@ -364,6 +364,20 @@ def test_rate_limits_of_submit_bid_and_set_auto_bid(
     assert auto_statuses == [200] * 5 + [429]
 
 
+def test_a_bid_is_answered_with_the_session_its_auto_bids_left(
+    stack: Services, functions: dict[str, Any]
+) -> None:
+    alice, bob = str(uuid.uuid4()), str(uuid.uuid4())
+    with stack.connect() as conn:
+        session = _session(conn, str(uuid.uuid4()), [alice, bob], start=100, increment=10)
+        conn.execute("select public.set_auto_bid(%s, %s, 500)", [session, bob])
+    placed = httpx.post(f"{functions['url']}/submit-bid", headers=functions["token"](alice),
+                        json={"sessionId": session, "amount": 200})  # fmt: skip
+    # bob's auto-bid answered alice's bid before the answer was made
+    assert placed.status_code == 201
+    assert (placed.json()["currentPrice"], placed.json()["leading"]) == (210, False)
+
+
 def test_set_auto_bid_answers_at_once_within_its_ceiling(
     stack: Services, functions: dict[str, Any]
 ) -> None:
