@@ -144,12 +144,16 @@ end
     + WRK_REPORT
 )
 
-SEARCH_SQL = """\
+SEARCH_ROWS = """\
 select event_id, starts_at, ends_at, title, seats_left, price_cents, currency, org_slug,
        org_name, location_name, instructor_name
 from events.event_search_mv where starts_at > now() and org_slug = '{slug}'
-order by starts_at limit 50;
-"""
+order by starts_at limit 50"""
+SEARCH_SQL = SEARCH_ROWS + ";\n"
+#: The statement events-search sends: the same rows as the listing's JSON, made by Postgres.
+SEARCH_JSON = (
+    f"select coalesce(json_agg(e order by e.starts_at), '[]')::text from ({SEARCH_ROWS}) e;\n"
+)
 
 
 def search(services: Services, work: Path, seconds: int) -> Comparison:
@@ -159,9 +163,10 @@ def search(services: Services, work: Path, seconds: int) -> Comparison:
         conn.execute("select events.refresh_all_materialized_views()")
         row = conn.execute("select org_slug from events.event_search_mv limit 1").fetchone()
     assert row is not None
-    script, sql_script = work / "search.lua", work / "search.sql"
+    script, sql_script, json_script = work / "search.lua", work / "search.sql", work / "json.sql"
     script.write_text(SEARCH_SCRIPT)
     sql_script.write_text(SEARCH_SQL.format(slug=row[0]))
+    json_script.write_text(SEARCH_JSON.format(slug=row[0]))
     url = f"{services.runtime_url}/functions/v1/events-search?org={row[0]}&limit=50"
     path = f"`events-search` ({CLIENTS} clients)"
     with patch.dict(os.environ, {"ANON_KEY": services.credentials.anon_key}):  # never in argv
@@ -169,6 +174,8 @@ def search(services: Services, work: Path, seconds: int) -> Comparison:
             path, "requests",
             ("events-search", wrk(url, script, clients=CLIENTS, seconds=seconds, args=[])),
             ("SQL", pgbench(services.dsn(), sql_script, work, clients=CLIENTS, seconds=seconds)),
+            ("SQL as JSON", pgbench(services.dsn(), json_script, work, clients=CLIENTS,
+                                    seconds=seconds)),
         )  # fmt: skip
 
 

@@ -101,6 +101,9 @@ class Comparison:
     baseline: PathResult
     #: units per request on the function path (1,000 points per ingest batch)
     per_request: int = 1
+    #: the function's own statement, where it differs from the baseline by making the answer's
+    #: JSON in Postgres (the baseline hands bare rows to a client that never encodes them)
+    statement: PathResult | None = None
 
     @property
     def share(self) -> float:
@@ -113,6 +116,9 @@ class Comparison:
         direct = f"{base.label}: {base.rate:,.0f} {self.unit}/s"
         direct += f", p50 {base.p50_ms:.1f} ms" if base.p50_ms else ""  # a COPY has no requests
         share = f"**{100 * self.share:.0f} %**"
+        if self.statement is not None:
+            direct += f"; {self.statement.label}: {self.statement.rate:,.0f} {self.unit}/s"
+            share += f" ({100 * fn.rate / self.statement.rate:.0f} % of its statement)"
         return f"| {self.path} | {through}, {fn.failed} failed | {direct} | {share} |"
 
 
@@ -152,14 +158,23 @@ def measured(run: Run, label: str) -> PathResult:
 
 
 def side_by_side(
-    path: str, unit: str, function: tuple[str, Run], baseline: tuple[str, Run]
+    path: str,
+    unit: str,
+    function: tuple[str, Run],
+    baseline: tuple[str, Run],
+    statement: tuple[str, Run] | None = None,
 ) -> Comparison:
-    """Both runs measured one after the other, printed with the share; the comparison."""
+    """Both runs (and the function's own statement, when given) measured one after the other,
+    printed with the shares; the comparison."""
     through, direct = measured(function[1], function[0]), measured(baseline[1], baseline[0])
+    own = measured(statement[1], statement[0]) if statement else None
     through.print(unit)
     direct.print(unit)
     print(f"  function path / SQL path: {100 * through.rate / direct.rate:.0f} %")
-    return Comparison(path, unit, through, direct)
+    if own is not None:
+        own.print(unit)
+        print(f"  function path / its own statement: {100 * through.rate / own.rate:.0f} %")
+    return Comparison(path, unit, through, direct, statement=own)
 
 
 @contextmanager

@@ -215,6 +215,9 @@ def compare(args: argparse.Namespace) -> list[Comparison]:
             f"select * from observai.series('{org}', 'series.' || :s, '{start.isoformat()}', "
             f"'{end.isoformat()}', 300, 'avg');\n"
         )
+        as_json = work / "series_json.sql"  # the statement metrics sends: the points as JSON
+        as_json.write_text(query.read_text().replace("select * from observai.series(",
+                                                     "select observai.series_json("))  # fmt: skip
         env_vars["API_KEYS"] = _read_keys(dsn, org, 500)
         with patch.dict(os.environ, env_vars):  # wrk reads the keys here, never from argv
             read = measured(
@@ -225,16 +228,21 @@ def compare(args: argparse.Namespace) -> list[Comparison]:
         direct = measured(
             pgbench(dsn, query, work, clients=args.clients, seconds=args.seconds), "SQL"
         )
+        own = measured(
+            pgbench(dsn, as_json, work, clients=args.clients, seconds=args.seconds), "SQL as JSON"
+        )
         read.print("requests")
         direct.print("requests")
+        own.print("requests")
         print(f"  target p95 < 100 ms through the function: {read.p95_ms < 100}; "
-              f"function / SQL throughput {100 * read.rate / direct.rate:.0f} %")  # fmt: skip
+              f"function / SQL throughput {100 * read.rate / direct.rate:.0f} %, "
+              f"/ its own statement {100 * read.rate / own.rate:.0f} %")  # fmt: skip
         copied = PathResult("COPY", 1_000_000, 1_000_000 / copy_rate, 0.0, 0.0, 0, {})
         return [
             Comparison(f"`ingest` ({args.clients} connections, batches of {BATCH})", "points",
                        function, copied, per_request=BATCH),
             Comparison(f"`metrics`, 24 h by 5 min, cache off ({args.clients} connections)",
-                       "requests", read, direct),
+                       "requests", read, direct, statement=own),
         ]  # fmt: skip
 
 
