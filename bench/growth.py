@@ -17,12 +17,17 @@ import argparse
 import logging
 import tempfile
 import textwrap
+import threading
 import time
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from unittest.mock import patch
 
+from applier.dynamic_host import DynamicHost
 from applier.engine import deploy, preview
 from applier.records import Applied, RecordsFile, save_records
 from supastack.sealed import Sealer
@@ -112,13 +117,41 @@ def generate(root: Path, apps: int) -> list[str]:
     return names
 
 
+@contextmanager
+def create_seconds() -> Iterator[dict[str, float]]:
+    """Seconds the dynamic provider host took to create resources, per resource kind (summed
+    over the creates the applier runs in parallel), while the block runs. Creates only: the
+    program's checks and diffs are all asked at once, so their latency is mostly queueing."""
+    spent: dict[str, float] = {}
+    lock = threading.Lock()
+    call = DynamicHost._call
+
+    def timed_call(host: DynamicHost, method: str, request: Any) -> Any:
+        if method != "Create":
+            return call(host, method, request)
+        began = time.monotonic()
+        try:
+            return call(host, method, request)
+        finally:
+            kind = str(getattr(request, "urn", "")).rsplit("::", 1)[0].rsplit(":", 1)[-1]
+            with lock:
+                spent[kind] = spent.get(kind, 0.0) + time.monotonic() - began
+
+    with patch.object(DynamicHost, "_call", timed_call):
+        yield spent
+
+
 def timed(step: Callable[[], Any]) -> tuple[float, Any]:
     began = time.monotonic()
     result = step()
     return time.monotonic() - began, result
 
 
-def measure(work: Path, apps: int, *, cached: bool) -> dict[str, float]:
+#: per resource kind: how many the stack has, and the provider's seconds for all of them
+Kinds = dict[str, tuple[int, float]]
+
+
+def measure(work: Path, apps: int, *, cached: bool) -> tuple[dict[str, float], Kinds]:
     project = work / f"project-{apps}"
     names = generate(project, apps)
     services = start_services(work / f"target-{apps}")
@@ -136,9 +169,12 @@ def measure(work: Path, apps: int, *, cached: bool) -> dict[str, float]:
 
     try:
         config = local_config(services, apps=names, postgresSettings={})
-        fresh_s, first = timed(lambda: deploy(config, project=project, checkpoint=checkpoint))
+        with create_seconds() as by_kind:
+            fresh_s, first = timed(lambda: deploy(config, project=project, checkpoint=checkpoint))
         saves_s, saves = spent
         records = first.mocks.records()
+        counts = Counter(r.typ.rsplit(":", 1)[-1] for r in records)
+        kinds = {k: (counts[k], by_kind[k]) for k in by_kind if counts[k]}
         noop_s, again = timed(
             lambda: deploy(config, project=project, previous=records, checkpoint=checkpoint)
         )
@@ -150,7 +186,14 @@ def measure(work: Path, apps: int, *, cached: bool) -> dict[str, float]:
         services.env.down(report=lambda _: None)
     resources = len(records)
     return {"apps": apps, "resources": resources, "fresh": fresh_s, "noop": noop_s,
-            "preview": preview_s, "saves": saves, "saves_s": saves_s}  # fmt: skip
+            "preview": preview_s, "saves": saves, "saves_s": saves_s}, kinds  # fmt: skip
+
+
+def _per_resource(kind: tuple[int, float] | None) -> str:
+    if kind is None:
+        return f"{'':>16}"
+    count, seconds = kind
+    return f"{count:>5} x {seconds / count:6.3f} s"
 
 
 def main() -> None:
@@ -165,7 +208,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="supastack-growth-") as tmp:
         work = Path(tmp)
         work.chmod(0o755)
-        rows = [measure(work, n, cached=not args.uncached_checkpoints) for n in args.apps]
+        measured = [measure(work, n, cached=not args.uncached_checkpoints) for n in args.apps]
+    rows = [row for row, _ in measured]
     print(f"{'apps':>5} {'resources':>9} | {'fresh s':>8} {'ms/res':>6} | {'no-op s':>7} "
           f"{'ms/res':>6} | {'preview s':>9} {'ms/res':>6}")  # fmt: skip
     for row in rows:
@@ -176,6 +220,14 @@ def main() -> None:
     for row in rows:
         print(f"{row['apps']} apps: the fresh deploy checkpointed the records {row['saves']:.0f} "
               f"times, {row['saves_s']:.1f} s in all")  # fmt: skip
+    # what creating a resource of each kind costs: constant per kind as the stack grows means
+    # linear; the mix of kinds moves the average per resource (a function's deploy, its deno
+    # check above all, costs a hundred times another resource's create)
+    print("seconds to create one resource in the fresh deploy (four at a time), by kind:")
+    last = measured[-1][1]
+    for kind in sorted(last, key=lambda k: -last[k][1])[:8]:
+        cells = [_per_resource(kinds.get(kind)) for _, kinds in measured]
+        print(f"  {kind:<20} " + " | ".join(cells))
     base = rows[0]
     for row in rows[1:]:
         scale = row["resources"] / base["resources"]

@@ -16,6 +16,7 @@ uploaded, in a directory of its own.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -108,8 +109,11 @@ class FunctionPackage:
         )
 
 
-def _imports(source: str, path: str, root: Path) -> list[Path]:
-    """Local files ``path`` imports; refuses specifiers that are neither local, npm: nor node:."""
+@functools.lru_cache(maxsize=4096)
+def _local_imports(source: str, path: str, root: Path) -> tuple[tuple[str, Path], ...]:
+    """The local specifiers of ``path``'s source and the files they name, parsed once per
+    process for each content (every function packages functions/_shared again); refuses
+    specifiers that are neither local, npm: nor node:, or that leave ``root``."""
     found = []
     for match in _SPECIFIER.finditer(source):
         spec = match["spec"]
@@ -122,8 +126,16 @@ def _imports(source: str, path: str, root: Path) -> list[Path]:
                 "a relative path (JSR and URLs are not reachable from every deploy)"
             )
         target = ((root / path).parent / spec).resolve()
-        if not target.is_relative_to(root.resolve()):
+        if not target.is_relative_to(root):
             raise SupastackError(f"functions/{path}: import {spec!r} leaves functions/")
+        found.append((spec, target))
+    return tuple(found)
+
+
+def _imports(source: str, path: str, root: Path) -> list[Path]:
+    """Local files ``path`` imports (``root`` resolved), each of which must exist now."""
+    found = []
+    for spec, target in _local_imports(source, path, root):
         if not target.is_file():
             raise SupastackError(f"functions/{path}: imports {spec!r}, which does not exist")
         found.append(target)

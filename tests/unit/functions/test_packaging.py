@@ -95,6 +95,16 @@ def test_refused_imports_name_the_file(tmp_path: Path, source: str, message: str
         package(root, "demo", "hello", {})
 
 
+def test_a_file_imported_before_and_removed_since_is_refused_by_name(tmp_path: Path) -> None:
+    # the imports are parsed once per content in a process (every function packages _shared
+    # again): a file deleted since the last packaging is still found missing
+    root = _tree(tmp_path, BASE)
+    assert "lazy.ts" in " ".join(package(root, "demo", "hello", {}).files)
+    (root / "demo/hello/lazy.ts").unlink()
+    with pytest.raises(SupastackError, match=r"imports './lazy.ts', which does not exist"):
+        package(root, "demo", "hello", {})
+
+
 def test_bad_slugs_missing_entrypoints_and_oversized_packages(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
