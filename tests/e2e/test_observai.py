@@ -446,7 +446,7 @@ def test_rollups_and_series_agree_with_the_raw_points(hub: Hub, fresh_budgets: N
         text = conn.execute(
             "select observai.series_json(%s, 'cpu', %s, %s, 3600, 'avg')", [hub.a.id, start, end]
         ).fetchone()
-    assert text is not None and json.loads(text[0]) == [
+    assert text is not None and json.loads(str(text[0])) == [
         [b.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z"), v]
         for b, v in sorted(hourly.items())
     ]
