@@ -1,9 +1,10 @@
 /**
  * One `monitoring.function_invocations` row per invocation, a log line for a failed one, and
  * every invocation's line to the log drains (see `record`). The row is written after the
- * response is handed back, so it never delays a caller; a failed write is logged, not thrown. Rows are written in batches (every 100 ms, or at 100 rows): one
- * insert for many requests, which under load is most of the database work the middleware adds
- * to a request (measured in bench/events.py).
+ * response is handed back, so it never delays a caller; a failed write is logged, not thrown.
+ * Rows are written in batches (every 100 ms, or at 100 rows): one insert for many requests,
+ * which under load is most of the database work the middleware adds to a request (measured in
+ * bench/events.py).
  */
 import { telemetry } from "./db.ts";
 import { Drains } from "./drains.ts";
@@ -65,7 +66,7 @@ function openBatch(): Batch {
  * function logs; locally the runtime's functions.jsonl) and the row keeps the request id,
  * error class and variant, so only a failed one (5xx) is written to the console, with its error
  * class; the drains get every invocation's line. A console line per request was half of the
- * middleware's CPU per request (bench/functions_vs_sql).
+ * middleware's CPU per request (docs/testing-and-benchmarks.md).
  */
 export function record(invocation: Invocation): Promise<void> {
   if (invocation.status >= 500) log("error", { event: "invocation", ...invocation });
