@@ -1,1 +1,0 @@
-drop function public.place_bid(uuid, uuid, numeric);
