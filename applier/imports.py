@@ -66,7 +66,7 @@ def _schema(conn: psycopg.Connection[Any], import_id: str, database: str) -> Liv
 def _extension(conn: psycopg.Connection[Any], import_id: str, database: str) -> Live | None:
     name = _qualified("extension", import_id, database)
     live = None if name is None else live_objects.extension(conn, name)
-    return None if live is None else {"schema": live[0], "version": live[1], "database": database}
+    return None if live is None else {**live._asdict(), "database": database}
 
 
 #: The provider's property for each role attribute (:data:`live_objects.ROLE_ATTRIBUTES`).

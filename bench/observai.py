@@ -209,15 +209,13 @@ def compare(args: argparse.Namespace) -> list[Comparison]:
         series_script.write_text(
             _series_script(start.strftime("%Y-%m-%dT%H:%M:%SZ"), end.strftime("%Y-%m-%dT%H:%M:%SZ"))
         )
-        query = work / "series.sql"
-        query.write_text(
-            f"\\set s random(0, {SERIES - 1})\n"
-            f"select * from observai.series('{org}', 'series.' || :s, '{start.isoformat()}', "
-            f"'{end.isoformat()}', 300, 'avg');\n"
-        )
-        as_json = work / "series_json.sql"  # the statement metrics sends: the points as JSON
-        as_json.write_text(query.read_text().replace("select * from observai.series(",
-                                                     "select observai.series_json("))  # fmt: skip
+        # the series as rows, and as the statement metrics sends (the points as JSON)
+        query, as_json = work / "series.sql", work / "series_json.sql"
+        arguments = f"'{org}', 'series.' || :s, '{start.isoformat()}', '{end.isoformat()}', 300"
+        for script, select in ((query, "* from observai.series"),
+                               (as_json, "observai.series_json")):  # fmt: skip
+            script.write_text(f"\\set s random(0, {SERIES - 1})\n"
+                              f"select {select}({arguments}, 'avg');\n")  # fmt: skip
         env_vars["API_KEYS"] = _read_keys(dsn, org, 500)
         with patch.dict(os.environ, env_vars):  # wrk reads the keys here, never from argv
             read = measured(

@@ -54,11 +54,11 @@ def survey(conn: psycopg.Connection[Any], manifests: Sequence[AppManifest]) -> F
         live = live_objects.extension(conn, extension.name)
         if live is None:
             continue  # made by the deploy
-        if live[0] != extension.schema_name and extension.name not in PINNED_SCHEMAS:
+        if live.schema != extension.schema_name and extension.name not in PINNED_SCHEMAS:
             continue  # blocking already (supastack.database.declared), imported once moved
-        if extension.version and live[1] != extension.version:
+        if extension.version and live.version != extension.version:
             found.blocking.append(
-                f"extension {extension.name} is version {live[1]}, the stack declares "
+                f"extension {extension.name} is version {live.version}, the stack declares "
                 f"{extension.version}: ALTER EXTENSION {_quoted(conn, extension.name)} UPDATE TO "
                 f"{sql.Literal(extension.version).as_string(conn)};"
             )

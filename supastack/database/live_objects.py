@@ -6,7 +6,7 @@ is not read here."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import psycopg
 
@@ -56,11 +56,16 @@ def role(conn: psycopg.Connection[Any], name: str) -> LiveRole | None:
     )  # fmt: skip
 
 
-def extension(conn: psycopg.Connection[Any], name: str) -> tuple[str, str] | None:
+class LiveExtension(NamedTuple):
+    schema: str
+    version: str
+
+
+def extension(conn: psycopg.Connection[Any], name: str) -> LiveExtension | None:
     """The extension ``name``'s schema and version, or None when it is not installed."""
     row = conn.execute(
         "SELECT n.nspname, e.extversion FROM pg_extension e"
         " JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = %s",
         [name],
     ).fetchone()
-    return None if row is None else (str(row[0]), str(row[1]))
+    return None if row is None else LiveExtension(str(row[0]), str(row[1]))

@@ -89,7 +89,7 @@ def _partman_type(conn: Connection) -> str:
             "pg_partman is not installed in this database; list it under the app's extensions "
             "(extensions: [{name: pg_partman, schema: partman}])"
         )
-    return "native" if int(installed[1].split(".")[0]) < 5 else "range"
+    return "native" if int(installed.version.split(".")[0]) < 5 else "range"
 
 
 def _configure(conn: Connection, partitions: PartitionSet) -> None:

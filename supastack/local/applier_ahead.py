@@ -23,12 +23,15 @@ from pathlib import Path
 _waiting: dict[tuple[Path, str], subprocess.Popen[bytes]] = {}
 
 
+def command(project: Path, stack: str) -> list[str]:
+    """The offline applier's command line for ``project`` and ``stack`` (its options follow)."""
+    return [sys.executable, "-m", "applier", "--project", str(project), "--stack", stack]
+
+
 def start(project: Path, stack: str) -> None:
     """Start the applier for ``project`` and ``stack``, waiting for its command line."""
-    command = [sys.executable, "-m", "applier", "--await", "--project", str(project),
-               "--stack", stack]  # fmt: skip
     _waiting[(project.resolve(), stack)] = subprocess.Popen(
-        command, cwd=project, stdin=subprocess.PIPE
+        [*command(project, stack), "--await"], cwd=project, stdin=subprocess.PIPE
     )
 
 

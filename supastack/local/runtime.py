@@ -110,7 +110,7 @@ class EdgeRuntime:
             "NO_COLOR": "1",
             **system.network_env(),  # functions' npm packages are fetched on first boot
             # profiling a bench's runtime: DENO_V8_FLAGS=--prof (docs/testing-and-benchmarks.md)
-            **{k: v for k, v in os.environ.items() if k == "DENO_V8_FLAGS"},
+            **({"DENO_V8_FLAGS": flags} if (flags := os.environ.get("DENO_V8_FLAGS")) else {}),
         }
         with self.paths.runtime_log.open("ab") as log:
             deno_run = subprocess.Popen(

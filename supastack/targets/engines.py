@@ -9,7 +9,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -62,8 +61,8 @@ def run_deploy(
         waiting = applier_ahead.take(project, stack)  # `supastack local deploy` started it
         if waiting is not None:
             return applier_ahead.go(waiting, options)
-        command = [sys.executable, "-m", "applier", "--project", str(project), "--stack", stack]
-        return subprocess.run([*command, *options], cwd=project, check=False).returncode
+        command = [*applier_ahead.command(project, stack), *options]
+        return subprocess.run(command, cwd=project, check=False).returncode
     full_env = {**os.environ, **env}
     selected = subprocess.run(
         [_require_pulumi(), "stack", "select", "--create", stack, "--non-interactive"],
@@ -83,8 +82,7 @@ def run_preview(
     status."""
     flags = ["--expect-no-changes"] * expect_no_changes
     if engine is Engine.APPLIER:
-        command = [sys.executable, "-m", "applier", "--project", str(project), "--stack", stack,
-                   "--preview", *flags]  # fmt: skip
+        command = [*applier_ahead.command(project, stack), "--preview", *flags]
         return subprocess.run(command, cwd=project, check=False).returncode
     command = [_require_pulumi(), "preview", "--diff", "--stack", stack, *flags]
     return subprocess.run(command, cwd=project, env={**os.environ, **env}, check=False).returncode
