@@ -26,7 +26,7 @@ def benches(seconds: int, points: int) -> dict[str, Callable[[], list[Comparison
         "personalized": lambda: personalized.compare(seconds),
         "events": lambda: events.compare(seconds),
         "billing": lambda: billing.compare(seconds),
-        "bidding": bidding.compare,
+        "bidding": lambda: bidding.compare(seconds),
         "observai": lambda: observai.compare(observai.arguments(ingest)),
     }
 

@@ -29,15 +29,22 @@ from tests.e2e.conftest import local_config
 #: (requests that succeeded, seconds, p50 ms, p95 ms, failed)
 Run = Callable[[], tuple[int, float, float, float, int]]
 
-#: The start of a wrk script whose requests come from a file of lines (one per request, taken
-#: in turn by the two threads): ``next_line()`` gives the next one.
-WRK_LINES = """
+#: The start of a wrk script that knows its thread (``thread_id``, of ``threads``) and counts
+#: its requests (``counter``).
+WRK_THREADS = """
 local lines, thread_id, threads, counter = {}, 0, 2, 0
 local next_id = 0
 function setup(thread)
   thread:set("id", next_id)
   next_id = next_id + 1
 end
+"""
+
+#: The start of a wrk script whose requests come from a file of lines (one per request, taken
+#: in turn by the two threads): ``next_line()`` gives the next one.
+WRK_LINES = (
+    WRK_THREADS
+    + """
 function init(args)
   thread_id = id
   for line in io.lines(args[1]) do lines[#lines + 1] = line end
@@ -48,6 +55,7 @@ function next_line()
   return line
 end
 """
+)
 
 #: Appended to a wrk script: one JSON line with the run's figures.
 WRK_REPORT = """
@@ -214,21 +222,27 @@ def wrk(url: str, script: Path, *, clients: int, seconds: int, args: list[str]) 
     return run
 
 
-def pgbench(dsn: str, script: Path, work: Path, *, clients: int, seconds: int) -> Run:
-    """``script`` on ``clients`` connections for ``seconds``; latencies from its per-transaction
-    log."""
+def pgbench(
+    dsn: str, script: Path, work: Path, *, clients: int, seconds: int, define: str = ""
+) -> Run:
+    """``script`` on ``clients`` connections for ``seconds`` (``define``: a variable each client
+    starts with, ``name=value``); latencies from its per-transaction log."""
     params = conninfo_to_dict(dsn)
     env = {**os.environ, "PGPASSWORD": str(params["password"])}
 
     def run() -> tuple[int, float, float, float, int]:
         logs = work / f"pgbench-{script.stem}"
         logs.mkdir()
-        result = subprocess.run(
+        completed = subprocess.run(
             [str(system.PG_BIN / "pgbench"), "-n", "-M", "prepared", "-c", str(clients), "-j",
-             "2", "-T", str(seconds), "-f", str(script), "-l", "--log-prefix", str(logs / "tx"),
+             "2", "-T", str(seconds), *(["-D", define] if define else []), "-f", str(script),
+             "-l", "--log-prefix", str(logs / "tx"),
              "-h", str(params["host"]), "-p", str(params["port"]), "-U", str(params["user"]),
-             str(params["dbname"])], capture_output=True, text=True, env=env, check=True,
-        ).stdout  # fmt: skip
+             str(params["dbname"])], capture_output=True, text=True, env=env, check=False,
+        )  # fmt: skip
+        if completed.returncode != 0:
+            raise RuntimeError(f"pgbench {script.name}: {completed.stderr.strip()[-1500:]}")
+        result = completed.stdout
         latencies = [int(line.split()[2]) / 1000 for log in logs.iterdir() for line in log.open()]
         found = re.search(r"number of failed transactions: (\d+)", result)
         failed = int(found[1]) if found else 0
