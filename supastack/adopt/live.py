@@ -8,8 +8,8 @@ prepare the first deploy to take it over instead of making it again.
   runs or is recorded until it is accepted. Access (grants, RLS, policies) is left to the
   deploy, which makes it as declared. A guide followed part of the way (or files that need
   an app the deploy makes first) is compared with the longest prefix of the app's files
-  whose shadow can be built and drops nothing live: those are recorded, the deploy runs the
-  rest.
+  whose shadow can be built and drops nothing live, or with a shorter one the live schema
+  is exactly (files added since the guide): those are recorded, the deploy runs the rest.
 - An app whose schema holds nothing while its tables are in ``public`` (a guide's tables, the
   app keeping them in a schema of its own): the migration that moves them, rows and all
   (:mod:`supastack.adopt.moves`), shown and run once accepted; adopt then reads the project
@@ -168,12 +168,16 @@ def _closest(
     manifest: AppManifest, found: Survey,
 ) -> None:  # fmt: skip
     """Compare the app with the longest prefix of its files whose shadow builds and whose
-    differences drop nothing live (else the prefix with the fewest differences); that prefix
-    is its baseline."""
+    differences drop nothing live (else the prefix with the fewest differences), unless a
+    shorter one is exactly what the project has (sought while shorter prefixes differ less):
+    a project that never ran the last files (built from a guide before the app gained them)
+    has those before them recorded, and the deploy runs the rest as written, rather than the
+    differ's statements standing in for them. That prefix is its baseline."""
     every = found.baseline[manifest.app]
-    best: tuple[int, list[Difference | schema_diff.Planned], list[str]] | None = None
+    #: (drops something live, size, differences, notes)
+    best: tuple[bool, int, list[Difference | schema_diff.Planned], list[str]] | None = None
     failed: list[str] = []
-    size = len(every)
+    size, previous = len(every), 0
     while size > 0:
         trial = {**files, **found.baseline, manifest.app: every[:size]}
         try:
@@ -185,16 +189,20 @@ def _closest(
             size = exc.applied  # next, the files before the one that failed
             continue
         differences = [d for d in result.differences if not _is_access(d)]
-        if not _destructive(differences):
-            best = (size, differences, result.notes)
+        if not differences:
+            best = (False, size, differences, result.notes)
             break
-        if best is None or len(differences) < len(best[1]):
-            best = (size, differences, result.notes)
+        destructive = bool(_destructive(differences))
+        if best is None or (best[0] and (not destructive or len(differences) < len(best[2]))):
+            best = (destructive, size, differences, result.notes)
+        elif not best[0] and (destructive or len(differences) >= previous):
+            break  # shorter prefixes move away from the live schema: none is what it has
+        previous = len(differences)
         size -= 1
     if best is None:
         raise SupastackError(f"adopt: app {manifest.app}: no shadow of its migrations could be "
                              f"built: {failed[-1] if failed else 'no files'}")  # fmt: skip
-    size, differences, notes = best
+    _, size, differences, notes = best
     found.baseline[manifest.app] = every[:size]
     found.differences += differences
     found.notes += notes

@@ -133,6 +133,31 @@ def test_a_schema_that_is_what_the_migrations_make_is_recorded_without_anything_
     assert live.survey(by_hand.conninfo, [manifest], files).recorded == {"shop": 1}
 
 
+def test_files_added_since_the_guide_are_left_for_the_deploy_to_run_as_written(
+    by_hand: Database, tmp_path: Path
+) -> None:
+    """The project matches the app's first file; the two added since (a column and the data
+    it needs, a function) are not what it has: the first file is recorded, nothing is shown
+    to run, and the deploy runs the others as written (the differ would have added the column
+    without its data)."""
+    by_hand.execute("create index items_by_owner on shop.items (owner)")
+    manifest, files = _app(tmp_path)
+    later = write_migrations(tmp_path, "shop", {
+        "20260102000000_label.sql": "alter table shop.items add column label text;\n"
+                                    "update shop.items set label = upper(name);\n",
+        "20260103000000_count.sql": "create function shop.item_count() returns bigint language "
+                                    "sql stable as $$ select count(*) from shop.items $$;\n",
+    })  # fmt: skip
+    files = {"shop": discover_app(later, "shop")}
+    found = live.survey(by_hand.conninfo, [manifest], files)
+    assert (found.baseline, found.differences) == ({"shop": files["shop"][:1]}, [])
+    [note] = [n for n in found.notes if "closest" in n]
+    assert note.endswith("the deploy runs the others (20260102000000_label, 20260103000000_count)")
+    live.accept(by_hand.conninfo, found)
+    assert live.survey(by_hand.conninfo, [manifest], files).recorded == {"shop": 1}
+    assert by_hand.scalar("select to_regprocedure('shop.item_count()')") is None  # nothing ran
+
+
 def test_a_guides_cron_job_is_named_by_what_differs_and_left_running_for_the_deploy(
     cron_db: str,
 ) -> None:
