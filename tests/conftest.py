@@ -215,6 +215,13 @@ def write_migrations(root: Path, app: str, files: dict[str, str]) -> Path:
     return root / "migrations"
 
 
+def later_version(project: Path, after: int = 1) -> str:
+    """A migration version ``after`` past the newest of the project's (versions are unique per
+    database and applied in order): a test's added file stays the newest as the apps grow."""
+    newest = max(int(p.name.split("_", 1)[0]) for p in (project / "migrations").glob("*/*.sql"))
+    return str(newest + after)
+
+
 def outs(result: CreateResult | UpdateResult | ReadResult) -> dict[str, Any]:
     """The outputs of a dynamic provider's create, update or read."""
     assert result.outs is not None

@@ -14,6 +14,8 @@ from typing import cast
 import pytest
 from click.testing import Result
 
+from supastack.local.paths import PROJECT_DIR
+from supastack.migrations.files import discover_app
 from tests.conftest import Services
 from tests.e2e.adopting import (
     Poller,
@@ -25,6 +27,9 @@ from tests.e2e.adopting import (
 )
 from tests.e2e.test_bidding import TABLES, _bid, _session
 
+#: The app's migration files whose tables the guide makes (the files added since are the
+#: deploy's to run).
+GUIDE_FILES = ("20260128000000_bidding_tables.sql", "20260129000000_bidding_no_disclosure.sql")
 #: The guide's own SQL (bidding-deployment-guide.md: Realtime step 3; Security step 1; the
 #: realtime policy; pg_cron step 3 with the service key read from a setting in the command).
 GUIDE_SQL = """
@@ -47,12 +52,12 @@ select cron.schedule('archive-old-sessions', '0 2 * * *', $$ select 1 $$);
 
 
 def _by_hand(services: Services, root: Path) -> None:
-    """What a team following the guide has: the tables (the app's migration files, pasted
-    without a history), the guide's SQL, the functions deployed one by one, rows."""
+    """What a team following the guide has: the tables (the app's migration files of the
+    guide's time, pasted without a history), the guide's SQL, the functions deployed one by
+    one, rows."""
     with services.connect() as conn:
-        for path in sorted((root / "migrations" / "bidding").glob("*.sql")):
-            if not path.name.endswith(".down.sql"):
-                conn.execute(path.read_text().encode())
+        for name in GUIDE_FILES:
+            conn.execute((root / "migrations" / "bidding" / name).read_text().encode())
         conn.execute(GUIDE_SQL.encode())
         users = [str(uuid.uuid4()) for _ in range(3)]
         for n in range(3):
@@ -75,6 +80,10 @@ def test_adopt_shows_what_blocks_and_takes_over_once_accepted(adopted: dict[str,
     assert report.exit_code == 1, report.output  # type: ignore[attr-defined]
     out: str = report.output  # type: ignore[attr-defined]
     assert "migrations bidding: no history; its 2 file(s) are recorded as applied" in out
+    later = [f"{f.version}_{f.name}" for f in discover_app(PROJECT_DIR / "migrations", "bidding")
+             if f"{f.version}_{f.name}.sql" not in GUIDE_FILES]  # fmt: skip
+    assert later, "the app has a file the guide's project lacks: the case this proves"
+    assert f"the deploy runs the others ({', '.join(later)})" in " ".join(out.split())
     for name in ("Users can subscribe to their session updates", "Bids are immutable",
                  "Users can only place bids in their sessions"):  # fmt: skip
         assert f'DROP POLICY "{name}" ON "public".' in out

@@ -23,7 +23,7 @@ from typer.testing import CliRunner
 from supastack.cli import app
 from supastack.local.credentials import LocalCredentials
 from supastack.local.paths import PROJECT_DIR
-from tests.conftest import Services, project_file, write_migrations
+from tests.conftest import Services, later_version, project_file, write_migrations
 
 NOTE = "\n".join(
     [
@@ -165,8 +165,9 @@ def test_the_preview_shows_a_changed_schedule_and_applies_nothing(
 def test_a_new_file_is_applied_and_a_removed_one_undone(
     fresh: Services, project: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:
-    migrations = write_migrations(project, "bidding", {"20261001000000_note.sql": NOTE})
-    (migrations / "bidding" / "20261001000000_note.down.sql").write_text(
+    version = later_version(project)
+    migrations = write_migrations(project, "bidding", {f"{version}_note.sql": NOTE})
+    (migrations / "bidding" / f"{version}_note.down.sql").write_text(
         "drop table public.deploy_note;\n"
     )
     manifest = yaml.safe_load((project / "apps" / "bidding.yaml").read_text())
@@ -174,17 +175,17 @@ def test_a_new_file_is_applied_and_a_removed_one_undone(
     (project / "apps" / "bidding.yaml").write_text(yaml.safe_dump(manifest))
     assert _cli(project, "local", "deploy")[0] == 0
     added = capfd.readouterr().out
-    assert "created   Migration            supastack-bidding-migrations-20261001000000" in added
+    assert f"created   Migration            supastack-bidding-migrations-{version}" in added
     with fresh.connect() as conn:
         assert conn.execute("select to_regclass('public.deploy_note')").fetchone() != (None,)
 
-    for path in migrations.glob("bidding/20261001000000_note*.sql"):
+    for path in migrations.glob(f"bidding/{version}_note*.sql"):
         path.unlink()
     manifest["rls"].remove("deploy_note")
     (project / "apps" / "bidding.yaml").write_text(yaml.safe_dump(manifest))
     assert _cli(project, "local", "deploy")[0] == 0
     removed = capfd.readouterr().out
-    assert "deleted   Migration            supastack-bidding-migrations-20261001000000" in removed
+    assert f"deleted   Migration            supastack-bidding-migrations-{version}" in removed
     with fresh.connect() as conn:
         assert conn.execute("select to_regclass('public.deploy_note')").fetchone() == (None,)
 
@@ -192,13 +193,14 @@ def test_a_new_file_is_applied_and_a_removed_one_undone(
 def test_a_failure_names_the_resource_and_a_rerun_goes_on(
     fresh: Services, project: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:
-    bad = project / "migrations" / "bidding" / "20260501000000_broken.sql"
+    version = later_version(project)
+    bad = project / "migrations" / "bidding" / f"{version}_broken.sql"
     bad.write_text("select 1/0;\n")
     code, _ = _cli(project, "local", "deploy")
     failed = capfd.readouterr()
     assert code == 1
-    assert "Migration supastack-bidding-migrations-20260501000000: " in failed.err
-    assert "migrations/bidding/20260501000000_broken.sql:1: statement 1 failed" in failed.err
+    assert f"Migration supastack-bidding-migrations-{version}: " in failed.err
+    assert f"migrations/bidding/{version}_broken.sql:1: statement 1 failed" in failed.err
     assert "run it again to go on" in failed.out
     # the order is a random valid one, as the engine's parallelism makes; the failure names its
     # seed, and the product command replays it
@@ -212,7 +214,7 @@ def test_a_failure_names_the_resource_and_a_rerun_goes_on(
     bad.write_text("select 1;\n")  # fixed: the rerun applies just that
     assert _cli(project, "local", "deploy")[0] == 0
     rerun = capfd.readouterr().out
-    assert "created   Migration            supastack-bidding-migrations-20260501000000" in rerun
+    assert f"created   Migration            supastack-bidding-migrations-{version}" in rerun
     assert "1 created, 0 updated, 0 replaced, 0 deleted, " in rerun  # nothing else again
 
 

@@ -18,7 +18,8 @@ from applier.engine import deploy
 from supastack.delivery.outputs import StackOutputs
 from supastack.delivery.smoke import run
 from supastack.local.paths import PROJECT_DIR
-from tests.conftest import Services, project_file
+from supastack.migrations.files import discover_app
+from tests.conftest import Services, later_version, project_file
 from tests.e2e.conftest import local_config
 
 COMMENTS = """\
@@ -29,6 +30,8 @@ create table public.bid_comments (
 );
 alter table public.bid_comments enable row level security;
 """
+#: The newer release's migration: after every one the project has.
+NEWER = later_version(PROJECT_DIR)
 PING = """\
 import { json, serve } from "../../_shared/mod.ts";
 
@@ -45,10 +48,8 @@ def _newer_release(tmp: Path) -> Path:
     for tree in ("apps", "migrations", "functions"):
         shutil.copytree(PROJECT_DIR / tree, project / tree)
     migrations = project / "migrations" / "bidding"
-    (migrations / "20260201000000_bid_comments.sql").write_text(COMMENTS)
-    (migrations / "20260201000000_bid_comments.down.sql").write_text(
-        "drop table public.bid_comments;\n"
-    )
+    (migrations / f"{NEWER}_bid_comments.sql").write_text(COMMENTS)
+    (migrations / f"{NEWER}_bid_comments.down.sql").write_text("drop table public.bid_comments;\n")
     (project / "functions" / "bidding" / "bid-ping").mkdir()
     (project / "functions" / "bidding" / "bid-ping" / "index.ts").write_text(PING)
     manifest = yaml.safe_load((project / "apps" / "bidding.yaml").read_text())
@@ -77,10 +78,10 @@ def test_deploy_smoke_rollback_smoke(fresh: Services, tmp_path: Path) -> None:
     assert set(gone) >= {
         ("EdgeFunction", "bid-ping"),
         ("RowLevelSecurity", "public.bid_comments"),
-        ("Migration", "bidding:20260201000000"),
+        ("Migration", f"bidding:{NEWER}"),
     }
     # dependents first: the table's RLS and the function go before the migration is reverted
-    migration = gone.index(("Migration", "bidding:20260201000000"))
+    migration = gone.index(("Migration", f"bidding:{NEWER}"))
     assert gone.index(("RowLevelSecurity", "public.bid_comments")) < migration
     assert gone.index(("EdgeFunction", "bid-ping")) < migration
     with fresh.connect() as conn:
@@ -92,8 +93,8 @@ def test_deploy_smoke_rollback_smoke(fresh: Services, tmp_path: Path) -> None:
         backups = conn.execute(
             "select version, direction from supabase_migrations.supastack_backups"
         ).fetchall()
-    assert recorded == [("20260128000000",), ("20260129000000",)]
-    assert ("20260201000000", "down") in backups  # the destructive down file was backed up first
+    assert recorded == [(f.version,) for f in discover_app(PROJECT_DIR / "migrations", "bidding")]
+    assert (NEWER, "down") in backups  # the destructive down file was backed up first
     assert httpx.post(ping).status_code == 404
     assert _smoke_failures(older.outputs) == []
     unchanged = [a for a in older.mocks.applied if a.typ.endswith("EdgeFunction")]

@@ -12,19 +12,16 @@ serve(import.meta.url, { callers: ["user"] }, async (req, ctx) => {
   const sessionId = field.uuid(body, "sessionId");
   const amount = field.number(body, "amount", { min: 0.01, max: 1e9 });
   try {
+    // the bid and the session it leaves (price and leader after any auto-bids) in one call
     const [bid] = await db()`
-      insert into public.bids (session_id, user_id, amount)
-      values (${sessionId}, ${ctx.caller.userId!}, ${amount})
-      returning bid_id`;
-    const [session] = await db()`
-      select current_price, leader_id from public.bidding_sessions
-      where session_id = ${sessionId}`;
+      select bid_id, current_price, leader_id
+        from public.place_bid(${sessionId}, ${ctx.caller.userId!}, ${amount})`;
     return json(201, {
       bidId: String(bid.bid_id),
       sessionId,
       amount,
-      currentPrice: Number(session.current_price),
-      leading: session.leader_id === ctx.caller.userId,
+      currentPrice: Number(bid.current_price),
+      leading: bid.leader_id === ctx.caller.userId,
     });
   } catch (err) {
     throw biddingError(err);

@@ -1,0 +1,1 @@
+drop function public.place_bid(uuid, uuid, numeric);
