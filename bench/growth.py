@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import shutil
 import tempfile
 import textwrap
 import threading
@@ -30,6 +31,8 @@ from unittest.mock import patch
 from applier.dynamic_host import DynamicHost
 from applier.engine import deploy, preview
 from applier.records import Applied, RecordsFile, save_records
+from supastack.functions.packaging import CHECKED_DIR
+from supastack.local.paths import DENO_DIR
 from supastack.sealed import Sealer
 from tests.conftest import copy_from_project, start_services
 from tests.e2e.conftest import local_config
@@ -205,6 +208,9 @@ def main() -> None:
     )  # fmt: skip
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)
+    # a package that passed `deno check` is not checked again: cold, as a first deploy is
+    shutil.rmtree(DENO_DIR / CHECKED_DIR, ignore_errors=True)
+    print("the record of packages that passed deno check cleared: every function is checked")
     with tempfile.TemporaryDirectory(prefix="supastack-growth-") as tmp:
         work = Path(tmp)
         work.chmod(0o755)

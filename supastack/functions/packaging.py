@@ -11,7 +11,7 @@ unchanged hash means nothing to deploy, and any change to code, pins or config r
 Imports are found by scanning the source (static, re-export and dynamic ``import("...")`` with a
 literal); only relative paths, ``npm:`` and ``node:`` are allowed: JSR and URLs are not
 reachable from everywhere supastack deploys. ``deno check`` then verifies the package as
-uploaded, in a directory of its own.
+uploaded, in a directory of its own, once per package content and Deno binary.
 """
 
 from __future__ import annotations
@@ -181,8 +181,37 @@ def package(
     return FunctionPackage(app, slug, verify_jwt, files)
 
 
+#: Under the Deno cache: one empty file per package that passed ``deno check``, named by
+#: :func:`_checked_key`.
+CHECKED_DIR = "supastack-checked"
+
+
+def _checked_key(package: FunctionPackage, deno: Path) -> str | None:
+    """What a passed check holds for: the package's content (code, config, pins) and the Deno
+    binary; none for a package without a lock file (its npm versions may float)."""
+    if not any(Path(path).name == "deno.lock" for path in package.files):
+        return None
+    binary = deno.stat()
+    return hashlib.sha256(
+        f"{package.hash}\0{deno.resolve()}\0{binary.st_size}\0{binary.st_mtime_ns}".encode()
+    ).hexdigest()
+
+
 def deno_check(package: FunctionPackage, deno: Path, deno_dir: Path) -> None:
-    """Type-check the package as it will be uploaded; errors name the function and file."""
+    """Type-check the package as it will be uploaded; errors name the function and file. A
+    package that passed with this Deno (its files, config and lock byte for byte) is not
+    checked again: a deploy to a fresh target, a rollback, a second stack."""
+    key = _checked_key(package, deno)
+    passed = deno_dir / CHECKED_DIR / key if key else None
+    if passed is not None and passed.exists():
+        return
+    _run_check(package, deno, deno_dir)
+    if passed is not None:  # only now: a failed or killed check leaves nothing behind
+        passed.parent.mkdir(parents=True, exist_ok=True)
+        passed.touch()
+
+
+def _run_check(package: FunctionPackage, deno: Path, deno_dir: Path) -> None:
     with tempfile.TemporaryDirectory(prefix="supastack-check-") as tmp:
         for path, data in package.files.items():
             target = Path(tmp) / path

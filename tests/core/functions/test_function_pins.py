@@ -1,13 +1,18 @@
-"""Per-app npm pins against the real `deno check`: a function is checked with its app's lock."""
+"""Per-app npm pins against the real `deno check`: a function is checked with its app's lock, once
+per package content."""
 
 from __future__ import annotations
 
 import shutil
+import subprocess
+import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from supastack.errors import SupastackError
+from supastack.functions import packaging
 from supastack.functions.packaging import deno_check, package
 from supastack.local.paths import DENO_DIR, PROJECT_DIR
 from supastack.local.system import ensure_deno
@@ -35,3 +40,38 @@ def test_a_function_is_checked_against_its_apps_own_lock(tmp_path: Path) -> None
     stale = '{"version": "5", "specifiers": {}, "npm": {}}\n'  # the app's lock lacks postgres
     with pytest.raises(SupastackError, match=r"function 'buy': deno check failed"):
         deno_check(package(_project(tmp_path / "stale", stale), "shop", "buy", {}), deno, DENO_DIR)
+
+
+def test_a_package_that_passed_is_not_checked_again_and_one_that_failed_is(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A deploy to a fresh target (or a rollback) uploads packages that passed before: the
+    check runs once per content and Deno binary; an edit runs it again, a failure every time."""
+    pinned = (PROJECT_DIR / "functions" / "deno.lock").read_text()
+    deno = ensure_deno()
+    runs: list[list[str]] = []
+    real_run = subprocess.run
+
+    def counted(command: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
+        runs.append(command)
+        return real_run(command, **kwargs)
+
+    monkeypatch.setattr(subprocess, "run", counted)
+
+    def built(name: str, lock: str) -> packaging.FunctionPackage:
+        root = _project(tmp_path / name, lock)
+        (root / "shop" / "buy" / "index.ts").write_text(f"{USES_SHARED}// {uuid.uuid4()}\n")
+        return package(root, "shop", "buy", {})
+
+    first = built("first", pinned)
+    deno_check(first, deno, DENO_DIR)
+    deno_check(first, deno, DENO_DIR)
+    deno_check(package(tmp_path / "first" / "functions", "shop", "buy", {}), deno, DENO_DIR)
+    assert len(runs) == 1  # the same bytes, read again: not checked again
+    deno_check(built("edited", pinned), deno, DENO_DIR)
+    assert len(runs) == 2
+    stale = built("stale", '{"version": "5", "specifiers": {}, "npm": {}}\n')
+    for _ in range(2):
+        with pytest.raises(SupastackError, match=r"function 'buy': deno check failed"):
+            deno_check(stale, deno, DENO_DIR)
+    assert len(runs) == 4
