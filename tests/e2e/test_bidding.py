@@ -112,6 +112,10 @@ def test_rls_matrix_insert_update_delete(stack: Services, matrix: dict[str, str]
     assert a.run(insert, [matrix["open"], matrix["B"], 600, False]) == "BD404"
     assert c.run(insert, [matrix["open"], matrix["C"], 700, False]) == "BD404"
     assert a.run(insert, [matrix["open"], matrix["A"], 600, True]) == DENIED  # faking an auto-bid
+    # submit-bid's call places a bid as the user it is given: the backend's, never the API's
+    place = "select * from public.place_bid(%s, %s, %s)"
+    assert a.run(place, [matrix["open"], matrix["B"], 650]) == DENIED
+    assert As(stack, "anon").run(place, [matrix["open"], matrix["B"], 650]) == DENIED
     assert a.run("update public.bids set amount = 1 where user_id = %s", [matrix["B"]]) == DENIED
     assert a.run("update public.bids set amount = 1 where user_id = %s", [matrix["A"]]) == DENIED
     assert a.run("delete from public.bids where user_id = %s", [matrix["A"]]) == DENIED
