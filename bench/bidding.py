@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import math
 import uuid
-from pathlib import Path
 
 import psycopg
 
@@ -137,8 +136,7 @@ def compare(seconds: int) -> list[Comparison]:
             f"`submit-bid` ({CLIENTS} connections)",
             "bids",
             ("submit-bid", wrk(url, script, clients=CLIENTS, seconds=seconds, args=[str(lines)])),
-            ("SQL", pgbench(dsn, sql, Path(work), clients=CLIENTS, seconds=seconds,
-                            define="n=0")),
+            ("SQL", pgbench(dsn, sql, work, clients=CLIENTS, seconds=seconds, define="n=0")),
         )  # fmt: skip
         fn = comparison.function
         with psycopg.connect(dsn) as conn:
