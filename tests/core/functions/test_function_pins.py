@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import threading
 import uuid
 from pathlib import Path
 from typing import Any
@@ -75,3 +76,24 @@ def test_a_package_that_passed_is_not_checked_again_and_one_that_failed_is(
         with pytest.raises(SupastackError, match=r"function 'buy': deno check failed"):
             deno_check(stale, deno, DENO_DIR)
     assert len(runs) == 4
+    # two deploys checking one new package at once: each runs its own check, both pass, and
+    # the record either wrote holds for the next
+    fresh, barrier = built("twice", pinned), threading.Barrier(2)
+    errors: list[SupastackError] = []
+
+    def check() -> None:
+        barrier.wait()
+        try:
+            deno_check(fresh, deno, DENO_DIR)
+        except SupastackError as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=check) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    ran = len(runs)
+    assert errors == [] and ran in (5, 6)
+    deno_check(fresh, deno, DENO_DIR)
+    assert len(runs) == ran
