@@ -32,7 +32,7 @@ Run = Callable[[], tuple[int, float, float, float, int]]
 #: The start of a wrk script that knows its thread (``thread_id``, of ``threads``) and counts
 #: its requests (``counter``).
 WRK_THREADS = """
-local lines, thread_id, threads, counter = {}, 0, 2, 0
+local thread_id, threads, counter = 0, 2, 0
 local next_id = 0
 function setup(thread)
   thread:set("id", next_id)
@@ -45,6 +45,7 @@ end
 WRK_LINES = (
     WRK_THREADS
     + """
+local lines = {}
 function init(args)
   thread_id = id
   for line in io.lines(args[1]) do lines[#lines + 1] = line end

@@ -93,6 +93,11 @@ class FunctionPackage:
         return texts
 
     @property
+    def locked(self) -> bool:
+        """Whether the package carries its npm pins' lock file (checked ``--frozen``)."""
+        return any(Path(path).name == "deno.lock" for path in self.files)
+
+    @property
     def import_map_path(self) -> str | None:
         """The deno.json the package carries (the app's own, or the project's)."""
         return next((p for p in (f"{self.app}/deno.json", "deno.json") if p in self.files), None)
@@ -189,7 +194,7 @@ CHECKED_DIR = "supastack-checked"
 def _checked_key(package: FunctionPackage, deno: Path) -> str | None:
     """What a passed check holds for: the package's content (code, config, pins) and the Deno
     binary; none for a package without a lock file (its npm versions may float)."""
-    if not any(Path(path).name == "deno.lock" for path in package.files):
+    if not package.locked:
         return None
     binary = deno.stat()
     return hashlib.sha256(
@@ -220,7 +225,7 @@ def _run_check(package: FunctionPackage, deno: Path, deno_dir: Path) -> None:
         command = [str(deno), "check", "--quiet"]
         if package.import_map_path:  # deno finds its config from the cwd, not from the file
             command += ["--config", str(Path(tmp) / package.import_map_path)]
-        if any(Path(path).name == "deno.lock" for path in package.files):
+        if package.locked:
             command.append("--frozen")
         command.append(str(Path(tmp) / package.entrypoint_path))
         result = subprocess.run(
