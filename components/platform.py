@@ -118,6 +118,7 @@ class Platform(pulumi.ComponentResource):
                 "api": api,
                 "token": token,
                 "conninfo": conninfo,
+                "database": [database],
                 "drains": stack.log_drains,
                 "vault_values": (
                     {FUNCTIONS_URL_SECRET: target.functions_url} if plan.calls_functions else {}

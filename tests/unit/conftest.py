@@ -28,6 +28,7 @@ class Registered:
     name: str
     inputs: dict[str, Any]
     urn: str = ""
+    parent: str = ""
     dependencies: list[str] = field(default_factory=list)
     protect: bool = False
     retain_on_delete: bool = False
@@ -84,6 +85,7 @@ class RecordingMonitor(MockMonitor):
                 if (r.typ, r.name) == (request.type, request.name)
             )
             registered.urn = response.urn
+            registered.parent = request.parent
             registered.dependencies = list(request.dependencies)
             registered.protect = bool(request.protect)
             registered.retain_on_delete = bool(request.retainOnDelete)

@@ -12,7 +12,7 @@ import pytest
 from components.platform import Platform
 from supastack.errors import SupastackError
 from supastack.local.credentials import LocalCredentials
-from tests.unit.conftest import RecordingMocks
+from tests.unit.conftest import RecordingMocks, Registered, one
 
 PROJECT_DIR = Path(__file__).resolve().parents[3]
 
@@ -192,3 +192,53 @@ def test_project_settings_are_not_applicable_on_the_local_target(
 
     program()
     assert not [r for r in pulumi_mocks.resources if r.typ.endswith("ProjectSetting")]
+
+
+def _waits_for(resources: list[Registered]) -> dict[str, set[str]]:
+    """What each resource cannot start before, by URN: its dependencies and theirs, and its
+    parent's (a child registers only once its parent's URN resolves, which waits for them)."""
+    by_urn = {r.urn: r for r in resources}
+    memo: dict[str, set[str]] = {}
+
+    def of(urn: str) -> set[str]:
+        if urn not in memo:
+            memo[urn] = set()
+            r = by_urn.get(urn)
+            if r is not None:
+                for d in r.dependencies:
+                    memo[urn] |= {d} | of(d)
+                memo[urn] |= of(r.parent)
+        return memo[urn]
+
+    return {urn: of(urn) for urn in by_urn}
+
+
+def test_nothing_reaches_the_database_while_its_settings_may_restart_it(
+    pulumi_mocks: RecordingMocks, tmp_path: Path
+) -> None:
+    """Applying `postgresSettings` restarts the server for settings read only at start: a
+    resource that connected meanwhile would fail (a Vault secret did, in a bench's deploy)."""
+    LocalCredentials.generate().save(tmp_path / "credentials.json")
+    configure(
+        {
+            "target": "local",
+            "local": {"stateDir": str(tmp_path)},
+            "apps": ["bidding", "events", "personalized", "observai", "billing"],
+            "postgresSettings": {"max_connections": "200", "work_mem": "16MB"},
+        }
+    )
+
+    @pulumi.runtime.test
+    def program() -> pulumi.Output[str]:
+        return run_program().urn
+
+    program()
+    settings = one(pulumi_mocks, "pulumi-python:dynamic/database:PostgresSettings")
+    waits = _waits_for(pulumi_mocks.resources)
+    reaching = [
+        r
+        for r in pulumi_mocks.resources
+        if r is not settings and ("conninfo" in r.inputs or r.typ.startswith("postgresql:index/"))
+    ]
+    assert len(reaching) > 100  # every app's migrations, grants, jobs, Vault secrets, ...
+    assert [r.name for r in reaching if settings.urn not in waits[r.urn]] == []
