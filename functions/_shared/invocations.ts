@@ -4,7 +4,10 @@
  * response is handed back, so it never delays a caller; a failed write is logged, not thrown.
  * Rows are written in batches (every 100 ms, or at 100 rows): one insert for many requests,
  * which under load is most of the database work the middleware adds to a request (measured in
- * bench/events.py).
+ * bench/events.py). A batch whose write fails (the database restarting) is held and written
+ * again every second until it goes through, each row dated when its invocation ended; an
+ * instance holds at most HELD_ROWS (past that the oldest are dropped, and how many is logged).
+ * What is lost: rows held or not yet written when the instance itself stops.
  */
 import { telemetry } from "./db.ts";
 import { Drains } from "./drains.ts";
@@ -22,6 +25,11 @@ export interface Invocation {
   variant?: string;
 }
 
+/** A row to write: the invocation and when it ended (epoch ms). */
+interface Row extends Invocation {
+  at: number;
+}
+
 export function log(level: "info" | "error", fields: Record<string, unknown>): void {
   const line = { level, at: new Date().toISOString(), ...fields };
   console.log(JSON.stringify(line));
@@ -36,15 +44,21 @@ export async function flushDrains(): Promise<void> {
 /** How long a row may wait for others, and how many make a batch. */
 const BATCH_WAIT_MS = 100;
 const BATCH_ROWS = 100;
+/** How often held rows are tried again, and how many an instance holds at most. */
+const RETRY_MS = 1000;
+export const HELD_ROWS = 10_000;
 
 interface Batch {
-  rows: Invocation[];
+  rows: Row[];
   /** Write now (the batch is full) rather than when its wait is over. */
   flush: () => void;
   written: Promise<void>;
 }
 
 let open: Batch | undefined;
+/** Rows whose write failed, oldest first; and the loop writing them again, while it runs. */
+let held: Row[] = [];
+let retrying: Promise<void> | undefined;
 
 function openBatch(): Batch {
   let flush = () => {};
@@ -76,24 +90,60 @@ export function record(invocation: Invocation): Promise<void> {
   }
   open ??= openBatch();
   const batch = open;
-  batch.rows.push(invocation);
+  batch.rows.push({ ...invocation, at: Date.now() });
   if (batch.rows.length >= BATCH_ROWS) batch.flush();
   return batch.written;
 }
 
-/** One insert for the batch's rows (rows arriving from now on open the next batch). */
+/** One insert for the batch's rows (rows arriving from now on open the next batch); rows it
+ * could not write are held. */
 function write(batch: Batch): Promise<void> {
   if (open === batch) open = undefined;
-  const rows = batch.rows;
+  return insert(batch.rows).then((failed) => {
+    if (failed) hold(batch.rows, failed);
+  });
+}
+
+/** Insert the rows, each dated by the database's clock less its age (a held row keeps the
+ * time it ended); the error if that failed (never rejects). */
+function insert(rows: Row[]): Promise<string | undefined> {
+  const sent = Date.now();
   return telemetry()`
     insert into monitoring.function_invocations
-      (function_name, status, duration_ms, error_class, request_id, variant)
-    select * from unnest(${rows.map((r) => r.function)}::text[],
-                         ${rows.map((r) => r.status)}::int[],
-                         ${rows.map((r) => r.durationMs)}::float8[],
-                         ${rows.map((r) => r.errorClass ?? null)}::text[],
-                         ${rows.map((r) => r.requestId)}::text[],
-                         ${rows.map((r) => r.variant ?? null)}::text[])`
-    .then(() => {})
-    .catch((err) => log("error", { event: "invocation-not-recorded", error: String(err) }));
+      (function_name, status, duration_ms, error_class, request_id, variant, invoked_at)
+    select f, s, d, e, r, v, now() - a * interval '1 millisecond'
+      from unnest(${rows.map((r) => r.function)}::text[],
+                  ${rows.map((r) => r.status)}::int[],
+                  ${rows.map((r) => r.durationMs)}::float8[],
+                  ${rows.map((r) => r.errorClass ?? null)}::text[],
+                  ${rows.map((r) => r.requestId)}::text[],
+                  ${rows.map((r) => r.variant ?? null)}::text[],
+                  ${rows.map((r) => sent - r.at)}::float8[]) as t(f, s, d, e, r, v, a)`
+    .then(() => undefined, (err) => String(err));
+}
+
+/** Hold rows whose write failed (`older` ones before those held already), keeping the newest
+ * HELD_ROWS, and write them again every RETRY_MS until none are left. */
+function hold(rows: Row[], error: string, older = false): void {
+  held = older ? [...rows, ...held] : [...held, ...rows];
+  const dropped = Math.max(0, held.length - HELD_ROWS);
+  if (dropped > 0) held = held.slice(dropped);
+  log("error", { event: "invocations-held", held: held.length, dropped, error });
+  retrying ??= retry();
+}
+
+async function retry(): Promise<void> {
+  while (held.length > 0) {
+    await new Promise((resolve) => setTimeout(resolve, RETRY_MS));
+    const rows = held;
+    held = [];
+    const failed = await insert(rows);
+    if (failed) hold(rows, failed, true);
+  }
+  retrying = undefined; // in the same turn as the last check: rows held after it start anew
+}
+
+/** Resolves once every row queued or held so far is written (tests; a stopping instance). */
+export async function invocationsWritten(): Promise<void> {
+  while (open || retrying) await Promise.all([open?.written, retrying]);
 }

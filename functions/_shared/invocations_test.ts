@@ -5,7 +5,9 @@
  * handler_test.ts.
  */
 import { deepStrictEqual as assertEquals } from "node:assert/strict";
+import { db } from "./db.ts";
 import { handle, json } from "./handler.ts";
+import { invocationsWritten } from "./invocations.ts";
 import { call, collect, functionWith, invocations, settled, userHeaders } from "./test_helpers.ts";
 
 /** The console lines `work` writes (console.log and console.error), parsed. */
@@ -52,4 +54,28 @@ Deno.test("a failed call writes one error line with its request id and error cla
     })),
     [{ level: "error", fn: "loud", status: 500, requestId: "req-loud", errorClass: "RangeError" }],
   );
+});
+
+Deno.test("a batch the database refused is written once it can be, dated when its call ended", async () => {
+  // the database refuses this function's rows (as it would any while restarting)
+  await db()`alter table monitoring.function_invocations
+    add constraint refuse_held check (function_name <> 'held') not valid`;
+  try {
+    const handler = handle(await functionWith({ name: "held" }), {}, () => json(200, {}), collect);
+    const lines = await consoleLines(async () => {
+      await call(handler, { headers: { ...userHeaders, "x-request-id": "req-held" } });
+      await settled(); // its batch's write has failed
+    });
+    assertEquals(lines.map(({ event, held, dropped }) => ({ event, held, dropped })), [
+      { event: "invocations-held", held: 1, dropped: 0 },
+    ]);
+    assertEquals(await invocations("req-held"), []);
+  } finally {
+    await db()`alter table monitoring.function_invocations drop constraint refuse_held`;
+  }
+  const [{ back }] = await db()`select now() as back`;
+  await invocationsWritten();
+  const rows = await db()`select status, invoked_at from monitoring.function_invocations
+    where request_id = 'req-held'`;
+  assertEquals(rows.map((r) => [r.status, r.invoked_at < back]), [[200, true]]);
 });

@@ -137,16 +137,37 @@ def test_a_delivery_while_the_database_is_down_is_refused_and_its_retry_counts_o
     stack: Stack,
 ) -> None:
     """Stripe retries any delivery not answered 2xx: the handler must never say 200 for an
-    event it could not store, and the retry after the restart must be the first record."""
+    event it could not store, and the retry after the restart must be the first record. The
+    refused delivery is counted too: its invocation row, refused by the stopped database, is
+    written once the database is back, dated when it was answered."""
     event = _subscription_event()
     started = stack.scalar("select now()")
+    runtime_log = stack.services.env.paths.runtime_log
+    held_before = runtime_log.read_text().count('"event":"invocations-held"')
     cluster = stack.services.env.cluster(stack.services.credentials)
     cluster.stop()
     try:
         down = stack.deliver(event)
+        # down until the refused delivery's invocation row has failed to be written
+        wait_until(
+            lambda: runtime_log.read_text().count('"event":"invocations-held"') > held_before,
+            timeout=30,
+            every=0.1,
+        )
     finally:
         cluster.start()
+    back = stack.scalar("select now()")
     assert down.status_code >= 500
+    counted = wait_until(
+        lambda: stack.rows(
+            "select status, invoked_at < %s from monitoring.function_invocations "
+            "where request_id = %s",
+            back, down.headers["x-request-id"],
+        ),
+        timeout=30,
+        every=0.5,
+    )  # fmt: skip
+    assert counted == [(down.status_code, True)]
 
     def stored() -> httpx.Response | None:
         answer = stack.deliver(event)
@@ -158,8 +179,8 @@ def test_a_delivery_while_the_database_is_down_is_refused_and_its_retry_counts_o
     stack.process()
     assert stack.scalar("select status from billing.webhook_events where id = %s",
                         event["id"]) == "processed"  # fmt: skip
-    # the refused delivery was this test's doing: its 5xx (when its row outlived the outage)
-    # would hold billing-error-rate firing for the tests after
+    # the refused delivery was this test's doing: its 5xx would hold billing-error-rate firing
+    # for the tests after
     stack.rows("delete from monitoring.function_invocations where function_name = "
                "'webhook-handler' and status >= 500 and invoked_at >= %s returning 1",
                started)  # fmt: skip
