@@ -75,11 +75,12 @@ function openBatch(): Batch {
 }
 
 /**
- * Queue the invocation's row, and log it where no one else does; resolves once the row's batch
- * is written. The platform logs every invocation itself (its status and duration: Supabase's
- * function logs; locally the runtime's functions.jsonl) and the row keeps the request id,
- * error class and variant, so only a failed one (5xx) is written to the console, with its error
- * class; the drains get every invocation's line. A console line per request was half of the
+ * Queue the invocation's row, and log it where no one else does; resolves once the row is
+ * written (a held one too: the platform keeps an instance while it has rows to write). The
+ * platform logs every invocation itself (its status and duration: Supabase's function logs;
+ * locally the runtime's functions.jsonl) and the row keeps the request id, error class and
+ * variant, so only a failed one (5xx) is written to the console, with its error class; the
+ * drains get every invocation's line. A console line per request was half of the
  * middleware's CPU per request (docs/testing-and-benchmarks.md).
  */
 export function record(invocation: Invocation): Promise<void> {
@@ -96,11 +97,11 @@ export function record(invocation: Invocation): Promise<void> {
 }
 
 /** One insert for the batch's rows (rows arriving from now on open the next batch); rows it
- * could not write are held. */
+ * could not write are held, and it resolves once they are written (or dropped). */
 function write(batch: Batch): Promise<void> {
   if (open === batch) open = undefined;
   return insert(batch.rows).then((failed) => {
-    if (failed) hold(batch.rows, failed);
+    if (failed) return hold(batch.rows, failed);
   });
 }
 
@@ -124,12 +125,13 @@ function insert(rows: Row[]): Promise<string | undefined> {
 
 /** Hold rows whose write failed (`older` ones before those held already), keeping the newest
  * HELD_ROWS, and write them again every RETRY_MS until none are left. */
-function hold(rows: Row[], error: string, older = false): void {
+function hold(rows: Row[], error: string, older = false): Promise<void> {
   held = older ? [...rows, ...held] : [...held, ...rows];
   const dropped = Math.max(0, held.length - HELD_ROWS);
   if (dropped > 0) held = held.slice(dropped);
   log("error", { event: "invocations-held", held: held.length, dropped, error });
   retrying ??= retry();
+  return retrying;
 }
 
 async function retry(): Promise<void> {
@@ -138,12 +140,7 @@ async function retry(): Promise<void> {
     const rows = held;
     held = [];
     const failed = await insert(rows);
-    if (failed) hold(rows, failed, true);
+    if (failed) void hold(rows, failed, true);
   }
   retrying = undefined; // in the same turn as the last check: rows held after it start anew
-}
-
-/** Resolves once every row queued or held so far is written (tests; a stopping instance). */
-export async function invocationsWritten(): Promise<void> {
-  while (open || retrying) await Promise.all([open?.written, retrying]);
 }
