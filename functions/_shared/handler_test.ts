@@ -158,28 +158,33 @@ Deno.test("an exact limit takes each token in Postgres before the request runs",
   await settled();
 });
 
+/** An instance of the rate limiter: the module loaded anew, with buckets of its own. */
+type Limiter = typeof import("./ratelimit.ts");
+const BATCHED = { requests: 4, perSeconds: 3600 };
+
+/** 200 if `instance` admits a request of `key` to `fn` under BATCHED, 429 if it refuses. */
+async function outcome(instance: Limiter, fn: string, key: string): Promise<number> {
+  try {
+    await instance.enforce(fn, key, BATCHED);
+    return 200;
+  } catch (err) {
+    if (err instanceof instance.RateLimited) return 429;
+    throw err;
+  }
+}
+
 Deno.test("batched limits: two instances admit one settlement's worth past the limit, then the caller pays it back", async () => {
   // two instances of the function: the module loaded twice, each with its own buckets
   const a = await import("./ratelimit.ts?instance=a");
   const b = await import("./ratelimit.ts?instance=b");
-  const limit = { requests: 4, perSeconds: 3600 };
   const key = `user:${crypto.randomUUID()}`;
-  const outcome = async (instance: typeof a) => {
-    try {
-      await instance.enforce("twice", key, limit);
-      return 200;
-    } catch (err) {
-      if (err instanceof instance.RateLimited) return 429;
-      throw err;
-    }
-  };
   const first = [];
-  for (let i = 0; i < 5; i++) first.push(await outcome(a));
+  for (let i = 0; i < 5; i++) first.push(await outcome(a, "twice", key));
   assertEquals(first, [200, 200, 200, 200, 429]); // one instance is exact
   await a.rateLimitsSettled();
   // the other instance has not read the bucket: it admits the caller's first request (one
   // past the limit), reads the bucket with its debit, and refuses the next
-  assertEquals([await outcome(b), await outcome(b)], [200, 429]);
+  assertEquals([await outcome(b, "twice", key), await outcome(b, "twice", key)], [200, 429]);
   await b.rateLimitsSettled();
   const [row] = await db()`
     select tokens from monitoring.rate_limit_buckets where key = ${`twice:${key}`}`;
@@ -188,17 +193,8 @@ Deno.test("batched limits: two instances admit one settlement's worth past the l
 
 Deno.test("batched limits: debits a settlement could not send go with the next, none lost", async () => {
   const instance = await import("./ratelimit.ts?instance=unsettled");
-  const limit = { requests: 4, perSeconds: 3600 };
   const key = `user:${crypto.randomUUID()}`;
-  const outcome = async () => {
-    try {
-      await instance.enforce("unsettled", key, limit);
-      return 200;
-    } catch (err) {
-      if (err instanceof instance.RateLimited) return 429;
-      throw err;
-    }
-  };
+  const admit = () => outcome(instance, "unsettled", key);
   const bucket = () =>
     db()`select tokens from monitoring.rate_limit_buckets where key = ${`unsettled:${key}`}`;
   // the database refuses this bucket (as it would any while restarting): settlements fail
@@ -206,7 +202,7 @@ Deno.test("batched limits: debits a settlement could not send go with the next, 
     add constraint refuse_unsettled check (key not like 'unsettled:%') not valid`;
   const admitted = [];
   try {
-    for (let i = 0; i < 3; i++) admitted.push(await outcome());
+    for (let i = 0; i < 3; i++) admitted.push(await admit());
     assertEquals((await bucket()).length, 0);
   } finally {
     await db()`alter table monitoring.rate_limit_buckets drop constraint refuse_unsettled`;
@@ -218,7 +214,7 @@ Deno.test("batched limits: debits a settlement could not send go with the next, 
     rows = await bucket();
   }
   assert(Math.abs(Number(rows[0]?.tokens) - 1) < 0.01, `4 less the 3 admitted: ${rows[0]?.tokens}`);
-  assertEquals([await outcome(), await outcome()], [200, 429]);
+  assertEquals([await admit(), await admit()], [200, 429]);
   await instance.rateLimitsSettled();
 });
 
