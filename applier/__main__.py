@@ -31,6 +31,7 @@ def main() -> None:
     host_process.prestart(project)
     from applier.run import run, run_preview  # noqa: PLC0415 (after the host has started)
     from supastack.errors import SupastackError  # noqa: PLC0415
+    from supastack.quick_exit import exit_now  # noqa: PLC0415
 
     if args.wait:
         given = sys.stdin.readline()
@@ -40,11 +41,13 @@ def main() -> None:
 
     try:
         if args.preview:
-            sys.exit(run_preview(project, args.stack, expect_no_changes=args.expect_no_changes))
-        sys.exit(run(project, args.stack, message=args.message, refresh=args.refresh))
+            code = run_preview(project, args.stack, expect_no_changes=args.expect_no_changes)
+        else:
+            code = run(project, args.stack, message=args.message, refresh=args.refresh)
     except SupastackError as error:
         print(f"error: {error}", file=sys.stderr)
-        sys.exit(1)
+        code = 1
+    exit_now(code)  # without tearing the program's objects down one by one (0.2 s)
 
 
 if __name__ == "__main__":

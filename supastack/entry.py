@@ -1,6 +1,7 @@
 """The ``supastack`` command's entry point: the offline applier is started ahead for
 ``supastack local deploy`` (:mod:`supastack.local.applier_ahead`), then the CLI
-(:mod:`supastack.cli`) is imported and run."""
+(:mod:`supastack.cli`) is imported and run; it ends without the interpreter's teardown
+(:mod:`supastack.quick_exit`)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path
 from supastack.config.project import find_project
 from supastack.errors import SupastackError
 from supastack.local import applier_ahead
+from supastack.quick_exit import exit_now
 
 
 def _local_deploy(argv: list[str]) -> tuple[Path, str] | None:
@@ -40,4 +42,9 @@ def main() -> None:
         applier_ahead.start(*found)
     from supastack.cli import app  # noqa: PLC0415 (after the applier has started)
 
-    app()
+    try:
+        app()
+    except SystemExit as done:
+        if not isinstance(done.code, int | None):
+            raise  # a message to print: the interpreter's exit says it
+        exit_now(done.code or 0)

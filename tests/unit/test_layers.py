@@ -1,7 +1,7 @@
 """The core's imports point down its layers only (docs/layout-and-dependencies.md has the map):
 
-0. models: errors, settings and config, private files and sealed secrets, every concern's
-   ``specs``, the stack outputs' contract, SQL text splitting;
+0. models: errors, settings and config, private files and sealed secrets, the quick exit, every
+   concern's ``specs``, the stack outputs' contract, SQL text splitting;
 1. concerns: database, migrations, functions, operations, flags (store, records), local, and
    the Supabase platform's APIs (the Management API client);
 2. targets: what differs per target, and which engine deploys a stack;
@@ -24,7 +24,7 @@ from supastack.local.paths import PROJECT_DIR
 #: (module pattern, layer), the first match wins.
 LAYERS = [
     ("supastack.errors", 0), ("supastack.private_files", 0), ("supastack.sealed", 0),
-    ("supastack.config*", 0),
+    ("supastack.quick_exit", 0), ("supastack.config*", 0),
     ("supastack.*.specs", 0), ("supastack.delivery.outputs", 0), ("supastack.database.sqltext", 0),
     ("supastack.flags.rollout", 4), ("supastack.flags.stack_file", 4),
     ("supastack.database*", 1), ("supastack.migrations*", 1), ("supastack.functions*", 1),
