@@ -22,19 +22,50 @@ const FUNCTION_PREFIX = "/functions/v1/";
 /** Supabase's request idle timeout: no response started within it, the gateway answers 504. */
 const REQUEST_IDLE_TIMEOUT_MS = 150_000;
 
-/** The handler's response, or a 504 once `ms` pass without one (the handler runs on). */
-async function withinIdleTimeout(response: Promise<Response>, ms: number): Promise<Response> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new HttpError(504, "Request idle timeout", "REQUEST_IDLE_TIMEOUT")),
-      ms,
-    );
-  });
-  try {
-    return await Promise.race([response, timeout]);
-  } finally {
-    clearTimeout(timer);
+/**
+ * The gateway's request idle timeout: a response not started within `ms` is a 504 (the handler
+ * runs on). One timer sweeps every waiting request, at a tenth of the timeout (at most a
+ * second, so a 504 comes within a second of it): a timer set and cleared per request, with a
+ * Promise.race, was half of the gateway's cost per request (bench/edge_runtime.py: 68-70k
+ * requests/s with it, 96k without).
+ */
+class IdleDeadlines {
+  #waiting = new Set<{ deadline: number; fail: (err: HttpError) => void }>();
+  #sweeper: ReturnType<typeof setInterval>;
+
+  constructor(readonly ms: number) {
+    this.#sweeper = setInterval(() => this.#sweep(), Math.min(1000, Math.max(10, ms / 10)));
+  }
+
+  /** The handler's response, or a 504 HttpError once its deadline has passed. */
+  within(response: Promise<Response>): Promise<Response> {
+    return new Promise((resolve, reject) => {
+      const entry = { deadline: performance.now() + this.ms, fail: reject };
+      this.#waiting.add(entry);
+      response.then(
+        (answer) => {
+          this.#waiting.delete(entry);
+          resolve(answer);
+        },
+        (err) => {
+          this.#waiting.delete(entry);
+          reject(err);
+        },
+      );
+    });
+  }
+
+  #sweep(): void {
+    const now = performance.now();
+    for (const entry of this.#waiting) {
+      if (entry.deadline > now) continue;
+      this.#waiting.delete(entry);
+      entry.fail(new HttpError(504, "Request idle timeout", "REQUEST_IDLE_TIMEOUT"));
+    }
+  }
+
+  close(): void {
+    clearInterval(this.#sweeper);
   }
 }
 
@@ -113,7 +144,7 @@ export async function startRuntime(config: RuntimeConfig): Promise<Runtime> {
     Object.values(JSON.parse(config.functionEnv[name] ?? "{}")) as string[]
   );
   const jwt = new JwtVerifier(config.jwtSecret, config.jwks, apiKeys);
-  const idleTimeoutMs = config.requestIdleTimeoutMs ?? REQUEST_IDLE_TIMEOUT_MS;
+  const deadlines = new IdleDeadlines(config.requestIdleTimeoutMs ?? REQUEST_IDLE_TIMEOUT_MS);
   // Request ids: unique per runtime boot, cheap (a UUID per request costs throughput).
   const bootId = crypto.randomUUID().slice(0, 8);
   let invocations = 0;
@@ -152,12 +183,13 @@ export async function startRuntime(config: RuntimeConfig): Promise<Runtime> {
         throw new HttpError(503, "Function failed to boot (see the runtime log)", "BOOT_ERROR");
       }
       try {
-        response = await withinIdleTimeout(
-          Promise.resolve(
-            handler(atFunctionPath(req, `${url.origin}/${slug}${rest}${url.search}`, peer)),
-          ),
-          idleTimeoutMs,
+        const answer = handler(
+          atFunctionPath(req, `${url.origin}/${slug}${rest}${url.search}`, peer),
         );
+        // an answer given at once has started within any timeout
+        response = answer instanceof Response
+          ? answer
+          : await deadlines.within(Promise.resolve(answer));
         if (!(response instanceof Response)) {
           throw new Error("the handler did not return a Response");
         }
@@ -215,6 +247,7 @@ export async function startRuntime(config: RuntimeConfig): Promise<Runtime> {
     server,
     async close() {
       await server.shutdown();
+      deadlines.close();
       clearInterval(drainTimer);
       log.close();
       await Promise.all(drains.flush(true));

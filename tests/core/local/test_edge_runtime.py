@@ -462,10 +462,17 @@ def test_functions_survive_a_runtime_restart(services: Services) -> None:
 
 
 def test_a_function_that_never_answers_gets_the_gateways_504(services: Services) -> None:
-    """Supabase's request idle timeout (150 s), here shortened to 1 s for the test."""
-    name = slug()
+    """Supabase's request idle timeout (150 s), here shortened to 1 s for the test: never
+    before it, and a function answering within it is not cut off."""
+    name, slow = slug(), slug()
     hanging = "Deno.serve(() => new Promise<Response>(() => {}));"
     assert deploy(services, name, {"index.ts": hanging}).status_code == 201
+    # the function's own slowness (a third of the timeout), not a wait for anything
+    late = (
+        "Deno.serve(async () => { await new Promise((r) => setTimeout(r, 300)); "
+        "return new Response('late'); });"
+    )
+    assert deploy(services, slow, {"index.ts": late}).status_code == 201
     runtime = services.env.runtime(services.credentials)
     runtime.stop()
     impatient = dataclasses.replace(runtime, request_idle_timeout_s=1)
@@ -474,6 +481,9 @@ def test_a_function_that_never_answers_gets_the_gateways_504(services: Services)
         answer = invoke(services, name)
         assert (answer.status_code, answer.json()) == (
             504, {"code": "REQUEST_IDLE_TIMEOUT", "message": "Request idle timeout"})  # fmt: skip
+        assert answer.elapsed.total_seconds() >= 1
+        served = invoke(services, slow)
+        assert (served.status_code, served.text) == (200, "late")
         assert invoke(services, "nope").status_code == 404  # the runtime serves on
     finally:
         impatient.stop()
