@@ -79,6 +79,24 @@ function oneOf(token: Presented, variable: string): boolean {
 }
 
 /** Identify the caller of a request (verifying the parts the gateway does not). */
+/**
+ * Users identified so far, by their token (verified by the gateway): ruling the token out as
+ * a secret and decoding its claims took 4-5 µs a request (a SHA-256 and two comparisons in
+ * node:crypto, the claims' JSON), a lookup 0.1 µs. What a token identifies depends only on it
+ * and on the secrets it is compared with, which change only with a new instance (a new secret
+ * boots the functions anew). At most USERS_KEPT, then forgotten all at once; frozen, as every
+ * request of that token shares them.
+ */
+const users = new Map<string, Caller>();
+const USERS_KEPT = 10_000;
+
+function remembered(bearer: string, caller: Caller): Caller {
+  if (users.size >= USERS_KEPT) users.clear();
+  Object.freeze(caller.claims);
+  users.set(bearer, Object.freeze(caller));
+  return caller;
+}
+
 export function identify(req: Request, verifiedByGateway: boolean): Caller {
   const jobSecret = Deno.env.get("JOB_SECRET");
   const presented = req.headers.get("x-job-secret");
@@ -91,6 +109,8 @@ export function identify(req: Request, verifiedByGateway: boolean): Caller {
   const bearer = req.headers.get("authorization")?.match(/^Bearer\s+(\S+)$/i)?.[1] ??
     req.headers.get("apikey") ?? undefined;
   if (!bearer) return { kind: "anon" };
+  const known = verifiedByGateway ? users.get(bearer) : undefined;
+  if (known) return known;
   const token = new Presented(bearer);
   if (oneOf(token, "SUPABASE_SECRET_KEYS")) return { kind: "service" };
   if (oneOf(token, "SUPABASE_PUBLISHABLE_KEYS")) return { kind: "anon" };
@@ -106,7 +126,7 @@ export function identify(req: Request, verifiedByGateway: boolean): Caller {
     if (typeof claims.sub !== "string" || !USER_ID.test(claims.sub)) {
       throw new HttpError(401, "UNAUTHORIZED", "The token's subject is not a user id");
     }
-    return { kind: "user", userId: claims.sub, claims };
+    return remembered(bearer, { kind: "user", userId: claims.sub, claims });
   }
   return { kind: claims.role === "service_role" ? "service" : "anon", claims };
 }

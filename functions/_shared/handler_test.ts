@@ -4,6 +4,7 @@
  * up and passes JOB_SECRET, SUPABASE_SERVICE_ROLE_KEY, the new API keys and ALLOWED_ORIGINS.
  */
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
+import { identify } from "./auth.ts";
 import { db } from "./db.ts";
 import { type Context, handle, json } from "./handler.ts";
 import {
@@ -296,6 +297,21 @@ Deno.test("on Supabase the middleware forwards its log lines to the drains that 
     Deno.env.delete("SUPASTACK_LOG_DRAINS");
     await server.shutdown();
   }
+});
+
+Deno.test("a user's token is decoded once; a function the gateway does not verify for never trusts it", () => {
+  const request = () => new Request("http://fn.local/", { headers: userHeaders });
+  const first = identify(request(), true);
+  assertEquals([first.kind, first.userId], ["user", USER]);
+  assert(identify(request(), true) === first, "the next request of that token: the same caller");
+  assert(Object.isFrozen(first) && Object.isFrozen(first.claims), "shared, so never changed");
+  assertEquals(identify(request(), false), { kind: "anon" }); // verify_jwt off: a claim only
+  const other = `Bearer ${token({ role: "authenticated", sub: crypto.randomUUID() })}`;
+  const second = identify(
+    new Request("http://fn.local/", { headers: { authorization: other } }),
+    true,
+  );
+  assert(second !== first && second.userId !== USER, "another token, another caller");
 });
 
 Deno.test("a signed token whose subject is not a user id is a 401, not a 500", async () => {
