@@ -255,12 +255,25 @@ def test_the_address_a_function_sees_is_the_connections_not_the_callers_claim(
     services: Services,
 ) -> None:
     """x-real-ip is the peer the runtime saw, as Supabase's gateway gives it: a client's own
-    X-Real-IP is overwritten (the limits of anonymous callers count it)."""
+    X-Real-IP is overwritten (the limits of anonymous callers count it), however the function
+    reads the headers: asked for, iterated, passed on, or after changing them."""
     name = slug()
-    source = "Deno.serve((req) => Response.json({ ip: req.headers.get('x-real-ip') }));\n"
+    source = """Deno.serve((req) => Response.json({
+      ip: req.headers.get("X-Real-IP"),
+      has: req.headers.has("x-real-ip"),
+      listed: Object.fromEntries(req.headers)["x-real-ip"],
+      passed: new Headers(req.headers).get("x-real-ip"),
+      set: (req.headers.set("x-extra", "1"), req.headers.get("x-extra")),
+      after: req.headers.get("x-real-ip"),
+      forwarded: req.headers.get("x-forwarded-for"),
+    }));
+    """
     assert deploy(services, name, {"index.ts": source}).status_code == 201
     claimed = {"X-Real-IP": "203.0.113.9", "X-Forwarded-For": "203.0.113.9"}
-    assert invoke(services, name, headers=claimed).json() == {"ip": "127.0.0.1"}
+    assert invoke(services, name, headers=claimed).json() == {
+        "ip": "127.0.0.1", "has": True, "listed": "127.0.0.1", "passed": "127.0.0.1",
+        "set": "1", "after": "127.0.0.1", "forwarded": "203.0.113.9",
+    }  # fmt: skip
 
 
 @pytest.mark.parametrize("method", ["TRACE", "TRACK"])
