@@ -83,9 +83,9 @@ function oneOf(token: Presented, variable: string): boolean {
  * Users identified so far, by their token (verified by the gateway): ruling the token out as
  * a secret and decoding its claims took 4-5 µs a request (a SHA-256 and two comparisons in
  * node:crypto, the claims' JSON), a lookup 0.1 µs. What a token identifies depends only on it
- * and on the secrets it is compared with, which change only with a new instance (a new secret
- * boots the functions anew). At most USERS_KEPT, then forgotten all at once; frozen, as every
- * request of that token shares them.
+ * and on the secrets it is compared with, and only users are kept: a user's token is a signed
+ * JWT, which no secret equals, whatever secret is set later. At most USERS_KEPT, then
+ * forgotten all at once; frozen, as every request of that token shares them.
  */
 const users = new Map<string, Caller>();
 const USERS_KEPT = 10_000;
