@@ -13,6 +13,7 @@ const [max, pipeline, concurrency, windows, seconds] = Deno.args.map(Number);
 const options = {
   max,
   max_pipeline: pipeline,
+  idle_timeout: 30,
   prepare: true,
   onnotice: () => {},
 };
