@@ -78,7 +78,6 @@ function oneOf(token: Presented, variable: string): boolean {
   return token.value.startsWith("sb_") && keysIn(variable).some((key) => token.is(key));
 }
 
-/** Identify the caller of a request (verifying the parts the gateway does not). */
 /**
  * Users identified so far, by their token (verified by the gateway): ruling the token out as
  * a secret and decoding its claims took 4-5 µs a request (a SHA-256 and two comparisons in
@@ -97,6 +96,7 @@ function remembered(bearer: string, caller: Caller): Caller {
   return caller;
 }
 
+/** Identify the caller of a request (verifying the parts the gateway does not). */
 export function identify(req: Request, verifiedByGateway: boolean): Caller {
   const jobSecret = Deno.env.get("JOB_SECRET");
   const presented = req.headers.get("x-job-secret");

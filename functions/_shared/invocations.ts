@@ -46,7 +46,7 @@ const BATCH_WAIT_MS = 100;
 const BATCH_ROWS = 100;
 /** How often held rows are tried again, and how many an instance holds at most. */
 const RETRY_MS = 1000;
-export const HELD_ROWS = 10_000;
+const HELD_ROWS = 10_000;
 
 interface Batch {
   rows: Row[];

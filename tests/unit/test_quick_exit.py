@@ -7,13 +7,16 @@ import sys
 from pathlib import Path
 
 PROGRAM = """
-import atexit, pathlib, sys, threading, time
+import atexit, pathlib, sys, threading
 from supastack.quick_exit import exit_now
 out = pathlib.Path(sys.argv[1])
 atexit.register(lambda: (out / "atexit").write_text("ran"))
 if sys.argv[2] == "worker":  # a thread still working when the command ends
+    # like a pool's worker (concurrent.futures): told to finish by the interpreter's exit
+    told = threading.Event()
+    threading._register_atexit(told.set)
     def work():
-        time.sleep(0.2)  # the worker's own work, not a wait for anything
+        told.wait()
         (out / "worker").write_text("done")
     threading.Thread(target=work).start()
 sys.stdout.write("no newline, still buffered")
