@@ -83,8 +83,9 @@ export class SecretStore {
       const updatedAt = new Date().toISOString();
       const next = { ...this.#secrets };
       for (const e of entries) next[e.name] = { value: e.value, updated_at: updatedAt };
-      await this.#commit(next);
-      for (const e of entries) Deno.env.set(e.name, e.value);
+      await this.#commit(next, () => {
+        for (const e of entries) Deno.env.set(e.name, e.value);
+      });
     });
   }
 
@@ -92,14 +93,18 @@ export class SecretStore {
     return this.#mutex.run("file", async () => {
       const next = { ...this.#secrets };
       for (const n of names) delete next[n];
-      await this.#commit(next);
-      for (const n of names) Deno.env.delete(n);
+      await this.#commit(next, () => {
+        for (const n of names) Deno.env.delete(n);
+      });
     });
   }
 
-  async #commit(next: Record<string, StoredSecret>): Promise<void> {
+  /** Store `next`, then change the environment and bump the generation in one turn: whoever
+   * sees the new generation (a function booting, the log's drains) sees the new values. */
+  async #commit(next: Record<string, StoredSecret>, applyToEnv: () => void): Promise<void> {
     await writeAtomic(this.#path, JSON.stringify(next));
     this.#secrets = next;
+    applyToEnv();
     this.generation++;
   }
 }

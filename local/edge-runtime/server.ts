@@ -159,9 +159,11 @@ export async function startRuntime(config: RuntimeConfig): Promise<Runtime> {
   const drains = new Drains((message) =>
     console.error(JSON.stringify({ event: "drain-error", message }))
   );
-  log.sink = (lines) => {
-    if (drains.active) drains.offer(lines.map((line) => JSON.parse(line)));
-  };
+  log.drainTo(
+    (lines) => drains.offer(lines.map((line) => JSON.parse(line))),
+    () => drains.active,
+    () => secrets.generation,
+  );
   const drainTimer = setInterval(() => drains.flush(), 1000);
   const handlers = new HandlerCache((fn) => functions.entrypoint(fn));
   const apiKeys = ["SUPABASE_PUBLISHABLE_KEYS", "SUPABASE_SECRET_KEYS"].flatMap((name) =>
