@@ -118,14 +118,14 @@ class Platform(pulumi.ComponentResource):
                 "api": api,
                 "token": token,
                 "conninfo": conninfo,
-                "database": [database],
                 "drains": stack.log_drains,
                 "vault_values": (
                     {FUNCTIONS_URL_SECRET: target.functions_url} if plan.calls_functions else {}
                 ),
                 "target_values": credentials.target_secrets,
             },
-            pulumi.ResourceOptions(parent=self),
+            # Vault secrets are written into the database, whose settings may restart it
+            pulumi.ResourceOptions(parent=self, depends_on=[database]),
         )
         if pulumi.runtime.is_dry_run():  # what `supastack db advisors` finds, in the preview
             conninfo.apply(self._report_advisors)

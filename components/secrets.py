@@ -31,9 +31,6 @@ class SecretsArgs(TypedDict):
     api: dict[str, Any]
     token: pulumi.Output[str]
     conninfo: pulumi.Output[str]
-    database: list[pulumi.Resource]
-    """What Vault secrets wait for: the Database component, whose settings may restart the
-    server (a secret written meanwhile would find it down)."""
     vault_values: dict[str, str]
     """Non-secret values SQL reads from Vault too (the functions' base URL), by name."""
     target_values: dict[str, pulumi.Output[str]]
@@ -79,7 +76,7 @@ class Secrets(pulumi.ComponentResource):
                 VaultSecretProps.for_secret(
                     args["conninfo"], vault_name, vault_value, "managed by supastack"
                 ),
-                pulumi.ResourceOptions(parent=self, depends_on=args["database"]),
+                child,
             )
         if args["drains"]:
             for_functions[DRAINS_SECRET] = self._drains(args)

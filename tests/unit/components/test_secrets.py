@@ -23,7 +23,7 @@ def test_values_go_where_their_specs_say(pulumi_mocks: RecordingMocks) -> None:
         "specs": SPECS, "provided": provided,
         "provided_names": frozenset({"API_KEY", "OPS_HOOK_URL"}),
         "api": {"url": "http://api", "project_ref": "local"}, "token": secret(),
-        "conninfo": secret(), "database": [], "vault_values": {}, "drains": {}, "target_values": {},
+        "conninfo": secret(), "vault_values": {}, "drains": {}, "target_values": {},
     }))  # fmt: skip
     generated = one(pulumi_mocks, "random:index/randomPassword:RandomPassword")
     assert "JOB_SECRET" in generated.name
@@ -57,7 +57,7 @@ def test_a_value_the_target_provides_is_used_for_a_declared_secret_only(
             return Secrets("secrets", {
                 "specs": specs, "provided": None, "provided_names": frozenset(),
                 "api": {"url": "http://api", "project_ref": "local"}, "token": secret(),
-                "conninfo": secret(), "database": [], "vault_values": {}, "drains": {},
+                "conninfo": secret(), "vault_values": {}, "drains": {},
                 "target_values": {"REDIS_URL": secret("redis://:pw@127.0.0.1:54323/0")},
             })  # fmt: skip
 
