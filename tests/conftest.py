@@ -27,6 +27,7 @@ from supastack.local.credentials import LocalCredentials
 from supastack.local.environment import LocalEnvironment
 from supastack.local.paths import PROJECT_DIR
 from supastack.local.system import free_port
+from supastack.migrations.files import discover
 from tests.clock import DatabaseClock
 
 T = TypeVar("T")
@@ -218,8 +219,9 @@ def write_migrations(root: Path, app: str, files: dict[str, str]) -> Path:
 def later_version(project: Path, after: int = 1) -> str:
     """A migration version ``after`` past the newest of the project's (versions are unique per
     database and applied in order): a test's added file stays the newest as the apps grow."""
-    newest = max(int(p.name.split("_", 1)[0]) for p in (project / "migrations").glob("*/*.sql"))
-    return str(newest + after)
+    root = project / "migrations"
+    found = discover(root, [app.name for app in root.iterdir() if app.is_dir()])
+    return str(max(int(file.version) for files in found.values() for file in files) + after)
 
 
 def outs(result: CreateResult | UpdateResult | ReadResult) -> dict[str, Any]:
