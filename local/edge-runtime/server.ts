@@ -84,6 +84,13 @@ function splitUrl(href: string): { origin: string; path: string; search: string 
   };
 }
 
+/** `object`'s property for a Proxy over it, a method bound to it (its internal slots are the
+ * object's, not the Proxy's). */
+function forwarded(object: object, property: string | symbol): unknown {
+  const value = Reflect.get(object, property, object);
+  return typeof value === "function" ? value.bind(object) : value;
+}
+
 /**
  * The request's headers with `x-real-ip` the connection's peer, as Supabase's gateway gives
  * it (a client's own X-Real-IP is overwritten: the limits of anonymous callers count this,
@@ -109,9 +116,7 @@ function withPeer(headers: Headers, peer: string): Headers {
     get(_, property) {
       if (property === "get") return get;
       if (property === "has") return has;
-      const whole = complete();
-      const value = Reflect.get(whole, property, whole);
-      return typeof value === "function" ? value.bind(whole) : value;
+      return forwarded(complete(), property);
     },
   });
 }
@@ -128,8 +133,7 @@ function atFunctionPath(req: Request, url: string, peer: Deno.NetAddr): Request 
     get(target, property) {
       if (property === "url") return url;
       if (property === "headers") return headers ??= withPeer(target.headers, peer.hostname);
-      const value = Reflect.get(target, property, target);
-      return typeof value === "function" ? value.bind(target) : value;
+      return forwarded(target, property);
     },
   });
 }
