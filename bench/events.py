@@ -150,9 +150,12 @@ select event_id, starts_at, ends_at, title, seats_left, price_cents, currency, o
 from events.event_search_mv where starts_at > now() and org_slug = '{slug}'
 order by starts_at limit 50"""
 SEARCH_SQL = SEARCH_ROWS + ";\n"
-#: The statement events-search sends: the same rows as the listing's JSON, made by Postgres.
+#: The statement events-search sends: the same rows' stored JSON (the read model's `listing`),
+#: joined into the answer.
 SEARCH_JSON = (
-    f"select coalesce(json_agg(e order by e.starts_at), '[]')::text from ({SEARCH_ROWS}) e;\n"
+    "select coalesce('[' || string_agg(listing, ',' order by starts_at) || ']', '[]') from "
+    "(select listing, starts_at from events.event_search_mv where starts_at > now() "
+    "and org_slug = '{slug}' order by starts_at limit 50) e;\n"
 )
 
 

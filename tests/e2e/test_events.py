@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
@@ -582,6 +583,37 @@ def test_events_search_serves_published_events_with_cache_lifetimes(
     assert search("?view=everything").status_code == 422
     assert search("?view=locations").status_code == 422
     assert httpx.post(f"{stack.url}/events-search", headers=anon).status_code == 405
+
+
+def test_events_search_serves_the_stored_rows_in_utc_whatever_the_refresh_time_zone(
+    stack: Stack, studio: Studio
+) -> None:
+    # each row's JSON is made when the read model is refreshed (its `listing`): a refresh from
+    # a session in another time zone writes the same UTC times, and the answer is the event's
+    with stack.services.connect() as conn:
+        conn.execute("set timezone = 'Pacific/Chatham'")
+        conn.execute("select events.refresh_all_materialized_views()")
+        row = conn.execute("select starts_at, ends_at, capacity - reg_count - hold_count "
+                           "from events.class_events where id = %s",
+                           (studio.paid_event,)).fetchone()  # fmt: skip
+    assert row is not None
+    starts, ends, seats = row
+    assert isinstance(starts, datetime) and isinstance(ends, datetime)
+    anon = {"Authorization": f"Bearer {stack.services.credentials.anon_key}"}
+    listing = httpx.get(f"{stack.url}/events-search?org=studio-a&limit=200", headers=anon).json()
+
+    def utc(at: datetime) -> str:  # as JavaScript writes a time (Date.toISOString)
+        return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + (
+            f"{at.microsecond // 1000:03d}Z")  # fmt: skip
+
+    assert {e["event_id"]: e for e in listing}[studio.paid_event] == {
+        "event_id": studio.paid_event, "starts_at": utc(starts), "ends_at": utc(ends),
+        "title": "class", "seats_left": seats, "price_cents": 2500, "currency": "chf",
+        "org_slug": "studio-a", "org_name": "studio-a", "location_name": None,
+        "instructor_name": None,
+    }  # fmt: skip
+    times = [e["starts_at"] for e in listing]
+    assert times == sorted(times) and len(times) >= 2
 
 
 def test_the_jobs_answer_the_job_secret_only(stack: Stack) -> None:
