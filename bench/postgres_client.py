@@ -1,13 +1,14 @@
 """The functions' Postgres client under steady load, pipelined or one query at a time.
 
-postgres.js 3.4 keeps each pool's connections in lists it finds them in by scanning an array;
-the busy list's array gains a slot per query and is emptied only when the list is, which
-under steady load it never is, so pipelined queries (its default, up to 100 in flight on a
-connection) get slower the longer the load lasts. functions/_shared/db.ts sends one query at
-a time per connection instead (`max_pipeline: 1`). This runs bench/postgres_client.ts
-against a throwaway local cluster, both ways, 50 loops on a pool of 8 (the functions' `db()`
-pool), and prints the queries answered per second in each window: a baseline that falls
-window after window is the scan; one that holds is not.
+postgres.js 3.4 kept each pool's connections in lists it found them in by scanning an array;
+the busy list's array gained a slot per query and was emptied only when the list was, which
+under steady load it never is, so pipelined queries got slower the longer the load lasted
+(42,966 queries/s in the first window, 12,091 in the sixth) and functions/_shared/db.ts held
+it to one query at a time per connection. On 4.x, which the functions use now, pipelining is
+the library's default and db.ts's. This runs bench/postgres_client.ts (the functions' pinned
+version) against a throwaway local cluster, both ways, 50 loops on a pool of 8 (the functions'
+`db()` pool), and prints the queries answered per second in each window: a rate that falls
+window after window is a scan; one that holds is not.
 
     .venv/bin/python -m bench.postgres_client [--windows 6] [--seconds 2]
 """
@@ -29,7 +30,7 @@ from supastack.local.paths import DENO_DIR, PROJECT_DIR
 SCRIPT = Path(__file__).with_suffix(".ts")
 FUNCTIONS = PROJECT_DIR / "functions"
 POOL, LOOPS = 8, 50
-WAYS = {"pipelined (postgres.js's default)": 100, "one at a time (db.ts)": 1}
+WAYS = {"pipelined (the default, db.ts)": 100, "one at a time (max_pipeline 1)": 1}
 
 
 def run(dsn: str, pipeline: int, windows: int, seconds: float) -> list[int]:

@@ -7,20 +7,16 @@
  *
  *   deno run ... postgres_client.ts <max> <pipeline> <concurrency> <windows> <seconds>
  */
-import postgres from "npm:postgres@3.4.9";
+import postgres from "npm:postgres@4.2.0";
 
 const [max, pipeline, concurrency, windows, seconds] = Deno.args.map(Number);
-const options = {
+const sql = postgres(Deno.env.get("SUPABASE_DB_URL")!, {
   max,
   max_pipeline: pipeline,
   idle_timeout: 30,
   prepare: true,
   onnotice: () => {},
-};
-const sql = postgres(
-  Deno.env.get("SUPABASE_DB_URL")!,
-  options as postgres.Options<Record<string, never>>, // max_pipeline: not in its types
-);
+});
 let answered = 0;
 let running = true;
 async function loop(): Promise<void> {
