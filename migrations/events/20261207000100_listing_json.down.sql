@@ -1,5 +1,6 @@
 -- Back to event_search_mv of 20260401000200_read_models.sql (no stored listing).
--- (The function of the up migration's time reads `listing`: put back its earlier version first.)
+-- (events-search of the up migration's time reads `listing`: until the earlier function is
+-- deployed, which a rollback does right after, the listing answers 500.)
 -- squawk-ignore-file ban-drop-view, require-concurrent-index-creation
 
 drop materialized view events.event_search_mv;
