@@ -58,6 +58,8 @@ def pairs(dsn: str) -> list[tuple[str, str]]:
             "as n, user_id, roommate_id from personalized.roommates "
             "join personalized.users using (user_id) where synthetic"
         )
+        # pgbench finds its pair by number: by index, as the function is handed its ids
+        conn.execute("alter table public.bench_pairs add primary key (n)")
         rows = conn.execute("select user_id, roommate_id from public.bench_pairs order by n")
         return [(str(user), str(roommate)) for user, roommate in rows.fetchall()]
 
