@@ -34,7 +34,7 @@ function connect(max: number, connection: Record<string, string> = {}): postgres
   // connection's queries go out and come back in one write and one read. postgres.js 3.4 had
   // to be held to one query at a time (its busy list was scanned through an array that grew
   // by a slot per query: 41-45k queries a second fell to 13k within 12 s); 4.x's pool holds
-  // 95-117k pipelined, steady, against 27-51k one at a time (bench/postgres_client.py).
+  // 83-117k pipelined, steady, against 27-51k one at a time (bench/postgres_client.py).
   return postgres(url, { max, idle_timeout: 30, prepare, onnotice: () => {}, connection });
 }
 
