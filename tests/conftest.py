@@ -7,6 +7,7 @@ the end of the session.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import shutil
 import tempfile
@@ -222,6 +223,11 @@ def later_version(project: Path, after: int = 1) -> str:
     root = project / "migrations"
     found = discover(root, [app.name for app in root.iterdir() if app.is_dir()])
     return str(max(int(file.version) for files in found.values() for file in files) + after)
+
+
+def js_time(at: dt.datetime) -> str:
+    """``at`` as JavaScript writes a time (``Date.toISOString``): UTC, milliseconds, ``Z``."""
+    return at.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{at.microsecond // 1000:03d}Z"
 
 
 def outs(result: CreateResult | UpdateResult | ReadResult) -> dict[str, Any]:

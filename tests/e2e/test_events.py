@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import partial
 from typing import Any
 
@@ -21,7 +21,7 @@ import pytest
 
 from applier.engine import deploy
 from supastack.local.credentials import sign_jwt
-from tests.conftest import Services, wait_until
+from tests.conftest import Services, js_time, wait_until
 from tests.e2e.conftest import As, local_config
 from tests.e2e.resend_fake import FakeResend
 from tests.e2e.stripe_fake import FakeStripe, signature
@@ -602,12 +602,8 @@ def test_events_search_serves_the_stored_rows_in_utc_whatever_the_refresh_time_z
     anon = {"Authorization": f"Bearer {stack.services.credentials.anon_key}"}
     listing = httpx.get(f"{stack.url}/events-search?org=studio-a&limit=200", headers=anon).json()
 
-    def utc(at: datetime) -> str:  # as JavaScript writes a time (Date.toISOString)
-        return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + (
-            f"{at.microsecond // 1000:03d}Z")  # fmt: skip
-
     assert {e["event_id"]: e for e in listing}[studio.paid_event] == {
-        "event_id": studio.paid_event, "starts_at": utc(starts), "ends_at": utc(ends),
+        "event_id": studio.paid_event, "starts_at": js_time(starts), "ends_at": js_time(ends),
         "title": "class", "seats_left": seats, "price_cents": 2500, "currency": "chf",
         "org_slug": "studio-a", "org_name": "studio-a", "location_name": None,
         "instructor_name": None,

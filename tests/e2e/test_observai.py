@@ -29,7 +29,7 @@ from applier.engine import deploy
 from supastack.delivery.outputs import StackOutputs
 from supastack.delivery.smoke import run as run_smoke
 from supastack.local.environment import LocalEnvironment
-from tests.conftest import RecordingServer, start_services, wait_until
+from tests.conftest import RecordingServer, js_time, start_services, wait_until
 from tests.e2e.conftest import As, DeployedApp, local_config
 
 DENIED = "42501"
@@ -447,8 +447,7 @@ def test_rollups_and_series_agree_with_the_raw_points(hub: Hub, fresh_budgets: N
             "select observai.series_json(%s, 'cpu', %s, %s, 3600, 'avg')", [hub.a.id, start, end]
         ).fetchone()
     assert text is not None and json.loads(str(text[0])) == [
-        [b.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z"), v]
-        for b, v in sorted(hourly.items())
+        [js_time(b), v] for b, v in sorted(hourly.items())
     ]
 
 
