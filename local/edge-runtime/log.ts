@@ -63,8 +63,8 @@ export class JsonLog {
     let { read, written } = this.#encoder.encodeInto(line, this.#buffer.subarray(this.#size));
     if (read < line.length) {
       this.flush(); // the buffer is full: write it out and start again
-      const bigger = line.length * 3 > this.#buffer.length;
-      if (bigger) this.#buffer = new Uint8Array(line.length * 3);
+      // a line longer than the buffer: one big enough for it (UTF-8 at most 3 bytes a unit)
+      if (line.length * 3 > this.#buffer.length) this.#buffer = new Uint8Array(line.length * 3);
       ({ written } = this.#encoder.encodeInto(line, this.#buffer));
     }
     this.#size += written;
