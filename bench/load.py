@@ -8,6 +8,7 @@ path is the best a client of the database does, not one that parses and plans ea
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import resource
@@ -22,9 +23,13 @@ from pathlib import Path
 from psycopg.conninfo import conninfo_to_dict
 
 from applier.engine import deploy
+from supastack.config.manifest import load_app
 from supastack.local import system
 from tests.conftest import Services, start_services
 from tests.e2e.conftest import local_config
+
+#: The project whose apps the benches deploy.
+PROJECT = Path(__file__).resolve().parents[1]
 
 #: (requests that succeeded, seconds, p50 ms, p95 ms, failed)
 Run = Callable[[], tuple[int, float, float, float, int]]
@@ -88,7 +93,8 @@ class PathResult:
     def error_rate(self) -> float:
         return self.failed / max(self.done + self.failed, 1)
 
-    def print(self, unit: str, note: str = "") -> None:
+    def print(self, unit: str, note: str = "", callers: Callers | None = None) -> None:
+        """The figures, and whether the run outran the ``callers`` it was spread over."""
         per_one = ", ".join(
             f"{name} {1000 * seconds / max(self.done, 1):.2f} ms"
             for name, seconds in sorted(self.cpu.items(), key=lambda kv: -kv[1])
@@ -97,6 +103,8 @@ class PathResult:
               f"p95 {self.p95_ms:6.1f} ms; {note + '; ' if note else ''}{self.failed} failed "
               f"({100 * self.error_rate:.2f} %)")  # fmt: skip
         print(f"  {'':<13} CPU per {unit.removesuffix('s')}: {per_one}")
+        if callers is not None:
+            callers.check(self)
 
 
 @dataclass(frozen=True)
@@ -171,19 +179,58 @@ def side_by_side(
     unit: str,
     function: tuple[str, Run],
     baseline: tuple[str, Run],
+    *,
     statement: tuple[str, Run] | None = None,
+    callers: Callers | None = None,
 ) -> Comparison:
     """Both runs (and the function's own statement, when given) measured one after the other,
-    printed with the shares; the comparison."""
+    printed with the shares (and whether the function's run outran its ``callers``); the
+    comparison."""
     through, direct = measured(function[1], function[0]), measured(baseline[1], baseline[0])
     own = measured(statement[1], statement[0]) if statement else None
-    through.print(unit)
+    through.print(unit, callers=callers)
     direct.print(unit)
     print(f"  function path / SQL path: {100 * through.rate / direct.rate:.0f} %")
     if own is not None:
         own.print(unit)
         print(f"  function path / its own statement: {100 * through.rate / own.rate:.0f} %")
     return Comparison(path, unit, through, direct, statement=own)
+
+
+@dataclass(frozen=True)
+class Callers:
+    """The callers a bench spreads a function's requests over, so that what it measures is the
+    function's capacity, not a caller's rate limit (a policy per caller: real traffic at that
+    rate comes from that many callers). ``each``: the requests a caller may send in the run,
+    sized for a run at up to ``fastest`` requests/s."""
+
+    count: int
+    each: float
+    fastest: float
+
+    @classmethod
+    def within_limit(cls, app: str, function: str, seconds: int, fastest: float) -> Callers:
+        """Enough that none sends more than half of what the function's rate limit (its app
+        manifest's) lets it send in ``seconds``: a full bucket, then the refill."""
+        spec = load_app(PROJECT, app).functions[function].rate_limit
+        if spec is None:
+            raise ValueError(f"apps/{app}.yaml: {function} has no rateLimit to size callers by")
+        each = (spec.requests + spec.requests * seconds / spec.per_seconds) / 2
+        return cls(math.ceil(fastest * seconds / each), each, fastest)
+
+    @classmethod
+    def one_each(cls, seconds: int, fastest: float) -> Callers:
+        """A new caller for every request (each makes one booking)."""
+        return cls(math.ceil(fastest * seconds), 1, fastest)
+
+    def check(self, result: PathResult) -> None:
+        """Say so when the run sent more than its callers were sized for: some of its failures
+        may then be the callers' own limit (the machine was faster than ``fastest``)."""
+        sent = result.done + result.failed
+        if sent > self.count * self.each:
+            print(f"  note: {sent:,} requests over {self.count:,} callers, more than the "
+                  f"{self.each:g} each they were sized for (a run at up to {self.fastest:,.0f}/s):"
+                  " failures may be the callers' own limit; raise the bench's fastest")  # fmt: skip
 
 
 @contextmanager
