@@ -343,10 +343,6 @@ def compare(seconds: int, calls: int = 0) -> list[Comparison]:
     flags = {"billing_subscription_cache": {"enabled": True, "percentage": 100}}
     try:
         with deployed(apps=["billing"], flags=flags, secretValues=secrets) as (services, work):
-            # pg_cron's processor would compete with the measured paths: paused
-            with psycopg.connect(services.dsn(), autocommit=True) as conn:
-                conn.execute("select cron.alter_job(jobid, active => false) from cron.job "
-                             "where jobname like 'billing-%'")  # fmt: skip
             bench = Bench(services)
             if calls:
                 starts(bench, calls)
