@@ -4,8 +4,8 @@ work as SQL directly, in the same run.
 The local stack's personalized app is deployed to a throwaway target by the offline harness,
 with its synthetic population (1,000 users with archetypes), copied until it has enough users
 that none meets the functions' rate limit (120 a minute per user) in a run at up to FASTEST
-requests/s: 5,715 users for 10 s, 20,000 for 60 s. Then, for ``--seconds`` seconds each (the
-guide's 60 by default):
+requests/s: 6,000 users for 10 s, 20,000 for 60 s (whole copies). Then, for ``--seconds``
+seconds each (the guide's 60 by default):
 
 - through `GET /functions/v1/transaction-recommendations` (gateway JWT check, middleware,
   rate limit, the flag, the recommendation with its log row, the invocation row), driven by wrk
