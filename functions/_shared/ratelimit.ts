@@ -50,6 +50,9 @@ interface Bucket {
   /** Admitted here and not yet settled; of those, the ones in the settlement under way. */
   admitted: number;
   sending: number;
+  /** Refused here once (see admittedHere): the database decides its requests until the
+   * bucket, as last read, would have refilled and is forgotten. */
+  exact?: boolean;
 }
 
 const buckets = new Map<string, Bucket>();
@@ -129,11 +132,28 @@ export function rateLimitsSettled(): Promise<void> {
   return next ?? settling ?? Promise.resolve();
 }
 
-function admitOrRefuse(bucket: Bucket): void {
+/**
+ * This instance's decision for the bucket `name`: 0 when it admits the request (its token
+ * taken, settled later), else the seconds until the bucket, as this instance knows it, has one.
+ */
+async function take(name: string, limit: RateLimit): Promise<number> {
+  let bucket = buckets.get(name);
+  if (!bucket) {
+    // the caller's first request here: admitted, and the bucket read back soon
+    bucket = { limit, readAt: performance.now(), admitted: 0, sending: 0 };
+    buckets.set(name, bucket);
+  } else if (bucket.tokens === undefined) {
+    await settle(); // its first request is being settled: decide on the bucket as read
+    // (forgotten meanwhile, full again: a new first request may have started it afresh)
+    bucket = buckets.get(name) ?? bucket;
+    buckets.set(name, bucket);
+  }
+  bucket.limit = limit; // a limit changed in its settings applies from the next request
   const left = available(bucket, performance.now());
-  if (left < 1) throw new RateLimited(Math.ceil((1 - left) / refill(bucket.limit)), bucket.limit);
+  if (left < 1) return (1 - left) / refill(limit);
   bucket.admitted += 1;
   void schedule();
+  return 0;
 }
 
 /** Take a token for `key` or throw RateLimited (429 with Retry-After). */
@@ -146,20 +166,30 @@ export async function enforce(fn: string, key: string, limit: RateLimit): Promis
     if (wait > 0) throw new RateLimited(Math.ceil(wait), limit);
     return;
   }
-  let bucket = buckets.get(name);
-  if (!bucket) {
-    // the caller's first request here: admitted, and the bucket read back soon
-    bucket = { limit, readAt: performance.now(), admitted: 0, sending: 0 };
-    buckets.set(name, bucket);
-    return admitOrRefuse(bucket);
+  const wait = await take(name, limit);
+  if (wait > 0) throw new RateLimited(Math.ceil(wait), limit);
+}
+
+/**
+ * For a caller that decides itself what a refusal does (billing's guard blocks the caller):
+ * whether this instance admits the request against the shared bucket `<fn>:<key>` as it last
+ * read it (a limit that is not `exact`). False: the caller asks the database
+ * (`monitoring.take_token` on the same bucket), which then decides this bucket's requests here
+ * until it is forgotten; what this instance admitted is settled before this returns, so the
+ * database's answer counts every request this instance let through.
+ */
+export async function admittedHere(fn: string, key: string, limit: RateLimit): Promise<boolean> {
+  const name = `${fn}:${key}`;
+  const known = buckets.get(name);
+  if (!known?.exact && (await take(name, limit)) === 0) return true;
+  const bucket = buckets.get(name);
+  if (bucket) bucket.exact = true;
+  while ((buckets.get(name)?.admitted ?? 0) > 0) {
+    const before = buckets.get(name)?.admitted;
+    await settle();
+    if (buckets.get(name)?.admitted === before) break; // not settled (the database away)
   }
-  if (bucket.tokens === undefined) {
-    await settle(); // its first request is being settled: decide on the bucket as read
-    // (forgotten meanwhile, full again: a new first request may have started it afresh)
-    bucket = buckets.get(name) ?? bucket;
-    buckets.set(name, bucket);
-  }
-  admitOrRefuse(bucket);
+  return false;
 }
 
 /**

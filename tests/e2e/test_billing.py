@@ -544,6 +544,30 @@ def test_a_caller_past_the_burst_is_blocked_once_and_others_go_on(stack: Stack) 
     assert httpx.get(url, headers=user, timeout=30).status_code == 200
 
 
+def test_two_functions_spend_one_bucket_and_block_the_caller_in_both(stack: Stack) -> None:
+    # quote-processor and quote-pdf-generator run in instances of their own, each taking the
+    # caller's tokens against the shared bucket as it last read it (settled every 0.1 s)
+    user_id = str(uuid.uuid4())
+    user = stack.signed_in(user_id)
+    urls = [f"{stack.url}/quote-processor", f"{stack.url}/quote-pdf-generator?id=none"]
+    started = time.monotonic()
+    with ThreadPoolExecutor(16) as pool:
+        codes = list(pool.map(lambda n: httpx.get(urls[n % 2], headers=user,
+                                                  timeout=60).status_code, range(400)))  # fmt: skip
+    took = time.monotonic() - started
+    admitted = len(codes) - codes.count(429)
+    # each instance may let through, past the shared bucket, what it admits while the other's
+    # debits are unsettled: at most two settlement intervals (0.2 s) of its requests
+    past = 2 * (len(codes) / took) * 0.2 + 2
+    assert 200 <= admitted <= 200 + took * 100 / 60 + past + 1, (admitted, took)
+    assert admitted < 400  # neither instance had a bucket of its own
+    for url in urls:
+        blocked = httpx.get(url, headers=user, timeout=30)
+        assert blocked.status_code == 429 and 200 < int(blocked.headers["retry-after"]) <= 300
+    assert stack.scalar("select count(*) from billing.security_incidents where subject = %s",
+                        f"user:{user_id}") == 1  # fmt: skip
+
+
 def test_a_block_commits_durably_on_a_connection_that_does_not(stack: Stack) -> None:
     # the guard takes tokens on the telemetry connections (synchronous_commit off); a block
     # recorded there makes its own transaction's commit wait for the disk

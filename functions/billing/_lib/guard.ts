@@ -3,8 +3,14 @@
  * (`guarded(handler)`), configured by billing.security_settings:
  *
  * - every request of a caller (`user:<id>`, else `ip:<address>`) takes a token from a bucket
- *   of 200 refilling at 100 a minute (billing.admit); past it, the caller is blocked for
- *   300 s (429 with Retry-After) and one incident is recorded;
+ *   of 200 refilling at 100 a minute; past it, the caller is blocked for 300 s (429 with
+ *   Retry-After) and one incident is recorded. A block is read on every request
+ *   (billing.admission), so it stops the caller on every instance at once. The token is taken
+ *   as the middleware's limits take theirs (functions/_shared/ratelimit.ts: against the shared
+ *   bucket as this instance last read it, settled in batches, no write per request); a request
+ *   that finds no token there asks billing.admit, which takes one exactly or blocks. Several
+ *   instances together may admit one settlement interval (0.1 s) of requests past the bucket;
+ *   the caller pays them back from the next ones, or is blocked;
  * - the query string and every string of a JSON body are matched against the enabled
  *   injection rules; a match is refused (400), recorded as a critical incident naming the
  *   field and rule (never the value) and blocks the caller.
@@ -20,6 +26,7 @@ import {
   RateLimited,
   telemetry,
 } from "../../_shared/mod.ts";
+import { admittedHere, type RateLimit } from "../../_shared/ratelimit.ts";
 
 type Category = "sqlInjectionDetection" | "xssDetection" | "commandInjectionDetection";
 
@@ -108,19 +115,60 @@ async function jsonBody(req: Request): Promise<unknown> {
   }
 }
 
+const EVERY_RULE: Readonly<Record<Category, true>> = {
+  sqlInjectionDetection: true,
+  xssDetection: true,
+  commandInjectionDetection: true,
+};
+
+interface Admission {
+  blocked_for: number;
+  detection: Record<string, unknown> | null;
+  limits: { burstLimit?: unknown; requestsPerMinute?: unknown } | null;
+}
+
+/** The bucket billing.security_settings' `rate_limiting` configures (as billing.admit reads it). */
+function bucketOf(limits: Admission["limits"]): RateLimit {
+  const burst = Number(limits?.burstLimit);
+  const perMinute = Number(limits?.requestsPerMinute);
+  if (!(burst >= 1 && perMinute > 0)) {
+    throw new Error(
+      "billing.security_settings rate_limiting/global_settings: burstLimit (>= 1) and " +
+        "requestsPerMinute (> 0) are required",
+    );
+  }
+  // capacity `burst`, refilled at perMinute / 60 a second
+  return { requests: burst, perSeconds: (burst * 60) / perMinute };
+}
+
+/** The 429 for a caller blocked for `seconds` more. */
+function blocked(seconds: number, limits: Admission["limits"]): RateLimited {
+  return new RateLimited(Math.ceil(seconds), {
+    requests: Number(limits?.requestsPerMinute),
+    perSeconds: 60,
+  });
+}
+
 export function guarded(handler: Handler): Handler {
   return async (req, ctx) => {
     const name = ctx.config.name;
     const subject = callerKey(req, ctx.caller);
-    // the token taken on the telemetry pool (its commit does not wait for the disk, as the
-    // middleware's limits do not); a block the admission records is durable all the same
-    // (billing.block makes its own transaction's commit wait)
-    const [admitted] = await telemetry()<{ wait: number; detection: Record<string, unknown> }[]>`
-      select wait, detection from billing.admit(${subject}, ${name})`;
-    if (admitted.wait > 0) {
-      throw new RateLimited(Math.ceil(admitted.wait), { requests: 100, perSeconds: 60 });
+    // read only: the block, the settings (the telemetry pool, as the token's settlement)
+    const [admission] = await telemetry()<Admission[]>`
+      select blocked_for, detection, limits from billing.admission(${subject})`;
+    if (admission.blocked_for > 0) throw blocked(admission.blocked_for, admission.limits);
+    if (!(await admittedHere("billing", subject, bucketOf(admission.limits)))) {
+      // no token as this instance knows the bucket: the database decides, and blocks
+      // (billing.block makes its own transaction's commit wait for the disk)
+      const [exact] = await telemetry()<{ wait: number }[]>`
+        select wait from billing.admit(${subject}, ${name})`;
+      if (exact.wait > 0) throw blocked(exact.wait, admission.limits);
     }
-    const found = inspect(new URL(req.url).searchParams, await jsonBody(req), admitted.detection);
+    const found = inspect(
+      new URL(req.url).searchParams,
+      await jsonBody(req),
+      admission.detection ?? EVERY_RULE, // no settings row: every rule applies
+    );
     if (found) {
       await db()`
         select billing.block(${subject}, ${name}, 'injection_attempt', 'critical',
