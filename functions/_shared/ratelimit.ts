@@ -147,6 +147,7 @@ async function take(name: string, limit: RateLimit): Promise<number> {
     // (forgotten meanwhile, full again: a new first request may have started it afresh)
     bucket = buckets.get(name) ?? bucket;
     buckets.set(name, bucket);
+    if (bucket.exact) return Infinity; // refused here meanwhile: the database decides
   }
   bucket.limit = limit; // a limit changed in its settings applies from the next request
   const left = available(bucket, performance.now());
@@ -180,15 +181,10 @@ export async function enforce(fn: string, key: string, limit: RateLimit): Promis
  */
 export async function admittedHere(fn: string, key: string, limit: RateLimit): Promise<boolean> {
   const name = `${fn}:${key}`;
-  const known = buckets.get(name);
-  if (!known?.exact && (await take(name, limit)) === 0) return true;
+  if (!buckets.get(name)?.exact && (await take(name, limit)) === 0) return true;
   const bucket = buckets.get(name);
-  if (bucket) bucket.exact = true;
-  while ((buckets.get(name)?.admitted ?? 0) > 0) {
-    const before = buckets.get(name)?.admitted;
-    await settle();
-    if (buckets.get(name)?.admitted === before) break; // not settled (the database away)
-  }
+  if (bucket) bucket.exact = true; // from here no request of it is admitted here
+  await settle();
   return false;
 }
 

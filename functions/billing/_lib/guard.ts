@@ -9,8 +9,9 @@
  *   as the middleware's limits take theirs (functions/_shared/ratelimit.ts: against the shared
  *   bucket as this instance last read it, settled in batches, no write per request); a request
  *   that finds no token there asks billing.admit, which takes one exactly or blocks. Several
- *   instances together may admit one settlement interval (0.1 s) of requests past the bucket;
- *   the caller pays them back from the next ones, or is blocked;
+ *   instances together may admit past the bucket what they let through while each other's
+ *   debits were unsettled (about 0.1 s of requests); the caller pays them back from the next
+ *   ones, or is blocked;
  * - the query string and every string of a JSON body are matched against the enabled
  *   injection rules; a match is refused (400), recorded as a critical incident naming the
  *   field and rule (never the value) and blocks the caller.
