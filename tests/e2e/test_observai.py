@@ -692,6 +692,17 @@ def test_series_queries_are_cached_per_organization_and_survive_redis_going_away
         down = hub.get("metrics", hub.keyed(hub.a.read_key), **params)
         assert (down.status_code, down.headers["x-cache"]) == (200, "off")
         assert down.json()["points"] == first.json()["points"]
+        # without the cache, authorized and read in one statement: refused as with it
+        ingest_only = hub.scalar("select api_key from observai.create_api_key(%s, 'agent', "
+                                 "'{ingest}')", hub.a.id)  # fmt: skip
+        other = hub.get("metrics", hub.keyed(hub.b.read_key), organization="acme", **params)
+        missing = hub.get("metrics", hub.keyed(hub.b.read_key), organization="none", **params)
+        assert _error(other) == _error(missing) == (404, "NOT_FOUND")
+        assert _error(hub.get("metrics", hub.keyed(ingest_only), **params)) == (403, "FORBIDDEN")
+        unknown = hub.get("metrics", hub.keyed("oai_" + "0" * 40), **params)
+        assert _error(unknown) == (401, "UNAUTHORIZED")
+        own = hub.get("metrics", hub.keyed(hub.b.read_key), **params)
+        assert (own.headers["x-cache"], own.json()["points"]) == ("off", [])
     finally:
         redis.start()
 

@@ -66,6 +66,14 @@ function client(): Client | undefined {
 export type CacheState = "hit" | "miss" | "off";
 
 /**
+ * Whether `cached` would try Redis now. When it would not, a caller may read in one statement
+ * what it would otherwise read in two (the key's parts, then the value on a miss).
+ */
+export function cacheOn(): boolean {
+  return client() !== undefined;
+}
+
+/**
  * The cached text of `key`, or `load()`'s, stored for `ttlSeconds`. Text (JSON, say) in and
  * out: what is cached is passed through as it is, never decoded and encoded again.
  */
