@@ -17,6 +17,9 @@
  */
 import postgres from "npm:postgres@4.2.0";
 
+/** A piece of a query (`db()\`...\``) to compose into another. */
+export type Fragment = postgres.Fragment;
+
 let pool: postgres.Sql | undefined;
 let telemetryPool: postgres.Sql | undefined;
 

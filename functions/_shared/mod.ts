@@ -10,8 +10,8 @@ export {
   serve,
   type ServeOptions,
 } from "./handler.ts";
-export { callerKey, RateLimited } from "./ratelimit.ts";
+export { admittedHere, callerKey, type RateLimit, RateLimited } from "./ratelimit.ts";
 export { log } from "./invocations.ts";
-export { db, telemetry } from "./db.ts";
+export { db, type Fragment, telemetry } from "./db.ts";
 export { flag } from "./flags.ts";
 export { type Body, field, idempotencyKey, readJson } from "./validate.ts";

@@ -20,14 +20,15 @@
  * as parameters, so an injected string is data. They catch a caller probing, and block it.
  */
 import {
+  admittedHere,
   callerKey,
   db,
   type Handler,
   HttpError,
+  type RateLimit,
   RateLimited,
   telemetry,
 } from "../../_shared/mod.ts";
-import { admittedHere, type RateLimit } from "../../_shared/ratelimit.ts";
 
 type Category = "sqlInjectionDetection" | "xssDetection" | "commandInjectionDetection";
 

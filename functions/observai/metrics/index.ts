@@ -4,8 +4,7 @@
  * the step (observai.series). Defaults: the last hour by minute, avg. `from` and `to` are
  * aligned to the step, so repeated dashboard queries share a cache entry (30 s, `x-cache`).
  */
-import type postgres from "npm:postgres@4.2.0";
-import { db, HttpError, serve } from "../../_shared/mod.ts";
+import { db, type Fragment, HttpError, serve } from "../../_shared/mod.ts";
 import { observaiError, principal } from "../_lib/access.ts";
 import { cached, cacheOn, type CacheState } from "../_lib/cache.ts";
 
@@ -52,7 +51,7 @@ serve(import.meta.url, { callers: ["anon", "user"] }, async (req, ctx) => {
   try {
     const authorized = sql`observai.authorize(${who.keyDigest}::bytea, ${who.userId}::uuid,
                                              ${who.organization}, 'read')`;
-    const series = (organization: postgres.Fragment) =>
+    const series = (organization: Fragment) =>
       sql`observai.series_json(${organization}, ${name}, ${fromIso}::timestamptz,
                                ${toIso}::timestamptz, ${step}::integer, ${aggregation})`;
     let organizationId: string, points: string, cache: CacheState;
