@@ -44,7 +44,11 @@ DAYS: dict[str, dt.date] = {
 EACH_DAY = pytest.mark.parametrize(
     "day", [pytest.param(day, id=name, marks=pytest.mark.calendar) for name, day in DAYS.items()]
 )
-#: How long libfaketime keeps an offset it read (seconds): a move shows within about this.
+#: How long libfaketime keeps an offset it read (seconds). A server process reads the file
+#: again at its first clock call once the real time's whole seconds since its last read exceed
+#: this, so every process, a pooled connection's as much as a new one's, shows a move by
+#: CACHE_S + 1 s after the file was written (libfaketime.c: ``tv_sec - last_data_fetch >
+#: cache_duration``).
 CACHE_S = 1
 #: How long a move may take to show: libfaketime's cache, and a loaded machine.
 WAIT_S = 10 * CACHE_S + 10
@@ -75,9 +79,11 @@ class DatabaseClock:
             "FAKETIME_DONT_FAKE_MONOTONIC=1\n"
         )
 
-    def _write(self, seconds: float) -> None:
+    def _write(self, seconds: float) -> float:
+        """The offset written; returns when (this process's time) every server process shows it."""
         self.offset_file.write_text(f"{seconds:+.0f}\n")
         self.offset_file.chmod(0o644)
+        return time.time() + CACHE_S + 1
 
     #: The database's date (what ``current_date`` is in its SQL): the stack's today.
     today = staticmethod(stack_today)
@@ -95,12 +101,16 @@ class DatabaseClock:
             assert row is not None
             paused = _pause_cron(conn)
         try:
-            self._write(float(row[0]) - time.time())
-            wait_until(lambda: self.today(conninfo) == day, timeout=WAIT_S, every=0.1)
+            shown = self._write(float(row[0]) - time.time())
+            # a new connection shows it first; one a pool kept open (a function's) may read the
+            # old offset until `shown`
+            wait_until(lambda: self.today(conninfo) == day and time.time() >= shown,
+                       timeout=WAIT_S, every=0.1)  # fmt: skip
             yield day
         finally:
-            self._write(0)
-            wait_until(lambda: _skew(conninfo) < 60, timeout=WAIT_S, every=0.1)
+            shown = self._write(0)
+            wait_until(lambda: _skew(conninfo) < 60 and time.time() >= shown,
+                       timeout=WAIT_S, every=0.1)  # fmt: skip
             with psycopg.connect(conninfo, autocommit=True) as conn:
                 _resume_cron(conn, paused)
 
