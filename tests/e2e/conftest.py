@@ -1,4 +1,5 @@
-"""A fresh local target per e2e module, and the local stack's config pointed at it."""
+"""A fresh local target per e2e module (per package for an app's tests), and the local
+stack's config pointed at it."""
 
 from __future__ import annotations
 
@@ -15,14 +16,31 @@ from applier.engine import Deployment, stack_config
 from tests.conftest import Services, start_services
 
 
-@pytest.fixture(scope="module")
-def fresh(state_root: Path, request: pytest.FixtureRequest) -> Iterator[Services]:
-    # with a Redis: the local stack's apps ask for one, and a deploy through `local up` must
-    # find it on this target's own port, never on the developer's (54323)
-    name = request.module.__name__.rsplit(".", 1)[-1]
+def fresh_target(state_root: Path, name: str) -> Iterator[Services]:
+    """A fresh local target in ``e2e-<name>``, taken down after its tests. With a Redis: the
+    local stack's apps ask for one, and a deploy through `local up` must find it on this
+    target's own port, never on the developer's (54323)."""
     services = start_services(state_root / f"e2e-{name}", redis=True)
     yield services
     services.env.down(report=lambda _: None)
+
+
+@pytest.fixture(scope="module")
+def fresh(state_root: Path, request: pytest.FixtureRequest) -> Iterator[Services]:
+    """A target per module; an app's package (tests/e2e/<app>/) overrides it with one for the
+    whole package (package_target), so that the app is deployed once for its modules."""
+    yield from fresh_target(state_root, request.module.__name__.rsplit(".", 1)[-1])
+
+
+def package_target() -> object:
+    """The ``fresh`` fixture of an app's package (its conftest.py: ``fresh = package_target()``):
+    one target for all the package's modules, in ``e2e-<app>``."""
+
+    @pytest.fixture(scope="package", name="fresh")
+    def package_fresh(state_root: Path, request: pytest.FixtureRequest) -> Iterator[Services]:
+        yield from fresh_target(state_root, request.node.path.name)
+
+    return package_fresh
 
 
 def local_config(services: Services, **overrides: object) -> dict[str, str]:

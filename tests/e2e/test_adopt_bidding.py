@@ -25,7 +25,7 @@ from tests.e2e.adopting import (
     project,
     taken_over,
 )
-from tests.e2e.test_bidding import TABLES, _bid, _session
+from tests.e2e.bidding.deployed import TABLES, insert_bid, new_session
 
 #: The app's migration files whose tables the guide makes (the files added since are the
 #: deploy's to run).
@@ -61,8 +61,8 @@ def _by_hand(services: Services, root: Path) -> None:
         conn.execute(GUIDE_SQL.encode())
         users = [str(uuid.uuid4()) for _ in range(3)]
         for n in range(3):
-            session = _session(conn, users[0], users[1:], title=f"lot {n}")
-            _bid(conn, session, users[1], 110 + n)
+            session = new_session(conn, users[0], users[1:], title=f"lot {n}")
+            insert_bid(conn, session, users[1], 110 + n)
     deploy_by_hand(services, root, "bidding")
 
 
