@@ -1,7 +1,8 @@
 /**
  * flags.ts: the decision rules, and flag() reading monitoring.feature_flags through its cache.
- * Run with the middleware's tests (tests/core/test_shared_middleware.py sets SUPABASE_DB_URL).
- * That TypeScript and SQL bucket every subject alike is tests/core/test_feature_flags.py.
+ * Run with the middleware's tests (tests/core/functions/test_shared_middleware.py sets
+ * SUPABASE_DB_URL).
+ * That TypeScript and SQL bucket every subject alike is tests/core/flags/test_feature_flags.py.
  */
 import { ok as assert } from "node:assert/strict";
 import { db } from "./db.ts";

@@ -23,6 +23,12 @@ from supastack.migrations.engine import MigrationEngine
 from supastack.migrations.files import discover_app
 from tests.conftest import Services, project_file
 
+#: The schema and table the providers' tests build on (tests/core/database, tests/core/migrations).
+SHOP_SCHEMA = "shop"
+SHOP_ITEMS = (
+    "create schema shop;\ncreate table shop.items (id bigint primary key, owner uuid, name text);\n"
+)
+
 
 @dataclass
 class Database:

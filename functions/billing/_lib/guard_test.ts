@@ -1,4 +1,7 @@
-/** guard.ts: what the injection rules catch and what they let through (run by tests/core/test_shared_middleware.py). */
+/**
+ * guard.ts: what the injection rules catch and what they let through (run by
+ * tests/core/functions/test_shared_middleware.py).
+ */
 import { deepStrictEqual as assertEquals } from "node:assert/strict";
 import { inspect } from "./guard.ts";
 
