@@ -166,12 +166,14 @@ def test_accepting_a_quote_makes_one_payment_intent_and_only_the_owner_can(stack
                      timeout=30).json()["status"] == "expired"  # fmt: skip
     # Stripe down: 503, the quote stays open
     fresh = stack.quote(owner, PRO_AND_SEATS[:1]).json()
+    since = stack.scalar("select now()")
     stack.stripe.fail = True
     try:
         down = httpx.post(url, json={"accept": fresh["id"]}, headers=owner, timeout=60)
     finally:
         stack.stripe.fail = False
     assert (down.status_code, down.json()["error"]["code"]) == (503, "PAYMENT_UNAVAILABLE")
+    stack.forget_failures("quote-processor", since)
     assert stack.scalar("select status from billing.quotes where id = %s", fresh["id"]) == "open"
 
 
@@ -202,12 +204,14 @@ def test_a_quote_pdf_shows_the_quote_and_is_mailed_only_to_the_caller(stack: Sta
     assert httpx.post(url, json=body, headers=stranger, timeout=30).status_code == 404
     assert httpx.get(url, params={"id": quote["id"]}, headers=stranger,
                      timeout=30).status_code == 404  # fmt: skip
+    since = stack.scalar("select now()")
     stack.resend.fail = True
     try:
         failed = httpx.post(url, json=body, headers=owner, timeout=60)
     finally:
         stack.resend.fail = False
     assert failed.status_code == 502
+    stack.forget_failures("quote-pdf-generator", since)
     assert stack.scalar("select count(*) from billing.quote_emails where quote_id = %s",
                         quote["id"]) == 1  # fmt: skip
     # the longest quote (50 items) runs onto a second page, every item on one, and mails too
