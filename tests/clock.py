@@ -14,6 +14,7 @@ back afterwards; each move waits until the server shows the new date (a conditio
 from __future__ import annotations
 
 import datetime as dt
+import math
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -46,9 +47,9 @@ EACH_DAY = pytest.mark.parametrize(
 )
 #: How long libfaketime keeps an offset it read (seconds). A server process reads the file
 #: again at its first clock call once the real time's whole seconds since its last read exceed
-#: this, so every process, a pooled connection's as much as a new one's, shows a move by
-#: CACHE_S + 1 s after the file was written (libfaketime.c: ``tv_sec - last_data_fetch >
-#: cache_duration``).
+#: this (libfaketime.c: ``tv_sec - last_data_fetch > cache_duration``), so every process, a
+#: pooled connection's as much as a new one's, shows a move from the whole second CACHE_S + 1
+#: after the one the file was written in (1 to 2 s later).
 CACHE_S = 1
 #: How long a move may take to show: libfaketime's cache, and a loaded machine.
 WAIT_S = 10 * CACHE_S + 10
@@ -83,7 +84,7 @@ class DatabaseClock:
         """The offset written; returns when (this process's time) every server process shows it."""
         self.offset_file.write_text(f"{seconds:+.0f}\n")
         self.offset_file.chmod(0o644)
-        return time.time() + CACHE_S + 1
+        return math.floor(time.time()) + CACHE_S + 1  # read after the write: never early
 
     #: The database's date (what ``current_date`` is in its SQL): the stack's today.
     today = staticmethod(stack_today)
