@@ -103,8 +103,8 @@ class DatabaseClock:
             paused = _pause_cron(conn)
         try:
             shown = self._write(float(row[0]) - time.time())
-            # a new connection shows it first; one a pool kept open (a function's) may read the
-            # old offset until `shown`
+            # a new connection's process starts from the postmaster's cached offset, so its
+            # showing the day says nothing of a pool's older connection: that one by `shown`
             wait_until(lambda: self.today(conninfo) == day and time.time() >= shown,
                        timeout=WAIT_S, every=0.1)  # fmt: skip
             yield day

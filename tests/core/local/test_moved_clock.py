@@ -1,6 +1,8 @@
 """The tests' own clock (tests/clock.py) against a real cluster: a move reaches every server
 process, one a pool opened before it (as a function's pool keeps its connections) included, and
-so does its undoing; else a function could answer on the old date."""
+so does its undoing; else a function could answer on the old date. How long a process keeps
+the old offset depends on when it last read it (to the second), so this checks the property
+at the timing it meets, not the worst case tests/clock.py waits out."""
 
 from __future__ import annotations
 
