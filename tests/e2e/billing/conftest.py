@@ -15,25 +15,19 @@ from tests.e2e.billing.deployed import (
     schedule_processor,
 )
 from tests.e2e.conftest import local_config, package_target
-from tests.e2e.resend_fake import FakeResend
-from tests.e2e.stripe_fake import FakeStripe
+from tests.e2e.providers import local_providers
 
 fresh = package_target()
 
 
 @pytest.fixture(scope="package")
 def stack(fresh: Services) -> Iterator[Stack]:
-    stripe, resend = FakeStripe(), FakeResend()
-    secrets = {"STRIPE_SECRET_KEY": "sk_test_" + uuid.uuid4().hex,
-               "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET, "STRIPE_API_BASE": stripe.url,
-               "RESEND_API_KEY": "re_" + uuid.uuid4().hex,
-               "RESEND_BASE_URL": resend.url}  # fmt: skip
-    flags = {"billing_subscription_cache": {"enabled": True, "percentage": 100}}
-    config = local_config(fresh, apps=["billing"], secretValues=secrets, flags=flags)
-    stack = Stack(fresh, deploy(config), stripe, resend)
-    # The tests run the processor themselves, each step when they say: pg_cron's own run
-    # (every minute) is paused meanwhile, and runs only during the smoke tests.
-    schedule_processor(stack, active=False)
-    yield stack
-    stripe.close()
-    resend.close()
+    with local_providers(WEBHOOK_SECRET, "re_" + uuid.uuid4().hex) as providers:
+        flags = {"billing_subscription_cache": {"enabled": True, "percentage": 100}}
+        config = local_config(fresh, apps=["billing"], secretValues=providers.secrets,
+                              flags=flags)  # fmt: skip
+        stack = Stack(fresh, deploy(config), providers.stripe, providers.resend)
+        # The tests run the processor themselves, each step when they say: pg_cron's own run
+        # (every minute) is paused meanwhile, and runs only during the smoke tests.
+        schedule_processor(stack, active=False)
+        yield stack

@@ -17,26 +17,16 @@ from tests.e2e.events.deployed import (
     Studio,
     new_event,
 )
-from tests.e2e.resend_fake import FakeResend
-from tests.e2e.stripe_fake import FakeStripe
+from tests.e2e.providers import local_providers
 
 fresh = package_target()
 
 
 @pytest.fixture(scope="package")
 def stack(fresh: Services) -> Iterator[Stack]:
-    stripe, email = FakeStripe(), FakeResend()
-    secrets = {
-        "STRIPE_SECRET_KEY": "sk_test_" + uuid.uuid4().hex,
-        "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
-        "RESEND_API_KEY": RESEND_KEY,
-        "STRIPE_API_BASE": stripe.url,
-        "RESEND_BASE_URL": email.url,
-    }
-    deploy(local_config(fresh, apps=["events"], secretValues=secrets))
-    yield Stack(fresh, stripe, email)
-    stripe.close()
-    email.close()
+    with local_providers(WEBHOOK_SECRET, RESEND_KEY) as providers:
+        deploy(local_config(fresh, apps=["events"], secretValues=providers.secrets))
+        yield Stack(fresh, providers.stripe, providers.resend)
 
 
 @pytest.fixture(scope="package")

@@ -143,12 +143,17 @@ def test_an_organizations_alert_fires_and_notifies_once(hub: Hub, fresh_budgets:
     ) == [("firing", [HOOK]), ("resolved", [HOOK])]
 
 
-def test_two_alert_checks_at_once_notify_once(hub: Hub) -> None:
-    alert = hub.scalar(
+def _alert_above(hub: Hub, name: str, metric: str, threshold: float) -> str:
+    """Organization a's alert on ``metric`` above ``threshold`` in a minute, to the hook: its id."""
+    return str(hub.scalar(
         "insert into observai.alert_definitions (organization_id, name, metric, condition, "
-        "threshold, window_length, channel) values (%s, 'race', 'race.metric', 'above', 0, "
-        "'1 minute', %s) returning id", hub.a.id, HOOK,
-    )  # fmt: skip
+        "threshold, window_length, channel) values (%s, %s, %s, 'above', %s, '1 minute', %s) "
+        "returning id", hub.a.id, name, metric, threshold, HOOK,
+    ))  # fmt: skip
+
+
+def test_two_alert_checks_at_once_notify_once(hub: Hub) -> None:
+    alert = _alert_above(hub, "race", "race.metric", 0)
     hub.rows("insert into observai.metrics (organization_id, name, value, ts) "
              "values (%s, 'race.metric', 1, now()) returning 1", hub.a.id)  # fmt: skip
     before = len(hub.hook.requests)
@@ -164,11 +169,7 @@ def test_two_alert_checks_at_once_notify_once(hub: Hub) -> None:
 
 
 def test_alerts_of_another_organization_are_not_found(hub: Hub) -> None:
-    alert = hub.scalar(
-        "insert into observai.alert_definitions (organization_id, name, metric, condition, "
-        "threshold, window_length, channel) values (%s, 'private', 'm', 'above', 1, "
-        "'1 minute', %s) returning id::text", hub.a.id, HOOK,
-    )  # fmt: skip
+    alert = _alert_above(hub, "private", "m", 1)
     stranger = hub.signed_in(hub.b.owner)
     for target in (alert, str(uuid.uuid4())):
         for method in ("PATCH", "DELETE"):
