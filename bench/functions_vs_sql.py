@@ -6,7 +6,9 @@ load never competes with another's): `transaction-recommendations` and `user-arc
 `subscription-status` (bench.billing), `submit-bid` (bench.bidding), `ingest` next to COPY and
 `metrics` (bench.observai, with ``--points`` points behind the series). Each prints its own
 figures (CPU per request included) as it goes; then the table: the function path, its
-baseline (the SQL the function runs, or COPY), and the share. Goal: every path >= 50 %.
+baseline (the SQL the function runs, or COPY), and the share; then where each share comes from
+(bench.load.Comparison.cpu_row: the CPU a request on each side, and the most the function path
+may take for half its baseline's rate). Goal: every path >= 50 %.
 
     .venv/bin/python -m bench.functions_vs_sql [--seconds 10] [--only events ...]
 """
@@ -17,7 +19,7 @@ import argparse
 from collections.abc import Callable
 
 from bench import bidding, billing, events, observai, personalized
-from bench.load import TABLE_HEAD, Comparison
+from bench.load import CPU_TABLE_HEAD, TABLE_HEAD, Comparison
 
 
 def benches(seconds: int, points: int) -> dict[str, Callable[[], list[Comparison]]]:
@@ -45,6 +47,11 @@ def main() -> None:
     print(f"\n{TABLE_HEAD}")
     for row in rows:
         print(row.row())
+    print("\nWhere each share comes from: the CPU a request took in the processes measured, "
+          "and the cores each run kept busy")  # fmt: skip
+    print(CPU_TABLE_HEAD)
+    for line in filter(None, (row.cpu_row() for row in rows)):
+        print(line)
     below = [row.path for row in rows if row.share < 0.5]
     print(f"\n{len(rows) - len(below)} of {len(rows)} paths at >= 50 % of their baseline"
           + (f"; below: {', '.join(below)}" if below else ""))  # fmt: skip

@@ -94,16 +94,29 @@ class PathResult:
     def error_rate(self) -> float:
         return self.failed / max(self.done + self.failed, 1)
 
-    def print(self, unit: str, note: str = "", callers: Callers | None = None) -> None:
-        """The figures, and whether the run outran the ``callers`` it was spread over."""
-        per_one = ", ".join(
-            f"{name} {1000 * seconds / max(self.done, 1):.2f} ms"
+    @property
+    def cpu_ms(self) -> float:
+        """CPU a request (or row, or point) took, every process measured together."""
+        return 1000 * sum(self.cpu.values()) / max(self.done, 1)
+
+    def cpu_parts(self, digits: int = 2) -> str:
+        """The CPU a request took in each process, the busiest first."""
+        return ", ".join(
+            f"{name} {1000 * seconds / max(self.done, 1):.{digits}f} ms"
             for name, seconds in sorted(self.cpu.items(), key=lambda kv: -kv[1])
         )
+
+    @property
+    def cores(self) -> float:
+        """How many cores the run kept busy, on average."""
+        return sum(self.cpu.values()) / self.seconds
+
+    def print(self, unit: str, note: str = "", callers: Callers | None = None) -> None:
+        """The figures, and whether the run outran the ``callers`` it was spread over."""
         print(f"  {self.label:<13} {self.rate:6.0f} {unit}/s, p50 {self.p50_ms:6.1f} ms, "
               f"p95 {self.p95_ms:6.1f} ms; {note + '; ' if note else ''}{self.failed} failed "
               f"({100 * self.error_rate:.2f} %)")  # fmt: skip
-        print(f"  {'':<13} CPU per {unit.removesuffix('s')}: {per_one}")
+        print(f"  {'':<13} CPU per {unit.removesuffix('s')}: {self.cpu_parts()}")
         if callers is not None:
             callers.check(self)
 
@@ -139,9 +152,29 @@ class Comparison:
             share += f" ({100 * fn.rate / self.statement.rate:.0f} % of its statement)"
         return f"| {self.path} | {through}, {fn.failed} failed | {direct} | {share} |"
 
+    def cpu_row(self) -> str | None:
+        """Where the share comes from, when both sides' CPU was measured (not COPY's): as the
+        rate is the cores a run kept busy over the CPU a request took, the share is exactly
+        (the baseline's CPU a request / the function path's) * (the cores the function path
+        kept busy / the baseline's). With both paths near the machine's cores, the second factor
+        is near 1 and the first decides; the budget is the CPU a request the function path may
+        take for half the baseline's rate at the cores it keeps busy."""
+        fn, base = self.function, self.baseline
+        if not fn.cpu or not base.cpu or self.per_request != 1:
+            return None
+        budget = 2 * base.cpu_ms * fn.cores / base.cores
+        return (f"| {self.path} | {fn.cpu_ms:.3f} ms ({fn.cpu_parts(3)}) | {base.cpu_ms:.3f} ms "
+                f"({base.cpu_parts(3)}) "
+                f"| {base.cpu_ms / fn.cpu_ms:.2f} * {fn.cores:.2f} / {base.cores:.2f} cores "
+                f"= {100 * self.share:.0f} % | {budget:.3f} ms |")  # fmt: skip
+
 
 TABLE_HEAD = (
     "| path | through the function | baseline, same run | function / baseline |\n|---|---|---|---|"
+)
+CPU_TABLE_HEAD = (
+    "| path | CPU a request, function path | baseline's | share = CPU ratio * cores ratio "
+    "| function path's budget for 50 % |\n|---|---|---|---|---|"
 )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from bench.load import PROJECT, Callers, PathResult
+from bench.load import PROJECT, Callers, Comparison, PathResult
 from supastack.config.manifest import load_app
 from supastack.functions.specs import RateLimitSpec
 
@@ -37,3 +37,27 @@ def test_a_run_that_outran_its_callers_says_so(capsys: pytest.CaptureFixture[str
     out = capsys.readouterr().out
     assert "1,001 requests over 1,000 callers" in out
     assert "failures may be the callers' own limit" in out
+
+
+def run(done: int, cpu: dict[str, float]) -> PathResult:
+    return PathResult("path", done, 1.0, 1.0, 2.0, 0, cpu)
+
+
+def test_a_share_is_the_cpu_ratio_times_the_cores_ratio_with_the_budget_for_half() -> None:
+    sql = run(40_000, {"postgres": 1.6, "load generator": 0.4})  # 0.05 ms a request, 2 cores
+    function = run(6_000, {"deno": 0.9, "postgres": 0.7})  # 0.267 ms a request, 1.6 cores
+    row = Comparison("`status`", "requests", function, sql).cpu_row()
+    assert row is not None
+    assert "| 0.267 ms (deno 0.150 ms, postgres 0.117 ms) |" in row
+    assert "| 0.050 ms (postgres 0.040 ms, load generator 0.010 ms) |" in row
+    assert "0.19 * 1.60 / 2.00 cores = 15 % | 0.080 ms |" in row
+    # a function path taking exactly that budget, at the same cores, runs at half the SQL's rate
+    at_budget = run(20_000, {"deno": 0.9, "postgres": 0.7})
+    assert at_budget.cpu_ms == pytest.approx(0.080)
+    assert Comparison("`status`", "requests", at_budget, sql).share == pytest.approx(0.5)
+
+
+def test_no_cpu_row_where_the_baseline_is_not_measured_per_request() -> None:
+    copy = PathResult("COPY", 1_000_000, 5.0, 0.0, 0.0, 0, {})  # one psql \copy: no CPU read
+    ingest = run(200, {"deno": 0.5, "postgres": 1.0})
+    assert Comparison("`ingest`", "points", ingest, copy, per_request=1_000).cpu_row() is None
