@@ -41,6 +41,7 @@ import psycopg
 
 from bench.load import (
     WRK_LINES,
+    WRK_PREPARED,
     WRK_REPORT,
     Callers,
     Comparison,
@@ -76,10 +77,10 @@ end
 )
 
 STATUS_SCRIPT = (
-    WRK_LINES
+    WRK_PREPARED
     + """
-function request()
-  local token = next_line():match("([^\\t]+)")
+function prepare(line)
+  local token = line:match("([^\\t]+)")
   return wrk.format("GET", nil, {["Authorization"] = "Bearer " .. token})
 end
 """

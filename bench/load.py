@@ -47,14 +47,15 @@ end
 """
 
 #: The start of a wrk script whose requests come from a file of lines (one per request, taken
-#: in turn by the two threads): ``next_line()`` gives the next one.
+#: in turn by the two threads): ``next_line()`` gives the next one, or what the script's
+#: ``prepare(line)``, if it defines one, made of it before the run.
 WRK_LINES = (
     WRK_THREADS
     + """
 local lines = {}
 function init(args)
   thread_id = id
-  for line in io.lines(args[1]) do lines[#lines + 1] = line end
+  for line in io.lines(args[1]) do lines[#lines + 1] = prepare and prepare(line) or line end
 end
 function next_line()
   local line = lines[(counter * threads + thread_id) % #lines + 1]
@@ -63,6 +64,13 @@ function next_line()
 end
 """
 )
+
+#: The start of a wrk script whose requests are made once, before the run, from the lines of a
+#: file (``prepare(line)``, which the script defines, returns one from ``wrk.format``) and sent
+#: in turn by the two threads. Formatting each request as it was sent was a quarter to a third
+#: of wrk's CPU a request on the personalized paths (docs/testing-and-benchmarks.md): CPU the
+#: function path's Postgres and runtime did not have on these two cores.
+WRK_PREPARED = WRK_LINES + "\nfunction request() return next_line() end\n"
 
 #: Appended to a wrk script: one JSON line with the run's figures.
 WRK_REPORT = """

@@ -55,15 +55,14 @@ FASTEST_READS = 10_000
 
 INGEST_SCRIPT = (
     """
-local body
+wrk.method = "POST"
+wrk.headers["Authorization"] = "Bearer " .. os.getenv("ANON_KEY")
+wrk.headers["x-api-key"] = os.getenv("API_KEY")
+wrk.headers["Content-Type"] = "application/json"
 function init(args)
   local file = io.open(args[1])
-  body = file:read("*a")
+  wrk.body = file:read("*a")
   file:close()
-end
-function request()
-  return wrk.format("POST", nil, {["Authorization"] = "Bearer " .. os.getenv("ANON_KEY"),
-    ["x-api-key"] = os.getenv("API_KEY"), ["Content-Type"] = "application/json"}, body)
 end
 """
     + WRK_REPORT
@@ -77,13 +76,20 @@ def _series_script(start: str, end: str) -> str:
     query = f"&step=300&from={start}&to={end}"
     return (
         f"""
-local at, keys = 0, {{}}
+local at, keys, prepared = 0, {{}}, {{}}
 for key in string.gmatch(os.getenv("API_KEYS"), "[^,]+") do keys[#keys + 1] = key end
+function init(args)
+  local a, b = {SERIES}, #keys
+  while b > 0 do a, b = b, a % b end
+  for n = 1, {SERIES} * #keys / a do
+    local query = "?name=series." .. (n % {SERIES}) .. "{query}"
+    prepared[n] = wrk.format("GET", wrk.path .. query, {{
+      ["Authorization"] = "Bearer " .. os.getenv("ANON_KEY"), ["x-api-key"] = keys[n % #keys + 1]}})
+  end
+end
 function request()
-  at = at + 1
-  local query = "?name=series." .. (at % {SERIES}) .. "{query}"
-  return wrk.format("GET", wrk.path .. query, {{
-    ["Authorization"] = "Bearer " .. os.getenv("ANON_KEY"), ["x-api-key"] = keys[at % #keys + 1]}})
+  at = at % #prepared + 1
+  return prepared[at]
 end
 """
         + WRK_REPORT

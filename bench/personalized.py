@@ -32,7 +32,7 @@ import math
 import psycopg
 
 from bench.load import (
-    WRK_LINES,
+    WRK_PREPARED,
     WRK_REPORT,
     Callers,
     Comparison,
@@ -50,10 +50,10 @@ FASTEST = 40_000
 SLUGS = ("transaction-recommendations", "user-archetype")
 
 WRK_SCRIPT = (
-    WRK_LINES
+    WRK_PREPARED
     + """
-function request()
-  local token, query = next_line():match("([^\\t]+)\\t(.+)")
+function prepare(line)
+  local token, query = line:match("([^\\t]+)\\t(.+)")
   return wrk.format("GET", wrk.path .. query, {["Authorization"] = "Bearer " .. token})
 end
 """
