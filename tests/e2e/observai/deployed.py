@@ -26,8 +26,9 @@ class Org:
     slug: str
     owner: str
     viewer: str
-    key: str = ""
-    read_key: str = ""
+    # API keys: out of the repr, so an assertion's message never prints them
+    key: str = field(default="", repr=False)
+    read_key: str = field(default="", repr=False)
     outsider: str = field(default_factory=lambda: str(uuid.uuid4()))
 
 

@@ -4,6 +4,7 @@ tier with the 90-day archive."""
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -71,6 +72,48 @@ def test_ingest_refuses_callers_without_the_right(hub: Hub, fresh_budgets: None)
     too_big = httpx.post(f"{hub.url}/ingest", content=b"{" + b" " * 2_200_000 + b"}",
                          headers=hub.keyed(hub.a.key), timeout=30)  # fmt: skip
     assert error_of(too_big) == (413, "PAYLOAD_TOO_LARGE")
+
+
+def test_a_keys_use_is_written_once_a_minute_not_on_every_call(hub: Hub) -> None:
+    """Calls record the key's use when the recorded one is over a minute old: eight at once with
+    a stale use write it once (the others re-check the row they waited for), and calls within
+    the minute write nothing, so a busy dashboard's reads cost no write each."""
+    key = hub.scalar("select api_key from observai.create_api_key(%s, 'busy', '{read}')",
+                     hub.a.id)  # fmt: skip
+    hub.rows("update observai.api_keys set last_used_at = now() - interval '2 minutes' "
+             "where prefix = %s returning 1", key[:12])  # fmt: skip
+    with hub.services.connect() as conn:
+        conn.execute(WRITE_COUNTER.encode())
+    try:
+
+        def read(_: int) -> int:
+            return hub.get("metrics", hub.keyed(key), name="cpu").status_code
+
+        def burst() -> list[int]:
+            with ThreadPoolExecutor(8) as pool:
+                return list(pool.map(read, range(8)))
+
+        assert burst() == [200] * 8
+        recorded = hub.scalar("select last_used_at > now() - interval '1 minute' "
+                              "from observai.api_keys where prefix = %s", key[:12])  # fmt: skip
+        assert recorded is True
+        assert hub.scalar("select count(*) from public.test_key_writes") == 1
+        assert burst() == [200] * 8
+        assert hub.scalar("select count(*) from public.test_key_writes") == 1
+    finally:
+        with hub.services.connect() as conn:
+            conn.execute(b"drop function public.test_key_written() cascade; "
+                         b"drop table public.test_key_writes")  # fmt: skip
+
+
+#: Counts the writes of a key's last use (a trigger the test removes afterwards).
+WRITE_COUNTER = """
+create table public.test_key_writes (at timestamptz not null default clock_timestamp());
+create function public.test_key_written() returns trigger language plpgsql as $$
+begin insert into public.test_key_writes default values; return new; end $$;
+create trigger test_key_written after update of last_used_at on observai.api_keys
+  for each row execute function public.test_key_written();
+"""
 
 
 def test_a_revoked_key_is_refused_at_once(hub: Hub, fresh_budgets: None) -> None:
