@@ -7,7 +7,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from tests.e2e.resend_fake import FakeResend
 from tests.e2e.stripe_fake import FakeStripe
@@ -18,7 +18,8 @@ class Providers:
     stripe: FakeStripe
     resend: FakeResend
     #: STRIPE_SECRET_KEY, STRIPE_WEBHOOK_SECRET, STRIPE_API_BASE, RESEND_API_KEY, RESEND_BASE_URL
-    secrets: dict[str, str]
+    #: (out of the repr, so an assertion's message never prints them)
+    secrets: dict[str, str] = field(repr=False)
 
 
 @contextmanager
