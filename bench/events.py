@@ -33,6 +33,7 @@ from unittest.mock import patch
 import psycopg
 
 from bench.load import (
+    WARM_UP_SECONDS,
     WRK_LINES,
     WRK_REPORT,
     Callers,
@@ -179,10 +180,13 @@ def search(services: Services, work: Path, seconds: int) -> Comparison:
     with patch.dict(os.environ, {"ANON_KEY": services.credentials.anon_key}):  # never in argv
         return side_by_side(
             path, "requests",
-            ("events-search", wrk(url, script, clients=CLIENTS, seconds=seconds, args=[])),
-            ("SQL", pgbench(services.dsn(), sql_script, work, clients=CLIENTS, seconds=seconds)),
+            ("events-search", wrk(url, script, clients=CLIENTS, seconds=seconds, args=[],
+                                  warm_up=WARM_UP_SECONDS)),
+            ("SQL", pgbench(services.dsn(), sql_script, work, clients=CLIENTS, seconds=seconds,
+                            warm_up=WARM_UP_SECONDS)),
             statement=("SQL as JSON", pgbench(services.dsn(), json_script, work,
-                                              clients=CLIENTS, seconds=seconds)),
+                                              clients=CLIENTS, seconds=seconds,
+                                              warm_up=WARM_UP_SECONDS)),
         )  # fmt: skip
 
 

@@ -37,6 +37,7 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
 from bench.load import (
+    WARM_UP_SECONDS,
     WRK_REPORT,
     Callers,
     Comparison,
@@ -232,20 +233,21 @@ def compare(args: argparse.Namespace) -> list[Comparison]:
                                (as_json, "observai.series_json")):  # fmt: skip
             script.write_text(f"\\set s random(0, {SERIES - 1})\n"
                               f"select {select}({arguments}, 'avg');\n")  # fmt: skip
-        dashboards = Callers.within_limit("observai", "metrics", args.seconds, FASTEST_READS)
+        dashboards = Callers.within_limit(
+            "observai", "metrics", args.seconds + WARM_UP_SECONDS, FASTEST_READS
+        )
         env_vars["API_KEYS"] = _read_keys(dsn, org, dashboards.count)
         with patch.dict(os.environ, env_vars):  # wrk reads the keys here, never from argv
             read = measured(
                 wrk(f"{services.runtime_url}/functions/v1/metrics", series_script,
-                    clients=args.clients, seconds=args.seconds, args=[]),
+                    clients=args.clients, seconds=args.seconds, args=[], warm_up=WARM_UP_SECONDS),
                 "function",
             )  # fmt: skip
-        direct = measured(
-            pgbench(dsn, query, work, clients=args.clients, seconds=args.seconds), "SQL"
-        )
-        own = measured(
-            pgbench(dsn, as_json, work, clients=args.clients, seconds=args.seconds), "SQL as JSON"
-        )
+        direct, own = (
+            measured(pgbench(dsn, script, work, clients=args.clients, seconds=args.seconds,
+                             warm_up=WARM_UP_SECONDS), label)
+            for script, label in ((query, "SQL"), (as_json, "SQL as JSON"))
+        )  # fmt: skip
         read.print("requests", callers=dashboards)
         direct.print("requests")
         own.print("requests")

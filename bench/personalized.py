@@ -32,6 +32,7 @@ import math
 import psycopg
 
 from bench.load import (
+    WARM_UP_SECONDS,
     WRK_PREPARED,
     WRK_REPORT,
     Callers,
@@ -122,7 +123,8 @@ def compare(seconds: int) -> list[Comparison]:
     flags = {FLAG: {"enabled": True, "percentage": 100}}
     with deployed(apps=["personalized"], flags=flags) as (services, work):
         dsn = services.dsn()
-        callers = max((Callers.within_limit("personalized", slug, seconds, FASTEST)
+        callers = max((Callers.within_limit("personalized", slug, seconds + WARM_UP_SECONDS,
+                                           FASTEST)
                        for slug in SLUGS), key=lambda c: c.count)  # fmt: skip
         populate(dsn, callers.count)
         users = pairs(dsn)
@@ -146,8 +148,10 @@ def compare(seconds: int) -> list[Comparison]:
             url = f"{services.runtime_url}/functions/v1/{slug}"
             compared.append(side_by_side(
                 f"`{slug}` ({CLIENTS} clients)", "requests",
-                (slug, wrk(url, script, clients=CLIENTS, seconds=seconds, args=[str(requests)])),
-                ("SQL", pgbench(dsn, sql_script, work, clients=CLIENTS, seconds=seconds)),
+                (slug, wrk(url, script, clients=CLIENTS, seconds=seconds, args=[str(requests)],
+                           warm_up=WARM_UP_SECONDS)),
+                ("SQL", pgbench(dsn, sql_script, work, clients=CLIENTS, seconds=seconds,
+                                warm_up=WARM_UP_SECONDS)),
                 callers=callers,
             ))  # fmt: skip
             function = compared[-1].function

@@ -3,9 +3,12 @@ capacity bench never measures a caller's limit, and a run that outran them says 
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
-from bench.load import PROJECT, Callers, Comparison, PathResult
+from bench.load import PROJECT, Callers, Comparison, Figures, PathResult, Run, measured
 from supastack.config.manifest import load_app
 from supastack.functions.specs import RateLimitSpec
 
@@ -61,3 +64,23 @@ def test_no_cpu_row_where_the_baseline_is_not_measured_per_request() -> None:
     copy = PathResult("COPY", 1_000_000, 5.0, 0.0, 0.0, 0, {})  # one psql \copy: no CPU read
     ingest = run(200, {"deno": 0.5, "postgres": 1.0})
     assert Comparison("`ingest`", "points", ingest, copy, per_request=1_000).cpu_row() is None
+
+
+def test_a_warmed_path_is_warmed_once_before_its_measured_run_and_outside_its_cpu() -> None:
+    calls: list[str] = []
+
+    def warm_up() -> None:  # a load generator's warm-up: a child process that spends CPU
+        calls.append("warm up")
+        subprocess.run([sys.executable, "-c", "sum(range(20_000_000))"], check=True)
+
+    def measure() -> Figures:
+        calls.append("measure")
+        return 100, 1.0, 1.0, 2.0, 0
+
+    result = measured(Run(measure, warm_up), "function")
+    assert calls == ["warm up", "measure"]
+    assert (result.done, result.warmed) == (100, True)
+    assert result.cpu.get("load generator", 0.0) < 0.05  # the warm-up's CPU is not the run's
+    alone = measured(Run(measure), "function")  # not warmed: measured alone
+    assert (alone.done, alone.warmed) == (100, False)
+    assert calls == ["warm up", "measure", "measure"]
