@@ -8,6 +8,7 @@ import sys
 
 import pytest
 
+from bench.functions_vs_sql import medians
 from bench.load import PROJECT, Callers, Comparison, Figures, PathResult, Run, measured
 from supastack.config.manifest import load_app
 from supastack.functions.specs import RateLimitSpec
@@ -84,3 +85,24 @@ def test_a_warmed_path_is_warmed_once_before_its_measured_run_and_outside_its_cp
     alone = measured(Run(measure), "function")  # not warmed: measured alone
     assert (alone.done, alone.warmed) == (100, False)
     assert calls == ["warm up", "measure", "measure"]
+
+
+def comparison(path: str, function_done: int) -> Comparison:
+    return Comparison(path, "requests", run(function_done, {}), run(1_000, {}))
+
+
+def test_repeated_rounds_print_each_paths_median_run_and_every_share() -> None:
+    rounds = [
+        [comparison("`a`", 400), comparison("`b`", 700)],
+        [comparison("`a`", 600), comparison("`b`", 500)],
+        [comparison("`a`", 500), comparison("`b`", 300)],
+    ]
+    (a, a_shares), (b, b_shares) = medians(rounds)
+    assert (a.path, a.share, a_shares) == ("`a`", 0.5, [0.4, 0.6, 0.5])
+    assert (b.path, b.share, b_shares) == ("`b`", 0.5, [0.7, 0.5, 0.3])
+    assert a is rounds[2][0] and b is rounds[1][1]  # an actual run, not an average
+    # an even number of rounds: the lower middle run, never one better than half of them
+    (low, _), _ = medians(rounds[:2])
+    assert low.share == 0.4
+    with pytest.raises(ValueError, match=r"the rounds measured different paths"):
+        medians([[comparison("`a`", 1)], [comparison("`c`", 1)]])
