@@ -40,7 +40,6 @@ import httpx
 import psycopg
 
 from bench.load import (
-    WARM_UP_SECONDS,
     WRK_LINES,
     WRK_PREPARED,
     WRK_REPORT,
@@ -301,7 +300,7 @@ def statuses(bench: Bench, work: Path, seconds: int) -> Comparison:
     7,500 for 20 s. With 1,000 the path could not pass 6,900 a second in 10 s, a third of the
     SQL path's rate."""
     customers = Callers.within_limit(
-        "billing", "subscription-status", seconds + WARM_UP_SECONDS, FASTEST_STATUS
+        "billing", "subscription-status", seconds, FASTEST_STATUS, warmed=True
     )
     users = customers.count
     conn = bench.sql
@@ -331,9 +330,9 @@ def statuses(bench: Bench, work: Path, seconds: int) -> Comparison:
         f"`subscription-status` ({CLIENTS} connections)", "requests",
         ("subscription-status", wrk(f"{bench.url}/subscription-status", script,
                                     clients=CLIENTS, seconds=seconds, args=[str(lines)],
-                                    warm_up=WARM_UP_SECONDS)),
+                                    warmed=True)),
         ("SQL", pgbench(bench.services.dsn(), sql_script, work, clients=CLIENTS, seconds=seconds,
-                        warm_up=WARM_UP_SECONDS)),
+                        warmed=True)),
         callers=customers,
     )  # fmt: skip
 

@@ -33,7 +33,6 @@ from unittest.mock import patch
 import psycopg
 
 from bench.load import (
-    WARM_UP_SECONDS,
     WRK_LINES,
     WRK_REPORT,
     Callers,
@@ -181,12 +180,12 @@ def search(services: Services, work: Path, seconds: int) -> Comparison:
         return side_by_side(
             path, "requests",
             ("events-search", wrk(url, script, clients=CLIENTS, seconds=seconds, args=[],
-                                  warm_up=WARM_UP_SECONDS)),
+                                  warmed=True)),
             ("SQL", pgbench(services.dsn(), sql_script, work, clients=CLIENTS, seconds=seconds,
-                            warm_up=WARM_UP_SECONDS)),
+                            warmed=True)),
             statement=("SQL as JSON", pgbench(services.dsn(), json_script, work,
                                               clients=CLIENTS, seconds=seconds,
-                                              warm_up=WARM_UP_SECONDS)),
+                                              warmed=True)),
         )  # fmt: skip
 
 

@@ -277,9 +277,13 @@ class Callers:
     fastest: float
 
     @classmethod
-    def within_limit(cls, app: str, function: str, seconds: int, fastest: float) -> Callers:
+    def within_limit(
+        cls, app: str, function: str, seconds: int, fastest: float, *, warmed: bool = False
+    ) -> Callers:
         """Enough that none sends more than half of what the function's rate limit (its app
-        manifest's) lets it send in ``seconds``: a full bucket, then the refill."""
+        manifest's) lets it send in ``seconds`` (and the warm-up before them, when ``warmed``):
+        a full bucket, then the refill."""
+        seconds += WARM_UP_SECONDS if warmed else 0
         spec = load_app(PROJECT, app).functions[function].rate_limit
         if spec is None:
             raise ValueError(f"apps/{app}.yaml: {function} has no rateLimit to size callers by")
@@ -330,10 +334,10 @@ def ensure_wrk() -> None:
 
 
 def wrk(
-    url: str, script: Path, *, clients: int, seconds: int, args: list[str], warm_up: int = 0
+    url: str, script: Path, *, clients: int, seconds: int, args: list[str], warmed: bool = False
 ) -> Run:
-    """``script`` (with :data:`WRK_REPORT`) against ``url`` on ``clients`` connections, after
-    ``warm_up`` seconds of the same, unmeasured."""
+    """``script`` (with :data:`WRK_REPORT`) against ``url`` on ``clients`` connections (when
+    ``warmed``, after :data:`WARM_UP_SECONDS` of the same, unmeasured)."""
 
     def run(length: int) -> Figures:
         out = subprocess.run(
@@ -344,7 +348,7 @@ def wrk(
         ok = result["requests"] - result["non_2xx"]
         return ok, result["seconds"], result["p50_ms"], result["p95_ms"], result["non_2xx"]
 
-    return Run(lambda: run(seconds), (lambda: run(warm_up)) if warm_up else None)
+    return Run(lambda: run(seconds), (lambda: run(WARM_UP_SECONDS)) if warmed else None)
 
 
 def pgbench(
@@ -355,10 +359,11 @@ def pgbench(
     clients: int,
     seconds: int,
     define: str = "",
-    warm_up: int = 0,
+    warmed: bool = False,
 ) -> Run:
     """``script`` on ``clients`` connections for ``seconds`` (``define``: a variable each client
-    starts with, ``name=value``), after ``warm_up`` seconds of the same, unmeasured; latencies
+    starts with, ``name=value``; when ``warmed``, after :data:`WARM_UP_SECONDS` of the same,
+    unmeasured); latencies
     from its per-transaction log."""
     params = conninfo_to_dict(dsn)
     env = {**os.environ, "PGPASSWORD": str(params["password"])}
@@ -385,4 +390,4 @@ def pgbench(
         p95 = statistics.quantiles(latencies, n=20)[18]
         return len(latencies) - failed, float(seconds), statistics.median(latencies), p95, failed
 
-    return Run(measure, (lambda: run(warm_up, None)) if warm_up else None)
+    return Run(measure, (lambda: run(WARM_UP_SECONDS, None)) if warmed else None)

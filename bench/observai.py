@@ -37,7 +37,6 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
 from bench.load import (
-    WARM_UP_SECONDS,
     WRK_REPORT,
     Callers,
     Comparison,
@@ -234,18 +233,18 @@ def compare(args: argparse.Namespace) -> list[Comparison]:
             script.write_text(f"\\set s random(0, {SERIES - 1})\n"
                               f"select {select}({arguments}, 'avg');\n")  # fmt: skip
         dashboards = Callers.within_limit(
-            "observai", "metrics", args.seconds + WARM_UP_SECONDS, FASTEST_READS
+            "observai", "metrics", args.seconds, FASTEST_READS, warmed=True
         )
         env_vars["API_KEYS"] = _read_keys(dsn, org, dashboards.count)
         with patch.dict(os.environ, env_vars):  # wrk reads the keys here, never from argv
             read = measured(
                 wrk(f"{services.runtime_url}/functions/v1/metrics", series_script,
-                    clients=args.clients, seconds=args.seconds, args=[], warm_up=WARM_UP_SECONDS),
+                    clients=args.clients, seconds=args.seconds, args=[], warmed=True),
                 "function",
             )  # fmt: skip
         direct, own = (
             measured(pgbench(dsn, script, work, clients=args.clients, seconds=args.seconds,
-                             warm_up=WARM_UP_SECONDS), label)
+                             warmed=True), label)
             for script, label in ((query, "SQL"), (as_json, "SQL as JSON"))
         )  # fmt: skip
         read.print("requests", callers=dashboards)

@@ -32,7 +32,6 @@ import math
 import psycopg
 
 from bench.load import (
-    WARM_UP_SECONDS,
     WRK_PREPARED,
     WRK_REPORT,
     Callers,
@@ -123,8 +122,8 @@ def compare(seconds: int) -> list[Comparison]:
     flags = {FLAG: {"enabled": True, "percentage": 100}}
     with deployed(apps=["personalized"], flags=flags) as (services, work):
         dsn = services.dsn()
-        callers = max((Callers.within_limit("personalized", slug, seconds + WARM_UP_SECONDS,
-                                           FASTEST)
+        callers = max((Callers.within_limit("personalized", slug, seconds, FASTEST,
+                                           warmed=True)
                        for slug in SLUGS), key=lambda c: c.count)  # fmt: skip
         populate(dsn, callers.count)
         users = pairs(dsn)
@@ -149,9 +148,9 @@ def compare(seconds: int) -> list[Comparison]:
             compared.append(side_by_side(
                 f"`{slug}` ({CLIENTS} clients)", "requests",
                 (slug, wrk(url, script, clients=CLIENTS, seconds=seconds, args=[str(requests)],
-                           warm_up=WARM_UP_SECONDS)),
+                           warmed=True)),
                 ("SQL", pgbench(dsn, sql_script, work, clients=CLIENTS, seconds=seconds,
-                                warm_up=WARM_UP_SECONDS)),
+                                warmed=True)),
                 callers=callers,
             ))  # fmt: skip
             function = compared[-1].function

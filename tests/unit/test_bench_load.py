@@ -9,7 +9,16 @@ import sys
 import pytest
 
 from bench.functions_vs_sql import medians
-from bench.load import PROJECT, Callers, Comparison, Figures, PathResult, Run, measured
+from bench.load import (
+    PROJECT,
+    WARM_UP_SECONDS,
+    Callers,
+    Comparison,
+    Figures,
+    PathResult,
+    Run,
+    measured,
+)
 from supastack.config.manifest import load_app
 from supastack.functions.specs import RateLimitSpec
 
@@ -26,6 +35,11 @@ def test_callers_stay_within_half_of_what_the_manifest_limit_allows_in_the_run()
         allowed = spec.requests + spec.requests * seconds / spec.per_seconds
         assert callers.each == allowed / 2
         assert callers.count * callers.each >= 40_000 * seconds  # the whole run spread out
+        warmed = Callers.within_limit("personalized", "user-archetype", seconds, 40_000,
+                                      warmed=True)  # fmt: skip
+        assert warmed.count * warmed.each >= 40_000 * (seconds + WARM_UP_SECONDS)
+        assert warmed == Callers.within_limit("personalized", "user-archetype",
+                                              seconds + WARM_UP_SECONDS, 40_000)  # fmt: skip
 
 
 def test_a_function_without_a_limit_is_refused_by_name() -> None:
