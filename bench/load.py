@@ -11,7 +11,6 @@ import json
 import math
 import os
 import re
-import resource
 import statistics
 import subprocess
 import tempfile
@@ -24,6 +23,7 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
 from applier.engine import deploy
+from bench.cpu import cpu_seconds
 from supastack.config.manifest import load_app
 from supastack.local import system
 from tests.conftest import Services, start_services
@@ -208,28 +208,6 @@ CPU_TABLE_HEAD = (
     "| path | CPU a request, function path | baseline's | share = CPU ratio * cores ratio "
     "| function path's budget for 50 % |\n|---|---|---|---|---|"
 )
-
-
-def cpu_seconds() -> dict[str, float]:
-    """CPU seconds used so far by Postgres (backends, and those that ended: the postmaster's
-    reaped children) and the edge runtime (Deno); the load generators are this process's
-    children (:func:`resource.getrusage`)."""
-    tick = os.sysconf("SC_CLK_TCK")
-    used: dict[str, float] = {}
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            stat = Path(f"/proc/{pid}/stat").read_text()
-        except OSError:
-            continue
-        name = stat[stat.index("(") + 1 : stat.rindex(")")]
-        kind = next((k for k in ("postgres", "deno") if name.startswith(k)), "")
-        if kind:
-            fields = stat[stat.rindex(")") + 2 :].split()
-            ticks = sum(int(f) for f in fields[11:15])  # utime, stime, cutime, cstime
-            used[kind] = used.get(kind, 0.0) + ticks / tick
-    children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    used["load generator"] = children.ru_utime + children.ru_stime
-    return used
 
 
 def measured(run: Run, label: str) -> PathResult:
