@@ -341,8 +341,7 @@ def pgbench(
 ) -> Run:
     """``script`` on ``clients`` connections for ``seconds`` (``define``: a variable each client
     starts with, ``name=value``; when ``warmed``, after :data:`WARM_UP_SECONDS` of the same,
-    unmeasured); latencies
-    from its per-transaction log."""
+    unmeasured); latencies from its per-transaction log."""
     params = conninfo_to_dict(dsn)
     env = {**os.environ, "PGPASSWORD": str(params["password"])}
 

@@ -27,6 +27,7 @@ import json
 import os
 import subprocess
 import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -77,15 +78,23 @@ def run(dsn: str, pipeline: int, windows: int, seconds: float, *, pool: int = PO
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     ) as script:  # fmt: skip
         assert script.stdout is not None
+        # a script that never ends is killed: its output is then short, and reported below
+        deadline = threading.Timer(warm + windows * seconds + 120, script.kill)
+        deadline.start()
         lines, readings = [], []
-        for line in script.stdout:
-            lines.append(line)
-            readings.append(cpu_seconds()["postgres"])
-        _, errors = script.communicate(timeout=120)
+        try:
+            for line in script.stdout:
+                lines.append(line)
+                readings.append(cpu_seconds()["postgres"])
+            _, errors = script.communicate()
+        finally:
+            deadline.cancel()
     if script.returncode != 0 or len(lines) != 2:
         password = urlsplit(dsn).password or "\0"
         said = errors[-2000:].replace(password, "********")
-        raise SystemExit(f"{SCRIPT.name} failed: {said}")
+        raise SystemExit(
+            f"{SCRIPT.name} failed (exit {script.returncode}; -9: killed at its deadline): {said}"
+        )
     out = json.loads(lines[-1])
     rates: list[int] = out["rates"]
     figures = ClientRun("postgres.js (Deno)", sum(rates) / len(rates), float(out["cpuMs"]),
@@ -137,7 +146,6 @@ def main() -> None:
                                    warm=WARM_UP_SECONDS)  # fmt: skip
                 work = Path(root) / f"libpq-{connections}"
                 work.mkdir()
-                work.chmod(0o755)
                 baseline = libpq(dsn, work, connections, length)
                 functions.print(connections)
                 baseline.print(connections)
