@@ -18,7 +18,9 @@ local stand-ins for Stripe and Resend (tests/e2e), the subscription-cache flag o
    Then the batch processor drains the queue: events applied per second.
 3. **Subscription status.** Customers reading their subscription (the cache fresh) through
    `subscription-status` on 20 connections, next to its query (pgbench): enough of them that
-   none meets the function's limit of 60 a minute (4,286 for 10 s).
+   none meets the function's limit of 60 a minute (4,286 for 10 s). Then its floor
+   (bench.floor): the same requests answered by a bare server with the same query and none of
+   the function's checks, the most any function serving this query could reach.
 
     .venv/bin/python -m bench.billing [--calls 150] [--seconds 20]
 """
@@ -39,6 +41,7 @@ from typing import Any
 import httpx
 import psycopg
 
+from bench import floor
 from bench.load import (
     WRK_LINES,
     WRK_PREPARED,
@@ -326,15 +329,23 @@ def statuses(bench: Bench, work: Path, seconds: int) -> Comparison:
     script.write_text(STATUS_SCRIPT)
     sql_script.write_text(STATUS_SQL.format(users=users, customer=CUSTOMER_ID.format(n=":n")))
     print(f"subscription status, {users} customers, {CLIENTS} connections, {seconds} s per path")
-    return side_by_side(
-        f"`subscription-status` ({CLIENTS} connections)", "requests",
-        ("subscription-status", wrk(f"{bench.url}/subscription-status", script,
-                                    clients=CLIENTS, seconds=seconds, args=[str(lines)],
-                                    warmed=True)),
-        ("SQL", pgbench(bench.services.dsn(), sql_script, work, clients=CLIENTS, seconds=seconds,
-                        warmed=True)),
-        callers=customers,
-    )  # fmt: skip
+    functions_dsn = bench.services.env.runtime(bench.services.credentials).function_env()[
+        "SUPABASE_DB_URL"
+    ]
+    # the function's query as the SQL path runs it, the customer the token's
+    statement = STATUS_SQL.format(users=users, customer="$1").split("\n", 1)[1].strip()
+    with floor.serving(functions_dsn, statement.removesuffix(";")) as bare:
+        return side_by_side(
+            f"`subscription-status` ({CLIENTS} connections)", "requests",
+            ("subscription-status", wrk(f"{bench.url}/subscription-status", script,
+                                        clients=CLIENTS, seconds=seconds, args=[str(lines)],
+                                        warmed=True)),
+            ("SQL", pgbench(bench.services.dsn(), sql_script, work, clients=CLIENTS,
+                            seconds=seconds, warmed=True)),
+            floor=("floor", wrk(bare, script, clients=CLIENTS, seconds=seconds,
+                                args=[str(lines)], warmed=True)),
+            callers=customers,
+        )  # fmt: skip
 
 
 def compare(seconds: int, calls: int = 0) -> list[Comparison]:

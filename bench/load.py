@@ -166,6 +166,8 @@ class Comparison:
     #: the function's own statement, where it differs from the baseline by making the answer's
     #: JSON in Postgres (the baseline hands bare rows to a client that never encodes them)
     statement: PathResult | None = None
+    #: the same answer from a bare server with none of the function's checks (bench.floor)
+    floor: PathResult | None = None
 
     @property
     def share(self) -> float:
@@ -181,6 +183,8 @@ class Comparison:
         if self.statement is not None:
             direct += f"; {self.statement.label}: {self.statement.rate:,.0f} {self.unit}/s"
             share += f" ({100 * fn.rate / self.statement.rate:.0f} % of its statement)"
+        if self.floor is not None:
+            share += f" (a bare server's floor: {100 * self.floor.rate / base.rate:.0f} %)"
         warmed = " (both warmed first)" if fn.warmed and base.warmed else ""
         return f"| {self.path}{warmed} | {through}, {fn.failed} failed | {direct} | {share} |"
 
@@ -227,20 +231,25 @@ def side_by_side(
     baseline: tuple[str, Run],
     *,
     statement: tuple[str, Run] | None = None,
+    floor: tuple[str, Run] | None = None,
     callers: Callers | None = None,
 ) -> Comparison:
-    """Both runs (and the function's own statement, when given) measured one after the other,
-    printed with the shares (and whether the function's run outran its ``callers``); the
-    comparison."""
+    """Both runs (and the function's own statement, and its floor, when given) measured one
+    after the other, printed with the shares (and whether the function's run outran its
+    ``callers``); the comparison."""
     through, direct = measured(function[1], function[0]), measured(baseline[1], baseline[0])
     own = measured(statement[1], statement[0]) if statement else None
+    bare = measured(floor[1], floor[0]) if floor else None
     through.print(unit, callers=callers)
     direct.print(unit)
     print(f"  function path / SQL path: {100 * through.rate / direct.rate:.0f} %")
     if own is not None:
         own.print(unit)
         print(f"  function path / its own statement: {100 * through.rate / own.rate:.0f} %")
-    return Comparison(path, unit, through, direct, statement=own)
+    if bare is not None:
+        bare.print(unit)
+        print(f"  floor / SQL path: {100 * bare.rate / direct.rate:.0f} %")
+    return Comparison(path, unit, through, direct, statement=own, floor=bare)
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import tempfile
 import threading
@@ -32,14 +31,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from bench import deno_scripts
 from bench.cpu import cpu_seconds
 from bench.load import WARM_UP_SECONDS, measured, pgbench
 from supastack.local import system
 from supastack.local.environment import LocalEnvironment
-from supastack.local.paths import DENO_DIR, PROJECT_DIR
 
 SCRIPT = Path(__file__).with_suffix(".ts")
-FUNCTIONS = PROJECT_DIR / "functions"
 POOL, LOOPS = 8, 50
 WAYS = {"pipelined (the default, db.ts)": 100, "one at a time (max_pipeline 1)": 1}
 #: Connections the round trip is measured on: one alone, and the functions' pool.
@@ -69,12 +67,9 @@ def run(dsn: str, pipeline: int, windows: int, seconds: float, *, pool: int = PO
     """postgres_client.ts: the rate in each window, and the windows' figures (Postgres's CPU
     read as the script says the first window starts and as it prints the last's figures)."""
     with subprocess.Popen(
-        [str(system.ensure_deno()), "run", "--quiet", "--allow-net", "--allow-env",
-         "--allow-read", f"--config={FUNCTIONS / 'deno.json'}",
-         f"--lock={FUNCTIONS / 'deno.lock'}", "--frozen", str(SCRIPT),
-         str(pool), str(pipeline), str(loops), str(windows), str(seconds), str(warm)],
-        env={"PATH": os.environ["PATH"], "DENO_DIR": str(DENO_DIR), "NO_COLOR": "1",
-             "HOME": str(Path.home()), "SUPABASE_DB_URL": dsn},
+        deno_scripts.command(SCRIPT, str(pool), str(pipeline), str(loops), str(windows),
+                             str(seconds), str(warm)),
+        env=deno_scripts.environment(dsn),
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     ) as script:  # fmt: skip
         assert script.stdout is not None

@@ -75,6 +75,14 @@ def test_a_share_is_the_cpu_ratio_times_the_cores_ratio_with_the_budget_for_half
     assert Comparison("`status`", "requests", at_budget, sql).share == pytest.approx(0.5)
 
 
+def test_a_floor_is_printed_as_its_own_share_of_the_baseline() -> None:
+    sql, function, bare = run(40_000, {}), run(6_000, {}), run(19_000, {})
+    plain = Comparison("`status`", "requests", function, sql).row()
+    assert plain.endswith("| **15 %** |")
+    row = Comparison("`status`", "requests", function, sql, floor=bare).row()
+    assert row.endswith("| **15 %** (a bare server's floor: 48 %) |")
+
+
 def test_no_cpu_row_where_the_baseline_is_not_measured_per_request() -> None:
     copy = PathResult("COPY", 1_000_000, 5.0, 0.0, 0.0, 0, {})  # one psql \copy: no CPU read
     ingest = run(200, {"deno": 0.5, "postgres": 1.0})
