@@ -329,12 +329,9 @@ def statuses(bench: Bench, work: Path, seconds: int) -> Comparison:
     script.write_text(STATUS_SCRIPT)
     sql_script.write_text(STATUS_SQL.format(users=users, customer=CUSTOMER_ID.format(n=":n")))
     print(f"subscription status, {users} customers, {CLIENTS} connections, {seconds} s per path")
-    functions_dsn = bench.services.env.runtime(bench.services.credentials).function_env()[
-        "SUPABASE_DB_URL"
-    ]
     # the function's query as the SQL path runs it, the customer the token's
     statement = STATUS_SQL.format(users=users, customer="$1").split("\n", 1)[1].strip()
-    with floor.serving(functions_dsn, statement.removesuffix(";")) as bare:
+    with floor.serving(floor.functions_dsn(bench.services), statement.removesuffix(";")) as bare:
         return side_by_side(
             f"`subscription-status` ({CLIENTS} connections)", "requests",
             ("subscription-status", wrk(f"{bench.url}/subscription-status", script,

@@ -3,7 +3,8 @@ reads the caller from the token unverified and runs the function's statement thr
 functions' own client (functions/_shared/db.ts), with no gateway, middleware or guard. Run under
 the function path's load next to it and its SQL path, it says how much of the gap to the SQL
 path is the runtime's own (HTTP and a round trip from JavaScript) and how much the function's
-checks; no function can be cheaper than it. Used by bench.billing for `subscription-status`."""
+checks; no function can be cheaper than it. Used for the read paths of one-lookup size:
+`subscription-status` (bench.billing) and `user-archetype` (bench.personalized)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from urllib.parse import urlsplit
 
 from bench import deno_scripts
 from supastack.local import system
+from tests.conftest import Services
 
 SCRIPT = Path(__file__).with_suffix(".ts")
 #: Seconds the server has to listen (its first start loads the npm client from the cache).
@@ -31,6 +33,11 @@ def drained(stream: IO[str], keep: deque[str]) -> threading.Thread:
     thread = threading.Thread(target=lambda: keep.extend(stream), daemon=True)
     thread.start()
     return thread
+
+
+def functions_dsn(services: Services) -> str:
+    """The database URL the deployment's functions are given (SUPABASE_DB_URL)."""
+    return services.env.runtime(services.credentials).function_env()["SUPABASE_DB_URL"]
 
 
 @contextmanager

@@ -14,7 +14,8 @@ seconds each (the guide's 60 by default):
   pgbench.
 
 Then the same for `user-archetype` (each user asking for their own archetype) against
-`personalized.archetype_of(...)`.
+`personalized.archetype_of(...)`, and its floor (bench.floor: the same statement from a bare
+server with none of the function's checks).
 
 Prints requests/s, p50 / p95 and the error rate of each, against the guide's targets (>= 100
 req/s, p95 < 300 ms, errors < 1 %), the function path's share of the SQL path's throughput, and
@@ -28,9 +29,11 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import math
+from contextlib import ExitStack
 
 import psycopg
 
+from bench import floor
 from bench.load import (
     WRK_PREPARED,
     WRK_REPORT,
@@ -48,6 +51,8 @@ FLAG = "pattern_1_personalized_defaults"
 #: The highest rate the callers are sized for (above either SQL path on the 2-core machine).
 FASTEST = 40_000
 SLUGS = ("transaction-recommendations", "user-archetype")
+#: The function's own statement (``$1``: the caller) where a floor is measured (bench.floor).
+FLOORS = {"user-archetype": "select personalized.archetype_of($1, false, $1) as answer"}
 
 WRK_SCRIPT = (
     WRK_PREPARED
@@ -145,14 +150,21 @@ def compare(seconds: int) -> list[Comparison]:
             sql_script = work / f"{slug}.sql"
             sql_script.write_text(sql.format(users=len(users)))
             url = f"{services.runtime_url}/functions/v1/{slug}"
-            compared.append(side_by_side(
-                f"`{slug}` ({CLIENTS} clients)", "requests",
-                (slug, wrk(url, script, clients=CLIENTS, seconds=seconds, args=[str(requests)],
-                           warmed=True)),
-                ("SQL", pgbench(dsn, sql_script, work, clients=CLIENTS, seconds=seconds,
-                                warmed=True)),
-                callers=callers,
-            ))  # fmt: skip
+            with ExitStack() as stack:
+                bare = None
+                if slug in FLOORS:
+                    served = floor.serving(floor.functions_dsn(services), FLOORS[slug])
+                    load = wrk(stack.enter_context(served), script, clients=CLIENTS,
+                               seconds=seconds, args=[str(requests)], warmed=True)  # fmt: skip
+                    bare = ("floor", load)
+                compared.append(side_by_side(
+                    f"`{slug}` ({CLIENTS} clients)", "requests",
+                    (slug, wrk(url, script, clients=CLIENTS, seconds=seconds,
+                               args=[str(requests)], warmed=True)),
+                    ("SQL", pgbench(dsn, sql_script, work, clients=CLIENTS, seconds=seconds,
+                                    warmed=True)),
+                    floor=bare, callers=callers,
+                ))  # fmt: skip
             function = compared[-1].function
             met = (function.rate >= 100, function.p95_ms < 300, function.error_rate < 0.01)
             print(f"  the guide's targets through the function: >= 100 req/s {met[0]}, "
