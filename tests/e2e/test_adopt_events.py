@@ -19,6 +19,7 @@ from typing import cast
 
 import pytest
 from click.testing import Result
+from psycopg import sql
 
 from supastack.local.paths import PROJECT_DIR
 from supastack.migrations.files import discover_app
@@ -41,6 +42,8 @@ TABLES = ("organizations", "org_members", "locations", "instructors", "class_ser
           "class_events", "registrations", "event_waitlists", "stripe_events",
           "performance_metrics", "health_checks", "class_instances", "class_registrations",
           "waitlists")  # fmt: skip
+#: The secret the guide's jobs send (its CRON_SECRET, also a database setting they read).
+CRON_SECRET = uuid.uuid4().hex
 GUIDE_SQL = """
 create policy "Anyone can view events" on public.class_events for select using (true);
 select cron.schedule('events_generate_daily', '0 2 * * *', $$
@@ -73,6 +76,16 @@ def _by_hand(services: Services, root: Path) -> None:
             "p_control := 'starts_at', p_type := 'native', p_interval := '1 month', "
             "p_premake := 5)"
         )
+        # the setting the guide's daily job reads, as the guide has it set: unset, the job
+        # failed when it came due (02:00 UTC) while the module ran, and smoke reported it.
+        # A secret: the statement is kept out of pg_stat_statements.
+        with conn.transaction():
+            conn.execute("set local pg_stat_statements.track_utility = off")
+            conn.execute(
+                sql.SQL("alter database {} set app.settings.cron_secret = {}").format(
+                    sql.Identifier(conn.info.dbname), sql.Literal(CRON_SECRET)
+                )
+            )
         conn.execute(GUIDE_SQL.encode())
         org = conn.execute(
             "insert into public.organizations (slug, name, path) values ('studio', 'Studio', "
@@ -95,7 +108,7 @@ def _by_hand(services: Services, root: Path) -> None:
     api(services).upsert_secrets({  # `supabase secrets set`, the guide's names
         "STRIPE_SECRET_KEY": f"sk_test_{uuid.uuid4().hex}",
         "STRIPE_WEBHOOK_SECRET": f"whsec_{uuid.uuid4().hex}",
-        "CRON_SECRET": uuid.uuid4().hex, "ESP_API_KEY": uuid.uuid4().hex,
+        "CRON_SECRET": CRON_SECRET, "ESP_API_KEY": uuid.uuid4().hex,
     })  # fmt: skip
     deploy_by_hand(services, root, "events")
 
