@@ -41,7 +41,7 @@ from typing import Any
 import httpx
 import psycopg
 
-from bench import floor
+from bench import deno_scripts, floor
 from bench.load import (
     WRK_LINES,
     WRK_PREPARED,
@@ -288,12 +288,12 @@ def webhooks(bench: Bench, work: Path, seconds: int) -> Comparison:
 #: does, without looking the customer up first.
 CUSTOMER_ID = "md5('bench-customer-' || {n})::uuid"
 
-STATUS_SQL = """\\set n random(1, {users})
-select id, status, price_id, current_period_end, cancel_at_period_end,
+#: The function's query (its cache fresh for 60 s), for the customer ``{customer}``.
+STATUS_QUERY = """select id, status, price_id, current_period_end, cancel_at_period_end,
        updated_at > now() - make_interval(secs => 60) as fresh
   from billing.subscriptions where user_id = {customer}
- order by status in ('active', 'trialing', 'past_due') desc, updated_at desc limit 1;
-"""
+ order by status in ('active', 'trialing', 'past_due') desc, updated_at desc limit 1"""
+STATUS_SQL = "\\set n random(1, {users})\n" + STATUS_QUERY + ";\n"
 
 
 def statuses(bench: Bench, work: Path, seconds: int) -> Comparison:
@@ -329,9 +329,8 @@ def statuses(bench: Bench, work: Path, seconds: int) -> Comparison:
     script.write_text(STATUS_SCRIPT)
     sql_script.write_text(STATUS_SQL.format(users=users, customer=CUSTOMER_ID.format(n=":n")))
     print(f"subscription status, {users} customers, {CLIENTS} connections, {seconds} s per path")
-    # the function's query as the SQL path runs it, the customer the token's
-    statement = STATUS_SQL.format(users=users, customer="$1").split("\n", 1)[1].strip()
-    with floor.serving(floor.functions_dsn(bench.services), statement.removesuffix(";")) as bare:
+    floor_dsn = deno_scripts.functions_dsn(bench.services.env)
+    with floor.serving(floor_dsn, STATUS_QUERY.format(customer="$1")) as bare:  # the token's
         return side_by_side(
             f"`subscription-status` ({CLIENTS} connections)", "requests",
             ("subscription-status", wrk(f"{bench.url}/subscription-status", script,

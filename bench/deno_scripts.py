@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 from supastack.local import system
+from supastack.local.environment import LocalEnvironment
 from supastack.local.paths import DENO_DIR, PROJECT_DIR
 
 FUNCTIONS = PROJECT_DIR / "functions"
@@ -24,3 +26,17 @@ def environment(dsn: str) -> dict[str, str]:
     """The script's whole environment: ``dsn`` as SUPABASE_DB_URL (functions/_shared/db.ts)."""
     return {"PATH": os.environ["PATH"], "DENO_DIR": str(DENO_DIR), "NO_COLOR": "1",
             "HOME": str(Path.home()), "SUPABASE_DB_URL": dsn}  # fmt: skip
+
+
+def functions_dsn(env: LocalEnvironment) -> str:
+    """The database URL ``env``'s functions are given (SUPABASE_DB_URL)."""
+    return env.runtime(env.credentials()).function_env()["SUPABASE_DB_URL"]
+
+
+def said(errors: str, dsn: str) -> str:
+    """The end of a script's error output, ``dsn``'s password masked wherever it appears (as
+    the URL writes it, and decoded, as a client would quote it)."""
+    written = urlsplit(dsn).password
+    for form in {written, unquote(written)} if written else ():
+        errors = errors.replace(form, "********")
+    return errors[-2000:]  # masked first: the cut never leaves part of the password

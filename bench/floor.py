@@ -16,11 +16,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
-from urllib.parse import urlsplit
 
 from bench import deno_scripts
 from supastack.local import system
-from tests.conftest import Services
 
 SCRIPT = Path(__file__).with_suffix(".ts")
 #: Seconds the server has to listen (its first start loads the npm client from the cache).
@@ -33,11 +31,6 @@ def drained(stream: IO[str], keep: deque[str]) -> threading.Thread:
     thread = threading.Thread(target=lambda: keep.extend(stream), daemon=True)
     thread.start()
     return thread
-
-
-def functions_dsn(services: Services) -> str:
-    """The database URL the deployment's functions are given (SUPABASE_DB_URL)."""
-    return services.env.runtime(services.credentials).function_env()["SUPABASE_DB_URL"]
 
 
 @contextmanager
@@ -64,11 +57,9 @@ def serving(dsn: str, statement: str) -> Iterator[str]:
                 server.kill()
                 server.wait()
                 reader.join()
-                secret = urlsplit(dsn).password or "\0"
-                said = "".join(errors)[-2000:].replace(secret, "********")
                 raise SystemExit(
                     f"{SCRIPT.name} did not start listening (exit {server.returncode}; -9: "
-                    f"killed after {START_SECONDS} s): {said}"
+                    f"killed after {START_SECONDS} s): " + deno_scripts.said("".join(errors), dsn)
                 )
             yield f"http://127.0.0.1:{port}/"
         finally:

@@ -33,7 +33,7 @@ from contextlib import ExitStack
 
 import psycopg
 
-from bench import floor
+from bench import deno_scripts, floor
 from bench.load import (
     WRK_PREPARED,
     WRK_REPORT,
@@ -153,7 +153,7 @@ def compare(seconds: int) -> list[Comparison]:
             with ExitStack() as stack:
                 bare = None
                 if slug in FLOORS:
-                    served = floor.serving(floor.functions_dsn(services), FLOORS[slug])
+                    served = floor.serving(deno_scripts.functions_dsn(services.env), FLOORS[slug])
                     load = wrk(stack.enter_context(served), script, clients=CLIENTS,
                                seconds=seconds, args=[str(requests)], warmed=True)  # fmt: skip
                     bare = ("floor", load)

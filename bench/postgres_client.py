@@ -29,7 +29,6 @@ import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from bench import deno_scripts
 from bench.cpu import cpu_seconds
@@ -85,10 +84,9 @@ def run(dsn: str, pipeline: int, windows: int, seconds: float, *, pool: int = PO
         finally:
             deadline.cancel()
     if script.returncode != 0 or len(lines) != 2:
-        password = urlsplit(dsn).password or "\0"
-        said = errors[-2000:].replace(password, "********")
         raise SystemExit(
-            f"{SCRIPT.name} failed (exit {script.returncode}; -9: killed at its deadline): {said}"
+            f"{SCRIPT.name} failed (exit {script.returncode}; -9: killed at its deadline): "
+            + deno_scripts.said(errors, dsn)
         )
     out = json.loads(lines[-1])
     rates: list[int] = out["rates"]
@@ -121,8 +119,7 @@ def main() -> None:
         env = LocalEnvironment(Path(root) / "state", system.free_port(), system.free_port())
         env.up(report=lambda _: None)
         try:
-            # the URL functions are given (SUPABASE_DB_URL)
-            dsn = env.runtime(env.credentials()).function_env()["SUPABASE_DB_URL"]
+            dsn = deno_scripts.functions_dsn(env)
             print(f"1. {LOOPS} loops, a pool of {POOL}, `select $1::int`; queries answered per "
                   f"second in each {args.seconds:g} s window:")  # fmt: skip
             for way, pipeline in WAYS.items():

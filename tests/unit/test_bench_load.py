@@ -8,6 +8,7 @@ import sys
 
 import pytest
 
+from bench import deno_scripts
 from bench.functions_vs_sql import medians
 from bench.load import (
     PROJECT,
@@ -128,3 +129,10 @@ def test_repeated_rounds_print_each_paths_median_run_and_every_share() -> None:
     assert low.share == 0.4
     with pytest.raises(ValueError, match=r"the rounds measured different paths"):
         medians([[comparison("`a`", 1)], [comparison("`c`", 1)]])
+
+
+def test_a_scripts_error_output_never_shows_the_database_password() -> None:
+    dsn = "postgresql://authenticator:s3cr%21t@127.0.0.1:5432/postgres"
+    told = deno_scripts.said("x" * 3000 + "connect failed: password s3cr!t for s3cr!t", dsn)
+    assert "s3cr" not in told and told.endswith("password ******** for ********")
+    assert len(told) == 2000  # the end of a long output
